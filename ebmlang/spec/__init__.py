@@ -1,0 +1,44 @@
+"""Stage 1, load: YAML text -> a typed, frozen :class:`Spec` that remembers file:line:col."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import Location, SpecError, UsageError
+from .checks import check_spec
+from .constraints import INVALID, Context, validate
+from .dump import to_plain, to_yaml
+from .nodes import parse_yaml
+from .overrides import apply_overrides
+from .schema import SPEC, Spec
+
+
+def parse_spec(text: str, file: str = "<spec>", overrides: list[str] | tuple = ()) -> Spec:
+    """Validate YAML ``text`` into a Spec; raise SpecError listing every mistake found."""
+    ctx = Context()
+    root = apply_overrides(parse_yaml(text, file, ctx.problems), list(overrides))
+    spec = validate(SPEC, root, ctx)
+    if ctx.problems or spec is INVALID:
+        raise SpecError(sorted(ctx.problems, key=lambda d: (d.location.file != file, d.location.line,
+                                                              d.location.col)))
+    spec = _with_locations(spec, ctx, file)
+    check_spec(spec)
+    return spec
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple = ()) -> Spec:
+    """Read and validate the spec file at ``path`` (with `--set` style overrides)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read the spec: {exc.strerror or exc}", Location(str(path), 1, 1)) from None
+    return parse_spec(text, str(path), overrides)
+
+
+def _with_locations(spec: Spec, ctx: Context, file: str) -> Spec:
+    object.__setattr__(spec, "where", dict(ctx.locations))
+    object.__setattr__(spec, "file", file)
+    return spec
+
+
+__all__ = ["Spec", "load_spec", "parse_spec", "to_plain", "to_yaml"]

@@ -1,0 +1,124 @@
+"""Cross-field rules of the spec, run on the typed objects once every section validated.
+
+Each rule yields ``(dotted path, message)``; the path is turned into the file:line:col where
+the offending value was written, so the user sees exactly which line to fix.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+from ..errors import Diagnostic, SpecError
+from .constraints import suggest
+from .schema import BETWEEN_CONNECTIVITY, WITHIN_CONNECTIVITY, Spec
+
+Problem = tuple[str, str]
+
+
+def check_spec(spec: Spec) -> None:
+    problems = [*_layers(spec), *_couplings(spec), *_data(spec), *_train(spec)]
+    if problems:
+        raise SpecError([Diagnostic(spec.loc(path), message) for path, message in problems])
+
+
+def _layers(spec: Spec) -> Iterator[Problem]:
+    for name, layer in spec.model.layers.items():
+        at = f"model.layers.{name}"
+        if layer.shape is not None and math.prod(layer.shape) != layer.size:
+            yield (f"{at}.shape", f"{at}.shape {list(layer.shape)} has {math.prod(layer.shape)} "
+                   f"units but the layer has size {layer.size}")
+        if layer.units != "softmax" and layer.categories is not None:
+            yield f"{at}.categories", f"{at}.categories applies only to softmax layers, not {layer.units}"
+        if layer.units == "softmax" and layer.categories and layer.size % layer.categories:
+            yield (f"{at}.categories", f"{at}.size {layer.size} is not a multiple of "
+                   f"categories {layer.categories}")
+        if layer.units != "gaussian":
+            if layer.sigma is not None:
+                yield f"{at}.sigma", f"{at}.sigma applies only to gaussian layers, not {layer.units}"
+            if layer.learn_sigma:
+                yield f"{at}.learn_sigma", f"{at}.learn_sigma applies only to gaussian layers"
+        if layer.bias.kind == "data_rates" and (spec.data is None or _data_layer(spec) != name):
+            yield f"{at}.bias", f"{at}.bias: data_rates needs data clamped to layer '{name}'"
+
+
+def _couplings(spec: Spec) -> Iterator[Problem]:
+    layers, seen = spec.model.layers, {}
+    for i, c in enumerate(spec.model.couplings):
+        at = f"model.couplings.{i}"
+        missing = [j for j, n in enumerate(c.between) if n not in layers]
+        for j in missing:
+            name = c.between[j]
+            yield f"{at}.between.{j}", f"{at}.between names unknown layer '{name}'{suggest(name, layers)}"
+        if missing:
+            continue
+        key = tuple(sorted(c.between))
+        if key in seen:
+            yield f"{at}.between", f"{at} couples {c.between[0]} and {c.between[1]} again (already coupling {seen[key]})"
+        seen[key] = i
+        yield from _connectivity(spec, at, c)
+        if c.init.kind == "data_rates":
+            yield f"{at}.init", f"{at}.init: data_rates initialises biases only"
+        units = {layers[n].units for n in c.between}
+        if units == {"gaussian"}:
+            yield (f"{at}.between", f"{at}: a coupling between gaussian units makes the energy unbounded "
+                   "below; couple gaussian layers only to discrete ones")
+        if c.lateral and layers[c.between[0]].units == "softmax":
+            yield f"{at}.between", f"{at}: lateral couplings within a softmax layer are not supported"
+
+
+def _connectivity(spec: Spec, at: str, c) -> Iterator[Problem]:
+    kind, opts = c.connectivity.kind, c.connectivity.options
+    allowed = WITHIN_CONNECTIVITY if c.lateral else BETWEEN_CONNECTIVITY
+    where = "within one layer" if c.lateral else "between two layers"
+    if kind not in allowed:
+        yield (f"{at}.connectivity", f"{at}.connectivity '{kind}' cannot be used {where}; "
+               f"use one of {', '.join(allowed)}")
+        return
+    size = spec.model.layers[c.between[0]].size
+    if kind == "lattice" and math.prod(opts["dims"]) != size:
+        yield (f"{at}.connectivity.lattice.dims", f"{at}: a lattice of dims {list(opts['dims'])} has "
+               f"{math.prod(opts['dims'])} sites but layer '{c.between[0]}' has size {size}")
+    if kind == "random_regular" and (opts["degree"] >= size or size * opts["degree"] % 2):
+        yield (f"{at}.connectivity.random_regular.degree", f"{at}: no {opts['degree']}-regular graph "
+               f"on {size} units exists (need degree < size and size × degree even)")
+    if kind == "edges":
+        yield from _edges(spec, at, c, opts)
+
+
+def _edges(spec: Spec, at: str, c, opts: dict) -> Iterator[Problem]:
+    if (opts["list"] is None) == (opts["file"] is None):
+        yield f"{at}.connectivity.edges", f"{at}.connectivity.edges needs exactly one of 'list' or 'file'"
+        return
+    sizes = [spec.model.layers[n].size for n in c.between]
+    for j, (a, b) in enumerate(opts["list"] or ()):
+        if a >= sizes[0] or b >= sizes[1]:
+            yield (f"{at}.connectivity.edges.list.{j}", f"{at}: edge [{a}, {b}] is out of range for "
+                   f"layers of sizes {sizes[0]} and {sizes[1]}")
+        elif c.lateral and a == b:
+            yield f"{at}.connectivity.edges.list.{j}", f"{at}: edge [{a}, {b}] is a self-loop"
+
+
+def _data_layer(spec: Spec) -> str:
+    return spec.data.layer or next(iter(spec.model.layers))
+
+
+def _data(spec: Spec) -> Iterator[Problem]:
+    if spec.data and spec.data.layer and spec.data.layer not in spec.model.layers:
+        name = spec.data.layer
+        yield "data.layer", f"data.layer names unknown layer '{name}'{suggest(name, spec.model.layers)}"
+
+
+def _train(spec: Spec) -> Iterator[Problem]:
+    train, layers = spec.train, spec.model.layers
+    if train is None:
+        return
+    if spec.data is None:
+        yield "train", "train needs a data section to learn from"
+    for j, name in enumerate(train.clamp or ()):
+        if name not in layers:
+            yield f"train.clamp.{j}", f"train.clamp names unknown layer '{name}'{suggest(name, layers)}"
+    sparse = train.sparsity and train.sparsity.layer
+    if sparse and sparse not in layers:
+        yield "train.sparsity.layer", f"train.sparsity.layer names unknown layer '{sparse}'{suggest(sparse, layers)}"
+    if train.chains is not None and train.rule != "pcd":
+        yield "train.chains", "train.chains applies only to rule pcd (cd restarts its chains at the data)"

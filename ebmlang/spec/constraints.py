@@ -1,0 +1,366 @@
+"""Constraint combinators: the tables of the spec language are built from these.
+
+One table per spec section (see ``schema.py``) drives three things at once: validation of the
+located YAML tree into frozen dataclasses, the reference in ``docs/spec.md`` (``describe``), and
+the hypothesis strategies of the tests (which walk the same objects). Validation never stops at
+the first mistake: every problem is recorded in a :class:`Context` and reported together.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import Diagnostic, Location
+from .nodes import Map, Node, Scalar, Seq, from_plain
+
+REQUIRED = object()
+INVALID = object()
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Context:
+    """Collects diagnostics and the location of every validated path."""
+
+    def __init__(self) -> None:
+        self.problems: list[Diagnostic] = []
+        self.locations: dict[str, Location] = {}
+
+    def error(self, where: Node | Location, message: str) -> object:
+        loc = where if isinstance(where, Location) else where.loc
+        self.problems.append(Diagnostic(loc, message))
+        return INVALID
+
+
+def dotted(path: tuple) -> str:
+    return ".".join(str(p) for p in path) or "the spec"
+
+
+def suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _got(node: Node) -> str:
+    if isinstance(node, Map):
+        return "a mapping"
+    if isinstance(node, Seq):
+        return "a list"
+    return repr(node.value)
+
+
+class Constraint:
+    """A rule for one value. ``check`` returns the typed value, or INVALID after recording why."""
+
+    def check(self, node: Node, path: tuple, ctx: Context) -> Any:
+        ctx.locations[dotted(path)] = node.loc
+        return self._check(node, path, ctx)
+
+    def _check(self, node: Node, path: tuple, ctx: Context) -> Any:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def fail(self, node: Node, path: tuple, ctx: Context) -> object:
+        return ctx.error(node, f"{dotted(path)} must be {self.describe()}, got {_got(node)}")
+
+
+def _scalar(node: Node) -> Any:
+    return node.value if isinstance(node, Scalar) else INVALID
+
+
+@dataclass(frozen=True)
+class Int(Constraint):
+    min: int | None = None
+    max: int | None = None
+
+    def _check(self, node, path, ctx):
+        v = _scalar(node)
+        if isinstance(v, bool) or not isinstance(v, int):
+            return self.fail(node, path, ctx)
+        if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
+            return self.fail(node, path, ctx)
+        return v
+
+    def describe(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"an integer in [{self.min}, {self.max}]"
+        if self.min is not None:
+            return f"an integer ≥ {self.min}"
+        return "an integer"
+
+
+@dataclass(frozen=True)
+class Float(Constraint):
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False      # True: the bound itself is excluded
+    max_open: bool = False
+
+    def _check(self, node, path, ctx):
+        v = _scalar(node)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return self.fail(node, path, ctx)
+        lo_bad = self.min is not None and (v <= self.min if self.min_open else v < self.min)
+        hi_bad = self.max is not None and (v >= self.max if self.max_open else v > self.max)
+        return self.fail(node, path, ctx) if lo_bad or hi_bad else float(v)
+
+    def describe(self) -> str:
+        if self.min is not None and self.max is not None:
+            lo, hi = "(" if self.min_open else "[", ")" if self.max_open else "]"
+            return f"a number in {lo}{self.min}, {self.max}{hi}"
+        if self.min is not None:
+            return f"a number {'>' if self.min_open else '≥'} {self.min}"
+        return "a number"
+
+
+@dataclass(frozen=True)
+class Bool(Constraint):
+    def _check(self, node, path, ctx):
+        v = _scalar(node)
+        return v if isinstance(v, bool) else self.fail(node, path, ctx)
+
+    def describe(self) -> str:
+        return "true or false"
+
+
+@dataclass(frozen=True)
+class Str(Constraint):
+    pattern: str | None = None
+    what: str = "a string"
+
+    def _check(self, node, path, ctx):
+        if not isinstance(node, Scalar) or node.value is None or isinstance(node.value, bool):
+            return self.fail(node, path, ctx)
+        v = node.value if isinstance(node.value, str) else node.text   # `name: 007` stays "007"
+        if self.pattern and not re.fullmatch(self.pattern, v):
+            return self.fail(node, path, ctx)
+        return v
+
+    def describe(self) -> str:
+        return self.what
+
+
+class Identifier(Str):
+    def __init__(self) -> None:
+        super().__init__(IDENTIFIER.pattern, "an identifier (letters, digits, _)")
+
+
+@dataclass(frozen=True)
+class Enum(Constraint):
+    choices: tuple
+
+    def __init__(self, *choices: str):
+        object.__setattr__(self, "choices", tuple(choices))
+
+    def _check(self, node, path, ctx):
+        v = _scalar(node)
+        if v in self.choices and not isinstance(v, bool):
+            return v
+        hint = suggest(v, self.choices) if isinstance(v, str) else ""
+        return ctx.error(node, f"{dotted(path)} must be {self.describe()}, got {_got(node)}{hint}")
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(f"`{c}`" for c in self.choices)
+
+
+@dataclass(frozen=True)
+class AnyOf(Constraint):
+    """The first alternative that accepts the value wins (e.g. a threshold or the word `sample`)."""
+
+    options: tuple
+
+    def __init__(self, *options: Constraint):
+        object.__setattr__(self, "options", tuple(options))
+
+    def _check(self, node, path, ctx):
+        for option in self.options:
+            scratch = Context()
+            value = option.check(node, path, scratch)
+            if value is not INVALID:
+                return value
+        return self.fail(node, path, ctx)
+
+    def describe(self) -> str:
+        return " or ".join(o.describe() for o in self.options)
+
+
+@dataclass(frozen=True)
+class ListOf(Constraint):
+    item: Constraint
+    min_len: int = 0
+    max_len: int | None = None
+
+    def _check(self, node, path, ctx):
+        if not isinstance(node, Seq):
+            return self.fail(node, path, ctx)
+        n = len(node.items)
+        if n < self.min_len or (self.max_len is not None and n > self.max_len):
+            return ctx.error(node, f"{dotted(path)} must be {self.describe()}, got {n} items")
+        values = [self.item.check(x, path + (i,), ctx) for i, x in enumerate(node.items)]
+        return INVALID if any(v is INVALID for v in values) else tuple(values)
+
+    def describe(self) -> str:
+        if self.max_len == self.min_len:
+            count = f"{self.min_len} "
+        elif self.min_len:
+            count = f"at least {self.min_len} "
+        else:
+            count = ""
+        return f"a list of {count}{_plural(self.item.describe())}"
+
+
+def _plural(text: str) -> str:
+    return text[2:] + "s" if text.startswith("a ") else text[3:] + "s" if text.startswith("an ") else text
+
+
+@dataclass(frozen=True)
+class Field:
+    constraint: Constraint
+    default: Any = REQUIRED
+    doc: str = ""
+
+
+EMPTY = object()    # a Field default meaning: validate an empty mapping (the section's own defaults)
+
+
+class Section(Constraint):
+    """A mapping with a fixed set of keys, built into the frozen dataclass ``build``.
+
+    ``switchable``: the section may be written as `false` (disabled: None) or `true` (defaults).
+    """
+
+    def __init__(self, title: str, fields: dict[str, Field], build: Callable, doc: str = "",
+                 switchable: bool = False):
+        self.title, self.fields, self.build, self.doc, self.switchable = title, fields, build, doc, switchable
+
+    def _check(self, node, path, ctx):
+        if self.switchable and isinstance(node, Scalar) and isinstance(node.value, bool):
+            return self.check(Map({}, node.loc), path, ctx) if node.value else None
+        if isinstance(node, Scalar) and node.value is None:
+            node = Map({}, node.loc)
+        if not isinstance(node, Map):
+            return self.fail(node, path, ctx)
+        for key in node.entries:
+            if key not in self.fields:
+                ctx.error(node.key_locs.get(key, node.loc),
+                          f"unknown key '{key}' in {dotted(path)}{suggest(key, self.fields)}")
+        values = {name: self._field(name, f, node, path, ctx) for name, f in self.fields.items()}
+        if any(v is INVALID for v in values.values()) or any(k not in self.fields for k in node.entries):
+            return INVALID
+        return self.build(**values)
+
+    def _field(self, name: str, f: Field, node: Map, path: tuple, ctx: Context) -> Any:
+        if name in node.entries:
+            return f.constraint.check(node.entries[name], path + (name,), ctx)
+        if f.default is REQUIRED:
+            return ctx.error(node, f"{dotted(path)} is missing the required key '{name}'")
+        ctx.locations[dotted(path + (name,))] = node.loc
+        if f.default is EMPTY:
+            return f.constraint.check(Map({}, node.loc), path + (name,), ctx)
+        return f.default
+
+    def describe(self) -> str:
+        return f"a mapping ({self.title})"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A value of a tagged union: `kind` is the tag, `options` its validated section (or None)."""
+
+    kind: str
+    options: Any = None
+
+
+class Tagged(Constraint):
+    """`tag` alone, or `{tag: {options}}`; e.g. `init: {normal: {std: 0.01}}` or `init: zeros`."""
+
+    def __init__(self, title: str, options: dict[str, Section | None]):
+        self.title, self.options = title, options
+
+    def _check(self, node, path, ctx):
+        if isinstance(node, Scalar) and isinstance(node.value, str):
+            tag, body = node.value, None
+        elif isinstance(node, Map) and len(node.entries) == 1:
+            (tag, body), = node.entries.items()
+        else:
+            return self.fail(node, path, ctx)
+        if tag not in self.options:
+            where = node.key_locs.get(tag, node.loc) if isinstance(node, Map) else node.loc
+            return ctx.error(where, f"{dotted(path)}: unknown {self.title} '{tag}'; expected "
+                             f"{self._tags()}{suggest(tag, self.options)}")
+        section = self.options[tag]
+        if section is None:
+            if body is not None and not (isinstance(body, Scalar) and body.value is None):
+                return ctx.error(body, f"{dotted(path)}.{tag} takes no options")
+            return Choice(tag)
+        value = section.check(body if body is not None else Map({}, node.loc), path + (tag,), ctx)
+        return INVALID if value is INVALID else Choice(tag, value)
+
+    def _tags(self) -> str:
+        return ", ".join(f"`{t}`" for t in self.options)
+
+    def describe(self) -> str:
+        return f"a {self.title}: one of {self._tags()}"
+
+
+class Discriminated(Constraint):
+    """A mapping whose `key` field picks which section validates it (e.g. `data.source`)."""
+
+    def __init__(self, title: str, key: str, variants: dict[str, Section]):
+        self.title, self.key, self.variants = title, key, variants
+
+    def _check(self, node, path, ctx):
+        if not isinstance(node, Map):
+            return self.fail(node, path, ctx)
+        if self.key not in node.entries:
+            return ctx.error(node, f"{dotted(path)} is missing the required key '{self.key}'")
+        tag_node = node.entries[self.key]
+        Enum(*self.variants).check(tag_node, path + (self.key,), ctx)
+        tag = _scalar(tag_node)
+        if tag not in self.variants:
+            return INVALID
+        return self.variants[tag].check(node, path, ctx)
+
+    def describe(self) -> str:
+        return f"a mapping ({self.title}) chosen by `{self.key}`"
+
+
+class MapOf(Constraint):
+    """A mapping from user-chosen identifiers (e.g. layer names) to values of one constraint."""
+
+    def __init__(self, value: Constraint, min_len: int = 0, what: str = "entries"):
+        self.value, self.min_len, self.what = value, min_len, what
+
+    def _check(self, node, path, ctx):
+        if not isinstance(node, Map):
+            return self.fail(node, path, ctx)
+        if len(node.entries) < self.min_len:
+            return ctx.error(node, f"{dotted(path)} must declare at least {self.min_len} {self.what}")
+        out = {}
+        for key, child in node.entries.items():
+            if not IDENTIFIER.match(key):
+                ctx.error(node.key_locs[key], f"{dotted(path)}: '{key}' is not an identifier "
+                          "(letters, digits and _, not starting with a digit)")
+                out[key] = INVALID
+                continue
+            out[key] = self.value.check(child, path + (key,), ctx)
+        return INVALID if any(v is INVALID for v in out.values()) else out
+
+    def describe(self) -> str:
+        return f"a mapping of names to {self.what}"
+
+
+def validate(constraint: Constraint, node: Node, ctx: Context) -> Any:
+    """Entry point: validate a whole tree; the caller raises if ``ctx.problems``."""
+    return constraint.check(node, (), ctx)
+
+
+__all__ = [
+    "AnyOf", "Bool", "Choice", "Constraint", "Context", "Discriminated", "EMPTY", "Enum", "Field",
+    "Float", "INVALID", "Identifier", "Int", "ListOf", "MapOf", "REQUIRED", "Section", "Str",
+    "Tagged", "dotted", "from_plain", "suggest", "validate",
+]

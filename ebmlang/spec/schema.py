@@ -1,0 +1,327 @@
+"""The spec language v1: typed, frozen spec objects and the constraint table of every section.
+
+The tables here are the single source of truth: validation walks them, ``docs/spec.md`` is
+generated from them (``python -m ebmlang.spec.docs``), and the tests draw specs from them.
+Cross-field rules (a coupling names a declared layer, a lattice fits its layer) live in
+``checks.py``, which runs on the typed objects built here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, Float, Identifier, Int,
+                          ListOf, MapOf, Section, Str, Tagged)
+from ..errors import Location
+
+UNIT_TYPES = ("binary", "spin", "gaussian", "softmax")
+BETWEEN_CONNECTIVITY = ("dense", "random", "edges", "mask")
+WITHIN_CONNECTIVITY = ("complete", "lattice", "random", "random_regular", "edges")
+DATA_SOURCES = ("mnist", "mnist-embedded", "bars-and-stripes", "gaussian-mixture", "file")
+
+
+# ---------------------------------------------------------------------------------------- types
+@dataclass(frozen=True)
+class LayerSpec:
+    size: int
+    units: str
+    shape: tuple | None = None
+    categories: int | None = None
+    sigma: float | None = None
+    learn_sigma: bool = False
+    bias: Choice = Choice("zeros")
+
+
+@dataclass(frozen=True)
+class CouplingSpec:
+    between: tuple
+    connectivity: Choice = Choice("dense")
+    init: Choice = Choice("normal")
+    trainable: bool = True
+
+    @property
+    def lateral(self) -> bool:
+        return self.between[0] == self.between[1]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    layers: dict
+    couplings: tuple = ()
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    source: str
+    layer: str | None = None
+    path: str | None = None
+    binarize: Any = "none"
+    train_size: int | None = None
+    test_size: int | None = None
+    test_fraction: float = 0.1
+    side: int = 3
+    dim: int = 2
+    components: int = 3
+    samples: int = 2000
+    separation: float = 4.0
+    noise: float = 1.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SgdSpec:
+    lr: float
+    momentum: float = 0.0
+    final_momentum: float | None = None
+    momentum_switch_epoch: int = 5
+    weight_decay: float = 0.0
+    schedule: Choice = Choice("constant")
+
+
+@dataclass(frozen=True)
+class SparsitySpec:
+    target: float
+    cost: float = 0.1
+    decay: float = 0.9
+    layer: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    rule: str = "cd"
+    k: int = 1
+    epochs: int = 10
+    batch_size: int = 100
+    chains: int | None = None
+    optimizer: Choice = Choice("sgd", SgdSpec(lr=0.05))
+    sparsity: SparsitySpec | None = None
+    clamp: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Enabled:
+    """A switchable evaluation with no options of its own."""
+
+
+@dataclass(frozen=True)
+class CountSpec:
+    count: int = 64
+
+
+@dataclass(frozen=True)
+class SamplesSpec:
+    count: int = 64
+    steps: int = 1000
+
+
+@dataclass(frozen=True)
+class LogLikelihoodSpec:
+    method: str = "exact"
+
+
+@dataclass(frozen=True)
+class EvaluateSpec:
+    reconstruction: Enabled | None = Enabled()
+    free_energy_gap: CountSpec | None = CountSpec(1000)
+    samples: SamplesSpec | None = SamplesSpec()
+    filters: CountSpec | None = CountSpec(100)
+    log_likelihood: LogLikelihoodSpec | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    model: ModelSpec
+    seed: int = 0
+    backend: str = "numpy"
+    dtype: str = "float32"
+    data: DataSpec | None = None
+    train: TrainSpec | None = None
+    evaluate: EvaluateSpec = EvaluateSpec()
+    # where each dotted path was written (file:line:col); not part of the spec's value
+    where: dict = field(default_factory=dict, compare=False, repr=False)
+    file: str = field(default="<spec>", compare=False, repr=False)
+
+    def loc(self, path: str) -> Location:
+        """The location of ``path``, or of its nearest written ancestor."""
+        while path:
+            if path in self.where:
+                return self.where[path]
+            path = path.rpartition(".")[0]
+        return Location(self.file, 1, 1)
+
+
+# ------------------------------------------------------------------------------------- tables
+POSITIVE = Float(0.0, min_open=True)
+PROBABILITY_OPEN = Float(0.0, 1.0, min_open=True, max_open=True)
+
+INIT = Tagged("initialiser", {
+    "zeros": None,
+    "constant": Section("constant", {"value": Field(Float(), doc="every entry takes this value")},
+                        lambda **kw: kw),
+    "normal": Section("normal", {
+        "std": Field(Float(0.0), 0.01, "standard deviation"),
+        "mean": Field(Float(), 0.0, "mean")}, lambda **kw: kw),
+    "uniform": Section("uniform", {
+        "low": Field(Float(), -0.01, "lower end"),
+        "high": Field(Float(), 0.01, "upper end")}, lambda **kw: kw),
+    "data_rates": None,     # visible biases log(p/(1-p)) of the data's mean (Hinton's guide §8)
+})
+
+LAYER = Section("layer", {
+    "size": Field(Int(1), doc="number of units (for softmax: groups × categories)"),
+    "units": Field(Enum(*UNIT_TYPES), doc="unit type"),
+    "shape": Field(ListOf(Int(1), 1), None, "display/lattice shape; its product must equal size"),
+    "categories": Field(Int(2), None, "softmax only: categories per one-hot group (default: size)"),
+    "sigma": Field(POSITIVE, None, "gaussian only: standard deviation of each unit (default 1)"),
+    "learn_sigma": Field(Bool(), False, "gaussian only: learn log σ along with the weights"),
+    "bias": Field(INIT, Choice("zeros"), "initial biases (`data_rates`: logit of the data's mean)"),
+}, lambda **kw: LayerSpec(**kw))
+
+CONNECTIVITY = Tagged("connectivity", {
+    "dense": None,
+    "complete": None,
+    "lattice": Section("lattice", {
+        "dims": Field(ListOf(Int(1), 1), doc="lattice side lengths; their product must equal the layer size"),
+        "periodic": Field(Bool(), True, "wrap around at the edges (a torus)")}, lambda **kw: kw),
+    "random": Section("random", {
+        "p": Field(PROBABILITY_OPEN, doc="probability of each possible edge (Erdős–Rényi)"),
+        "seed": Field(Int(0), 0, "seed of the graph, independent of the run's seed")}, lambda **kw: kw),
+    "random_regular": Section("random_regular", {
+        "degree": Field(Int(1), doc="every unit gets this many neighbours"),
+        "seed": Field(Int(0), 0, "seed of the graph")}, lambda **kw: kw),
+    "edges": Section("edges", {
+        "list": Field(ListOf(ListOf(Int(0), 2, 2)), None, "explicit [i, j] unit pairs"),
+        "file": Field(Str(), None, "a text file of `i j` pairs, one per line, relative to the spec")},
+        lambda **kw: kw),
+    "mask": Section("mask", {
+        "file": Field(Str(), doc="a .npy 0/1 array of shape (size_a, size_b), relative to the spec")},
+        lambda **kw: kw),
+})
+
+COUPLING = Section("coupling", {
+    "between": Field(ListOf(Identifier(), 2, 2), doc="the two layers; the same name twice for lateral couplings"),
+    "connectivity": Field(CONNECTIVITY, Choice("dense"),
+                          "between layers: " + ", ".join(BETWEEN_CONNECTIVITY) +
+                          "; within a layer: " + ", ".join(WITHIN_CONNECTIVITY)),
+    "init": Field(INIT, Choice("normal", {"std": 0.01, "mean": 0.0}), "initial weights"),
+    "trainable": Field(Bool(), True, "false keeps the weights fixed (e.g. an Ising coupling J)"),
+}, lambda **kw: CouplingSpec(**kw))
+
+MODEL = Section("model", {
+    "layers": Field(MapOf(LAYER, 1, "layers"), doc="layer name → layer"),
+    "couplings": Field(ListOf(COUPLING), (), "couplings between or within layers"),
+    "temperature": Field(POSITIVE, 1.0, "T in p(x) ∝ exp(−E(x)/T)"),
+}, lambda **kw: ModelSpec(**kw))
+
+_DATA_COMMON = {
+    "source": Field(Enum(*DATA_SOURCES), doc="where the data comes from"),
+    "layer": Field(Identifier(), None, "the layer the data is clamped to (default: the first layer)"),
+}
+_BINARIZE = Field(AnyOf(Float(0.0, 1.0), Enum("sample", "none")), "none",
+                  "a threshold on intensities in [0, 1], `sample` (Bernoulli), or `none`")
+_SIZES = {
+    "train_size": Field(Int(1), None, "use the first N training examples"),
+    "test_size": Field(Int(1), None, "use the first N test examples"),
+}
+
+
+def _data(title: str, extra: dict) -> Section:
+    return Section(title, {**_DATA_COMMON, **extra}, lambda **kw: DataSpec(**kw))
+
+
+DATA = Discriminated("data", "source", {
+    "mnist": _data("data: mnist", {
+        "path": Field(Str(), None, "folder of the four IDX files (default: $EBMLANG_DATA/mnist, "
+                      "then ~/.cache/ebmlang/mnist)"),
+        "binarize": _BINARIZE, **_SIZES}),
+    "mnist-embedded": _data("data: mnist-embedded", {"binarize": _BINARIZE, **_SIZES}),
+    "bars-and-stripes": _data("data: bars-and-stripes", {
+        "side": Field(Int(2, 5), 3, "the images are side × side; all distinct patterns are used")}),
+    "gaussian-mixture": _data("data: gaussian-mixture", {
+        "dim": Field(Int(1), 2, "dimension of each point"),
+        "components": Field(Int(1), 3, "number of mixture components"),
+        "samples": Field(Int(2), 2000, "points generated (train and test each)"),
+        "separation": Field(POSITIVE, 4.0, "spread of the component means"),
+        "noise": Field(POSITIVE, 1.0, "standard deviation within a component"),
+        "seed": Field(Int(0), 0, "seed of the generated set")}),
+    "file": _data("data: file", {
+        "path": Field(Str(), doc=".npy (one array) or .npz (`train`, optional `test`), relative to the spec"),
+        "binarize": _BINARIZE,
+        "test_fraction": Field(Float(0.0, 1.0, max_open=True), 0.1,
+                               "held-out fraction when the file has no test set"),
+        **_SIZES}),
+})
+
+SCHEDULE = Tagged("learning-rate schedule", {
+    "constant": None,
+    "linear": Section("linear", {"end_factor": Field(Float(0.0), 0.0, "lr at the end / lr at the start")},
+                      lambda **kw: kw),
+    "exponential": Section("exponential", {"gamma": Field(Float(0.0, 1.0, min_open=True), doc="lr × gamma each epoch")},
+                           lambda **kw: kw),
+    "step": Section("step", {
+        "every": Field(Int(1), doc="epochs between drops"),
+        "gamma": Field(Float(0.0, 1.0, min_open=True), 0.1, "factor at each drop")}, lambda **kw: kw),
+})
+
+MOMENTUM = Float(0.0, 1.0, max_open=True)
+OPTIMIZER = Tagged("optimizer", {
+    "sgd": Section("sgd", {
+        "lr": Field(POSITIVE, doc="learning rate"),
+        "momentum": Field(MOMENTUM, 0.0, "momentum"),
+        "final_momentum": Field(MOMENTUM, None, "momentum from `momentum_switch_epoch` on"),
+        "momentum_switch_epoch": Field(Int(0), 5, "epoch at which `final_momentum` takes over"),
+        "weight_decay": Field(Float(0.0), 0.0, "L2 penalty on the weights (not the biases)"),
+        "schedule": Field(SCHEDULE, Choice("constant"), "learning-rate schedule over epochs"),
+    }, lambda **kw: SgdSpec(**kw)),
+})
+
+SPARSITY = Section("sparsity", {
+    "target": Field(PROBABILITY_OPEN, doc="desired mean activation of the hidden units"),
+    "cost": Field(Float(0.0), 0.1, "strength of the penalty"),
+    "decay": Field(Float(0.0, 1.0, max_open=True), 0.9, "decay of the running activation estimate"),
+    "layer": Field(Identifier(), None, "the layer kept sparse (default: the first unclamped layer)"),
+}, lambda **kw: SparsitySpec(**kw))
+
+TRAIN = Section("train", {
+    "rule": Field(Enum("cd", "pcd"), "cd", "`cd`: chains restart at the data; `pcd`: persistent chains"),
+    "k": Field(Int(1), 1, "Gibbs sweeps of the negative phase per update"),
+    "epochs": Field(Int(0), 10, "passes over the training set"),
+    "batch_size": Field(Int(1), 100, "examples per update"),
+    "chains": Field(Int(1), None, "pcd: number of persistent chains (default: batch_size)"),
+    "optimizer": Field(OPTIMIZER, Choice("sgd", SgdSpec(lr=0.05)), "parameter update rule"),
+    "sparsity": Field(SPARSITY, None, "sparsity target on a hidden layer (Lee et al. 2008; Hinton's guide)"),
+    "clamp": Field(ListOf(Identifier(), 1), None, "layers clamped to data in the positive phase "
+                   "(default: the data layer)"),
+}, lambda **kw: TrainSpec(**kw))
+
+EVALUATE = Section("evaluate", {
+    "reconstruction": Field(Section("reconstruction", {}, lambda: Enabled(), switchable=True), Enabled(),
+                            "mean squared error of one up-down pass on the test set"),
+    "free_energy_gap": Field(Section("free_energy_gap", {
+        "count": Field(Int(1), 1000, "examples from each set")}, lambda **kw: CountSpec(**kw), switchable=True),
+        CountSpec(1000), "mean free energy of held-out minus training examples, per epoch (overfitting)"),
+    "samples": Field(Section("samples", {
+        "count": Field(Int(1), 64, "chains drawn"),
+        "steps": Field(Int(1), 1000, "Gibbs sweeps from random states")}, lambda **kw: SamplesSpec(**kw),
+        switchable=True), SamplesSpec(), "a PNG of model samples"),
+    "filters": Field(Section("filters", {
+        "count": Field(Int(1), 100, "hidden units shown")}, lambda **kw: CountSpec(**kw), switchable=True),
+        CountSpec(100), "a PNG of the weights into the first hidden units"),
+    "log_likelihood": Field(Section("log_likelihood", {
+        "method": Field(Enum("exact"), "exact", "`exact`: enumeration, for small models")},
+        lambda **kw: LogLikelihoodSpec(**kw), switchable=True), None, "mean log-likelihood of test data"),
+}, lambda **kw: EvaluateSpec(**kw))
+
+SPEC = Section("spec", {
+    "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"),
+                  doc="the run's name; the default run folder is runs/<name>"),
+    "seed": Field(Int(0), 0, "seed of every random draw of the run"),
+    "backend": Field(Enum("numpy", "cupy", "auto"), "numpy", "`auto`: CuPy when a CUDA device is usable"),
+    "dtype": Field(Enum("float32", "float64"), "float32", "floating-point precision of the kernels"),
+    "data": Field(DATA, None, "training and test data"),
+    "model": Field(MODEL, doc="layers, couplings and temperature"),
+    "train": Field(TRAIN, None, "how to train; absent: the model is only compiled and evaluated"),
+    "evaluate": Field(EVALUATE, EMPTY, "what to measure and draw after training"),
+}, lambda **kw: Spec(**kw))
