@@ -1,0 +1,98 @@
+"""Stage 3, lower: the layer graph -> a :class:`Program` the kernels execute.
+
+The Program is what the compiler precomputed, kept apart from the spec the user wrote: per
+layer its unit type and size, per coupling the weight key, orientation and 0/1 mask (on the
+backend), for every layer the couplings incident to it (the index map the kernels gather
+through), and the block schedule. Parameters live outside it, in a plain dict keyed as in
+`model.npz` (`bias.<layer>`, `weight.<a>.<b>`, `sigma.<layer>`), so kernels stay pure
+functions of (program, params, state, rng).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import networkx as nx
+import numpy as np
+
+from ..graph.builders import bipartite_mask, lateral_mask
+from ..spec.constraints import Choice
+from ..units import UnitType
+from .schedule import Block, Piece, colour_schedule
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    size: int
+    units: UnitType
+    shape: tuple | None
+    sigma: float
+    learn_sigma: bool
+    bias_init: Choice
+
+    @property
+    def param_keys(self) -> tuple:
+        return (f"bias.{self.name}",) + ((f"sigma.{self.name}",) if self.units.name == "gaussian" else ())
+
+
+@dataclass(frozen=True)
+class CouplingInfo:
+    """W has shape (size_a, size_b); a lateral W is symmetric with a zero diagonal and enters
+    the energy as −½ sᵀWs, so W_ij is the coupling of the pair (i, j)."""
+
+    key: str
+    a: str
+    b: str
+    mask: object            # backend bool array, or None for dense
+    mask_np: np.ndarray | None
+    trainable: bool
+    init: Choice
+
+    @property
+    def lateral(self) -> bool:
+        return self.a == self.b
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    xp: ModuleType
+    dtype: object
+    temperature: float
+    layers: dict                     # name -> LayerInfo, in declaration order
+    couplings: tuple                 # CouplingInfo
+    schedule: tuple                  # Block = tuple[Piece, ...], in update order
+    incident: dict = field(repr=False)   # layer -> tuple of (CouplingInfo, this layer is side 'a')
+
+    def summable(self, names) -> bool:
+        """Whether layers ``names`` can be summed out together: no coupling within or among them."""
+        names = set(names)
+        return not any(c.a in names and c.b in names for c in self.couplings)
+
+
+def lower(graph: nx.Graph, xp: ModuleType = np, dtype: str = "float32") -> Program:
+    layers = {name: LayerInfo(name, d["size"], d["units"], d["shape"], d["sigma"], d["learn_sigma"],
+                              d["bias_init"]) for name, d in graph.nodes(data=True)}
+    couplings = tuple(_coupling(graph, d, xp) for _, _, d in graph.edges(data=True))
+    order = list(layers)
+    couplings = tuple(sorted(couplings, key=lambda c: (order.index(c.a), order.index(c.b))))
+    incident = {name: tuple((c, c.a == name) for c in couplings if name in (c.a, c.b)) for name in layers}
+    schedule = tuple(tuple(Piece(p.layer, None if p.units is None else xp.asarray(p.units)) for p in block)
+                     for block in colour_schedule(layers, couplings))
+    return Program(graph.graph.get("name", "model"), xp, np.dtype(dtype), float(graph.graph.get("temperature", 1.0)),
+                   layers, couplings, schedule, incident)
+
+
+def _coupling(graph: nx.Graph, d: dict, xp: ModuleType) -> CouplingInfo:
+    a, b, unit_graph = d["a"], d["b"], d["unit_graph"]
+    n_a, n_b = graph.nodes[a]["size"], graph.nodes[b]["size"]
+    if a == b:
+        mask = lateral_mask(unit_graph, n_a) if unit_graph is not None else ~np.eye(n_a, dtype=bool)
+    else:
+        mask = None if unit_graph is None else bipartite_mask(unit_graph, n_a, n_b)
+    return CouplingInfo(d["key"], a, b, None if mask is None else xp.asarray(mask), mask,
+                        d["trainable"], d["init"])
+
+
+__all__ = ["Block", "CouplingInfo", "LayerInfo", "Piece", "Program", "lower"]

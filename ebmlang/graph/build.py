@@ -1,0 +1,90 @@
+"""Stage 2, build: Spec -> a networkx graph of layers (nodes) and couplings (edges).
+
+Node attributes: ``size``, ``units`` (a UnitType), ``kind``, ``shape``, ``sigma``,
+``learn_sigma``, ``bias_init``. Edge attributes: ``key`` (`weight.a.b`), ``a``/``b`` (the
+declared order, which fixes the weight matrix's orientation), ``connectivity``, ``unit_graph``
+(the unit-level networkx graph; None for dense), ``init``, ``trainable``. A lateral coupling is
+a self-loop.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from ..errors import GraphError
+from ..spec import Spec
+from ..units import make_units
+from . import builders
+
+
+def build_graph(spec: Spec) -> nx.Graph:
+    g = nx.Graph(name=spec.name, temperature=spec.model.temperature)
+    for name, layer in spec.model.layers.items():
+        g.add_node(name, size=layer.size, kind=layer.units, shape=layer.shape,
+                   units=make_units(layer.units, layer.size, layer.categories),
+                   sigma=layer.sigma if layer.sigma is not None else 1.0,
+                   learn_sigma=layer.learn_sigma, bias_init=layer.bias)
+    for i, c in enumerate(spec.model.couplings):
+        a, b = c.between
+        g.add_edge(a, b, key=f"weight.{a}.{b}", a=a, b=b, connectivity=c.connectivity.kind,
+                   unit_graph=_unit_graph(spec, i, c), init=c.init, trainable=c.trainable)
+    return g
+
+
+def _unit_graph(spec: Spec, index: int, coupling) -> nx.Graph | None:
+    kind, opts = coupling.connectivity.kind, coupling.connectivity.options
+    n_a, n_b = (spec.model.layers[n].size for n in coupling.between)
+    at = f"model.couplings.{index}.connectivity"
+    if kind == "dense":
+        return None
+    if kind == "complete":
+        return builders.complete(n_a)
+    if kind == "lattice":
+        return builders.lattice(tuple(opts["dims"]), opts["periodic"])
+    if kind == "random_regular":
+        return builders.random_regular(n_a, opts["degree"], opts["seed"])
+    if kind == "random":
+        if coupling.lateral:
+            return builders.erdos_renyi(n_a, opts["p"], opts["seed"])
+        return builders.bipartite_random(n_a, n_b, opts["p"], opts["seed"])
+    if kind == "mask":
+        mask = _read_mask(spec, f"{at}.mask.file", opts["file"], (n_a, n_b))
+        return builders.bipartite_from_mask(mask)
+    pairs = opts["list"] if opts["list"] is not None else _read_edges(spec, f"{at}.edges.file", opts["file"], n_a, n_b)
+    if coupling.lateral:
+        return builders.from_edges(n_a, pairs)
+    return builders.bipartite_from_pairs(n_a, n_b, pairs)
+
+
+def resolve(spec: Spec, relative: str) -> Path:
+    """A path written in the spec, relative to the spec file's folder."""
+    path = Path(relative).expanduser()
+    return path if path.is_absolute() else Path(spec.file).parent / path
+
+
+def _read_edges(spec: Spec, at: str, file: str, n_a: int, n_b: int) -> np.ndarray:
+    path = resolve(spec, file)
+    try:
+        pairs = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
+    except OSError:
+        raise GraphError(f"edge file '{path}' cannot be read", spec.loc(at)) from None
+    except ValueError as exc:
+        raise GraphError(f"edge file '{path}' is not lines of two integers: {exc}", spec.loc(at)) from None
+    if pairs.size and (pairs.shape[1] != 2 or pairs.min() < 0 or pairs[:, 0].max() >= n_a
+                       or pairs[:, 1].max() >= n_b):
+        raise GraphError(f"edge file '{path}' must hold pairs 'i j' with 0 ≤ i < {n_a} and "
+                         f"0 ≤ j < {n_b}", spec.loc(at))
+    return pairs.reshape(-1, 2)
+
+
+def _read_mask(spec: Spec, at: str, file: str, shape: tuple) -> np.ndarray:
+    path = resolve(spec, file)
+    try:
+        mask = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise GraphError(f"mask file '{path}' cannot be read as .npy: {exc}", spec.loc(at)) from None
+    if mask.shape != shape:
+        raise GraphError(f"mask file '{path}' has shape {mask.shape}, expected {shape}", spec.loc(at))
+    return mask.astype(bool)
