@@ -65,6 +65,12 @@ class Program:
     schedule: tuple                  # Block = tuple[Piece, ...], in update order
     incident: dict = field(repr=False)   # layer -> tuple of (CouplingInfo, this layer is side 'a')
 
+    @property
+    def neighbours(self) -> dict:
+        """layer -> the layers whose states its input depends on (itself when lateral)."""
+        return {name: tuple(dict.fromkeys(c.b if is_a else c.a for c, is_a in inc))
+                for name, inc in self.incident.items()}
+
     def summable(self, names) -> bool:
         """Whether layers ``names`` can be summed out together: no coupling within or among them."""
         names = set(names)

@@ -238,7 +238,9 @@ DATA = Discriminated("data", "source", {
         "binarize": _BINARIZE, **_SIZES}),
     "mnist-embedded": _data("data: mnist-embedded", {"binarize": _BINARIZE, **_SIZES}),
     "bars-and-stripes": _data("data: bars-and-stripes", {
-        "side": Field(Int(2, 5), 3, "the images are side × side; all distinct patterns are used")}),
+        "side": Field(Int(2, 5), 3, "images are side × side; the test set is every distinct pattern once"),
+        "samples": Field(Int(1), 1000, "training examples, drawn uniformly from the patterns"),
+        "seed": Field(Int(0), 0, "seed of those draws")}),
     "gaussian-mixture": _data("data: gaussian-mixture", {
         "dim": Field(Int(1), 2, "dimension of each point"),
         "components": Field(Int(1), 3, "number of mixture components"),

@@ -1,0 +1,147 @@
+"""Data: load what the spec's `data` section names, preprocess it, and check it fits the model.
+
+Every problem (a missing file, NaN, a width that does not match the layer, values outside the
+unit type's range) is a :class:`DataError` pointing at the spec line to fix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..graph import resolve
+from ..spec import Spec
+from ..units import make_units
+from .mnist import IdxError, load_mnist
+from .synthetic import bars_and_stripes, gaussian_mixture
+
+EMBEDDED = Path(__file__).with_name("mnist_embedded.npz")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Rows are examples: train (N, d), test (M, d), float64 on the host; labels may be None."""
+
+    name: str
+    layer: str
+    train: np.ndarray
+    test: np.ndarray
+    train_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    shape: tuple | None = None          # image shape of one row, for figures
+
+
+def load_data(spec: Spec) -> Dataset:
+    d = spec.data
+    layer = d.layer or next(iter(spec.model.layers))
+    loader = {"mnist": _mnist, "mnist-embedded": _mnist, "bars-and-stripes": _bars,
+              "gaussian-mixture": _mixture, "file": _file}[d.source]
+    ds = loader(spec, layer)
+    ds = _binarize(spec, _subset(spec, ds))
+    check_fits(spec, ds)
+    return ds
+
+
+def _mnist(spec: Spec, layer: str) -> Dataset:
+    try:
+        if spec.data.source == "mnist-embedded":
+            with np.load(EMBEDDED) as z:
+                arrays = {k: z[k] for k in z.files}
+        else:
+            arrays = load_mnist(spec.data.path)
+    except (FileNotFoundError, IdxError, OSError) as exc:
+        raise DataError(str(exc), spec.loc("data.path" if spec.data.path else "data.source")) from None
+    return Dataset(spec.data.source, layer, arrays["train_images"] / 255.0, arrays["test_images"] / 255.0,
+                   arrays["train_labels"], arrays["test_labels"], (28, 28))
+
+
+def _bars(spec: Spec, layer: str) -> Dataset:
+    side = spec.data.side
+    patterns = bars_and_stripes(side)
+    # train on the distribution itself: `samples` uniform draws; test on each distinct pattern once
+    draws = np.random.default_rng([spec.data.seed, 0xBA55]).integers(0, len(patterns), spec.data.samples)
+    return Dataset("bars-and-stripes", layer, patterns[draws], patterns, shape=(side, side))
+
+
+def _mixture(spec: Spec, layer: str) -> Dataset:
+    d = spec.data
+    train, train_labels, test, test_labels = gaussian_mixture(d.dim, d.components, d.samples, d.separation,
+                                                              d.noise, d.seed)
+    return Dataset("gaussian-mixture", layer, train, test, train_labels, test_labels)
+
+
+def _file(spec: Spec, layer: str) -> Dataset:
+    path = resolve(spec, spec.data.path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read data file '{path}': {exc}", spec.loc("data.path")) from None
+    if isinstance(loaded, np.ndarray):
+        arrays = {"train": loaded}
+    else:
+        with loaded:
+            arrays = {k: loaded[k] for k in loaded.files}
+        if "train" not in arrays:
+            raise DataError(f"data file '{path}' has no array named 'train' (found: {', '.join(arrays)})",
+                            spec.loc("data.path"))
+    train = np.asarray(arrays["train"], dtype=float)
+    if train.ndim != 2:
+        raise DataError(f"data file '{path}': 'train' must be 2-D (examples × units), got shape {train.shape}",
+                        spec.loc("data.path"))
+    if "test" in arrays:
+        return Dataset("file", layer, train, np.asarray(arrays["test"], dtype=float),
+                       arrays.get("train_labels"), arrays.get("test_labels"))
+    cut = len(train) - int(round(spec.data.test_fraction * len(train)))
+    return Dataset("file", layer, train[:cut], train[cut:] if cut < len(train) else train[:0])
+
+
+def _subset(spec: Spec, ds: Dataset) -> Dataset:
+    d, out = spec.data, ds
+    for split, size in (("train", d.train_size), ("test", d.test_size)):
+        if size is None:
+            continue
+        have = len(getattr(ds, split))
+        if size > have:
+            raise DataError(f"data.{split}_size is {size} but the {split} set has only {have} examples",
+                            spec.loc(f"data.{split}_size"))
+        labels = getattr(ds, f"{split}_labels")
+        out = _replace(out, **{split: getattr(ds, split)[:size],
+                               f"{split}_labels": None if labels is None else labels[:size]})
+    return out
+
+
+def _replace(ds: Dataset, **changes) -> Dataset:
+    return Dataset(**{**ds.__dict__, **changes})
+
+
+def _binarize(spec: Spec, ds: Dataset) -> Dataset:
+    how = spec.data.binarize if spec.data.source in ("mnist", "mnist-embedded", "file") else "none"
+    if how == "none":
+        return ds
+    if how == "sample":   # drawn once, as in Salakhutdinov & Murray (2008): a fixed binary data set
+        gen = np.random.default_rng([spec.seed, 0xB1])
+        return _replace(ds, train=(gen.random(ds.train.shape) < ds.train).astype(float),
+                        test=(gen.random(ds.test.shape) < ds.test).astype(float))
+    return _replace(ds, train=(ds.train > how).astype(float), test=(ds.test > how).astype(float))
+
+
+def check_fits(spec: Spec, ds: Dataset) -> None:
+    """The data's width, finiteness and range must suit the layer it is clamped to."""
+    layer = spec.model.layers[ds.layer]
+    for split in ("train", "test"):
+        x = getattr(ds, split)
+        if x.size and x.shape[1] != layer.size:
+            raise DataError(f"the {ds.name} data has {x.shape[1]} values per example but layer "
+                            f"'{ds.layer}' has size {layer.size}", spec.loc(f"model.layers.{ds.layer}.size"))
+        if not np.isfinite(x).all():
+            raise DataError(f"the {split} data contains NaN or infinite values", spec.loc("data"))
+        problem = make_units(layer.units, layer.size, layer.categories).check_data(x) if x.size else None
+        if problem:
+            raise DataError(f"the {split} data does not suit layer '{ds.layer}': {problem}", spec.loc("data"))
+    if len(ds.train) == 0:
+        raise DataError("the training set is empty", spec.loc("data"))
+
+
+__all__ = ["Dataset", "load_data", "check_fits", "bars_and_stripes", "gaussian_mixture"]

@@ -1,0 +1,33 @@
+"""Generated data sets: bars-and-stripes and Gaussian mixtures."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+
+def bars_and_stripes(side: int) -> np.ndarray:
+    """Every distinct side×side image whose rows are all equal (stripes) or whose columns are
+    (bars): 2·2^side − 2 patterns (all-off and all-on are both), shape (count, side²)."""
+    patterns = set()
+    for bits in itertools.product((0, 1), repeat=side):
+        row = np.array(bits, dtype=np.uint8)
+        patterns.add(np.tile(row, (side, 1)).tobytes())            # columns constant: bars
+        patterns.add(np.tile(row[:, None], (1, side)).tobytes())   # rows constant: stripes
+    return np.array(sorted(np.frombuffer(p, dtype=np.uint8) for p in patterns), dtype=float).reshape(-1, side * side)
+
+
+def gaussian_mixture(dim: int, components: int, samples: int, separation: float, noise: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train, train_labels, test, test_labels): equal-weight components with means drawn as
+    separation × N(0, I) and isotropic spread ``noise``; ``samples`` points in each set."""
+    gen = np.random.default_rng(np.random.SeedSequence([seed, 0x6A055]))
+    means = separation * gen.standard_normal((components, dim))
+
+    def draw(n):
+        labels = gen.integers(0, components, n)
+        return means[labels] + noise * gen.standard_normal((n, dim)), labels
+
+    train, train_labels = draw(samples)
+    test, test_labels = draw(samples)
+    return train, train_labels, test, test_labels

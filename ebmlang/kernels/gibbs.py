@@ -1,0 +1,77 @@
+"""Conditionals and block Gibbs sampling: pure functions of (program, params, state, rng).
+
+A block's units share no coupling, so given everything else they are independent and are
+drawn at once from their conditionals. A sweep visits the program's blocks in order; clamped
+layers (data in the positive phase) are skipped. Functions return a new state dict; the input
+state is never modified.
+"""
+from __future__ import annotations
+
+from ..compile import Piece, Program
+from .energy import coupling_stats, layer_input, layer_params
+
+
+def conditional(program: Program, params: dict, state: dict, name: str, temperature: float | None = None):
+    """Parameters of p(x_name | all other layers) (unit-type specific NamedTuple)."""
+    t = program.temperature if temperature is None else temperature
+    neighbours = {n: state[n] for n in program.neighbours[name]}
+    u = layer_input(program, params, coupling_stats(program, params, neighbours), name)
+    return program.layers[name].units.conditional(u, layer_params(program, params, name), t)
+
+
+def conditional_mean(program: Program, params: dict, state: dict, name: str, temperature=None):
+    return program.layers[name].units.mean(conditional(program, params, state, name, temperature))
+
+
+def _update_piece(program, params, state, piece: Piece, rng, temperature, mean: bool):
+    units = program.layers[piece.layer].units
+    cond = conditional(program, params, state, piece.layer, temperature)
+    return merge_units(state[piece.layer], units.mean(cond) if mean else units.sample(cond, rng), piece.units)
+
+
+def merge_units(old, new, units):
+    """``new`` where ``units`` (an index array; None: all), ``old`` elsewhere."""
+    if units is None:
+        return new
+    merged = old.copy()
+    merged[:, units] = new[:, units]
+    return merged
+
+
+def block_update(program: Program, params: dict, state: dict, block, rng, clamp=frozenset(),
+                 temperature: float | None = None, mean: bool = False) -> dict:
+    """Draw every unclamped piece of ``block`` from its conditional (``mean``: set it to E[x])."""
+    new_state = dict(state)
+    for piece in block:
+        if piece.layer not in clamp:
+            # pieces of one block are independent of each other: read from the old state
+            new_state[piece.layer] = _update_piece(program, params, state, piece, rng, temperature, mean)
+    return new_state
+
+
+def gibbs_sweep(program: Program, params: dict, state: dict, rng, clamp=frozenset(), sweeps: int = 1,
+                temperature: float | None = None) -> dict:
+    """``sweeps`` passes over the block schedule; layers in ``clamp`` keep their values."""
+    for _ in range(sweeps):
+        for block in program.schedule:
+            state = block_update(program, params, state, block, rng, clamp, temperature)
+    return state
+
+
+def infer_means(program: Program, params: dict, state: dict, layers, temperature=None) -> dict:
+    """Replace ``layers`` by their conditional means given the rest.
+
+    Exact (E[x_l | clamped]) when ``layers`` are not coupled to each other, as an RBM's hidden
+    layer given the visible one; the trainer checks that before relying on it.
+    """
+    new_state = dict(state)
+    for name in layers:
+        new_state[name] = conditional_mean(program, params, state, name, temperature)
+    return new_state
+
+
+def random_state(program: Program, params: dict, batch: int, rng) -> dict:
+    """Independent draws of every layer at zero input: starting points for chains."""
+    return {name: info.units.random_state(batch, info.size, layer_params(program, params, name), rng,
+                                          program.dtype)
+            for name, info in program.layers.items()}

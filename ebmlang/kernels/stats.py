@@ -1,0 +1,34 @@
+"""Sufficient statistics: the batch mean of −∂E/∂θ for every parameter θ.
+
+Every learning rule of the Boltzmann family is  Δθ ∝ (⟨−∂E/∂θ⟩₊ − ⟨−∂E/∂θ⟩₋) / T,
+so the trainer only needs this one function, applied to the positive- and negative-phase
+states. The statistics are linear in each latent layer's state, so a layer may be given as its
+conditional mean (Rao–Blackwellised) instead of a sample.
+
+    bias.l      −∂E/∂b_l    = x_l  (gaussian: (x − μ)/σ²)                          (size_l,)
+    sigma.l     −∂E/∂log σ  = (x − μ)²/σ² − x·u/σ     (gaussian layers that learn σ) (size_l,)
+    weight.a.b  −∂E/∂W_ab   = s_aᵀ s_b / batch  (lateral: s_lᵀ s_l, the pair statistic) (size_a, size_b)
+"""
+from __future__ import annotations
+
+from ..compile import Program
+from .energy import coupling_stats, layer_input, layer_params
+
+
+def param_stats(program: Program, params: dict, state: dict, keys) -> dict:
+    """{key: batch mean of −∂E/∂θ} for the parameter ``keys`` asked for."""
+    keys = set(keys)
+    batch = next(iter(state.values())).shape[0]
+    stats = coupling_stats(program, params, state)
+    out = {}
+    for name, info in program.layers.items():
+        p = layer_params(program, params, name)
+        if f"bias.{name}" in keys:
+            out[f"bias.{name}"] = info.units.bias_stat(state[name], p).mean(axis=0)
+        if f"sigma.{name}" in keys:
+            u = layer_input(program, params, stats, name)
+            out[f"sigma.{name}"] = info.units.log_sigma_stat(state[name], u, p).mean(axis=0)
+    for c in program.couplings:
+        if c.key in keys:
+            out[c.key] = (stats[c.a].T @ stats[c.b]) / batch
+    return out
