@@ -1,0 +1,24 @@
+"""ebmlang: a declarative language for energy-based models.
+
+The pipeline, one package per stage:
+
+    spec/     YAML text -> typed, frozen Spec (every value remembers file:line:col)
+    graph/    Spec -> networkx graph of layers and couplings
+    compile/  graph -> Program (parameter layout, masks, index maps, block schedule)
+    kernels/  energy, free energy, conditionals, block Gibbs: pure functions
+    train/    positive / negative phases, CD-k and PCD, SGD
+    eval/     exact enumeration, reconstruction, free-energy gap
+    runner/   `ebm run`: the run folder, metrics, figures
+
+The public surface is re-exported here.
+"""
+__version__ = "0.1.0"
+
+from .data import Dataset, load_data
+from .errors import CompileError, DataError, EbmError, GraphError, SpecError
+from .model import Model, compile_spec
+from .runner import run
+from .spec import Spec, load_spec, parse_spec
+
+__all__ = ["CompileError", "DataError", "Dataset", "EbmError", "GraphError", "Model", "Spec", "SpecError",
+           "compile_spec", "load_data", "load_spec", "parse_spec", "run"]

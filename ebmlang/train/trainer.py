@@ -103,7 +103,7 @@ class Trainer:
                 mean_other = pos_state[other].mean(axis=0)
                 grads[c.key] += (push[:, None] * mean_other[None, :]) if is_a else (mean_other[:, None] * push[None, :])
 
-    def run_epoch(self, st: TrainState, train_x, layer: str) -> None:
+    def run_epoch(self, st: TrainState, train_x, layer: str, on_batch=None) -> None:
         """One pass over ``train_x`` (N, size) in shuffled minibatches; then ``st.epoch`` += 1."""
         xp, epoch = self.program.xp, st.epoch
         rng = Rng(xp, self.seed, 1 + epoch)
@@ -111,7 +111,9 @@ class Trainer:
         shuffled = train_x[order]
         lr = learning_rate(self.sgd, epoch, self.spec.epochs)
         mom = momentum(self.sgd, epoch)
-        size = self.spec.batch_size
-        for start in range(0, shuffled.shape[0], size):
+        size, n = self.spec.batch_size, shuffled.shape[0]
+        for start in range(0, n, size):
             self.step(st, {layer: shuffled[start:start + size]}, rng, lr, mom)
+            if on_batch is not None:
+                on_batch(min(start + size, n), n)
         st.epoch += 1

@@ -65,6 +65,10 @@ class UnitType:
         """Every joint state of n units, (count, n); discrete unit types only."""
         raise TypeError(f"{self.name} units cannot be enumerated")
 
+    def count_states(self, n: int) -> int:
+        """How many joint states n units have; discrete unit types only."""
+        raise TypeError(f"{self.name} units cannot be enumerated")
+
     def random_state(self, batch: int, n: int, p: LayerParams, rng, dtype):
         """Independent draws at zero input, to start chains from."""
         xp = rng.xp

@@ -51,6 +51,11 @@ def softplus(z):
     return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
+def _bit_table(n: int) -> np.ndarray:
+    """All 2^n binary vectors, (2^n, n), in counting order (first unit most significant)."""
+    return ((np.arange(2 ** n)[:, None] >> np.arange(n - 1, -1, -1)) & 1).astype(float)
+
+
 class Binary(UnitType):
     name = "binary"
 
@@ -71,7 +76,10 @@ class Binary(UnitType):
         return softplus((u + p.bias) / temperature).sum(axis=-1)
 
     def states(self, n):
-        return np.array(list(itertools.product((0.0, 1.0), repeat=n))).reshape(-1, n)
+        return _bit_table(n)
+
+    def count_states(self, n):
+        return 2 ** n
 
     def check_data(self, x):
         if x.min() < 0 or x.max() > 1:
@@ -101,7 +109,10 @@ class Spin(UnitType):
         return (z + softplus(-2 * z)).sum(axis=-1)      # log 2cosh z = |z| + log(1 + e^{−2|z|})
 
     def states(self, n):
-        return np.array(list(itertools.product((-1.0, 1.0), repeat=n))).reshape(-1, n)
+        return 2 * _bit_table(n) - 1
+
+    def count_states(self, n):
+        return 2 ** n
 
     def check_data(self, x):
         if x.min() < -1 or x.max() > 1:
@@ -150,6 +161,9 @@ class Softmax(UnitType):
         eye = np.eye(self.k)
         groups = itertools.product(range(self.k), repeat=n // self.k)
         return np.array([np.concatenate([eye[i] for i in g]) for g in groups]).reshape(-1, n)
+
+    def count_states(self, n):
+        return self.k ** (n // self.k)
 
     def check_data(self, x):
         if x.min() < 0 or x.max() > 1:

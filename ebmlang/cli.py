@@ -1,0 +1,138 @@
+"""The `ebm` command: run, validate, graph, fetch.
+
+Exit codes: 0 success, 2 bad input (spec, data, arguments), 1 internal error. Bad input prints
+one `FILE:LINE:COL: message` line per mistake on stderr and never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from .errors import EbmError, UsageError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ebm", description="Declarative energy-based models.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train and evaluate the model of a spec")
+    run.add_argument("spec", nargs="?", help="the spec file (omit with --resume)")
+    run.add_argument("--out", help="run folder (default runs/<name>)")
+    run.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    _overrides(run)
+    run.add_argument("--backend", choices=("numpy", "cupy", "auto"))
+    run.add_argument("--seed", type=int)
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+
+    val = sub.add_parser("validate", help="check specs; exit 2 with FILE:LINE:COL lines if any is invalid")
+    val.add_argument("specs", nargs="+")
+    _overrides(val)
+
+    graph = sub.add_parser("graph", help="print layers, couplings and block schedule; write GraphML/DOT")
+    graph.add_argument("spec")
+    graph.add_argument("--write", metavar="FILE", help="write the layer graph (.graphml or .dot)")
+    _overrides(graph)
+
+    fetch = sub.add_parser("fetch", help="download a data set (with checksums)")
+    fetch.add_argument("dataset", choices=("mnist",))
+    fetch.add_argument("--dest", help="folder (default $EBMLANG_DATA/mnist or ~/.cache/ebmlang/mnist)")
+    fetch.add_argument("--mirror", help="base URL of the four .gz files")
+    return p
+
+
+def _overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a spec value by its dotted path (repeatable)")
+
+
+def cmd_run(args) -> int:
+    from .runner import run
+    from .spec import load_spec
+    overrides = list(args.overrides)
+    if args.backend:
+        overrides.append(f"backend={args.backend}")
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    if args.resume:
+        if args.spec:
+            raise UsageError("give either a spec or --resume DIR, not both")
+        spec_file = Path(args.resume) / "spec.resolved.yaml"
+        if not spec_file.exists():
+            raise UsageError(f"{args.resume} is not a run folder (no spec.resolved.yaml)")
+        run(load_spec(spec_file, overrides), args.resume, resume=True, progress=not args.quiet)
+        return 0
+    if not args.spec:
+        raise UsageError("ebm run needs a spec file (or --resume DIR)")
+    run(load_spec(args.spec, overrides), args.out, progress=not args.quiet)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .spec import load_spec
+    problems = []
+    for path in args.specs:
+        try:
+            load_spec(path, args.overrides)
+        except EbmError as exc:
+            problems += exc.diagnostics
+    for d in problems:
+        print(d, file=sys.stderr)
+    if not problems:
+        print(f"{len(args.specs)} spec(s) valid")
+    return 2 if problems else 0
+
+
+def cmd_graph(args) -> int:
+    from .backend import get_namespace
+    from .compile import lower
+    from .graph import build_graph
+    from .graph.export import describe, write
+    from .spec import load_spec
+    spec = load_spec(args.spec, args.overrides)
+    program = lower(build_graph(spec), get_namespace("numpy"), spec.dtype)
+    print(describe(program))
+    if args.write:
+        try:
+            write(program, Path(args.write))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"wrote {args.write}")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    from .data.mnist import MIRROR, candidate_dirs, fetch
+    dest = Path(args.dest) if args.dest else candidate_dirs(None)[0]
+    try:
+        paths = fetch(dest, args.mirror or MIRROR)
+    except OSError as exc:
+        raise UsageError(f"download failed: {exc}") from None
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph, "fetch": cmd_fetch}[args.command]
+    try:
+        return command(args)
+    except EbmError as exc:
+        for d in exc.diagnostics:
+            print(d, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:    # a bug of ours, not the user's: say so, keep it short
+        if os.environ.get("EBM_DEBUG"):
+            traceback.print_exc()
+        print(f"ebm: internal error: {type(exc).__name__}: {exc} (set EBM_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""Stage 6, evaluate: exact enumeration for small models, reconstruction, free-energy gap."""
+from .exact import log_likelihood, log_partition, summed_set
+from .metrics import free_energy_gap, mean_free_energy, reconstruct, reconstruction_error
+
+__all__ = ["free_energy_gap", "log_likelihood", "log_partition", "mean_free_energy", "reconstruct",
+           "reconstruction_error", "summed_set"]

@@ -1,0 +1,61 @@
+"""Show a compiled model: a text summary for `ebm graph`, and GraphML / DOT files of its layer graph."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+
+from ..compile import Program
+
+
+def describe(program: Program) -> str:
+    lines = [f"model {program.name}: {len(program.layers)} layers, {len(program.couplings)} couplings, "
+             f"T = {program.temperature:g}", "layers:"]
+    for name, info in program.layers.items():
+        shape = f"  shape {'x'.join(map(str, info.shape))}" if info.shape else ""
+        lines.append(f"  {name:<10} {info.units.name:<9} {info.size:>6}{shape}")
+    lines.append("couplings:")
+    for c in program.couplings:
+        n_a, n_b = program.layers[c.a].size, program.layers[c.b].size
+        edges = int(c.mask_np.sum()) // (2 if c.lateral else 1) if c.mask_np is not None else n_a * n_b
+        kind = "lateral" if c.lateral else ("dense" if c.mask_np is None else "masked")
+        lines.append(f"  {c.key:<18} {c.a}—{c.b}  {kind}, {edges} weights"
+                     f"{'' if c.trainable else ', fixed'}")
+    lines.append(f"schedule ({len(program.schedule)} blocks, units in a block share no coupling):")
+    for i, block in enumerate(program.schedule):
+        parts = [f"{p.layer}[all {program.layers[p.layer].size}]" if p.units is None
+                 else f"{p.layer}[{len(p.units)} of {program.layers[p.layer].size}]" for p in block]
+        lines.append(f"  block {i}: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def layer_graph(program: Program) -> nx.Graph:
+    """The layer graph with plain attributes only (what GraphML and DOT can hold)."""
+    g = nx.Graph(name=program.name)
+    for name, info in program.layers.items():
+        g.add_node(name, units=info.units.name, size=info.size)
+    for c in program.couplings:
+        g.add_edge(c.a, c.b, key=c.key, connectivity="dense" if c.mask_np is None else "masked",
+                   weights=int(c.mask_np.sum()) if c.mask_np is not None else
+                   program.layers[c.a].size * program.layers[c.b].size, trainable=c.trainable)
+    return g
+
+
+def write(program: Program, path: Path) -> None:
+    g = layer_graph(program)
+    if path.suffix == ".graphml":
+        nx.write_graphml(g, path)
+    elif path.suffix in (".dot", ".gv"):
+        path.write_text(to_dot(g))
+    else:
+        raise ValueError(f"unknown graph format '{path.suffix}': use .graphml or .dot")
+
+
+def to_dot(g: nx.Graph) -> str:
+    lines = [f'graph "{g.graph.get("name", "model")}" {{']
+    for name, d in g.nodes(data=True):
+        lines.append(f'  "{name}" [label="{name}\\n{d["units"]} × {d["size"]}"];')
+    for a, b, d in g.edges(data=True):
+        lines.append(f'  "{a}" -- "{b}" [label="{d["connectivity"]}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"

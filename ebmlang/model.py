@@ -1,0 +1,92 @@
+"""The compiled model as a Python object: a Program plus its parameters.
+
+    >>> spec = ebmlang.load_spec("specs/rbm-bars-and-stripes.yaml", overrides=["train.epochs=5"])
+    >>> model = ebmlang.compile_spec(spec)
+    >>> model.energy({"v": v, "h": h})          # (batch,)
+    >>> model.free_energy({"v": v})            # h summed out
+    >>> model.conditional("h", {"v": v}).prob  # p(h_j = 1 | v)
+    >>> model.sample(16, sweeps=100)           # {"v": ..., "h": ...}
+
+Methods take and return backend arrays (NumPy or CuPy, as compiled); inputs may be NumPy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from .backend import Rng, get_namespace, to_numpy
+from .compile import Program, init_params, lower
+from .eval import exact
+from .eval.metrics import reconstruct
+from .graph import build_graph
+from .spec import Spec
+
+
+class Model:
+    def __init__(self, program: Program, params: dict, spec: Spec | None = None):
+        self.program, self.params, self.spec = program, params, spec
+
+    @classmethod
+    def from_spec(cls, spec: Spec, backend: str | None = None, data_mean: dict | None = None) -> "Model":
+        xp = get_namespace(backend or spec.backend, spec.loc("backend"))
+        program = lower(build_graph(spec), xp, spec.dtype)
+        return cls(program, init_params(program, spec.seed, data_mean), spec)
+
+    @property
+    def xp(self):
+        return self.program.xp
+
+    @property
+    def layers(self) -> dict:
+        return self.program.layers
+
+    def _state(self, state: dict) -> dict:
+        return {k: self.xp.asarray(v, dtype=self.program.dtype) for k, v in state.items()}
+
+    def energy(self, state: dict):
+        """E(x) of full states: layer -> (batch, size); returns (batch,)."""
+        return kernels.energy(self.program, self.params, self._state(state))
+
+    def free_energy(self, state: dict, sum_out=None):
+        """F of the given layers with ``sum_out`` (default: all others) summed out: (batch,)."""
+        return kernels.free_energy(self.program, self.params, self._state(state), sum_out)
+
+    def conditional(self, layer: str, state: dict):
+        """Parameters of p(layer | the others) (Bernoulli / Categorical / Normal NamedTuple)."""
+        return kernels.conditional(self.program, self.params, self._state(state), layer)
+
+    def sample(self, count: int, sweeps: int = 100, seed: int = 0, start: dict | None = None,
+               clamp: dict | None = None) -> dict:
+        """Block-Gibbs chains: ``count`` chains from random states (or ``start``), with the layers
+        in ``clamp`` held at the given values, after ``sweeps`` sweeps."""
+        rng = Rng(self.xp, seed, 0x5A4D)
+        state = kernels.random_state(self.program, self.params, count, rng)
+        state.update(self._state(start or {}))
+        state.update(self._state(clamp or {}))
+        return kernels.gibbs_sweep(self.program, self.params, state, rng, frozenset(clamp or ()), sweeps)
+
+    def reconstruct(self, data: dict) -> dict:
+        return reconstruct(self.program, self.params, self._state(data))
+
+    def log_partition(self) -> float:
+        """Exact log Z by enumeration (small models only)."""
+        return exact.log_partition(self.program, self.params)
+
+    def log_likelihood(self, data: dict, log_z: float | None = None) -> np.ndarray:
+        """Exact log p(data) per example, other layers marginalised (small models only)."""
+        return exact.log_likelihood(self.program, self.params, self._state(data), log_z)
+
+    def parameters(self) -> dict:
+        """NumPy copies of the parameters, keyed as in model.npz."""
+        return {k: to_numpy(v) for k, v in self.params.items()}
+
+    def load_parameters(self, arrays: dict) -> None:
+        for key, value in self.params.items():
+            if key not in arrays or tuple(arrays[key].shape) != tuple(value.shape):
+                raise ValueError(f"parameter {key} missing or of the wrong shape")
+            self.params[key] = self.xp.asarray(arrays[key], dtype=self.program.dtype)
+
+
+def compile_spec(spec: Spec, backend: str | None = None, data_mean: dict | None = None) -> Model:
+    """Spec -> graph -> Program -> a Model with freshly initialised parameters."""
+    return Model.from_spec(spec, backend, data_mean)

@@ -1,0 +1,77 @@
+"""PNG figures of a run: learned filters, model samples, training curves."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def tile(images: np.ndarray, shape: tuple, pad: int = 1, normalise_each: bool = False) -> np.ndarray:
+    """(count, prod(shape)) -> one 2-D mosaic, about square, with ``pad`` pixels of gap."""
+    count = len(images)
+    cols = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    h, w = shape
+    canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), np.nan)
+    for i, img in enumerate(images):
+        img = img.reshape(h, w).astype(float)
+        if normalise_each:
+            spread = np.abs(img).max()
+            img = img / spread if spread > 0 else img
+        r, c = divmod(i, cols)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
+    return canvas
+
+
+def save_mosaic(path: Path, images: np.ndarray, shape: tuple, title: str, signed: bool = False) -> None:
+    plt = _plt()
+    mosaic = tile(images, shape, normalise_each=signed)
+    fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
+    cmap = plt.get_cmap("RdBu_r" if signed else "gray").copy()
+    cmap.set_bad("white" if signed else "black")
+    lim = (-1, 1) if signed else (0, 1)
+    ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=lim[0], vmax=lim[1], interpolation="nearest")
+    ax.set_title(title)
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def save_curves(path: Path, metrics: list[dict], keys: tuple) -> None:
+    """One panel per metric in ``keys`` (those present), against the epoch."""
+    plt = _plt()
+    present = [k for k in keys if any(r.get(k) is not None for r in metrics)]
+    if not present:
+        return
+    fig, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 3.5), dpi=100, squeeze=False)
+    for ax, key in zip(axes[0], present):
+        points = [(r["epoch"], r[key]) for r in metrics if r.get(key) is not None]
+        ax.plot(*zip(*points), marker="o", markersize=3)
+        ax.set_xlabel("epoch")
+        ax.set_title(key.replace("_", " "))
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def save_scatter(path: Path, data: np.ndarray, samples: np.ndarray, title: str) -> None:
+    """Data against model samples in the first two dimensions (real-valued visible layers)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.scatter(data[:, 0], data[:, 1 % data.shape[1]], s=4, alpha=0.4, label="data")
+    ax.scatter(samples[:, 0], samples[:, 1 % samples.shape[1]], s=4, alpha=0.6, label="model samples")
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,98 @@
+"""Measures taken each epoch and after training, and the figures of a run."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..data import Dataset
+from ..eval import exact
+from ..eval.metrics import free_energy_gap, mean_free_energy, reconstruction_error
+from ..model import Model
+from ..report import save_curves, save_mosaic, save_scatter
+from ..spec.schema import EvaluateSpec
+from .folder import RunFolder
+
+
+class Probe:
+    """Fixed train and test subsets on the backend, and the measures computed on them."""
+
+    def __init__(self, model: Model, data: Dataset, evaluate: EvaluateSpec):
+        count = evaluate.free_energy_gap.count if evaluate.free_energy_gap else 1000
+        xp, dtype = model.xp, model.program.dtype
+        self.model, self.layer, self.evaluate = model, data.layer, evaluate
+        self.train = {data.layer: xp.asarray(data.train[:count], dtype=dtype)}
+        self.test = {data.layer: xp.asarray(data.test[:count], dtype=dtype)} if len(data.test) else None
+        self.test_all = {data.layer: data.test} if len(data.test) else None
+
+    def epoch_metrics(self) -> dict:
+        m, p = self.model.program, self.model.params
+        out = {"recon_error_train": reconstruction_error(m, p, self.train)}
+        if self.test is not None:
+            out["recon_error_test"] = reconstruction_error(m, p, self.test)
+            if self.evaluate.free_energy_gap:
+                out["free_energy_train"] = mean_free_energy(m, p, self.train)
+                out["free_energy_test"] = mean_free_energy(m, p, self.test)
+                out["free_energy_gap"] = free_energy_gap(m, p, self.train, self.test)
+            if self.evaluate.log_likelihood:
+                out["log_likelihood_test"] = self.exact_log_likelihood()[0]
+        return out
+
+    def exact_log_likelihood(self) -> tuple[float, float]:
+        log_z = exact.log_partition(self.model.program, self.model.params)
+        ll = exact.log_likelihood(self.model.program, self.model.params,
+                                  {self.layer: self.model.xp.asarray(self.test_all[self.layer],
+                                                                     dtype=self.model.program.dtype)}, log_z)
+        return float(ll.mean()), log_z
+
+
+def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, probe: Probe | None) -> dict:
+    summary = {}
+    if probe is not None and probe.test is not None:
+        m, p = model.program, model.params
+        if evaluate.reconstruction:
+            summary["reconstruction_error"] = reconstruction_error(m, p, probe.test)
+        if evaluate.free_energy_gap:
+            summary["free_energy_gap"] = free_energy_gap(m, p, probe.train, probe.test)
+        if evaluate.log_likelihood:
+            summary["log_likelihood.exact"], summary["log_z.exact"] = probe.exact_log_likelihood()
+    elif evaluate.log_likelihood:
+        summary["log_z.exact"] = exact.log_partition(model.program, model.params)
+    return summary
+
+
+def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, folder: RunFolder, seed: int) -> list:
+    drawn = []
+    layer = data.layer if data else next(iter(model.layers))
+    shape = data.shape if data and data.shape else model.layers[layer].shape
+    if evaluate.samples:
+        state = model.sample(evaluate.samples.count, evaluate.samples.steps, seed)
+        shown = to_numpy(model.xp.asarray(state[layer]))
+        if shape is not None and len(shape) == 2:
+            save_mosaic(folder.file("samples.png"), shown, tuple(shape),
+                        f"samples after {evaluate.samples.steps} Gibbs sweeps")
+            drawn.append("samples.png")
+        elif data is not None and model.layers[layer].units.name == "gaussian":
+            save_scatter(folder.file("samples.png"), data.test, shown, "data and model samples")
+            drawn.append("samples.png")
+    filters = _filters(model, layer, evaluate)
+    if filters is not None and shape is not None and len(shape) == 2:
+        save_mosaic(folder.file("filters.png"), filters, tuple(shape), "weights into hidden units", signed=True)
+        drawn.append("filters.png")
+    metrics = folder.read_metrics()
+    if metrics:
+        save_curves(folder.file("curves.png"), metrics,
+                    ("recon_error_train", "recon_error_test", "free_energy_gap", "log_likelihood_test"))
+        drawn.append("curves.png")
+    return drawn
+
+
+def _filters(model: Model, layer: str, evaluate: EvaluateSpec) -> np.ndarray | None:
+    """Rows: the weights from ``layer`` into each of the first hidden units it couples to."""
+    if not evaluate.filters:
+        return None
+    for c, is_a in model.program.incident[layer]:
+        if not c.lateral:
+            w = to_numpy(model.params[c.key])
+            w = w.T if is_a else w
+            return w[: evaluate.filters.count]
+    return None

@@ -1,0 +1,94 @@
+"""`ebm run`: validate everything that can be validated, then train, evaluate and report.
+
+All input checks (spec, backend, data, graph files) run before the run folder is touched, so a
+bad input never leaves a folder behind. `summary.json` is written last: a folder without it is
+an unfinished run, and `run.json` says whether it is still running or failed.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..data import Dataset, load_data
+from ..errors import DataError
+from ..model import Model
+from ..report import Progress
+from ..spec import Spec, to_yaml
+from ..train import Trainer, TrainState
+from .evaluate import Probe, draw_figures, final_summary
+from .folder import RunFolder, restore_state
+
+
+def default_out(spec: Spec) -> Path:
+    return Path("runs") / spec.name
+
+
+def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progress: bool = True) -> dict:
+    """Train and evaluate the model of ``spec``; returns the summary (also in summary.json)."""
+    data = load_data(spec) if spec.data is not None else None
+    model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
+    trainer = _trainer(spec, model, data)
+    folder = RunFolder(out or default_out(spec))
+    state = trainer.init_state(model.params) if trainer else None
+    if resume:
+        state = _resume(folder, model, state)
+    else:
+        folder.create()
+    folder.file("spec.resolved.yaml").write_text(to_yaml(spec))
+    report = Progress(spec.train.epochs if spec.train else 0, progress)
+    try:
+        summary = _train_and_evaluate(spec, model, data, trainer, state, folder, report)
+    except BaseException as exc:
+        folder.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    folder.set_status("complete")
+    return summary
+
+
+def _trainer(spec: Spec, model: Model, data: Dataset | None) -> Trainer | None:
+    if spec.train is None:
+        return None
+    clamp = spec.train.clamp or (data.layer,)
+    for j, name in enumerate(clamp):
+        if name != data.layer:
+            raise DataError(f"train.clamp names layer '{name}', but data is clamped only to layer "
+                            f"'{data.layer}' (data.layer)", spec.loc(f"train.clamp.{j}"))
+    if spec.train.sparsity and spec.train.sparsity.layer in clamp:
+        raise DataError("train.sparsity.layer must be a latent layer, not a clamped one",
+                        spec.loc("train.sparsity.layer"))
+    return Trainer(model.program, spec.train, tuple(clamp), spec.seed)
+
+
+def _resume(folder: RunFolder, model: Model, state: TrainState | None) -> TrainState | None:
+    arrays = folder.load_checkpoint()
+    model.load_parameters(arrays)
+    if state is not None:
+        state = restore_state(arrays, state, model.xp)
+        folder.truncate_metrics(state.epoch)
+    folder.set_status("running")
+    return state
+
+
+def _train_and_evaluate(spec, model, data, trainer, state, folder, report) -> dict:
+    probe = Probe(model, data, spec.evaluate) if data is not None else None
+    started = time.perf_counter()
+    if trainer is not None:
+        train_x = model.xp.asarray(data.train, dtype=model.program.dtype)
+        report.note(f"{spec.name}: {len(data.train)} examples, {spec.train.epochs} epochs, "
+                    f"rule {spec.train.rule}-{spec.train.k}, backend {model.xp.__name__}")
+        while state.epoch < spec.train.epochs:
+            t0 = time.perf_counter()
+            trainer.run_epoch(state, train_x, data.layer, lambda d, n: report.batch(state.epoch + 1, d, n))
+            record = {"epoch": state.epoch, "seconds": round(time.perf_counter() - t0, 3), **probe.epoch_metrics()}
+            folder.append_metrics(record)
+            folder.save_checkpoint(model.params, state, spec.seed)
+            report.epoch(record)
+    else:
+        folder.save_checkpoint(model.params, None, spec.seed)
+    summary = {"name": spec.name, "backend": model.xp.__name__, "epochs": state.epoch if state else 0,
+               "train_seconds": round(time.perf_counter() - started, 3),
+               **final_summary(model, data, spec.evaluate, probe)}
+    summary["figures"] = draw_figures(model, data, spec.evaluate, folder, spec.seed)
+    folder.write_summary(summary)
+    report.note("  ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float)))
+    return summary

@@ -1,0 +1,104 @@
+"""The run folder: what `ebm run` leaves behind, and what `--resume` reads back.
+
+    spec.resolved.yaml   the spec with every default filled in (valid input to `ebm run`)
+    model.npz            bias.<layer>, weight.<a>.<b>, sigma.<layer>; beside them the training
+                         state: velocity.<key>, chains.<layer>, activity.<layer>, rng.seed,
+                         rng.epoch (the next epoch's stream key) and train.epoch
+    metrics.jsonl        one JSON object per epoch
+    summary.json         final metrics; written last, so its presence marks a finished run
+    *.png                figures
+    run.json             status (running / complete / failed) and versions
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..errors import UsageError
+from ..train.trainer import TrainState
+
+OWN_FILES = ("run.json",)
+
+
+class RunFolder:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    # ----------------------------------------------------------------------------- creation
+    def create(self) -> None:
+        """Start afresh. An existing folder is replaced only if it is a run folder of ours."""
+        if self.path.exists():
+            if not self.path.is_dir() or (any(self.path.iterdir()) and not self.file("run.json").exists()):
+                raise UsageError(f"{self.path} exists and is not an ebmlang run folder; choose another --out")
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True)
+        self.set_status("running")
+
+    def set_status(self, status: str, **extra) -> None:
+        from .. import __version__
+        self._write_json("run.json", {"status": status, "ebmlang": __version__, **extra})
+
+    def _write_json(self, name: str, obj) -> None:
+        tmp = self.file(name + ".tmp")
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, self.file(name))
+
+    def write_summary(self, summary: dict) -> None:
+        self._write_json("summary.json", summary)
+
+    # ------------------------------------------------------------------------------ metrics
+    def append_metrics(self, record: dict) -> None:
+        with open(self.file("metrics.jsonl"), "a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def read_metrics(self) -> list[dict]:
+        path = self.file("metrics.jsonl")
+        return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+    def truncate_metrics(self, epochs: int) -> None:
+        """Keep the records of the first ``epochs`` epochs (those the checkpoint includes)."""
+        kept = [r for r in self.read_metrics() if r.get("epoch", 0) <= epochs]
+        self.file("metrics.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+
+    # --------------------------------------------------------------------------- checkpoint
+    def save_checkpoint(self, params: dict, state: TrainState | None, seed: int) -> None:
+        arrays = {k: to_numpy(v) for k, v in params.items()}
+        if state is not None:
+            arrays.update({f"velocity.{k}": to_numpy(v) for k, v in state.velocity.items()})
+            arrays.update({f"chains.{k}": to_numpy(v) for k, v in (state.chains or {}).items()})
+            arrays.update({f"activity.{k}": to_numpy(v) for k, v in state.activity.items()})
+            arrays.update({"rng.seed": np.array(seed), "rng.epoch": np.array(state.epoch + 1),
+                           "train.epoch": np.array(state.epoch)})
+        tmp = self.file("model.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, self.file("model.npz"))
+
+    def load_checkpoint(self) -> dict:
+        path = self.file("model.npz")
+        if not path.exists():
+            raise UsageError(f"{self.path} has no model.npz to resume from")
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+
+
+def restore_state(arrays: dict, state: TrainState, xp) -> TrainState:
+    """Put a checkpoint's training state into a freshly initialised ``state``."""
+    def pick(prefix):
+        return {k[len(prefix):]: xp.asarray(v) for k, v in arrays.items() if k.startswith(prefix)}
+
+    for key, value in pick("velocity.").items():
+        state.velocity[key][...] = value
+    if state.chains is not None:
+        state.chains = {k: v.astype(state.chains[k].dtype) for k, v in pick("chains.").items()}
+    for key, value in pick("activity.").items():
+        state.activity[key][...] = value
+    state.epoch = int(arrays.get("train.epoch", 0))
+    return state
