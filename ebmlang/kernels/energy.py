@@ -28,8 +28,10 @@ def coupling_stats(program: Program, params: dict, state: dict) -> dict:
             for name, x in state.items()}
 
 
-def layer_input(program: Program, params: dict, stats: dict, name: str):
-    """u_l from the coupling statistics ``stats`` of the other layers: (batch, size_l)."""
+def layer_input(program: Program, params: dict, stats: dict, name: str, batch: int | None = None):
+    """u_l from the coupling statistics ``stats`` of the other layers: (batch, size_l).
+
+    ``batch`` sizes the zero input of a layer with no couplings (default: taken from ``stats``)."""
     total = None
     for c, is_a in program.incident[name]:
         w = params[c.key]
@@ -41,7 +43,7 @@ def layer_input(program: Program, params: dict, stats: dict, name: str):
             term = stats[c.a] @ w
         total = term if total is None else total + term
     if total is None:
-        batch = next(iter(stats.values())).shape[0] if stats else 1
+        batch = batch if batch is not None else next(iter(stats.values())).shape[0]
         total = program.xp.zeros((batch, program.layers[name].size), dtype=program.dtype)
     return total
 
@@ -77,6 +79,10 @@ def free_energy(program: Program, params: dict, state: dict, sum_out=None, tempe
     for name in kept:
         total = total + program.layers[name].units.self_energy(kept[name], layer_params(program, params, name))
     for name in sum_out:
-        u = layer_input(program, params, stats, name)
+        u = layer_input(program, params, stats, name, _batch(state))
         total = total - t * program.layers[name].units.log_partition(u, layer_params(program, params, name), t)
     return total
+
+
+def _batch(state: dict) -> int:
+    return next(iter(state.values())).shape[0] if state else 1

@@ -15,7 +15,8 @@ def conditional(program: Program, params: dict, state: dict, name: str, temperat
     """Parameters of p(x_name | all other layers) (unit-type specific NamedTuple)."""
     t = program.temperature if temperature is None else temperature
     neighbours = {n: state[n] for n in program.neighbours[name]}
-    u = layer_input(program, params, coupling_stats(program, params, neighbours), name)
+    batch = next(iter(state.values())).shape[0]
+    u = layer_input(program, params, coupling_stats(program, params, neighbours), name, batch)
     return program.layers[name].units.conditional(u, layer_params(program, params, name), t)
 
 

@@ -26,7 +26,7 @@ def param_stats(program: Program, params: dict, state: dict, keys) -> dict:
         if f"bias.{name}" in keys:
             out[f"bias.{name}"] = info.units.bias_stat(state[name], p).mean(axis=0)
         if f"sigma.{name}" in keys:
-            u = layer_input(program, params, stats, name)
+            u = layer_input(program, params, stats, name, batch)
             out[f"sigma.{name}"] = info.units.log_sigma_stat(state[name], u, p).mean(axis=0)
     for c in program.couplings:
         if c.key in keys:

@@ -1,0 +1,41 @@
+"""Shared fixtures: every kernel test runs on each available backend (CuPy skipped without a GPU)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from ebmlang.backend import cupy_usable
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_DIR = Path(os.environ.get("EBMLANG_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
+
+settings.register_profile("ci", max_examples=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+settings.register_profile("thorough", max_examples=300, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session", params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+def backend(request):
+    if request.param == "cupy" and not cupy_usable():
+        pytest.skip("CuPy with a usable CUDA device is not available")
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def strict_numerics():
+    """Overflow or invalid arithmetic in a kernel is a bug: make it raise (underflow is fine)."""
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        yield
+
+
+@pytest.fixture
+def mnist_dir():
+    if not all((MNIST_DIR / f"{s}.gz").exists() for s in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")):
+        pytest.skip(f"full MNIST not found in {MNIST_DIR} (set EBMLANG_MNIST to its folder)")
+    return MNIST_DIR
