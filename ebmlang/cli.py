@@ -71,11 +71,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """Spec and graph (edge and mask files too); data is checked by `ebm run`, which loads it."""
+    from .graph import build_graph
     from .spec import load_spec
     problems = []
     for path in args.specs:
         try:
-            load_spec(path, args.overrides)
+            build_graph(load_spec(path, args.overrides))
         except EbmError as exc:
             problems += exc.diagnostics
     for d in problems:

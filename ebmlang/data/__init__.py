@@ -76,19 +76,21 @@ def _file(spec: Spec, layer: str) -> Dataset:
     path = resolve(spec, spec.data.path)
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read data file '{path}': {exc}", spec.loc("data.path")) from None
+    except OSError as exc:
+        raise DataError(f"cannot read data file '{spec.data.path}': {exc.strerror or exc}", spec.loc("data.path")) from None
+    except ValueError as exc:
+        raise DataError(f"data file '{spec.data.path}' is not a .npy or .npz array file: {exc}", spec.loc("data.path")) from None
     if isinstance(loaded, np.ndarray):
         arrays = {"train": loaded}
     else:
         with loaded:
             arrays = {k: loaded[k] for k in loaded.files}
         if "train" not in arrays:
-            raise DataError(f"data file '{path}' has no array named 'train' (found: {', '.join(arrays)})",
+            raise DataError(f"data file '{spec.data.path}' has no array named 'train' (found: {', '.join(arrays)})",
                             spec.loc("data.path"))
     train = np.asarray(arrays["train"], dtype=float)
     if train.ndim != 2:
-        raise DataError(f"data file '{path}': 'train' must be 2-D (examples × units), got shape {train.shape}",
+        raise DataError(f"data file '{spec.data.path}': 'train' must be 2-D (examples × units), got shape {train.shape}",
                         spec.loc("data.path"))
     if "test" in arrays:
         return Dataset("file", layer, train, np.asarray(arrays["test"], dtype=float),

@@ -14,7 +14,7 @@ def bars_and_stripes(side: int) -> np.ndarray:
         row = np.array(bits, dtype=np.uint8)
         patterns.add(np.tile(row, (side, 1)).tobytes())            # columns constant: bars
         patterns.add(np.tile(row[:, None], (1, side)).tobytes())   # rows constant: stripes
-    return np.array(sorted(np.frombuffer(p, dtype=np.uint8) for p in patterns), dtype=float).reshape(-1, side * side)
+    return np.array([np.frombuffer(p, dtype=np.uint8) for p in sorted(patterns)], dtype=float).reshape(-1, side * side)
 
 
 def gaussian_mixture(dim: int, components: int, samples: int, separation: float, noise: float,

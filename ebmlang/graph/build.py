@@ -69,12 +69,12 @@ def _read_edges(spec: Spec, at: str, file: str, n_a: int, n_b: int) -> np.ndarra
     try:
         pairs = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
     except OSError:
-        raise GraphError(f"edge file '{path}' cannot be read", spec.loc(at)) from None
+        raise GraphError(f"edge file '{file}' cannot be read", spec.loc(at)) from None
     except ValueError as exc:
-        raise GraphError(f"edge file '{path}' is not lines of two integers: {exc}", spec.loc(at)) from None
+        raise GraphError(f"edge file '{file}' is not lines of two integers: {exc}", spec.loc(at)) from None
     if pairs.size and (pairs.shape[1] != 2 or pairs.min() < 0 or pairs[:, 0].max() >= n_a
                        or pairs[:, 1].max() >= n_b):
-        raise GraphError(f"edge file '{path}' must hold pairs 'i j' with 0 ≤ i < {n_a} and "
+        raise GraphError(f"edge file '{file}' must hold pairs 'i j' with 0 ≤ i < {n_a} and "
                          f"0 ≤ j < {n_b}", spec.loc(at))
     return pairs.reshape(-1, 2)
 
@@ -84,7 +84,7 @@ def _read_mask(spec: Spec, at: str, file: str, shape: tuple) -> np.ndarray:
     try:
         mask = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise GraphError(f"mask file '{path}' cannot be read as .npy: {exc}", spec.loc(at)) from None
+        raise GraphError(f"mask file '{file}' cannot be read as .npy: {exc}", spec.loc(at)) from None
     if mask.shape != shape:
-        raise GraphError(f"mask file '{path}' has shape {mask.shape}, expected {shape}", spec.loc(at))
+        raise GraphError(f"mask file '{file}' has shape {mask.shape}, expected {shape}", spec.loc(at))
     return mask.astype(bool)

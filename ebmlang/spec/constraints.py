@@ -234,8 +234,9 @@ class Section(Constraint):
     """
 
     def __init__(self, title: str, fields: dict[str, Field], build: Callable, doc: str = "",
-                 switchable: bool = False):
+                 switchable: bool = False, context: str = ""):
         self.title, self.fields, self.build, self.doc, self.switchable = title, fields, build, doc, switchable
+        self.context = context      # e.g. "for source 'bars-and-stripes'", shown with unknown keys
 
     def _check(self, node, path, ctx):
         if self.switchable and isinstance(node, Scalar) and isinstance(node.value, bool):
@@ -247,7 +248,8 @@ class Section(Constraint):
         for key in node.entries:
             if key not in self.fields:
                 ctx.error(node.key_locs.get(key, node.loc),
-                          f"unknown key '{key}' in {dotted(path)}{suggest(key, self.fields)}")
+                          f"unknown key '{key}' in {dotted(path)}{' ' + self.context if self.context else ''}"
+                          f"{suggest(key, self.fields)}")
         values = {name: self._field(name, f, node, path, ctx) for name, f in self.fields.items()}
         if any(v is INVALID for v in values.values()) or any(k not in self.fields for k in node.entries):
             return INVALID

@@ -65,7 +65,11 @@ def parse_yaml(text: str, file: str, problems: list[Diagnostic] | None = None) -
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = _loc(mark, file) if mark else Location(file, 1, 1)
-        raise SpecError(Diagnostic(where, f"YAML syntax error: {exc.problem or exc.context}")) from None
+        context = ""
+        if exc.context and exc.context_mark and exc.problem_mark:   # where the open construct began
+            started = _loc(exc.context_mark, file)
+            context = f" ({exc.context} started at line {started.line}, column {started.col})"
+        raise SpecError(Diagnostic(where, f"YAML syntax error: {exc.problem or exc.context}{context}")) from None
     except yaml.YAMLError as exc:
         raise SpecError(Diagnostic(Location(file, 1, 1), f"YAML error: {exc}")) from None
     finally:

@@ -228,7 +228,9 @@ _SIZES = {
 
 
 def _data(title: str, extra: dict) -> Section:
-    return Section(title, {**_DATA_COMMON, **extra}, lambda **kw: DataSpec(**kw))
+    source = title.split(": ")[1]
+    return Section(title, {**_DATA_COMMON, **extra}, lambda **kw: DataSpec(**kw),
+                   context=f"for source '{source}' (its keys: {', '.join(['source', 'layer', *extra])})")
 
 
 DATA = Discriminated("data", "source", {
