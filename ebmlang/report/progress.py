@@ -26,7 +26,9 @@ class Progress:
         self.stream.flush()
 
     def epoch(self, record: dict) -> None:
-        if not self.enabled:
+        """Every epoch of short runs; about 30 lines over long ones (always the last)."""
+        stride = max(1, -(-self.total // 30))
+        if not self.enabled or (record["epoch"] % stride and record["epoch"] != self.total):
             return
         shown = "  ".join(f"{k} {_fmt(v)}" for k, v in record.items() if k != "epoch" and v is not None)
         self.stream.write(("\r" if self.tty else "") + f"epoch {record['epoch']}/{self.total}  {shown}\n")
