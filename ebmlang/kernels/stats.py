@@ -15,20 +15,25 @@ from ..compile import Program
 from .energy import coupling_stats, layer_input, layer_params
 
 
-def param_stats(program: Program, params: dict, state: dict, keys) -> dict:
-    """{key: batch mean of −∂E/∂θ} for the parameter ``keys`` asked for."""
+def param_stats(program: Program, params: dict, state: dict, keys, total: bool = False) -> dict:
+    """{key: batch mean of −∂E/∂θ} for the parameter ``keys`` asked for.
+
+    ``total=True`` returns batch sums instead: the trainer folds 1/batch into its learning rate,
+    which saves a pass over every weight matrix per update."""
     keys = set(keys)
     batch = next(iter(state.values())).shape[0]
+    reduce = (lambda a: a.sum(axis=0)) if total else (lambda a: a.mean(axis=0))
     stats = coupling_stats(program, params, state)
     out = {}
     for name, info in program.layers.items():
         p = layer_params(program, params, name)
         if f"bias.{name}" in keys:
-            out[f"bias.{name}"] = info.units.bias_stat(state[name], p).mean(axis=0)
+            out[f"bias.{name}"] = reduce(info.units.bias_stat(state[name], p))
         if f"sigma.{name}" in keys:
             u = layer_input(program, params, stats, name, batch)
-            out[f"sigma.{name}"] = info.units.log_sigma_stat(state[name], u, p).mean(axis=0)
+            out[f"sigma.{name}"] = reduce(info.units.log_sigma_stat(state[name], u, p))
     for c in program.couplings:
         if c.key in keys:
-            out[c.key] = (stats[c.a].T @ stats[c.b]) / batch
+            pair = stats[c.a].T @ stats[c.b]
+            out[c.key] = pair if total else pair / batch
     return out

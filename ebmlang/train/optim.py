@@ -29,12 +29,13 @@ def momentum(sgd: SgdSpec, epoch: int) -> float:
     return sgd.momentum
 
 
-def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float, weight_decay: float) -> None:
-    """In place: ``grads`` (ascent directions) are consumed and overwritten."""
+def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float, weight_decay: float,
+               grad_scale: float = 1.0) -> None:
+    """In place: ``grads`` (ascent directions, times 1/grad_scale) are consumed and overwritten."""
     for key, g in grads.items():
+        g *= lr * grad_scale
         if weight_decay and key.startswith("weight."):
-            g -= weight_decay * params[key]
-        g *= lr
+            g -= (lr * weight_decay) * params[key]
         v = velocity[key]
         if mom:
             v *= mom

@@ -71,31 +71,30 @@ class Trainer:
                                      self.phases, rng, keep_samples=persistent)
         if persistent:
             st.chains = chains
-        grads = param_stats(program, params, pos_state, self.keys)
-        neg = param_stats(program, params, neg_state, self.keys)
-        scale = 1.0 / program.temperature
+        # batch sums; 1/(batch·T) is folded into the update's single scaling pass
+        grads = param_stats(program, params, pos_state, self.keys, total=True)
+        neg = param_stats(program, params, neg_state, self.keys, total=True)
         for key, g in grads.items():
             g -= neg[key]
-            if scale != 1.0:
-                g *= scale
         self._mask(grads)
+        scale = 1.0 / (next(iter(batch.values())).shape[0] * program.temperature)
         if self.sparse_layer:
-            self._sparsity(st, pos_state, grads)
-        sgd_update(params, st.velocity, grads, lr, mom, self.sgd.weight_decay)
+            self._sparsity(st, pos_state, grads, 1.0 / scale)
+        sgd_update(params, st.velocity, grads, lr, mom, self.sgd.weight_decay, scale)
 
     def _mask(self, grads: dict) -> None:
         for c in self.program.couplings:
             if c.mask is not None and c.key in grads:
                 grads[c.key] *= c.mask
 
-    def _sparsity(self, st: TrainState, pos_state: dict, grads: dict) -> None:
+    def _sparsity(self, st: TrainState, pos_state: dict, grads: dict, units: float) -> None:
         """Push the running mean activation q of the sparse layer towards the target p:
         Δb = cost·(p − q), ΔW = cost·x̄ (p − q)ᵀ for couplings to clamped layers (Hinton's guide §11)."""
         name, sp = self.sparse_layer, self.sparsity
         q = st.activity[name]
         q *= sp.decay
         q += (1 - sp.decay) * pos_state[name].mean(axis=0)
-        push = sp.cost * (sp.target - q)
+        push = (units * sp.cost) * (sp.target - q)      # in the grads' units (batch sums · T)
         grads[f"bias.{name}"] += push
         for c, is_a in self.program.incident[name]:
             other = c.b if is_a else c.a

@@ -1,0 +1,148 @@
+"""One epoch of a 784–500 binary RBM, CD-1, batch 100, on full MNIST: ebmlang against the plain
+NumPy loop a user would write and against scikit-learn's BernoulliRBM, timed in the same run.
+
+    python bench/rbm_epoch.py [--backend numpy|cupy] [--batch 100] [--repeats 3] [--mnist DIR]
+
+Prints seconds per epoch and the ratios (ebmlang / plain loop; scikit-learn / ebmlang). The
+timings interleave the contenders and keep each one's best of ``repeats``, since a shared
+machine's noise only ever adds time. Aims (issue 2): ≤ 1.15× the plain loop, ≥ 3× faster than
+scikit-learn. scikit-learn runs on NumPy only: with float64 input (its default, what a user gets
+from plain NumPy arrays) and with float32 input (which it keeps, running the same GEMMs as we do,
+so it is bounded by the same GEMM floor, also printed).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ebmlang import compile_spec, parse_spec
+from ebmlang.backend import Rng, get_namespace
+from ebmlang.data.mnist import load_mnist
+from ebmlang.train import Trainer
+
+HERE = Path(__file__).resolve().parent
+SPEC = """
+name: bench
+dtype: float32
+data: {source: mnist, binarize: 0.5}    # the benchmark feeds the same images to every contender
+model:
+  layers:
+    v: {size: 784, units: binary}
+    h: {size: 500, units: binary}
+  couplings:
+    - {between: [v, h], init: {normal: {std: 0.01}}}
+train: {rule: cd, k: 1, epochs: 1, batch_size: BATCH, optimizer: {sgd: {lr: 0.05, momentum: 0.5}}}
+"""
+
+
+def plain_loop_epoch(x, w, b, c, vw, vb, vc, batch, lr, mom, seed, xp):
+    """The loop a user writes by hand: CD-1 with momentum, shuffled minibatches."""
+    gen = np.random.default_rng(seed)
+    x = x[xp.asarray(gen.permutation(len(x)))]
+    rand = xp.random.default_rng(seed) if xp is not np else gen
+    sig = lambda z: 0.5 * (1 + xp.tanh(0.5 * z))
+    for i in range(0, len(x), batch):
+        v0 = x[i:i + batch]
+        ph0 = sig(v0 @ w + c)
+        h0 = (rand.random(ph0.shape, dtype=np.float32) < ph0).astype(np.float32)
+        pv1 = sig(h0 @ w.T + b)
+        v1 = (rand.random(pv1.shape, dtype=np.float32) < pv1).astype(np.float32)
+        ph1 = sig(v1 @ w + c)
+        n = len(v0)
+        vw *= mom; vw += (lr / n) * (v0.T @ ph0 - v1.T @ ph1); w += vw
+        vb *= mom; vb += (lr / n) * (v0 - v1).sum(0); b += vb
+        vc *= mom; vc += (lr / n) * (ph0 - ph1).sum(0); c += vc
+
+
+def time_plain(x, batch, xp, seed):
+    gen = np.random.default_rng(seed)
+    w = xp.asarray(0.01 * gen.standard_normal((784, 500)), dtype=np.float32)
+    b, c = xp.zeros(784, np.float32), xp.zeros(500, np.float32)
+    vw, vb, vc = xp.zeros_like(w), xp.zeros_like(b), xp.zeros_like(c)
+    t0 = time.perf_counter()
+    plain_loop_epoch(x, w, b, c, vw, vb, vc, batch, 0.05, 0.5, seed, xp)
+    _sync(xp)
+    return time.perf_counter() - t0
+
+
+def time_ebmlang(x, batch, backend, seed):
+    spec = parse_spec(SPEC.replace("BATCH", str(batch)), "bench.yaml", [f"seed={seed}"])
+    model = compile_spec(spec, backend)
+    trainer = Trainer(model.program, spec.train, ("v",), seed)
+    state = trainer.init_state(model.params)
+    t0 = time.perf_counter()
+    trainer.run_epoch(state, x, "v")
+    _sync(model.xp)
+    return time.perf_counter() - t0
+
+
+def time_gemm_floor(x, batch, xp, seed):
+    """The five GEMMs of a CD-1 update and nothing else: no implementation can go below this."""
+    w = xp.asarray(0.01 * np.random.default_rng(seed).standard_normal((784, 500)), dtype=np.float32)
+    t0 = time.perf_counter()
+    for i in range(0, len(x), batch):
+        v = x[i:i + batch]
+        h = v @ w
+        _ = h @ w.T
+        _ = v @ w
+        _ = v.T @ h
+        _ = v.T @ h
+    _sync(xp)
+    return time.perf_counter() - t0
+
+
+def time_sklearn(x, batch, seed):
+    try:
+        from sklearn.neural_network import BernoulliRBM
+    except ImportError:
+        return None
+    rbm = BernoulliRBM(n_components=500, batch_size=batch, n_iter=1, learning_rate=0.05, random_state=seed)
+    t0 = time.perf_counter()
+    rbm.fit(x)
+    return time.perf_counter() - t0
+
+
+def _sync(xp):
+    if xp is not np:
+        xp.cuda.Stream.null.synchronize()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--mnist", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
+    args = p.parse_args()
+    xp = get_namespace(args.backend)
+    images = load_mnist(args.mnist)["train_images"]
+    host = (images > 127).astype(np.float32)
+    x = xp.asarray(host)
+    times = {"ebmlang": [], "plain loop": [], "GEMM floor": [], "sklearn f64": [], "sklearn f32": []}
+    for r in range(args.repeats):
+        times["ebmlang"].append(time_ebmlang(x, args.batch, args.backend, r))
+        times["plain loop"].append(time_plain(x, args.batch, xp, r))
+        times["GEMM floor"].append(time_gemm_floor(x, args.batch, xp, r))
+        if args.backend == "numpy" and r < 2:     # scikit-learn: its default float64, and float32
+            for name, data in (("sklearn f64", host.astype(np.float64)), ("sklearn f32", host)):
+                t = time_sklearn(data, args.batch, r)
+                if t is not None:
+                    times[name].append(t)
+    best = {k: min(v) for k, v in times.items() if v}
+    print(f"784-500 RBM, CD-1, batch {args.batch}, one epoch of {len(host)} images, backend {args.backend}")
+    for name, t in best.items():
+        print(f"  {name:<13} {t:7.3f} s   (best of {len(times[name])})")
+    print(f"ratio ebmlang / plain loop       = {best['ebmlang'] / best['plain loop']:.3f}   (aim ≤ 1.15)")
+    print(f"ratio ebmlang / GEMM floor       = {best['ebmlang'] / best['GEMM floor']:.3f}")
+    for name in ("sklearn f64", "sklearn f32"):
+        if name in best:
+            print(f"ratio {name} / ebmlang     = {best[name] / best['ebmlang']:.2f}    (aim ≥ 3)")
+    if "sklearn f64" not in best and args.backend == "numpy":
+        print("scikit-learn not installed: no comparison (pip install scikit-learn)")
+
+
+if __name__ == "__main__":
+    main()
