@@ -13,7 +13,7 @@ from ebmlang.backend import cupy_usable
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = Path(os.environ.get("EBMLANG_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
 
-settings.register_profile("ci", max_examples=40, deadline=None,
+settings.register_profile("ci", max_examples=100, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 settings.register_profile("thorough", max_examples=300, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
