@@ -65,8 +65,7 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     layer = data.layer if data else next(iter(model.layers))
     shape = data.shape if data and data.shape else model.layers[layer].shape
     if evaluate.samples:
-        state = model.sample(evaluate.samples.count, evaluate.samples.steps, seed)
-        shown = to_numpy(model.xp.asarray(state[layer]))
+        shown = _samples(model, data, layer, evaluate.samples, seed)
         if shape is not None and len(shape) == 2:
             save_mosaic(folder.file("samples.png"), shown, tuple(shape),
                         f"samples after {evaluate.samples.steps} Gibbs sweeps")
@@ -84,6 +83,16 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
                     ("recon_error_train", "recon_error_test", "free_energy_gap", "log_likelihood_test"))
         drawn.append("curves.png")
     return drawn
+
+
+def _samples(model: Model, data: Dataset | None, layer: str, spec, seed: int) -> np.ndarray:
+    """The data layer's conditional means after ``spec.steps`` sweeps (smoother than one draw)."""
+    start = None
+    if spec.start == "data" and data is not None and len(data.test):
+        start = {layer: data.test[np.arange(spec.count) % len(data.test)]}
+    state = model.sample(spec.count, spec.steps, seed, start=start)
+    means = model.layers[layer].units.mean(model.conditional(layer, state))
+    return to_numpy(means)
 
 
 def _filters(model: Model, layer: str, evaluate: EvaluateSpec) -> np.ndarray | None:

@@ -113,6 +113,7 @@ class CountSpec:
 class SamplesSpec:
     count: int = 64
     steps: int = 1000
+    start: str = "random"
 
 
 @dataclass(frozen=True)
@@ -308,8 +309,10 @@ EVALUATE = Section("evaluate", {
         CountSpec(1000), "mean free energy of held-out minus training examples, per epoch (overfitting)"),
     "samples": Field(Section("samples", {
         "count": Field(Int(1), 64, "chains drawn"),
-        "steps": Field(Int(1), 1000, "Gibbs sweeps from random states")}, lambda **kw: SamplesSpec(**kw),
-        switchable=True), SamplesSpec(), "a PNG of model samples"),
+        "steps": Field(Int(1), 1000, "Gibbs sweeps before the picture is taken"),
+        "start": Field(Enum("random", "data"), "random", "chains start from random states, or from test "
+                       "examples")}, lambda **kw: SamplesSpec(**kw),
+        switchable=True), SamplesSpec(), "a PNG of model samples (the data layer's conditional means at the last sweep)"),
     "filters": Field(Section("filters", {
         "count": Field(Int(1), 100, "hidden units shown")}, lambda **kw: CountSpec(**kw), switchable=True),
         CountSpec(100), "a PNG of the weights into the first hidden units"),

@@ -71,16 +71,27 @@ class Trainer:
                                      self.phases, rng, keep_samples=persistent)
         if persistent:
             st.chains = chains
-        # batch sums; 1/(batch·T) is folded into the update's single scaling pass
-        grads = param_stats(program, params, pos_state, self.keys, total=True)
-        neg = param_stats(program, params, neg_state, self.keys, total=True)
-        for key, g in grads.items():
-            g -= neg[key]
-        self._mask(grads)
-        scale = 1.0 / (next(iter(batch.values())).shape[0] * program.temperature)
+        grads, scale = self.gradient(params, pos_state, neg_state)
         if self.sparse_layer:
             self._sparsity(st, pos_state, grads, 1.0 / scale)
         sgd_update(params, st.velocity, grads, lr, mom, self.sgd.weight_decay, scale)
+
+    def gradient(self, params: dict, pos_state: dict, neg_state: dict) -> tuple[dict, float]:
+        """(g, scale) with g · scale = (⟨−∂E/∂θ⟩₊ − ⟨−∂E/∂θ⟩₋) / T, masked to each coupling's graph.
+
+        g holds batch sums, so 1/(batch·T) costs no pass of its own: the update folds ``scale``
+        into its learning rate. Negative sums are rescaled when the chains outnumber the batch."""
+        program = self.program
+        grads = param_stats(program, params, pos_state, self.keys, total=True)
+        neg = param_stats(program, params, neg_state, self.keys, total=True)
+        n_pos, n_neg = _rows(pos_state), _rows(neg_state)
+        for key, g in grads.items():
+            if n_neg == n_pos:
+                g -= neg[key]
+            else:
+                g -= (n_pos / n_neg) * neg[key]
+        self._mask(grads)
+        return grads, 1.0 / (n_pos * program.temperature)
 
     def _mask(self, grads: dict) -> None:
         for c in self.program.couplings:
@@ -116,3 +127,7 @@ class Trainer:
             if on_batch is not None:
                 on_batch(min(start + size, n), n)
         st.epoch += 1
+
+
+def _rows(state: dict) -> int:
+    return next(iter(state.values())).shape[0]
