@@ -65,7 +65,7 @@ def test_resumed_run_equals_an_unbroken_one(tmp_path):
 
 
 def test_validate_accepts_every_shipped_spec(capsys):
-    shipped = sorted(str(p) for p in SPECS.glob("*.yaml"))
+    shipped = sorted(str(p) for p in [*SPECS.glob("*.yaml"), *(SPECS.parent / "examples").glob("*.yaml")])
     assert main(["validate", *shipped]) == 0
     assert f"{len(shipped)} spec(s) valid" in capsys.readouterr().out
 
@@ -122,3 +122,15 @@ def test_cupy_backend_without_a_device_is_a_clear_error(tmp_path, capsys):
     code, out = _run(tmp_path, "rbm-bars-and-stripes.yaml", "backend=cupy")
     err = capsys.readouterr().err
     assert code == 2 and "backend 'cupy' asked for" in err and err.count("\n") == 1 and not out.exists()
+
+
+def test_examples_run(tmp_path):
+    import subprocess
+    import sys
+    root = SPECS.parent
+    proc = subprocess.run([sys.executable, "examples/python_api.py"], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "log p(v) after" in proc.stdout
+    assert main(["run", str(root / "examples" / "lateral-rbm.yaml"), "--out", str(tmp_path / "lat"), "--quiet",
+                 "--set", "train.epochs=2"]) == 0
+    assert json.loads((tmp_path / "lat" / "summary.json").read_text())["log_likelihood.exact"] < 0
