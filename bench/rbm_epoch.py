@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ebmlang import compile_spec, parse_spec
-from ebmlang.backend import Rng, get_namespace
+from ebmlang.backend import get_namespace
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
 

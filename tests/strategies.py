@@ -97,4 +97,4 @@ def random_states(spec: dict, count: int, gen: np.random.Generator) -> dict:
             out[name] = gen.standard_normal((count, n)) * 1.5
     return out
 
-__all__ = ["DISCRETE", "compile_dict", "discrete_states", "host_params", "random_states", "spec_dicts"]
+__all__ = ["DISCRETE", "compile_dict", "discrete_states", "random_states", "spec_dicts"]

@@ -6,9 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ebmlang import kernels
 from ebmlang.backend import to_numpy
-from ebmlang.eval import exact
 from ebmlang.spec.schema import UNIT_TYPES
 
 import oracle

@@ -22,7 +22,6 @@ from ..backend import to_numpy
 from ..errors import UsageError
 from ..train.trainer import TrainState
 
-OWN_FILES = ("run.json",)
 
 
 class RunFolder:
