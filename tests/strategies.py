@@ -45,6 +45,12 @@ def _lateral_connectivity(draw, size):
     chosen = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=len(pairs), unique=True))
     return {"edges": {"list": [list(p) for p in chosen]}}
 
+def _lattice_dims(size: int):
+    """Every way of writing ``size`` as a 1-D or 2-D lattice."""
+    shapes = [[size]] + [[r, size // r] for r in range(2, size) if size % r == 0]
+    return st.sampled_from(shapes)
+
+
 @st.composite
 def spec_dicts(draw, kinds=UNIT_TYPES, max_states=512, lateral=True):
     layers = draw(layers_strategy(kinds))
@@ -57,8 +63,13 @@ def spec_dicts(draw, kinds=UNIT_TYPES, max_states=512, lateral=True):
             conn = draw(st.sampled_from(["dense", {"random": {"p": 0.7, "seed": 1}}]))
             couplings.append({"between": [a, b], "connectivity": conn, "init": {"normal": {"std": 1.0}}})
         if lateral and layers[a]["units"] in ("binary", "spin") and layers[a]["size"] >= 2 and draw(st.booleans()):
-            couplings.append({"between": [a, a], "connectivity": _lateral_connectivity(draw, layers[a]["size"]),
-                              "init": {"normal": {"std": 1.0}}})
+            conn = _lateral_connectivity(draw, layers[a]["size"])
+            coupling = {"between": [a, a], "connectivity": conn, "init": {"normal": {"std": 1.0}}}
+            if isinstance(conn, dict) and "lattice" in conn and draw(st.booleans()):   # lowered to a stencil
+                coupling.update(init={"constant": {"value": draw(st.sampled_from([-0.7, 0.4, 1.1]))}},
+                                trainable=False)
+                conn["lattice"]["dims"] = draw(_lattice_dims(layers[a]["size"]))
+            couplings.append(coupling)
     assume(discrete_states(layers) <= max_states)
     return {"name": "prop", "seed": draw(st.integers(0, 2**16)), "dtype": "float64",
             "model": {"layers": layers, "couplings": couplings,
@@ -81,6 +92,18 @@ def compile_dict(spec: dict, backend: str = "numpy"):
 def host_params(model) -> dict:
     return model.parameters()
 
+def dense_params(model) -> dict:
+    """NumPy parameters with every stencil's scalar J expanded to J × lattice adjacency (the oracle
+    knows only matrices)."""
+    from ebmlang.graph.builders import lateral_mask, lattice
+    params = model.parameters()
+    for c in model.program.couplings:
+        if c.stencil is not None:
+            n = model.program.layers[c.a].size
+            params[c.key] = float(params[c.key]) * lateral_mask(lattice(*c.stencil), n).astype(float)
+    return params
+
+
 def random_states(spec: dict, count: int, gen: np.random.Generator) -> dict:
     """Random full states of every layer (gaussian values are standard normal)."""
     out = {}
@@ -97,4 +120,4 @@ def random_states(spec: dict, count: int, gen: np.random.Generator) -> dict:
             out[name] = gen.standard_normal((count, n)) * 1.5
     return out
 
-__all__ = ["DISCRETE", "compile_dict", "discrete_states", "random_states", "spec_dicts"]
+__all__ = ["DISCRETE", "compile_dict", "dense_params", "discrete_states", "random_states", "spec_dicts"]

@@ -10,7 +10,7 @@ from ebmlang.backend import to_numpy
 from ebmlang.spec.schema import UNIT_TYPES
 
 import oracle
-from strategies import DISCRETE, compile_dict, random_states, spec_dicts
+from strategies import dense_params, DISCRETE, compile_dict, random_states, spec_dicts
 
 
 def _np(x):
@@ -21,7 +21,7 @@ def _np(x):
 def test_energy_matches_direct_formula(backend, spec, seed):
     model = compile_dict(spec, backend)
     states = random_states(spec, 7, np.random.default_rng(seed))
-    expected = oracle.energy(spec, model.parameters(), states)
+    expected = oracle.energy(spec, dense_params(model), states)
     np.testing.assert_allclose(_np(model.energy(states)), expected, rtol=1e-9, atol=1e-9)
 
 
@@ -40,7 +40,7 @@ def test_conditionals_match_energy_differences(backend, spec, seed, data):
     """Binary/spin log-odds = −ΔE/T; softmax log-ratios = −ΔE/T; gaussian mean and variance
     from the quadratic E(x_i) = a x_i² + b x_i + c: mean −b/2a, variance T/2a."""
     model = compile_dict(spec, backend)
-    params, t = model.parameters(), spec["model"]["temperature"]
+    params, t = dense_params(model), spec["model"]["temperature"]
     state = random_states(spec, 5, np.random.default_rng(seed))
     name = data.draw(st.sampled_from(sorted(spec["model"]["layers"])))
     layer = spec["model"]["layers"][name]
@@ -86,14 +86,14 @@ def test_free_energy_matches_summing_out(backend, spec, seed, data):
         return      # nothing to sum, or nothing left given (that is log Z, tested below)
     state = random_states(spec, 4, np.random.default_rng(seed))
     given_ = {k: v for k, v in state.items() if k not in sum_out}
-    expected = oracle.free_energy(spec, model.parameters(), given_, sum_out)
+    expected = oracle.free_energy(spec, dense_params(model), given_, sum_out)
     np.testing.assert_allclose(_np(model.free_energy(given_, sum_out)), expected, rtol=1e-8, atol=1e-8)
 
 
 @given(spec_dicts(kinds=DISCRETE, max_states=4096))
 def test_log_partition_matches_enumeration(backend, spec):
     model = compile_dict(spec, backend)
-    assert model.log_partition() == pytest.approx(oracle.log_partition(spec, model.parameters()), abs=1e-8)
+    assert model.log_partition() == pytest.approx(oracle.log_partition(spec, dense_params(model)), abs=1e-8)
 
 
 @given(spec_dicts(kinds=DISCRETE, max_states=4096), st.integers(0, 2**16))
@@ -140,7 +140,7 @@ def test_each_block_update_leaves_the_boltzmann_distribution_unchanged(backend, 
     layers = spec["model"]["layers"]
     states = oracle.enumerate_states(layers, list(layers))
     count = len(next(iter(states.values())))
-    log_w = -oracle.energy(spec, model.parameters(), states) / spec["model"]["temperature"]
+    log_w = -oracle.energy(spec, dense_params(model), states) / spec["model"]["temperature"]
     pi = np.exp(log_w - oracle.log_sum_exp(log_w))
     sweep = np.eye(count)
     for block in model.program.schedule:
@@ -159,10 +159,11 @@ def test_schedule_never_puts_coupled_units_in_one_block(spec):
     for block in program.schedule:
         members = {p.layer: (np.arange(program.layers[p.layer].size) if p.units is None else _np(p.units).astype(int))
                    for p in block}
+        dense = dense_params(model)
         for c in program.couplings:
             if c.a in members and c.b in members:
-                mask = np.ones((program.layers[c.a].size, program.layers[c.b].size), bool) \
-                    if c.mask_np is None else c.mask_np
+                mask = dense[c.key] != 0 if c.stencil else np.ones(
+                    (program.layers[c.a].size, program.layers[c.b].size), bool) if c.mask_np is None else c.mask_np
                 assert not mask[np.ix_(members[c.a], members[c.b])].any(), f"coupled units share a block via {c.key}"
         for name, units in members.items():
             seen[name][units] += 1

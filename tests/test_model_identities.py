@@ -12,7 +12,7 @@ from ebmlang.eval import exact
 from ebmlang.kernels import infer_means, param_stats
 
 import oracle
-from strategies import compile_dict, random_states, spec_dicts
+from strategies import dense_params, compile_dict, random_states, spec_dicts
 
 
 @given(spec_dicts(kinds=("spin", "binary", "softmax", "gaussian")), st.integers(0, 2**16))
@@ -124,7 +124,7 @@ def test_gaussian_bernoulli_marginal_is_a_mixture_of_gaussians(seed, n_h):
     """p(v) = Σ_h π_h N(v; μ + σ·(W h), σ²),  π_h ∝ exp(cᵀh + ‖W h‖²/2 + μᵀ(W h)/σ) (T = 1)."""
     spec = _rbm("gaussian", "binary", 2, n_h, seed)
     model = compile_dict(spec)
-    p = model.parameters()
+    p = dense_params(model)
     mu, sigma, c, w = p["bias.v"], p["sigma.v"], p["bias.h"], p["weight.v.h"]
     hs = oracle.enumerate_states({"h": {"size": n_h, "units": "binary"}}, ["h"])["h"]
     shift = hs @ w.T                                            # (2^n_h, n_v): W h

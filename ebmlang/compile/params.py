@@ -49,6 +49,9 @@ def init_params(program: Program, seed: int, data_mean: dict | None = None) -> d
         if layer.units.name == "gaussian":
             host[f"sigma.{name}"] = np.full(layer.size, layer.sigma)
     for c in program.couplings:
+        if c.stencil is not None:       # a uniform lattice: the one strength J, as a scalar
+            host[c.key] = np.asarray(c.init.options["value"])
+            continue
         w = _draw(c.init, (program.layers[c.a].size, program.layers[c.b].size), gen)
         if c.lateral:
             w = np.triu(w, 1)

@@ -48,10 +48,16 @@ class CouplingInfo:
     mask_np: np.ndarray | None
     trainable: bool
     init: Choice
+    stencil: tuple | None = None    # (dims, periodic): W = J · lattice adjacency, stored as J
 
     @property
     def lateral(self) -> bool:
         return self.a == self.b
+
+    @property
+    def dense(self) -> bool:
+        """Every unit of one side coupled to every unit of the other."""
+        return self.mask_np is None and self.stencil is None
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ def lower(graph: nx.Graph, xp: ModuleType = np, dtype: str = "float32") -> Progr
 def _coupling(graph: nx.Graph, d: dict, xp: ModuleType) -> CouplingInfo:
     a, b, unit_graph = d["a"], d["b"], d["unit_graph"]
     n_a, n_b = graph.nodes[a]["size"], graph.nodes[b]["size"]
+    if d.get("stencil"):
+        return CouplingInfo(d["key"], a, b, None, None, d["trainable"], d["init"], d["stencil"])
     if a == b:
         mask = lateral_mask(unit_graph, n_a) if unit_graph is not None else ~np.eye(n_a, dtype=bool)
     else:

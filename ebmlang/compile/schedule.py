@@ -41,20 +41,30 @@ def unit_colours(mask: np.ndarray) -> np.ndarray:
     return np.array([colour[i] for i in range(n)])
 
 
+def lattice_colours(dims: tuple, periodic: bool) -> np.ndarray:
+    """Checkerboard (parity of the coordinate sum) when the lattice is bipartite, else greedy."""
+    if not periodic or all(d % 2 == 0 or d <= 2 for d in dims):
+        return np.indices(dims).sum(axis=0).reshape(-1) % 2
+    from ..graph.builders import lattice
+    colour = nx.greedy_color(lattice(dims, periodic), strategy="DSATUR")
+    return np.array([colour[i] for i in range(int(np.prod(dims)))])
+
+
 def _pieces(layers: dict, couplings: tuple) -> list[Piece]:
     lateral = {c.a: c for c in couplings if c.lateral}
     pieces = []
     for name in layers:
-        if name not in lateral or lateral[name].mask_np is None:
+        c = lateral.get(name)
+        if c is None or c.dense:
             pieces.append(Piece(name))
             continue
-        colours = unit_colours(lateral[name].mask_np)
+        colours = lattice_colours(*c.stencil) if c.stencil else unit_colours(c.mask_np)
         pieces += [Piece(name, np.flatnonzero(colours == c)) for c in np.unique(colours)]
     return pieces
 
 
 def _adjacent(p: Piece, q: Piece, coupling) -> bool:
-    if coupling.mask_np is None:
+    if coupling.mask_np is None:       # dense, or a lattice stencil (its colour classes touch)
         return True
     rows, cols = (p, q) if (coupling.a, coupling.b) == (p.layer, q.layer) else (q, p)
     sub = coupling.mask_np if rows.units is None else coupling.mask_np[rows.units]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..backend import namespace_of
+from ..kernels.stencil import neighbour_sum
 from ..spec import Spec
 
 
@@ -33,6 +35,14 @@ def _shift_bias(params, kind, name, c):
         params[f"bias.{name}"] = params[f"bias.{name}"] - c
 
 
+def _sums(c, w, n_a, n_b, axis: int):
+    """W·1 (axis=1) or Wᵀ·1 (axis=0); for a stencil, J times each site's neighbour count."""
+    if c.stencil is None:
+        return w.sum(axis=axis)
+    xp = namespace_of(w)
+    return w * neighbour_sum(xp.ones((1, n_a), dtype=w.dtype), *c.stencil)[0]
+
+
 def spin_to_binary(model):
     """The binary twin of ``model`` (a :class:`ebmlang.Model` with spin layers)."""
     from ..model import Model
@@ -43,17 +53,19 @@ def spin_to_binary(model):
             params[f"bias.{name}"] = 2 * model.params[f"bias.{name}"]
     for c in model.program.couplings:
         w = model.params[c.key]
+        n_a, n_b = model.layers[c.a].size, model.layers[c.b].size
+        rows, cols = _sums(c, w, n_a, n_b, 1), _sums(c, w, n_a, n_b, 0)
         spin_a, spin_b = kinds[c.a] == "spin", kinds[c.b] == "spin"
         if c.lateral and spin_a:
             params[c.key] = 4 * w
-            params[f"bias.{c.a}"] = params[f"bias.{c.a}"] - 2 * w.sum(axis=1)
+            params[f"bias.{c.a}"] = params[f"bias.{c.a}"] - 2 * rows
         elif spin_a and spin_b:
             params[c.key] = 4 * w
-            params[f"bias.{c.a}"] = params[f"bias.{c.a}"] - 2 * w.sum(axis=1)
-            params[f"bias.{c.b}"] = params[f"bias.{c.b}"] - 2 * w.sum(axis=0)
+            params[f"bias.{c.a}"] = params[f"bias.{c.a}"] - 2 * rows
+            params[f"bias.{c.b}"] = params[f"bias.{c.b}"] - 2 * cols
         elif spin_a or spin_b:
             params[c.key] = 2 * w
-            other, c_other = (c.b, w.sum(axis=0)) if spin_a else (c.a, w.sum(axis=1))
+            other, c_other = (c.b, cols) if spin_a else (c.a, rows)
             _shift_bias(params, kinds[other], other, c_other)
     twin = Model.from_spec(_binary_spec(model.spec), backend=model.xp.__name__)
     twin.params = params

@@ -3,8 +3,9 @@
 Node attributes: ``size``, ``units`` (a UnitType), ``kind``, ``shape``, ``sigma``,
 ``learn_sigma``, ``bias_init``. Edge attributes: ``key`` (`weight.a.b`), ``a``/``b`` (the
 declared order, which fixes the weight matrix's orientation), ``connectivity``, ``unit_graph``
-(the unit-level networkx graph; None for dense), ``init``, ``trainable``. A lateral coupling is
-a self-loop.
+(the unit-level networkx graph; None for dense and for stencils), ``init``, ``trainable``,
+``stencil`` ((dims, periodic) for a fixed uniform lattice, else None). A lateral coupling is a
+self-loop.
 """
 from __future__ import annotations
 
@@ -28,9 +29,19 @@ def build_graph(spec: Spec) -> nx.Graph:
                    learn_sigma=layer.learn_sigma, bias_init=layer.bias)
     for i, c in enumerate(spec.model.couplings):
         a, b = c.between
+        stencil = _stencil(c)
         g.add_edge(a, b, key=f"weight.{a}.{b}", a=a, b=b, connectivity=c.connectivity.kind,
-                   unit_graph=_unit_graph(spec, i, c), init=c.init, trainable=c.trainable)
+                   unit_graph=None if stencil else _unit_graph(spec, i, c), init=c.init,
+                   trainable=c.trainable, stencil=stencil)
     return g
+
+
+def _stencil(coupling) -> tuple | None:
+    """(dims, periodic) when a lateral lattice has one fixed strength: lowered to a stencil."""
+    if coupling.connectivity.kind == "lattice" and coupling.init.kind == "constant" and not coupling.trainable:
+        opts = coupling.connectivity.options
+        return tuple(opts["dims"]), opts["periodic"]
+    return None
 
 
 def _unit_graph(spec: Spec, index: int, coupling) -> nx.Graph | None:

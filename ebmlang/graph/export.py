@@ -17,8 +17,8 @@ def describe(program: Program) -> str:
     lines.append("couplings:")
     for c in program.couplings:
         n_a, n_b = program.layers[c.a].size, program.layers[c.b].size
-        edges = int(c.mask_np.sum()) // (2 if c.lateral else 1) if c.mask_np is not None else n_a * n_b
-        kind = "lateral" if c.lateral else ("dense" if c.mask_np is None else "masked")
+        edges = _edge_count(program, c)
+        kind = "lattice stencil" if c.stencil else "lateral" if c.lateral else "dense" if c.dense else "masked"
         lines.append(f"  {c.key:<18} {c.a}—{c.b}  {kind}, {edges} weights"
                      f"{'' if c.trainable else ', fixed'}")
     lines.append(f"schedule ({len(program.schedule)} blocks, units in a block share no coupling):")
@@ -29,15 +29,23 @@ def describe(program: Program) -> str:
     return "\n".join(lines)
 
 
+def _edge_count(program: Program, c) -> int:
+    if c.stencil is not None:
+        from .builders import lattice
+        return lattice(*c.stencil).number_of_edges()
+    if c.mask_np is not None:
+        return int(c.mask_np.sum()) // (2 if c.lateral else 1)
+    return program.layers[c.a].size * program.layers[c.b].size
+
+
 def layer_graph(program: Program) -> nx.Graph:
     """The layer graph with plain attributes only (what GraphML and DOT can hold)."""
     g = nx.Graph(name=program.name)
     for name, info in program.layers.items():
         g.add_node(name, units=info.units.name, size=info.size)
     for c in program.couplings:
-        g.add_edge(c.a, c.b, key=c.key, connectivity="dense" if c.mask_np is None else "masked",
-                   weights=int(c.mask_np.sum()) if c.mask_np is not None else
-                   program.layers[c.a].size * program.layers[c.b].size, trainable=c.trainable)
+        g.add_edge(c.a, c.b, key=c.key, connectivity="stencil" if c.stencil else "dense" if c.dense else "masked",
+                   weights=_edge_count(program, c), trainable=c.trainable)
     return g
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..compile import Program
 from ..units import LayerParams
+from .stencil import neighbour_sum
 
 
 def layer_params(program: Program, params: dict, name: str) -> LayerParams:
@@ -28,6 +29,13 @@ def coupling_stats(program: Program, params: dict, state: dict) -> dict:
             for name, x in state.items()}
 
 
+def apply_coupling(c, w, x, into_b: bool = True):
+    """x W (x from side a, result on side b) or x Wᵀ (``into_b=False``); stencils use J·Σ_nbrs."""
+    if c.stencil is not None:
+        return w * neighbour_sum(x, *c.stencil)
+    return x @ w if into_b else x @ w.T
+
+
 def layer_input(program: Program, params: dict, stats: dict, name: str, batch: int | None = None):
     """u_l from the coupling statistics ``stats`` of the other layers: (batch, size_l).
 
@@ -36,11 +44,11 @@ def layer_input(program: Program, params: dict, stats: dict, name: str, batch: i
     for c, is_a in program.incident[name]:
         w = params[c.key]
         if c.lateral:
-            term = stats[name] @ w
+            term = apply_coupling(c, w, stats[name])
         elif is_a:
-            term = stats[c.b] @ w.T
+            term = apply_coupling(c, w, stats[c.b], into_b=False)
         else:
-            term = stats[c.a] @ w
+            term = apply_coupling(c, w, stats[c.a])
         total = term if total is None else total + term
     if total is None:
         batch = batch if batch is not None else next(iter(stats.values())).shape[0]
@@ -53,7 +61,7 @@ def _coupling_energy(program: Program, params: dict, stats: dict, skip=frozenset
     for c in program.couplings:
         if c.a in skip or c.b in skip:
             continue
-        pair = ((stats[c.a] @ params[c.key]) * stats[c.b]).sum(axis=1)
+        pair = (apply_coupling(c, params[c.key], stats[c.a]) * stats[c.b]).sum(axis=1)
         total = total - (pair / 2 if c.lateral else pair)
     return total
 
