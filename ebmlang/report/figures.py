@@ -74,3 +74,22 @@ def save_scatter(path: Path, data: np.ndarray, samples: np.ndarray, title: str) 
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def save_observables(path: Path, scan: dict) -> None:
+    """|m|, energy, heat capacity and susceptibility against temperature."""
+    plt = _plt()
+    keys = ("abs_magnetization", "energy_per_unit", "heat_capacity", "susceptibility")
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.5), dpi=100)
+    for ax, key in zip(axes, keys):
+        if key == "abs_magnetization":
+            ax.errorbar(scan["temperature"], scan[key], yerr=scan["abs_magnetization_stderr"], marker="o",
+                        markersize=3, capsize=2)
+        else:
+            ax.plot(scan["temperature"], scan[key], marker="o", markersize=3)
+        ax.set_xlabel("temperature T")
+        ax.set_title(key.replace("_", " "))
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ..data import Dataset, load_data
 from ..errors import DataError
+from ..eval.observables import temperature_scan
+from ..report.figures import save_observables
 from ..model import Model
 from ..report import Progress
 from ..spec import Spec, to_yaml
@@ -59,6 +61,15 @@ def _trainer(spec: Spec, model: Model, data: Dataset | None) -> Trainer | None:
     return Trainer(model.program, spec.train, tuple(clamp), spec.seed)
 
 
+def _scan(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> dict:
+    def line(t, values):
+        report.note(f"T {t:.4g}  " + "  ".join(f"{k} {v:.4g}" for k, v in values.items()))
+
+    scan = temperature_scan(model.program, model.params, spec.sample, spec.seed, line)
+    save_observables(folder.file("observables.png"), scan)
+    return scan
+
+
 def _resume(folder: RunFolder, model: Model, state: TrainState | None) -> TrainState | None:
     arrays = folder.load_checkpoint()
     model.load_parameters(arrays)
@@ -88,6 +99,8 @@ def _train_and_evaluate(spec, model, data, trainer, state, folder, report) -> di
     summary = {"name": spec.name, "backend": model.xp.__name__, "epochs": state.epoch if state else 0,
                "train_seconds": round(time.perf_counter() - started, 3),
                **final_summary(model, data, spec.evaluate, probe)}
+    if spec.sample is not None:
+        summary["sample"] = _scan(spec, model, folder, report)
     summary["figures"] = draw_figures(model, data, spec.evaluate, folder, spec.seed)
     folder.write_summary(summary)
     report.note("  ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float)))

@@ -16,7 +16,7 @@ Problem = tuple[str, str]
 
 
 def check_spec(spec: Spec) -> None:
-    problems = [*_layers(spec), *_couplings(spec), *_data(spec), *_train(spec)]
+    problems = [*_layers(spec), *_couplings(spec), *_data(spec), *_train(spec), *_sample(spec)]
     if problems:
         raise SpecError([Diagnostic(spec.loc(path), message) for path, message in problems])
 
@@ -122,3 +122,13 @@ def _train(spec: Spec) -> Iterator[Problem]:
         yield "train.sparsity.layer", f"train.sparsity.layer names unknown layer '{sparse}'{suggest(sparse, layers)}"
     if train.chains is not None and train.rule != "pcd":
         yield "train.chains", "train.chains applies only to rule pcd (cd restarts its chains at the data)"
+
+
+def _sample(spec: Spec) -> Iterator[Problem]:
+    sample, layers = spec.sample, spec.model.layers
+    if sample is None:
+        return
+    if sample.layer and sample.layer not in layers:
+        yield "sample.layer", f"sample.layer names unknown layer '{sample.layer}'{suggest(sample.layer, layers)}"
+    if sample.start == "cold" and any(l.units == "gaussian" for l in layers.values()):
+        yield "sample.start", "sample.start: cold needs discrete layers (gaussian units have no 'on' state)"

@@ -131,6 +131,17 @@ class EvaluateSpec:
 
 
 @dataclass(frozen=True)
+class SampleSpec:
+    temperatures: Choice
+    layer: str | None = None
+    chains: int = 1
+    burn_in: int = 1000
+    sweeps: int = 1000
+    start: str = "random"
+    carry: bool = True
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     model: ModelSpec
@@ -139,6 +150,7 @@ class Spec:
     dtype: str = "float32"
     data: DataSpec | None = None
     train: TrainSpec | None = None
+    sample: SampleSpec | None = None
     evaluate: EvaluateSpec = EvaluateSpec()
     # where each dotted path was written (file:line:col); not part of the spec's value
     where: dict = field(default_factory=dict, compare=False, repr=False)
@@ -301,6 +313,29 @@ TRAIN = Section("train", {
                    "(default: the data layer)"),
 }, lambda **kw: TrainSpec(**kw))
 
+_T_ENDS = {"start": Field(POSITIVE, doc="first temperature"), "stop": Field(POSITIVE, doc="last temperature"),
+           "steps": Field(Int(2), doc="number of temperatures")}
+TEMPERATURES = Tagged("temperature schedule", {
+    "list": Section("list", {"values": Field(ListOf(POSITIVE, 1), doc="the temperatures, in order")},
+                    lambda **kw: kw),
+    "linear": Section("linear", dict(_T_ENDS), lambda **kw: kw),
+    "geometric": Section("geometric", dict(_T_ENDS), lambda **kw: kw),
+    "exponential": Section("exponential", {
+        "start": Field(POSITIVE, doc="first temperature"),
+        "rate": Field(Float(0.0, 1.0, min_open=True, max_open=True), doc="T_k = start · rate^k"),
+        "steps": Field(Int(2), doc="number of temperatures")}, lambda **kw: kw),
+})
+
+SAMPLE = Section("sample", {
+    "temperatures": Field(TEMPERATURES, doc="where to sample: a schedule of temperatures, visited in order"),
+    "layer": Field(Identifier(), None, "the layer whose observables are measured (default: the first)"),
+    "chains": Field(Int(1), 1, "independent chains"),
+    "burn_in": Field(Int(0), 1000, "sweeps discarded at each temperature"),
+    "sweeps": Field(Int(1), 1000, "sweeps measured at each temperature"),
+    "start": Field(Enum("random", "cold"), "random", "`cold`: every unit on (+1 or 1); `random`: independent draws"),
+    "carry": Field(Bool(), True, "start each temperature from the last state of the previous one (annealing)"),
+}, lambda **kw: SampleSpec(**kw))
+
 EVALUATE = Section("evaluate", {
     "reconstruction": Field(Section("reconstruction", {}, lambda: Enabled(), switchable=True), Enabled(),
                             "mean squared error of one up-down pass on the test set"),
@@ -330,5 +365,6 @@ SPEC = Section("spec", {
     "data": Field(DATA, None, "training and test data"),
     "model": Field(MODEL, doc="layers, couplings and temperature"),
     "train": Field(TRAIN, None, "how to train; absent: the model is only compiled and evaluated"),
+    "sample": Field(SAMPLE, None, "sample the model over a range of temperatures and measure observables"),
     "evaluate": Field(EVALUATE, EMPTY, "what to measure and draw after training"),
 }, lambda **kw: Spec(**kw))
