@@ -90,10 +90,18 @@ def lower(graph: nx.Graph, xp: ModuleType = np, dtype: str = "float32") -> Progr
     order = list(layers)
     couplings = tuple(sorted(couplings, key=lambda c: (order.index(c.a), order.index(c.b))))
     incident = {name: tuple((c, c.a == name) for c in couplings if name in (c.a, c.b)) for name in layers}
-    schedule = tuple(tuple(Piece(p.layer, None if p.units is None else xp.asarray(p.units)) for p in block)
+    schedule = tuple(tuple(_on_backend(p, layers[p.layer].size, xp) for p in block)
                      for block in colour_schedule(layers, couplings))
     return Program(graph.graph.get("name", "model"), xp, np.dtype(dtype), float(graph.graph.get("temperature", 1.0)),
                    layers, couplings, schedule, incident)
+
+
+def _on_backend(piece: Piece, size: int, xp: ModuleType) -> Piece:
+    if piece.units is None:
+        return piece
+    mask = np.zeros(size, dtype=bool)
+    mask[piece.units] = True
+    return Piece(piece.layer, xp.asarray(piece.units), xp.asarray(mask))
 
 
 def _coupling(graph: nx.Graph, d: dict, xp: ModuleType) -> CouplingInfo:

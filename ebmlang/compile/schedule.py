@@ -19,10 +19,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Piece:
-    """Units of one layer updated together: ``units`` is an index array, or None for all."""
+    """Units of one layer updated together: ``units`` is an index array, or None for all;
+    ``mask`` the same units as a (size,) bool array (set by the lowering, for cheap merges)."""
 
     layer: str
     units: object = None
+    mask: object = None
 
 
 Block = tuple  # tuple[Piece, ...]: no two units in a block share a coupling

@@ -7,6 +7,7 @@ state is never modified.
 """
 from __future__ import annotations
 
+from ..backend import namespace_of
 from ..compile import Piece, Program
 from .energy import coupling_stats, layer_input, layer_params
 
@@ -27,16 +28,14 @@ def conditional_mean(program: Program, params: dict, state: dict, name: str, tem
 def _update_piece(program, params, state, piece: Piece, rng, temperature, mean: bool):
     units = program.layers[piece.layer].units
     cond = conditional(program, params, state, piece.layer, temperature)
-    return merge_units(state[piece.layer], units.mean(cond) if mean else units.sample(cond, rng), piece.units)
+    return merge_units(state[piece.layer], units.mean(cond) if mean else units.sample(cond, rng), piece)
 
 
-def merge_units(old, new, units):
-    """``new`` where ``units`` (an index array; None: all), ``old`` elsewhere."""
-    if units is None:
+def merge_units(old, new, piece: Piece):
+    """``new`` on the piece's units, ``old`` elsewhere (one pass, by the piece's bool mask)."""
+    if piece.units is None:
         return new
-    merged = old.copy()
-    merged[:, units] = new[:, units]
-    return merged
+    return namespace_of(new).where(piece.mask, new, old)
 
 
 def block_update(program: Program, params: dict, state: dict, block, rng, clamp=frozenset(),

@@ -77,7 +77,7 @@ def _last_block(program, params, state, block, rng, keep_samples):
     for piece in block:
         units = program.layers[piece.layer].units
         cond = conditional(program, params, state, piece.layer)
-        stat[piece.layer] = merge_units(state[piece.layer], units.mean(cond), piece.units)
+        stat[piece.layer] = merge_units(state[piece.layer], units.mean(cond), piece)
         if keep_samples:
-            chain[piece.layer] = merge_units(state[piece.layer], units.sample(cond, rng), piece.units)
+            chain[piece.layer] = merge_units(state[piece.layer], units.sample(cond, rng), piece)
     return stat, chain

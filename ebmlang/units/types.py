@@ -101,8 +101,10 @@ class Spin(UnitType):
         return 2 * cond.prob - 1
 
     def sample(self, cond, rng):
-        on = rng.uniform(cond.prob.shape, cond.prob.dtype) < cond.prob
-        return (2 * on - 1).astype(cond.prob.dtype)
+        x = (rng.uniform(cond.prob.shape, cond.prob.dtype) < cond.prob).astype(cond.prob.dtype)
+        x *= 2          # in the float dtype: `2 * bool − 1` would go through int64
+        x -= 1
+        return x
 
     def log_partition(self, u, p, temperature):
         z = namespace_of(u).abs((u + p.bias) / temperature)
