@@ -96,3 +96,13 @@ def test_ising_2d_spec_matches_onsager_and_peaks_at_tc(tmp_path):
     t_peak = temps[int(np.argmax(scan["heat_capacity"]))]
     assert 2.2 <= t_peak <= 2.35
     assert (out / "observables.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_ising_on_a_random_regular_graph_peaks_at_the_bethe_temperature(tmp_path):
+    """χ peaks near T_c = 1/atanh(1/2) ≈ 1.820 on a random 3-regular graph (greedy colouring)."""
+    out = tmp_path / "irr"
+    assert main(["run", str(SPECS / "ising-random-regular.yaml"), "--out", str(out), "--quiet"]) == 0
+    scan = json.loads((out / "summary.json").read_text())["sample"]
+    t_peak = scan["temperature"][int(np.argmax(scan["susceptibility"]))]
+    assert abs(t_peak - 1 / math.atanh(0.5)) <= 0.15
