@@ -16,6 +16,7 @@ import numpy as np
 from . import kernels
 from .backend import Rng, get_namespace, to_numpy
 from .compile import Program, init_params, lower
+from .compile.params import read_init_files
 from .eval import exact
 from .eval.metrics import reconstruct
 from .graph import build_graph
@@ -30,7 +31,7 @@ class Model:
     def from_spec(cls, spec: Spec, backend: str | None = None, data_mean: dict | None = None) -> "Model":
         xp = get_namespace(backend or spec.backend, spec.loc("backend"))
         program = lower(build_graph(spec), xp, spec.dtype)
-        return cls(program, init_params(program, spec.seed, data_mean), spec)
+        return cls(program, init_params(program, spec.seed, data_mean, read_init_files(spec, program)), spec)
 
     @property
     def xp(self):

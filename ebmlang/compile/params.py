@@ -37,18 +37,60 @@ def data_rate_bias(kind: str, mean: np.ndarray) -> np.ndarray:
     return mean
 
 
-def init_params(program: Program, seed: int, data_mean: dict | None = None) -> dict:
-    """Fresh parameters; ``data_mean`` maps layer -> mean of its data (for `data_rates`)."""
+def read_init_files(spec, program: Program) -> dict:
+    """{key: array} for every `init: {file: ...}`, checked against its parameter's shape, and for
+    lateral couplings symmetric with a zero diagonal. Errors point at the spec's `file` line."""
+    from ..errors import CompileError
+    from ..graph import resolve
+    arrays = {}
+    entries = [(f"model.layers.{n}.bias", l.bias_init, f"bias.{n}", (l.size,)) for n, l in program.layers.items()]
+    entries += [(f"model.couplings.{i}.init", c.init, c.key, (program.layers[c.a].size, program.layers[c.b].size))
+                for i, c in enumerate(_declared_order(spec, program))]
+    for at, init, key, shape in entries:
+        if init.kind != "file":
+            continue
+        where = spec.loc(f"{at}.file.path")
+        try:
+            array = np.load(resolve(spec, init.options["path"]), allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise CompileError(f"cannot read '{init.options['path']}' as .npy: {exc}", where) from None
+        if array.shape != shape:
+            raise CompileError(f"'{init.options['path']}' has shape {array.shape}, {key} needs {shape}", where)
+        if key.startswith("weight.") and key.split(".")[1] == key.split(".")[2]:
+            if not np.allclose(array, array.T):
+                raise CompileError(f"'{init.options['path']}': lateral weights must be symmetric "
+                                   f"(W = Wᵀ); the largest asymmetry is {np.abs(array - array.T).max():.3g}", where)
+            if np.any(np.diag(array) != 0):
+                raise CompileError(f"'{init.options['path']}': lateral weights need a zero diagonal "
+                                   "(no unit couples to itself)", where)
+        arrays[key] = array
+    return arrays
+
+
+def _declared_order(spec, program: Program) -> list:
+    by_key = {c.key: c for c in program.couplings}
+    return [by_key[f"weight.{c.between[0]}.{c.between[1]}"] for c in spec.model.couplings]
+
+
+def init_params(program: Program, seed: int, data_mean: dict | None = None, files: dict | None = None) -> dict:
+    """Fresh parameters; ``data_mean`` maps layer -> mean of its data (for `data_rates`);
+    ``files`` holds the arrays of `init: {file: ...}` (see :func:`read_init_files`)."""
+    files = files or {}
     gen = np.random.default_rng(np.random.SeedSequence([seed, 0xB1A5]))
     host = {}
     for name, layer in program.layers.items():
-        if layer.bias_init.kind == "data_rates":
+        if layer.bias_init.kind == "file":
+            host[f"bias.{name}"] = files[f"bias.{name}"]
+        elif layer.bias_init.kind == "data_rates":
             host[f"bias.{name}"] = data_rate_bias(layer.units.name, np.asarray(data_mean[name], float))
         else:
             host[f"bias.{name}"] = _draw(layer.bias_init, (layer.size,), gen)
         if layer.units.name == "gaussian":
             host[f"sigma.{name}"] = np.full(layer.size, layer.sigma)
     for c in program.couplings:
+        if c.init.kind == "file":
+            host[c.key] = files[c.key] if c.mask_np is None else files[c.key] * c.mask_np
+            continue
         if c.stencil is not None:       # a uniform lattice: the one strength J, as a scalar
             host[c.key] = np.asarray(c.init.options["value"])
             continue

@@ -37,7 +37,7 @@ def load_data(spec: Spec) -> Dataset:
     d = spec.data
     layer = d.layer or next(iter(spec.model.layers))
     loader = {"mnist": _mnist, "mnist-embedded": _mnist, "bars-and-stripes": _bars,
-              "gaussian-mixture": _mixture, "file": _file}[d.source]
+              "gaussian-mixture": _mixture, "file": _file, "patterns": _patterns}[d.source]
     ds = loader(spec, layer)
     ds = _binarize(spec, _subset(spec, ds))
     check_fits(spec, ds)
@@ -70,6 +70,15 @@ def _mixture(spec: Spec, layer: str) -> Dataset:
     train, train_labels, test, test_labels = gaussian_mixture(d.dim, d.components, d.samples, d.separation,
                                                               d.noise, d.seed)
     return Dataset("gaussian-mixture", layer, train, test, train_labels, test_labels)
+
+
+def _patterns(spec: Spec, layer: str) -> Dataset:
+    """Random patterns to store: on with probability p; spin layers get ±1, others 0/1."""
+    d, info = spec.data, spec.model.layers[layer]
+    gen = np.random.default_rng([d.seed, 0x9A77])
+    on = gen.random((d.count, info.size)) < d.probability
+    x = np.where(on, 1.0, -1.0) if info.units == "spin" else on.astype(float)
+    return Dataset("patterns", layer, x, x, shape=tuple(info.shape) if info.shape else None)
 
 
 def _file(spec: Spec, layer: str) -> Dataset:

@@ -93,3 +93,22 @@ def save_observables(path: Path, scan: dict) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def save_capacity(path: Path, study: dict, rule: str) -> None:
+    """Mean final overlap against the load α, one line per network size, for one storage rule."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for n, curve in study[rule]["overlap"].items():
+        ax.plot(study["loads"], curve, marker="o", markersize=3, label=f"N = {n}")
+    ax.axhline(study["threshold"], color="grey", linestyle="--", linewidth=1)
+    if rule == "hebbian":
+        ax.axvline(0.138, color="grey", linestyle=":", linewidth=1, label="α_c = 0.138 (N → ∞)")
+    ax.set_xlabel("load α = P / N")
+    ax.set_ylabel("mean final overlap")
+    ax.set_title(f"{rule} storage")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

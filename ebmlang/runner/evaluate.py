@@ -7,6 +7,7 @@ from ..backend import to_numpy
 from ..data import Dataset
 from ..eval import exact
 from ..eval.metrics import free_energy_gap, mean_free_energy, reconstruction_error
+from ..eval.recall import recall
 from ..model import Model
 from ..report import save_curves, save_mosaic, save_scatter
 from ..spec.schema import EvaluateSpec
@@ -57,6 +58,10 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
             summary["log_likelihood.exact"], summary["log_z.exact"] = probe.exact_log_likelihood()
     elif evaluate.log_likelihood:
         summary["log_z.exact"] = exact.log_partition(model.program, model.params)
+    if evaluate.recall and data is not None:
+        r = evaluate.recall
+        summary["recall"] = recall(model.program, model.params, data.layer, data.test, r.flip, r.mode,
+                                   r.max_sweeps, model.spec.seed if model.spec else 0)
     return summary
 
 

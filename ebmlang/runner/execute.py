@@ -11,12 +11,15 @@ from pathlib import Path
 
 from ..data import Dataset, load_data
 from ..errors import DataError
+from ..eval.capacity import capacity_study
 from ..eval.observables import temperature_scan
-from ..report.figures import save_observables
+from ..report.figures import save_capacity, save_observables
 from ..model import Model
 from ..report import Progress
 from ..spec import Spec, to_yaml
+from ..spec.schema import STORAGE_RULES
 from ..train import Trainer, TrainState
+from ..train.storage import StorageTrainer
 from .evaluate import Probe, draw_figures, final_summary
 from .folder import RunFolder, restore_state
 
@@ -58,6 +61,8 @@ def _trainer(spec: Spec, model: Model, data: Dataset | None) -> Trainer | None:
     if spec.train.sparsity and spec.train.sparsity.layer in clamp:
         raise DataError("train.sparsity.layer must be a latent layer, not a clamped one",
                         spec.loc("train.sparsity.layer"))
+    if spec.train.rule in STORAGE_RULES:
+        return StorageTrainer(model.program, spec.train.rule, spec.train.epochs)
     return Trainer(model.program, spec.train, tuple(clamp), spec.seed)
 
 
@@ -68,6 +73,17 @@ def _scan(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> dict
     scan = temperature_scan(model.program, model.params, spec.sample, spec.seed, line)
     save_observables(folder.file("observables.png"), scan)
     return scan
+
+
+def _capacity(spec: Spec, folder: RunFolder, report: Progress) -> dict:
+    def line(rule, n, alpha):
+        shown = "above every load" if alpha is None else f"{alpha:.4g}"
+        report.note(f"capacity {rule:<15} N {n:<6} critical load {shown}")
+
+    study = capacity_study(spec, spec.study.capacity, line)
+    for rule in spec.study.capacity.rules:
+        save_capacity(folder.file(f"capacity-{rule}.png"), study, rule)
+    return study
 
 
 def _resume(folder: RunFolder, model: Model, state: TrainState | None) -> TrainState | None:
@@ -101,6 +117,8 @@ def _train_and_evaluate(spec, model, data, trainer, state, folder, report) -> di
                **final_summary(model, data, spec.evaluate, probe)}
     if spec.sample is not None:
         summary["sample"] = _scan(spec, model, folder, report)
+    if spec.study is not None and spec.study.capacity is not None:
+        summary["capacity"] = _capacity(spec, folder, report)
     summary["figures"] = draw_figures(model, data, spec.evaluate, folder, spec.seed)
     folder.write_summary(summary)
     report.note("  ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float)))

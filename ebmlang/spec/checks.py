@@ -10,13 +10,13 @@ from typing import Iterator
 
 from ..errors import Diagnostic, SpecError
 from .constraints import suggest
-from .schema import BETWEEN_CONNECTIVITY, WITHIN_CONNECTIVITY, Spec
+from .schema import BETWEEN_CONNECTIVITY, STORAGE_RULES, WITHIN_CONNECTIVITY, Spec
 
 Problem = tuple[str, str]
 
 
 def check_spec(spec: Spec) -> None:
-    problems = [*_layers(spec), *_couplings(spec), *_data(spec), *_train(spec), *_sample(spec)]
+    problems = [*_layers(spec), *_couplings(spec), *_data(spec), *_train(spec), *_sample(spec), *_hopfield(spec)]
     if problems:
         raise SpecError([Diagnostic(spec.loc(path), message) for path, message in problems])
 
@@ -132,3 +132,28 @@ def _sample(spec: Spec) -> Iterator[Problem]:
         yield "sample.layer", f"sample.layer names unknown layer '{sample.layer}'{suggest(sample.layer, layers)}"
     if sample.start == "cold" and any(l.units == "gaussian" for l in layers.values()):
         yield "sample.start", "sample.start: cold needs discrete layers (gaussian units have no 'on' state)"
+
+
+def _memory_layer(spec: Spec, name: str, at: str, what: str) -> Iterator[Problem]:
+    """A layer that stores patterns: binary or spin units with a lateral coupling."""
+    layer = spec.model.layers.get(name)
+    if layer is None:
+        return
+    if layer.units not in ("binary", "spin"):
+        yield at, f"{what} needs binary or spin units, but layer '{name}' has {layer.units} units"
+    if not any(c.lateral and c.between[0] == name for c in spec.model.couplings):
+        yield at, f"{what} needs a lateral coupling within layer '{name}' (e.g. connectivity: complete)"
+
+
+def _hopfield(spec: Spec) -> Iterator[Problem]:
+    first = next(iter(spec.model.layers))
+    data_layer = (spec.data.layer if spec.data else None) or first
+    if spec.train and spec.train.rule in STORAGE_RULES:
+        yield from _memory_layer(spec, data_layer, "train.rule", f"rule {spec.train.rule}")
+    if spec.evaluate.recall:
+        yield from _memory_layer(spec, data_layer, "evaluate.recall", "recall")
+    if spec.study and spec.study.capacity:
+        yield from _memory_layer(spec, first, "study.capacity", "the capacity study")
+        loads = spec.study.capacity.loads
+        if list(loads) != sorted(loads):
+            yield "study.capacity.loads", "study.capacity.loads must be in increasing order"

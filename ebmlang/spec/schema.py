@@ -17,7 +17,8 @@ from ..errors import Location
 UNIT_TYPES = ("binary", "spin", "gaussian", "softmax")
 BETWEEN_CONNECTIVITY = ("dense", "random", "edges", "mask")
 WITHIN_CONNECTIVITY = ("complete", "lattice", "random", "random_regular", "edges")
-DATA_SOURCES = ("mnist", "mnist-embedded", "bars-and-stripes", "gaussian-mixture", "file")
+DATA_SOURCES = ("mnist", "mnist-embedded", "bars-and-stripes", "gaussian-mixture", "file", "patterns")
+STORAGE_RULES = ("hebbian", "storkey", "pseudo_inverse")
 
 
 # ---------------------------------------------------------------------------------------- types
@@ -67,6 +68,8 @@ class DataSpec:
     separation: float = 4.0
     noise: float = 1.0
     seed: int = 0
+    count: int = 10
+    probability: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -122,12 +125,35 @@ class LogLikelihoodSpec:
 
 
 @dataclass(frozen=True)
+class RecallSpec:
+    flip: float = 0.1
+    mode: str = "async"
+    max_sweeps: int = 100
+
+
+@dataclass(frozen=True)
+class CapacitySpec:
+    sizes: tuple
+    loads: tuple
+    rules: tuple = STORAGE_RULES
+    trials: int = 1
+    max_sweeps: int = 50
+    threshold: float = 0.9
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    capacity: CapacitySpec | None = None
+
+
+@dataclass(frozen=True)
 class EvaluateSpec:
     reconstruction: Enabled | None = Enabled()
     free_energy_gap: CountSpec | None = CountSpec(1000)
     samples: SamplesSpec | None = SamplesSpec()
     filters: CountSpec | None = CountSpec(100)
     log_likelihood: LogLikelihoodSpec | None = None
+    recall: RecallSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +177,7 @@ class Spec:
     data: DataSpec | None = None
     train: TrainSpec | None = None
     sample: SampleSpec | None = None
+    study: StudySpec | None = None
     evaluate: EvaluateSpec = EvaluateSpec()
     # where each dotted path was written (file:line:col); not part of the spec's value
     where: dict = field(default_factory=dict, compare=False, repr=False)
@@ -180,6 +207,8 @@ INIT = Tagged("initialiser", {
         "low": Field(Float(), -0.01, "lower end"),
         "high": Field(Float(), 0.01, "upper end")}, lambda **kw: kw),
     "data_rates": None,     # visible biases log(p/(1-p)) of the data's mean (Hinton's guide §8)
+    "file": Section("file", {"path": Field(Str(), doc="a .npy array of the parameter's shape, relative to the spec")},
+                    lambda **kw: kw),
 })
 
 LAYER = Section("layer", {
@@ -263,6 +292,10 @@ DATA = Discriminated("data", "source", {
         "separation": Field(POSITIVE, 4.0, "spread of the component means"),
         "noise": Field(POSITIVE, 1.0, "standard deviation within a component"),
         "seed": Field(Int(0), 0, "seed of the generated set")}),
+    "patterns": _data("data: patterns", {
+        "count": Field(Int(1), 10, "random patterns to store (training set = test set)"),
+        "probability": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.5, "chance of each unit being on"),
+        "seed": Field(Int(0), 0, "seed of the patterns")}),
     "file": _data("data: file", {
         "path": Field(Str(), doc=".npy (one array) or .npz (`train`, optional `test`), relative to the spec"),
         "binarize": _BINARIZE,
@@ -302,7 +335,9 @@ SPARSITY = Section("sparsity", {
 }, lambda **kw: SparsitySpec(**kw))
 
 TRAIN = Section("train", {
-    "rule": Field(Enum("cd", "pcd"), "cd", "`cd`: chains restart at the data; `pcd`: persistent chains"),
+    "rule": Field(Enum("cd", "pcd", *STORAGE_RULES), "cd",
+                  "`cd`: chains restart at the data; `pcd`: persistent chains; `hebbian`, `storkey`, "
+                  "`pseudo_inverse`: Hopfield storage of the data as patterns (one shot)"),
     "k": Field(Int(1), 1, "Gibbs sweeps of the negative phase per update"),
     "epochs": Field(Int(0), 10, "passes over the training set"),
     "batch_size": Field(Int(1), 100, "examples per update"),
@@ -354,7 +389,26 @@ EVALUATE = Section("evaluate", {
     "log_likelihood": Field(Section("log_likelihood", {
         "method": Field(Enum("exact"), "exact", "`exact`: enumeration, for small models")},
         lambda **kw: LogLikelihoodSpec(**kw), switchable=True), None, "mean log-likelihood of test data"),
+    "recall": Field(Section("recall", {
+        "flip": Field(Float(0.0, 1.0, max_open=True), 0.1, "fraction of each pattern's units flipped in its cue"),
+        "mode": Field(Enum("async", "sync"), "async", "`async`: one unit at a time, random order; `sync`: all at once"),
+        "max_sweeps": Field(Int(1), 100, "give up after this many sweeps")}, lambda **kw: RecallSpec(**kw),
+        switchable=True), None, "associative recall of the test patterns from corrupted cues (Hopfield)"),
 }, lambda **kw: EvaluateSpec(**kw))
+
+CAPACITY = Section("capacity", {
+    "sizes": Field(ListOf(Int(2), 1), doc="network sizes N"),
+    "loads": Field(ListOf(Float(0.0, min_open=True), 1), doc="loads α = P/N, in increasing order"),
+    "rules": Field(ListOf(Enum(*STORAGE_RULES), 1), STORAGE_RULES, "storage rules compared"),
+    "trials": Field(Int(1), 1, "independent pattern sets per (rule, N, α)"),
+    "max_sweeps": Field(Int(1), 50, "asynchronous sweeps allowed to reach a fixed point"),
+    "threshold": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.9,
+                       "critical load: the first α whose mean final overlap falls below this"),
+}, lambda **kw: CapacitySpec(**kw))
+
+STUDY = Section("study", {
+    "capacity": Field(CAPACITY, None, "Hopfield capacity: start at each stored pattern, relax, record the overlap"),
+}, lambda **kw: StudySpec(**kw))
 
 SPEC = Section("spec", {
     "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"),
@@ -366,5 +420,6 @@ SPEC = Section("spec", {
     "model": Field(MODEL, doc="layers, couplings and temperature"),
     "train": Field(TRAIN, None, "how to train; absent: the model is only compiled and evaluated"),
     "sample": Field(SAMPLE, None, "sample the model over a range of temperatures and measure observables"),
+    "study": Field(STUDY, None, "experiments over many instances of the model (e.g. a capacity study)"),
     "evaluate": Field(EVALUATE, EMPTY, "what to measure and draw after training"),
 }, lambda **kw: Spec(**kw))

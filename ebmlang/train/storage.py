@@ -1,0 +1,82 @@
+"""Hopfield storage rules: the lateral weights of one layer, computed from P patterns ξ (P, N).
+
+Patterns are in spin form ξ ∈ {−1, +1}ᴺ (binary data x is mapped to 2x − 1). W is symmetric
+with a zero diagonal, as every lateral coupling of the language.
+
+    hebbian         W = (1/N) Σ_μ ξ^μ ξ^μᵀ                        (Hopfield 1982; α_c ≈ 0.138)
+    storkey         W ← W + (1/N)(ξξᵀ − ξ hᵀ − h ξᵀ),   h_ij = Σ_{k≠i,j} W_ik ξ_k   (Storkey 1997)
+    pseudo_inverse  W = Ξᵀ (Ξ Ξᵀ)⁻¹ Ξ                             (projection rule; Personnaz et al. 1985)
+
+Hebbian storage is the positive phase alone (every unit clamped to the data, no negative
+phase): W is the summed statistic Σ_μ ξ^μ ξ^μᵀ, scaled by 1/N. Binary layers store the same
+spin-form weights W and run the same dynamics through x = (s + 1)/2: W' = 4W, b' = b − 2W·1.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..compile import Program
+
+STORAGE_RULES = ("hebbian", "storkey", "pseudo_inverse")
+
+
+def _zero_diagonal(w: np.ndarray) -> np.ndarray:
+    np.fill_diagonal(w, 0.0)
+    return w
+
+
+def hebbian(xi: np.ndarray) -> np.ndarray:
+    return _zero_diagonal(xi.T @ xi / xi.shape[1])
+
+
+def storkey(xi: np.ndarray) -> np.ndarray:
+    n = xi.shape[1]
+    w = np.zeros((n, n))
+    for pattern in xi:
+        h = w @ pattern                              # h_i = Σ_{k≠i} W_ik ξ_k (zero diagonal)
+        h_ij = h[:, None] - w * pattern[None, :]     # exclude k = j: h_ij = h_i − W_ij ξ_j
+        w += (np.outer(pattern, pattern) - pattern[:, None] * h_ij.T - h_ij * pattern[None, :]) / n
+        _zero_diagonal(w)
+    return w
+
+
+def pseudo_inverse(xi: np.ndarray) -> np.ndarray:
+    """The projection onto the patterns' span; exact while the patterns are independent (P < N)."""
+    return _zero_diagonal(xi.T @ np.linalg.pinv(xi @ xi.T) @ xi)
+
+
+def to_spins(x: np.ndarray, kind: str) -> np.ndarray:
+    return 2.0 * x - 1.0 if kind == "binary" else np.asarray(x, dtype=float)
+
+
+def store(program: Program, params: dict, layer: str, rule: str, patterns: np.ndarray) -> None:
+    """Set the lateral weights of ``layer`` by ``rule`` (in place); a binary layer's biases get the
+    shift −2W·1 that makes its dynamics those of the spin network."""
+    lateral = [c for c, _ in program.incident[layer] if c.lateral]
+    c = lateral[0]
+    kind = program.layers[layer].units.name
+    xi = to_spins(np.asarray(patterns, dtype=float), kind)
+    w = {"hebbian": hebbian, "storkey": storkey, "pseudo_inverse": pseudo_inverse}[rule](xi)
+    if c.mask_np is not None:           # a diluted network keeps only its graph's couplings
+        w = w * c.mask_np
+    if kind == "binary":                # the same dynamics in 0/1 form: s = 2x − 1
+        params[f"bias.{layer}"] = params[f"bias.{layer}"] - program.xp.asarray(2 * w.sum(axis=1), dtype=program.dtype)
+        w = 4 * w
+    params[c.key] = program.xp.asarray(w, dtype=program.dtype)
+
+
+class StorageTrainer:
+    """One-shot storage behind the trainer interface: its first epoch stores the training data as
+    the patterns, and nothing is left to learn after it (the epoch count jumps to the end)."""
+
+    def __init__(self, program: Program, rule: str, epochs: int):
+        self.program, self.rule, self.epochs = program, rule, epochs
+
+    def init_state(self, params: dict):
+        from .trainer import TrainState
+        return TrainState(params, {})
+
+    def run_epoch(self, state, train_x, layer: str, on_batch=None) -> None:
+        patterns = train_x.get() if hasattr(train_x, "get") else train_x
+        store(self.program, state.params, layer, self.rule, np.asarray(patterns, dtype=float))
+        state.epoch = max(self.epochs, 1)
