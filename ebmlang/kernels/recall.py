@@ -4,7 +4,11 @@ For binary and spin units with local field φ_i = b_i + Σ_j W_ij s_j + (input f
 
     x_i ← on if φ_i > 0,  off if φ_i < 0,  unchanged if φ_i = 0
 
-which is the T → 0 limit of the Gibbs update. Asynchronous updates (one unit at a time, in a
+which is the T → 0 limit of the Gibbs update. A field within rounding of zero (|φ_i| below
+64 ε (Σ_j |W_ij| + 1): the error bound of its dot product, with room for the rounding of W itself,
+e.g. a projection rule's W_ii = 1 computed as 1 + ε) counts as a tie: otherwise an exact tie,
+common with Hebbian weights (multiples of 1/N), would be decided by summation order, and
+asynchronous and synchronous updates would disagree on fixed points. Asynchronous updates (one unit at a time, in a
 random order each sweep) never raise the energy when W is symmetric with a zero diagonal:
 ΔE = −Δx_i φ_i ≤ 0. Synchronous updates change every unit at once from the same fields and may
 end in a 2-cycle instead of a fixed point. Both run a whole batch of cues together.
@@ -46,9 +50,15 @@ def _external_field(program: Program, params: dict, state: dict, layer: str):
     return field
 
 
-def _decide(phi, current, off: float):
+def _decide(phi, current, off: float, tol):
     xp = namespace_of(phi)
-    return xp.where(phi > 0, 1.0, xp.where(phi < 0, off, current)).astype(current.dtype)
+    return xp.where(phi > tol, 1.0, xp.where(phi < -tol, off, current)).astype(current.dtype)
+
+
+def _tolerance(w):
+    """Per unit: a rounding bound of Σ_j W_ij s_j (|s_j| ≤ 1) and of W's own entries."""
+    xp = namespace_of(w)
+    return 64 * xp.finfo(w.dtype).eps * (xp.abs(w).sum(axis=1) + 1)
 
 
 def async_sweep(program: Program, params: dict, state: dict, layer: str, order) -> tuple[dict, object]:
@@ -57,10 +67,11 @@ def async_sweep(program: Program, params: dict, state: dict, layer: str, order) 
     off = _off(program, layer)
     x = state[layer].copy()
     field = _external_field(program, params, state, layer)
-    changed = np.zeros(x.shape[0], dtype=bool) if program.xp is np else program.xp.zeros(x.shape[0], dtype=bool)
+    tol = _tolerance(w)
+    changed = program.xp.zeros(x.shape[0], dtype=bool)
     for i in order:
         phi = x @ w[i] + field[:, i]          # W is symmetric: row i is column i, and contiguous
-        new = _decide(phi, x[:, i], off)
+        new = _decide(phi, x[:, i], off, tol[i])
         changed |= new != x[:, i]
         x[:, i] = new
     return {**state, layer: x}, changed
@@ -69,7 +80,7 @@ def async_sweep(program: Program, params: dict, state: dict, layer: str, order) 
 def sync_step(program: Program, params: dict, state: dict, layer: str) -> tuple[dict, object]:
     w = _lateral_weight(program, params, layer)
     x = state[layer]
-    new = _decide(x @ w + _external_field(program, params, state, layer), x, _off(program, layer))
+    new = _decide(x @ w + _external_field(program, params, state, layer), x, _off(program, layer), _tolerance(w))
     return {**state, layer: new}, (new != x).any(axis=1)
 
 

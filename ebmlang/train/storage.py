@@ -41,8 +41,13 @@ def storkey(xi: np.ndarray) -> np.ndarray:
 
 
 def pseudo_inverse(xi: np.ndarray) -> np.ndarray:
-    """The projection onto the patterns' span; exact while the patterns are independent (P < N)."""
-    return _zero_diagonal(xi.T @ np.linalg.pinv(xi @ xi.T) @ xi)
+    """The projection onto the patterns' span, Ξᵀ(ΞΞᵀ)⁻¹Ξ = QQᵀ with Q an orthonormal basis of
+    that span (from the SVD of Ξ). Forming (ΞΞᵀ)⁻¹ would square Ξ's condition number into the
+    weights' error; QQᵀ is accurate to rounding whatever the conditioning."""
+    _, singular, vt = np.linalg.svd(xi, full_matrices=False)
+    rank = int((singular > singular.max() * max(xi.shape) * np.finfo(float).eps).sum())
+    q = vt[:rank].T
+    return _zero_diagonal(q @ q.T)
 
 
 def to_spins(x: np.ndarray, kind: str) -> np.ndarray:
