@@ -131,7 +131,9 @@ def test_capacity_spec_matches_theory(tmp_path):
     """At N = 1000 the Hebbian critical load lies in [0.12, 0.17] (theory: 0.138 as N → ∞), and the
     Storkey and pseudo-inverse rules store more."""
     out = tmp_path / "hc"
-    assert main(["run", str(SPECS / "hopfield-capacity.yaml"), "--out", str(out), "--quiet"]) == 0
+    loads = "[0.05, 0.1, 0.12, 0.13, 0.14, 0.15, 0.16, 0.18, 0.2, 0.3, 0.4, 0.5, 0.6]"
+    assert main(["run", str(SPECS / "hopfield-capacity.yaml"), "--out", str(out), "--quiet",
+                 "--set", "study.capacity.sizes=[1000]", "--set", f"study.capacity.loads={loads}"]) == 0
     study = json.loads((out / "summary.json").read_text())["capacity"]
     hebbian_load = study["hebbian"]["critical_load"]
     assert 0.12 <= hebbian_load <= 0.17

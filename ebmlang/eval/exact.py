@@ -102,3 +102,30 @@ def log_likelihood(program: Program, params: dict, data: dict, log_z: float | No
 
 def _to_host(a) -> np.ndarray:
     return np.asarray(a.get() if hasattr(a, "get") else a, dtype=np.float64)
+
+
+def kl_from_data(program: Program, params: dict, layer: str, rows: np.ndarray, log_z: float | None = None) -> float:
+    """KL(p̂ ‖ p_model) from the empirical distribution p̂ of ``rows`` (host, discrete) to the
+    model's marginal of ``layer``:  Σ_v p̂(v) (log p̂(v) − log p(v))."""
+    distinct, counts = np.unique(rows, axis=0, return_counts=True)
+    p_hat = counts / counts.sum()
+    ll = log_likelihood(program, params, {layer: program.xp.asarray(distinct, dtype=program.dtype)}, log_z)
+    return float((p_hat * (np.log(p_hat) - ll)).sum())
+
+
+def latent_codes(program: Program, params: dict, data: dict) -> dict:
+    """The most probable joint state of all layers not in ``data``, for each row: argmin of E
+    over every latent state (small latent parts only). Returns layer -> (rows, size) host arrays."""
+    from ..kernels import energy
+    latent = [n for n in program.layers if n not in data]
+    _check_size(program, latent)
+    rows = next(iter(data.values())).shape[0]
+    table = next(_enumerate(program, latent, _state_count(program, latent)))
+    count = len(next(iter(table.values())))
+    xp = program.xp
+    best = np.empty(rows, dtype=int)
+    for r in range(rows):
+        state = {k: xp.repeat(v[r:r + 1], count, axis=0) for k, v in data.items()}
+        state.update({k: xp.asarray(s, dtype=program.dtype) for k, s in table.items()})
+        best[r] = int(np.argmin(_to_host(energy(program, params, state))))
+    return {k: s[best] for k, s in table.items()}

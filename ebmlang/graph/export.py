@@ -16,7 +16,6 @@ def describe(program: Program) -> str:
         lines.append(f"  {name:<10} {info.units.name:<9} {info.size:>6}{shape}")
     lines.append("couplings:")
     for c in program.couplings:
-        n_a, n_b = program.layers[c.a].size, program.layers[c.b].size
         edges = _edge_count(program, c)
         kind = "lattice stencil" if c.stencil else "lateral" if c.lateral else "dense" if c.dense else "masked"
         lines.append(f"  {c.key:<18} {c.a}—{c.b}  {kind}, {edges} weights"

@@ -89,7 +89,6 @@ def relax(program: Program, params: dict, state: dict, layer: str, mode: str, ma
 
     A row has converged after the first sweep in which none of its units changed; that sweep is
     not counted in its sweeps."""
-    xp = program.xp
     rows = state[layer].shape[0]
     sweeps = np.zeros(rows, dtype=int)
     converged = np.zeros(rows, dtype=bool)

@@ -24,6 +24,8 @@ class Probe:
         self.train = {data.layer: xp.asarray(data.train[:count], dtype=dtype)}
         self.test = {data.layer: xp.asarray(data.test[:count], dtype=dtype)} if len(data.test) else None
         self.test_all = {data.layer: data.test} if len(data.test) else None
+        self.train_rows = data.train
+        self.discrete = model.layers[data.layer].units.discrete
 
     def epoch_metrics(self) -> dict:
         m, p = self.model.program, self.model.params
@@ -35,7 +37,9 @@ class Probe:
                 out["free_energy_test"] = mean_free_energy(m, p, self.test)
                 out["free_energy_gap"] = free_energy_gap(m, p, self.train, self.test)
             if self.evaluate.log_likelihood:
-                out["log_likelihood_test"] = self.exact_log_likelihood()[0]
+                out["log_likelihood_test"], log_z = self.exact_log_likelihood()
+                if self.discrete:
+                    out["kl_divergence"] = exact.kl_from_data(m, p, self.layer, self.train_rows, log_z)
         return out
 
     def exact_log_likelihood(self) -> tuple[float, float]:
@@ -56,6 +60,10 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
             summary["free_energy_gap"] = free_energy_gap(m, p, probe.train, probe.test)
         if evaluate.log_likelihood:
             summary["log_likelihood.exact"], summary["log_z.exact"] = probe.exact_log_likelihood()
+            if probe.discrete:
+                summary["kl_divergence.exact"] = exact.kl_from_data(m, p, probe.layer, probe.train_rows,
+                                                                     summary["log_z.exact"])
+                summary.update(_codes(model, probe))
     elif evaluate.log_likelihood:
         summary["log_z.exact"] = exact.log_partition(model.program, model.params)
     if evaluate.recall and data is not None:
@@ -63,6 +71,22 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
         summary["recall"] = recall(model.program, model.params, data.layer, data.test, r.flip, r.mode,
                                    r.max_sweeps, model.spec.seed if model.spec else 0)
     return summary
+
+
+def _codes(model: Model, probe: Probe) -> dict:
+    """The latent code each distinct test pattern evokes, when the latent part is enumerable."""
+    latent = [n for n in model.layers if n != probe.layer]
+    if not latent or not all(model.layers[n].units.discrete for n in latent):
+        return {}
+    patterns = np.unique(probe.test_all[probe.layer], axis=0)
+    try:
+        codes = exact.latent_codes(model.program, model.params,
+                                   {probe.layer: model.xp.asarray(patterns, dtype=model.program.dtype)})
+    except ValueError:          # too many latent states to enumerate
+        return {}
+    joined = np.concatenate([to_numpy(codes[n]) for n in latent], axis=1)
+    return {"latent_codes": joined.astype(int).tolist(),
+            "latent_codes.distinct": int(len(np.unique(joined, axis=0))), "latent_codes.patterns": len(patterns)}
 
 
 def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, folder: RunFolder, seed: int) -> list:
@@ -85,7 +109,7 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     metrics = folder.read_metrics()
     if metrics:
         save_curves(folder.file("curves.png"), metrics,
-                    ("recon_error_train", "recon_error_test", "free_energy_gap", "log_likelihood_test"))
+                    ("recon_error_train", "recon_error_test", "free_energy_gap", "log_likelihood_test", "kl_divergence"))
         drawn.append("curves.png")
     return drawn
 

@@ -120,8 +120,10 @@ def _train(spec: Spec) -> Iterator[Problem]:
     sparse = train.sparsity and train.sparsity.layer
     if sparse and sparse not in layers:
         yield "train.sparsity.layer", f"train.sparsity.layer names unknown layer '{sparse}'{suggest(sparse, layers)}"
-    if train.chains is not None and train.rule != "pcd":
-        yield "train.chains", "train.chains applies only to rule pcd (cd restarts its chains at the data)"
+    persistent = (train.negative.chains or {"pcd": "persistent"}.get(train.rule)) == "persistent"
+    if train.chains is not None and not persistent:
+        yield "train.chains", "train.chains applies only to persistent chains (rule pcd); other rules start " \
+                              "one chain per example"
 
 
 def _sample(spec: Spec) -> Iterator[Problem]:

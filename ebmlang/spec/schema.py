@@ -91,6 +91,18 @@ class SparsitySpec:
 
 
 @dataclass(frozen=True)
+class PositivePhaseSpec:
+    sweeps: int = 10
+    anneal: Choice | None = None
+
+
+@dataclass(frozen=True)
+class NegativePhaseSpec:
+    chains: str | None = None
+    anneal: Choice | None = None
+
+
+@dataclass(frozen=True)
 class TrainSpec:
     rule: str = "cd"
     k: int = 1
@@ -100,6 +112,8 @@ class TrainSpec:
     optimizer: Choice = Choice("sgd", SgdSpec(lr=0.05))
     sparsity: SparsitySpec | None = None
     clamp: tuple | None = None
+    positive: PositivePhaseSpec = PositivePhaseSpec()
+    negative: NegativePhaseSpec = NegativePhaseSpec()
 
 
 @dataclass(frozen=True)
@@ -334,20 +348,6 @@ SPARSITY = Section("sparsity", {
     "layer": Field(Identifier(), None, "the layer kept sparse (default: the first unclamped layer)"),
 }, lambda **kw: SparsitySpec(**kw))
 
-TRAIN = Section("train", {
-    "rule": Field(Enum("cd", "pcd", *STORAGE_RULES), "cd",
-                  "`cd`: chains restart at the data; `pcd`: persistent chains; `hebbian`, `storkey`, "
-                  "`pseudo_inverse`: Hopfield storage of the data as patterns (one shot)"),
-    "k": Field(Int(1), 1, "Gibbs sweeps of the negative phase per update"),
-    "epochs": Field(Int(0), 10, "passes over the training set"),
-    "batch_size": Field(Int(1), 100, "examples per update"),
-    "chains": Field(Int(1), None, "pcd: number of persistent chains (default: batch_size)"),
-    "optimizer": Field(OPTIMIZER, Choice("sgd", SgdSpec(lr=0.05)), "parameter update rule"),
-    "sparsity": Field(SPARSITY, None, "sparsity target on a hidden layer (Lee et al. 2008; Hinton's guide)"),
-    "clamp": Field(ListOf(Identifier(), 1), None, "layers clamped to data in the positive phase "
-                   "(default: the data layer)"),
-}, lambda **kw: TrainSpec(**kw))
-
 _T_ENDS = {"start": Field(POSITIVE, doc="first temperature"), "stop": Field(POSITIVE, doc="last temperature"),
            "steps": Field(Int(2), doc="number of temperatures")}
 TEMPERATURES = Tagged("temperature schedule", {
@@ -360,6 +360,35 @@ TEMPERATURES = Tagged("temperature schedule", {
         "rate": Field(Float(0.0, 1.0, min_open=True, max_open=True), doc="T_k = start · rate^k"),
         "steps": Field(Int(2), doc="number of temperatures")}, lambda **kw: kw),
 })
+
+PHASE_POSITIVE = Section("positive", {
+    "sweeps": Field(Int(1), 10, "Gibbs sweeps with the data clamped, when the latent layers are coupled to "
+                    "each other (otherwise their exact means are used)"),
+    "anneal": Field(TEMPERATURES, None, "temperatures swept once each before those sweeps"),
+}, lambda **kw: PositivePhaseSpec(**kw))
+
+PHASE_NEGATIVE = Section("negative", {
+    "chains": Field(Enum("data", "persistent", "fresh"), None, "where the free chains start: at the data "
+                    "(CD), where they stopped (PCD), at random (Boltzmann learning); default: by the rule"),
+    "anneal": Field(TEMPERATURES, None, "temperatures swept once each before the k sweeps"),
+}, lambda **kw: NegativePhaseSpec(**kw))
+
+TRAIN = Section("train", {
+    "rule": Field(Enum("cd", "pcd", "boltzmann", *STORAGE_RULES), "cd",
+                  "`cd`: chains restart at the data; `pcd`: persistent chains; `boltzmann`: fresh random "
+                  "chains (Ackley, Hinton & Sejnowski 1985); `hebbian`, `storkey`, `pseudo_inverse`: "
+                  "Hopfield storage of the data as patterns (one shot)"),
+    "k": Field(Int(1), 1, "Gibbs sweeps of the negative phase per update"),
+    "epochs": Field(Int(0), 10, "passes over the training set"),
+    "batch_size": Field(Int(1), 100, "examples per update"),
+    "chains": Field(Int(1), None, "pcd: number of persistent chains (default: batch_size)"),
+    "optimizer": Field(OPTIMIZER, Choice("sgd", SgdSpec(lr=0.05)), "parameter update rule"),
+    "sparsity": Field(SPARSITY, None, "sparsity target on a hidden layer (Lee et al. 2008; Hinton's guide)"),
+    "clamp": Field(ListOf(Identifier(), 1), None, "layers clamped to data in the positive phase "
+                   "(default: the data layer)"),
+    "positive": Field(PHASE_POSITIVE, EMPTY, "the positive (clamped) phase"),
+    "negative": Field(PHASE_NEGATIVE, EMPTY, "the negative (free) phase"),
+}, lambda **kw: TrainSpec(**kw))
 
 SAMPLE = Section("sample", {
     "temperatures": Field(TEMPERATURES, doc="where to sample: a schedule of temperatures, visited in order"),

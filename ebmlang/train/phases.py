@@ -2,42 +2,91 @@
 
     Δθ ∝ (⟨−∂E/∂θ⟩₊ − ⟨−∂E/∂θ⟩₋) / T
 
-Positive phase: the clamped layers hold data; the latent layers are filled in by their exact
-conditional means when they are mutually uncoupled (an RBM), else by Gibbs sweeps with the
-clamped layers fixed. Negative phase: chains run ``sweeps`` block-Gibbs sweeps, either restarted
-at the positive-phase state (CD-k) or persistent across updates (PCD). The last block of the
-last sweep is Rao–Blackwellised: its units enter the statistics as conditional means, which is
-exact in expectation since they are independent given the rest, and saves CD a GEMM.
+Positive phase: the clamped layers hold data; the latent layers get their exact conditional
+means when they are mutually uncoupled (an RBM), else they are filled in by Gibbs sweeps with
+the clamped layers fixed (a Boltzmann machine with hidden–hidden couplings), optionally after
+annealing from a higher temperature. Negative phase: chains run ``sweeps`` block-Gibbs sweeps,
+started at the positive-phase state (CD-k), kept from the last update (PCD), or drawn afresh at
+random (the free phase of Boltzmann learning, usually annealed).
+
+Both phases end the same way: the last block of the last sweep is Rao–Blackwellised, its units
+entering the statistics as conditional means. That is exact in expectation (they are
+independent given the rest) and spares CD a GEMM.
+
+The rules are shorthands for phases:
+
+| rule        | positive                         | negative                              |
+|-------------|----------------------------------|---------------------------------------|
+| `cd`        | exact means (or Gibbs sweeps)    | k sweeps from the data                |
+| `pcd`       | same                             | k sweeps of persistent chains         |
+| `boltzmann` | same, annealed if asked          | fresh random chains, annealed, k sweeps |
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..compile import Program
-from ..kernels import block_update, gibbs_sweep, layer_params
+from ..kernels import block_update, layer_params
 from ..kernels.gibbs import conditional, merge_units
+
+CHAINS_OF_RULE = {"cd": "data", "pcd": "persistent", "boltzmann": "fresh"}
 
 
 @dataclass(frozen=True)
 class Phases:
-    clamp: tuple            # layers holding data in the positive phase
-    latent: tuple           # all other layers
-    exact: bool             # latent layers mutually uncoupled: exact positive phase
-    chains: str             # "data" (CD) or "persistent" (PCD)
-    sweeps: int             # k
-    positive_sweeps: int = 10   # Gibbs sweeps of the positive phase when it is not exact
+    clamp: tuple                    # layers holding data in the positive phase
+    latent: tuple                   # all other layers
+    exact: bool                     # latent layers mutually uncoupled: exact positive phase
+    chains: str                     # "data" (CD), "persistent" (PCD) or "fresh" (Boltzmann learning)
+    sweeps: int                     # negative-phase sweeps at the model's temperature (k)
+    positive_sweeps: int = 10       # positive-phase sweeps when it is not exact
+    positive_anneal: tuple = ()     # temperatures swept once each before those sweeps
+    negative_anneal: tuple = ()
 
 
-def phases_for(program: Program, rule: str, k: int, clamp: tuple) -> Phases:
+def phases_for(program: Program, rule: str, k: int, clamp: tuple, chains: str | None = None,
+               positive_sweeps: int = 10, positive_anneal=(), negative_anneal=()) -> Phases:
     latent = tuple(n for n in program.layers if n not in clamp)
-    return Phases(tuple(clamp), latent, program.summable(latent), "persistent" if rule == "pcd" else "data", k)
+    return Phases(tuple(clamp), latent, program.summable(latent), chains or CHAINS_OF_RULE[rule], k,
+                  positive_sweeps, tuple(positive_anneal), tuple(negative_anneal))
 
 
-def _fill(program, params, state, name, rng, temperature=None):
-    """(sample, mean) of layer ``name`` given ``state``, from one conditional."""
-    units = program.layers[name].units
-    cond = conditional(program, params, state, name, temperature)
-    return units.sample(cond, rng), units.mean(cond)
+def random_fill(program: Program, params: dict, state: dict, names, batch: int, rng) -> dict:
+    """``state`` plus independent random draws for the layers ``names``."""
+    out = dict(state)
+    for name in names:
+        info = program.layers[name]
+        out[name] = info.units.random_state(batch, info.size, layer_params(program, params, name), rng, program.dtype)
+    return out
+
+
+def run_chains(program: Program, params: dict, start: dict, rng, sweeps: int, clamp=frozenset(),
+               anneal=(), keep_samples: bool = True):
+    """Sweep once at each temperature of ``anneal``, then ``sweeps`` times at the model's own:
+    (state for the statistics, chain state). The last block enters the statistics as means;
+    ``keep_samples=False`` (chains about to be dropped) skips drawing it."""
+    state = start
+    for t in anneal:
+        for block in program.schedule:
+            state = block_update(program, params, state, block, rng, clamp, float(t))
+    blocks = [b for b in program.schedule if any(p.layer not in clamp for p in b)]
+    for sweep in range(sweeps):
+        for i, block in enumerate(blocks):
+            if sweep == sweeps - 1 and i == len(blocks) - 1:
+                return _last_block(program, params, state, block, rng, clamp, keep_samples)
+            state = block_update(program, params, state, block, rng, clamp)
+    return state, state          # nothing to sweep
+
+
+def _last_block(program, params, state, block, rng, clamp, keep_samples):
+    stat, chain = dict(state), dict(state)
+    for piece in (p for p in block if p.layer not in clamp):
+        units = program.layers[piece.layer].units
+        cond = conditional(program, params, state, piece.layer)
+        stat[piece.layer] = merge_units(state[piece.layer], units.mean(cond), piece)
+        if keep_samples:
+            chain[piece.layer] = merge_units(state[piece.layer], units.sample(cond, rng), piece)
+    return stat, chain
 
 
 def positive(program: Program, params: dict, data: dict, phases: Phases, rng):
@@ -45,39 +94,20 @@ def positive(program: Program, params: dict, data: dict, phases: Phases, rng):
     if phases.exact:
         stat_state, chain_state = dict(data), dict(data)
         for name in phases.latent:
-            chain_state[name], stat_state[name] = _fill(program, params, data, name, rng)
+            units = program.layers[name].units
+            cond = conditional(program, params, data, name)
+            chain_state[name], stat_state[name] = units.sample(cond, rng), units.mean(cond)
         return stat_state, chain_state
-    start = dict(data)
     batch = next(iter(data.values())).shape[0]
-    for name in phases.latent:
-        info = program.layers[name]
-        start[name] = info.units.random_state(batch, info.size, layer_params(program, params, name), rng,
-                                              program.dtype)
-    state = gibbs_sweep(program, params, start, rng, clamp=frozenset(phases.clamp), sweeps=phases.positive_sweeps)
-    return state, state
+    start = random_fill(program, params, data, phases.latent, batch, rng)
+    return run_chains(program, params, start, rng, phases.positive_sweeps, frozenset(phases.clamp),
+                      phases.positive_anneal)
 
 
 def negative(program: Program, params: dict, start: dict, phases: Phases, rng, keep_samples: bool):
-    """Run the chains from ``start``: (state for the statistics, chain state after the sweeps).
-
-    ``keep_samples=False`` (CD, whose chains are dropped) skips drawing the last block.
-    """
-    state, blocks = start, program.schedule
-    for sweep in range(phases.sweeps):
-        for i, block in enumerate(blocks):
-            if sweep == phases.sweeps - 1 and i == len(blocks) - 1:
-                return _last_block(program, params, state, block, rng, keep_samples)
-            state = block_update(program, params, state, block, rng)
-    return state, state          # no blocks at all: nothing to sample
-
-
-def _last_block(program, params, state, block, rng, keep_samples):
-    """The final block: means for the statistics, samples for persistent chains."""
-    stat, chain = dict(state), dict(state)
-    for piece in block:
-        units = program.layers[piece.layer].units
-        cond = conditional(program, params, state, piece.layer)
-        stat[piece.layer] = merge_units(state[piece.layer], units.mean(cond), piece)
-        if keep_samples:
-            chain[piece.layer] = merge_units(state[piece.layer], units.sample(cond, rng), piece)
-    return stat, chain
+    """Run the free chains from ``start`` (fresh chains: from random states instead)."""
+    if phases.chains == "fresh":
+        batch = next(iter(start.values())).shape[0]
+        start = random_fill(program, params, {}, program.layers, batch, rng)
+    return run_chains(program, params, start, rng, phases.sweeps, anneal=phases.negative_anneal,
+                      keep_samples=keep_samples)

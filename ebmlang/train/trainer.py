@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..backend import Rng
 from ..compile import Program
 from ..kernels import param_stats, random_state
+from ..kernels.anneal import temperatures
 from ..spec.schema import SgdSpec, SparsitySpec, TrainSpec
 from .optim import learning_rate, momentum, sgd_update
 from .phases import Phases, negative, phases_for, positive
@@ -34,7 +35,10 @@ class TrainState:
 class Trainer:
     def __init__(self, program: Program, spec: TrainSpec, clamp: tuple, seed: int):
         self.program, self.spec, self.seed = program, spec, seed
-        self.phases: Phases = phases_for(program, spec.rule, spec.k, clamp)
+        self.phases: Phases = phases_for(
+            program, spec.rule, spec.k, clamp, spec.negative.chains, spec.positive.sweeps,
+            temperatures(spec.positive.anneal) if spec.positive.anneal else (),
+            temperatures(spec.negative.anneal) if spec.negative.anneal else ())
         self.sgd: SgdSpec = spec.optimizer.options
         self.keys = self._trainable_keys()
         self.sparsity: SparsitySpec | None = spec.sparsity
