@@ -31,7 +31,11 @@ class Model:
     def from_spec(cls, spec: Spec, backend: str | None = None, data_mean: dict | None = None) -> "Model":
         xp = get_namespace(backend or spec.backend, spec.loc("backend"))
         program = lower(build_graph(spec), xp, spec.dtype)
-        return cls(program, init_params(program, spec.seed, data_mean, read_init_files(spec, program)), spec)
+        params = init_params(program, spec.seed, data_mean, read_init_files(spec, program))
+        if spec.problem is not None:        # the problem fixes the energy: its biases and couplings
+            from .problems import parameters
+            params.update({k: xp.asarray(v, dtype=program.dtype) for k, v in parameters(spec).items()})
+        return cls(program, params, spec)
 
     @property
     def xp(self):

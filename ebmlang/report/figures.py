@@ -112,3 +112,18 @@ def save_capacity(path: Path, study: dict, rule: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def save_tour(path: Path, xy: np.ndarray, tour: list, result: dict) -> None:
+    """The best annealed tour over the cities."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    closed = list(tour) + [tour[0]]
+    ax.plot(xy[closed, 0], xy[closed, 1], "-o", markersize=6)
+    for city, (x, y) in enumerate(xy):
+        ax.annotate(str(city), (x, y), textcoords="offset points", xytext=(4, 4))
+    ax.set_title(f"best tour {result['best_length']:.3f} (optimum {result['optimum_length']:.3f})")
+    ax.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

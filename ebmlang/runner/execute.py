@@ -13,7 +13,9 @@ from ..data import Dataset, load_data
 from ..errors import DataError
 from ..eval.capacity import capacity_study
 from ..eval.observables import temperature_scan
-from ..report.figures import save_capacity, save_observables
+from ..eval.optimize import anneal_restarts, maxcut_report, tsp_report
+from ..problems import tsp
+from ..report.figures import save_capacity, save_observables, save_tour
 from ..model import Model
 from ..report import Progress
 from ..spec import Spec, to_yaml
@@ -86,6 +88,18 @@ def _capacity(spec: Spec, folder: RunFolder, report: Progress) -> dict:
     return study
 
 
+def _optimize(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> dict:
+    finals = anneal_restarts(model, spec)
+    if spec.problem.kind == "tsp":
+        result, best = tsp_report(spec, finals)
+        if best is not None:
+            save_tour(folder.file("tour.png"), tsp.cities(spec.problem.options, spec), best, result)
+    else:
+        result = maxcut_report(spec, finals)
+    report.note("  ".join(f"{k} {v:.4g}" for k, v in result.items() if isinstance(v, float)))
+    return result
+
+
 def _resume(folder: RunFolder, model: Model, state: TrainState | None) -> TrainState | None:
     arrays = folder.load_checkpoint()
     model.load_parameters(arrays)
@@ -119,6 +133,8 @@ def _train_and_evaluate(spec, model, data, trainer, state, folder, report) -> di
         summary["sample"] = _scan(spec, model, folder, report)
     if spec.study is not None and spec.study.capacity is not None:
         summary["capacity"] = _capacity(spec, folder, report)
+    if spec.optimize is not None:
+        summary["optimize"] = _optimize(spec, model, folder, report)
     summary["figures"] = draw_figures(model, data, spec.evaluate, folder, spec.seed)
     folder.write_summary(summary)
     report.note("  ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float)))

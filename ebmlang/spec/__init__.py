@@ -21,6 +21,12 @@ def parse_spec(text: str, file: str = "<spec>", overrides: list[str] | tuple = (
         raise SpecError(sorted(ctx.problems, key=lambda d: (d.location.file != file, d.location.line,
                                                               d.location.col)))
     spec = _with_locations(spec, ctx, file)
+    if (spec.model is None) == (spec.problem is None):
+        where = spec.loc("problem" if spec.problem else "model")
+        raise SpecError("a spec needs exactly one of 'model' and 'problem' (a problem generates the model)", where)
+    if spec.problem is not None:
+        from ..problems import expand
+        spec = expand(spec)
     check_spec(spec)
     return spec
 

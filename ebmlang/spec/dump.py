@@ -47,7 +47,10 @@ def _choice(value: Choice, tagged: Tagged) -> Any:
 
 
 def to_plain(spec: Spec) -> dict:
-    return dump(spec, SPEC)
+    out = dump(spec, SPEC)
+    if spec.problem is not None:       # the model was generated from the problem: not written twice
+        out.pop("model", None)
+    return out
 
 
 def to_yaml(spec: Spec) -> str:

@@ -182,9 +182,16 @@ class SampleSpec:
 
 
 @dataclass(frozen=True)
+class OptimizeSpec:
+    anneal: Choice
+    sweeps: int = 1
+    restarts: int = 20
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
-    model: ModelSpec
+    model: ModelSpec | None = None
     seed: int = 0
     backend: str = "numpy"
     dtype: str = "float32"
@@ -192,6 +199,8 @@ class Spec:
     train: TrainSpec | None = None
     sample: SampleSpec | None = None
     study: StudySpec | None = None
+    problem: Choice | None = None
+    optimize: OptimizeSpec | None = None
     evaluate: EvaluateSpec = EvaluateSpec()
     # where each dotted path was written (file:line:col); not part of the spec's value
     where: dict = field(default_factory=dict, compare=False, repr=False)
@@ -439,6 +448,30 @@ STUDY = Section("study", {
     "capacity": Field(CAPACITY, None, "Hopfield capacity: start at each stored pattern, relax, record the overlap"),
 }, lambda **kw: StudySpec(**kw))
 
+PROBLEM = Tagged("problem", {
+    "tsp": Section("tsp", {
+        "cities": Field(Int(3, 10), 8, "number of cities (brute force finds the optimum for comparison)"),
+        "seed": Field(Int(0), 0, "seed of the city coordinates (uniform in the unit square)"),
+        "file": Field(Str(), None, "a text file of `x y` lines instead, relative to the spec"),
+        "A": Field(Float(0.0), 2.0, "penalty: a city at two positions"),
+        "B": Field(Float(0.0), 2.0, "penalty: two cities at one position"),
+        "C": Field(Float(0.0), 6.0, "penalty: not exactly n units on (C/2 must exceed D times the longest "
+                   "two-edge detour, or switching a unit off pays)"),
+        "D": Field(Float(0.0), 1.0, "weight of the tour length")}, lambda **kw: kw),
+    "maxcut": Section("maxcut", {
+        "nodes": Field(Int(2, 24), 20, "nodes of a random regular graph (brute force finds the best cut)"),
+        "degree": Field(Int(1), 3, "its degree"),
+        "seed": Field(Int(0), 0, "seed of the graph"),
+        "file": Field(Str(), None, "an edge-list file (`i j` lines) instead, relative to the spec")},
+        lambda **kw: kw),
+})
+
+OPTIMIZE = Section("optimize", {
+    "anneal": Field(TEMPERATURES, doc="the annealing schedule, hot to cold"),
+    "sweeps": Field(Int(1), 1, "Gibbs sweeps at each temperature"),
+    "restarts": Field(Int(1), 20, "independent annealing runs (run together as a batch)"),
+}, lambda **kw: OptimizeSpec(**kw))
+
 SPEC = Section("spec", {
     "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"),
                   doc="the run's name; the default run folder is runs/<name>"),
@@ -446,9 +479,11 @@ SPEC = Section("spec", {
     "backend": Field(Enum("numpy", "cupy", "auto"), "numpy", "`auto`: CuPy when a CUDA device is usable"),
     "dtype": Field(Enum("float32", "float64"), "float32", "floating-point precision of the kernels"),
     "data": Field(DATA, None, "training and test data"),
-    "model": Field(MODEL, doc="layers, couplings and temperature"),
+    "model": Field(MODEL, None, "layers, couplings and temperature (or a `problem` that generates them)"),
     "train": Field(TRAIN, None, "how to train; absent: the model is only compiled and evaluated"),
     "sample": Field(SAMPLE, None, "sample the model over a range of temperatures and measure observables"),
     "study": Field(STUDY, None, "experiments over many instances of the model (e.g. a capacity study)"),
+    "problem": Field(PROBLEM, None, "an optimisation problem compiled into the model's energy (instead of `model`)"),
+    "optimize": Field(OPTIMIZE, None, "minimise the energy by simulated annealing, then decode the problem's answer"),
     "evaluate": Field(EVALUATE, EMPTY, "what to measure and draw after training"),
 }, lambda **kw: Spec(**kw))
