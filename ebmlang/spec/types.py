@@ -1,0 +1,207 @@
+"""The typed, frozen spec objects that validation builds (the tables are in ``schema.py``).
+
+Every section of the spec language becomes one of these dataclasses; tagged choices (an
+initialiser, a connectivity, a schedule) become :class:`Choice` values. ``Spec.where`` maps each
+dotted path to the file:line:col it was written at, for errors raised by later stages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Location
+from .constraints import Choice
+
+STORAGE_RULES = ("hebbian", "storkey", "pseudo_inverse")
+
+@dataclass(frozen=True)
+class LayerSpec:
+    size: int
+    units: str
+    shape: tuple | None = None
+    categories: int | None = None
+    sigma: float | None = None
+    learn_sigma: bool = False
+    bias: Choice = Choice("zeros")
+
+
+@dataclass(frozen=True)
+class CouplingSpec:
+    between: tuple
+    connectivity: Choice = Choice("dense")
+    init: Choice = Choice("normal")
+    trainable: bool = True
+
+    @property
+    def lateral(self) -> bool:
+        return self.between[0] == self.between[1]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    layers: dict
+    couplings: tuple = ()
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    source: str
+    layer: str | None = None
+    path: str | None = None
+    binarize: Any = "none"
+    train_size: int | None = None
+    test_size: int | None = None
+    test_fraction: float = 0.1
+    side: int = 3
+    dim: int = 2
+    components: int = 3
+    samples: int = 2000
+    separation: float = 4.0
+    noise: float = 1.0
+    seed: int = 0
+    count: int = 10
+    probability: float = 0.5
+
+
+@dataclass(frozen=True)
+class SgdSpec:
+    lr: float
+    momentum: float = 0.0
+    final_momentum: float | None = None
+    momentum_switch_epoch: int = 5
+    weight_decay: float = 0.0
+    schedule: Choice = Choice("constant")
+
+
+@dataclass(frozen=True)
+class SparsitySpec:
+    target: float
+    cost: float = 0.1
+    decay: float = 0.9
+    layer: str | None = None
+
+
+@dataclass(frozen=True)
+class PositivePhaseSpec:
+    sweeps: int = 10
+    anneal: Choice | None = None
+
+
+@dataclass(frozen=True)
+class NegativePhaseSpec:
+    chains: str | None = None
+    anneal: Choice | None = None
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    rule: str = "cd"
+    k: int = 1
+    epochs: int = 10
+    batch_size: int = 100
+    chains: int | None = None
+    optimizer: Choice = Choice("sgd", SgdSpec(lr=0.05))
+    sparsity: SparsitySpec | None = None
+    clamp: tuple | None = None
+    positive: PositivePhaseSpec = PositivePhaseSpec()
+    negative: NegativePhaseSpec = NegativePhaseSpec()
+
+
+@dataclass(frozen=True)
+class Enabled:
+    """A switchable evaluation with no options of its own."""
+
+
+@dataclass(frozen=True)
+class CountSpec:
+    count: int = 64
+
+
+@dataclass(frozen=True)
+class SamplesSpec:
+    count: int = 64
+    steps: int = 1000
+    start: str = "random"
+
+
+@dataclass(frozen=True)
+class LogLikelihoodSpec:
+    method: str = "exact"
+
+
+@dataclass(frozen=True)
+class RecallSpec:
+    flip: float = 0.1
+    mode: str = "async"
+    max_sweeps: int = 100
+
+
+@dataclass(frozen=True)
+class CapacitySpec:
+    sizes: tuple
+    loads: tuple
+    rules: tuple = STORAGE_RULES
+    trials: int = 1
+    max_sweeps: int = 50
+    threshold: float = 0.9
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    capacity: CapacitySpec | None = None
+
+
+@dataclass(frozen=True)
+class EvaluateSpec:
+    reconstruction: Enabled | None = Enabled()
+    free_energy_gap: CountSpec | None = CountSpec(1000)
+    samples: SamplesSpec | None = SamplesSpec()
+    filters: CountSpec | None = CountSpec(100)
+    log_likelihood: LogLikelihoodSpec | None = None
+    recall: RecallSpec | None = None
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    temperatures: Choice
+    layer: str | None = None
+    chains: int = 1
+    burn_in: int = 1000
+    sweeps: int = 1000
+    start: str = "random"
+    carry: bool = True
+
+
+@dataclass(frozen=True)
+class OptimizeSpec:
+    anneal: Choice
+    sweeps: int = 1
+    restarts: int = 20
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    model: ModelSpec | None = None
+    seed: int = 0
+    backend: str = "numpy"
+    dtype: str = "float32"
+    data: DataSpec | None = None
+    train: TrainSpec | None = None
+    sample: SampleSpec | None = None
+    study: StudySpec | None = None
+    problem: Choice | None = None
+    optimize: OptimizeSpec | None = None
+    evaluate: EvaluateSpec = EvaluateSpec()
+    # where each dotted path was written (file:line:col); not part of the spec's value
+    where: dict = field(default_factory=dict, compare=False, repr=False)
+    file: str = field(default="<spec>", compare=False, repr=False)
+
+    def loc(self, path: str) -> Location:
+        """The location of ``path``, or of its nearest written ancestor."""
+        while path:
+            if path in self.where:
+                return self.where[path]
+            path = path.rpartition(".")[0]
+        return Location(self.file, 1, 1)
