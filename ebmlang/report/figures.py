@@ -127,3 +127,17 @@ def save_tour(path: Path, xy: np.ndarray, tour: list, result: dict) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def save_weight_spread(path: Path, log_weights: np.ndarray) -> None:
+    """Histogram of AIS log importance weights relative to their maximum: a long left tail
+    means a few runs carry the estimate (more runs or more β's are needed)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    ax.hist(log_weights - log_weights.max(), bins=30)
+    ax.set_xlabel("log w − max log w")
+    ax.set_ylabel("runs")
+    ax.set_title(f"AIS importance weights ({len(log_weights)} runs)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -6,6 +6,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..data import Dataset
 from ..eval import exact
+from ..eval.ais import ais_log_partition
 from ..eval.metrics import free_energy_gap, mean_free_energy, reconstruction_error
 from ..eval.recall import recall
 from ..model import Model
@@ -36,7 +37,7 @@ class Probe:
                 out["free_energy_train"] = mean_free_energy(m, p, self.train)
                 out["free_energy_test"] = mean_free_energy(m, p, self.test)
                 out["free_energy_gap"] = free_energy_gap(m, p, self.train, self.test)
-            if self.evaluate.log_likelihood:
+            if self.evaluate.log_likelihood and self.evaluate.log_likelihood.method == "exact":
                 out["log_likelihood_test"], log_z = self.exact_log_likelihood()
                 if self.discrete:
                     out["kl_divergence"] = exact.kl_from_data(m, p, self.layer, self.train_rows, log_z)
@@ -58,7 +59,9 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
             summary["reconstruction_error"] = reconstruction_error(m, p, probe.test)
         if evaluate.free_energy_gap:
             summary["free_energy_gap"] = free_energy_gap(m, p, probe.train, probe.test)
-        if evaluate.log_likelihood:
+        if evaluate.log_likelihood and evaluate.log_likelihood.method == "ais":
+            summary.update(_ais(model, data, evaluate.log_likelihood))
+        elif evaluate.log_likelihood:
             summary["log_likelihood.exact"], summary["log_z.exact"] = probe.exact_log_likelihood()
             if probe.discrete:
                 summary["kl_divergence.exact"] = exact.kl_from_data(m, p, probe.layer, probe.train_rows,
@@ -71,6 +74,18 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
         summary["recall"] = recall(model.program, model.params, data.layer, data.test, r.flip, r.mode,
                                    r.max_sweeps, model.spec.seed if model.spec else 0)
     return summary
+
+
+def _ais(model: Model, data: Dataset, spec) -> dict:
+    """log Z by AIS with its ±3σ bounds, and the test set's mean log-likelihood from it."""
+    r = ais_log_partition(model.program, model.params, spec.runs, spec.steps, spec.spacing,
+                          data.train.mean(axis=0), model.spec.seed if model.spec else 0)
+    test = {data.layer: model.xp.asarray(data.test, dtype=model.program.dtype)}
+    mean_f = float(to_numpy(model.free_energy(test)).mean()) / model.program.temperature
+    return {"log_z.ais": r.log_z, "log_z.ais_lower": r.lower, "log_z.ais_upper": r.upper,
+            "log_likelihood.test": -mean_f - r.log_z, "log_likelihood.test_lower": -mean_f - r.upper,
+            "log_likelihood.test_upper": -mean_f - r.lower, "ais.runs": spec.runs, "ais.steps": spec.steps,
+            "ais.log_weights": r.log_weights.tolist()}
 
 
 def _codes(model: Model, probe: Probe) -> dict:

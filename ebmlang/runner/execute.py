@@ -9,13 +9,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..data import Dataset, load_data
 from ..errors import DataError
 from ..eval.capacity import capacity_study
 from ..eval.observables import temperature_scan
 from ..eval.optimize import anneal_restarts, maxcut_report, tsp_report
 from ..problems import tsp
-from ..report.figures import save_capacity, save_observables, save_tour
+from ..report.figures import save_capacity, save_observables, save_tour, save_weight_spread
 from ..model import Model
 from ..report import Progress
 from ..spec import Spec, to_yaml
@@ -136,6 +138,9 @@ def _train_and_evaluate(spec, model, data, trainer, state, folder, report) -> di
     if spec.optimize is not None:
         summary["optimize"] = _optimize(spec, model, folder, report)
     summary["figures"] = draw_figures(model, data, spec.evaluate, folder, spec.seed)
+    if "ais.log_weights" in summary:        # the spread of the importance weights, as a figure
+        save_weight_spread(folder.file("ais-weights.png"), np.asarray(summary.pop("ais.log_weights")))
+        summary["figures"].append("ais-weights.png")
     folder.write_summary(summary)
     report.note("  ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float)))
     return summary

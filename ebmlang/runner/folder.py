@@ -51,7 +51,8 @@ class RunFolder:
         os.replace(tmp, self.file(name))
 
     def write_summary(self, summary: dict) -> None:
-        self._write_json("summary.json", summary)
+        """summary.json; a non-finite number (an AIS bound that does not exist) is written as null."""
+        self._write_json("summary.json", _finite(summary))
 
     # ------------------------------------------------------------------------------ metrics
     def append_metrics(self, record: dict) -> None:
@@ -101,3 +102,13 @@ def restore_state(arrays: dict, state: TrainState, xp) -> TrainState:
         state.activity[key][...] = value
     state.epoch = int(arrays.get("train.epoch", 0))
     return state
+
+
+def _finite(value):
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -228,7 +228,11 @@ EVALUATE = Section("evaluate", {
         "count": Field(Int(1), 100, "hidden units shown")}, lambda **kw: CountSpec(**kw), switchable=True),
         CountSpec(100), "a PNG of the weights into the first hidden units"),
     "log_likelihood": Field(Section("log_likelihood", {
-        "method": Field(Enum("exact"), "exact", "`exact`: enumeration, for small models")},
+        "method": Field(Enum("exact", "ais"), "exact", "`exact`: enumeration (small models); `ais`: annealed "
+                        "importance sampling of log Z (RBMs), with ±3σ bounds"),
+        "runs": Field(Int(2), 100, "ais: independent annealing runs"),
+        "steps": Field(Int(1), 14500, "ais: intermediate distributions (Salakhutdinov & Murray used 14,500)"),
+        "spacing": Field(Enum("salakhutdinov", "linear"), "salakhutdinov", "ais: how the β's are spread")},
         lambda **kw: LogLikelihoodSpec(**kw), switchable=True), None, "mean log-likelihood of test data"),
     "recall": Field(Section("recall", {
         "flip": Field(Float(0.0, 1.0, max_open=True), 0.1, "fraction of each pattern's units flipped in its cue"),

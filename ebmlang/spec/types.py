@@ -128,6 +128,9 @@ class SamplesSpec:
 @dataclass(frozen=True)
 class LogLikelihoodSpec:
     method: str = "exact"
+    runs: int = 100
+    steps: int = 14500
+    spacing: str = "salakhutdinov"
 
 
 @dataclass(frozen=True)
