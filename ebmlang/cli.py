@@ -1,4 +1,4 @@
-"""The `ebm` command: run, validate, graph, fetch.
+"""The `ebm` command: run, eval, validate, graph, fetch.
 
 Exit codes: 0 success, 2 bad input (spec, data, arguments), 1 internal error. Bad input prints
 one `FILE:LINE:COL: message` line per mistake on stderr and never a traceback.
@@ -26,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=("numpy", "cupy", "auto"))
     run.add_argument("--seed", type=int)
     run.add_argument("--quiet", action="store_true", help="no progress output")
+
+    ev = sub.add_parser("eval", help="evaluate a finished run again from its saved model (no retraining)")
+    ev.add_argument("run_dir")
+    _overrides(ev)
+    ev.add_argument("--quiet", action="store_true", help="no progress output")
 
     val = sub.add_parser("validate", help="check specs; exit 2 with FILE:LINE:COL lines if any is invalid")
     val.add_argument("specs", nargs="+")
@@ -67,6 +72,12 @@ def cmd_run(args) -> int:
     if not args.spec:
         raise UsageError("ebm run needs a spec file (or --resume DIR)")
     run(load_spec(args.spec, overrides), args.out, progress=not args.quiet)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .runner import evaluate_run
+    evaluate_run(args.run_dir, args.overrides, progress=not args.quiet)
     return 0
 
 
@@ -118,7 +129,8 @@ def cmd_fetch(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = {"run": cmd_run, "validate": cmd_validate, "graph": cmd_graph, "fetch": cmd_fetch}[args.command]
+    command = {"run": cmd_run, "eval": cmd_eval, "validate": cmd_validate, "graph": cmd_graph,
+               "fetch": cmd_fetch}[args.command]
     try:
         return command(args)
     except EbmError as exc:

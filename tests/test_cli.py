@@ -134,3 +134,18 @@ def test_examples_run(tmp_path):
     assert main(["run", str(root / "examples" / "lateral-rbm.yaml"), "--out", str(tmp_path / "lat"), "--quiet",
                  "--set", "train.epochs=2"]) == 0
     assert json.loads((tmp_path / "lat" / "summary.json").read_text())["log_likelihood.exact"] < 0
+
+
+def test_eval_measures_a_finished_run_again(tmp_path, capsys):
+    code, out = _run(tmp_path, "rbm-bars-and-stripes.yaml", *FAST)
+    before = json.loads((out / "summary.json").read_text())
+    with np.load(out / "model.npz") as z:
+        weights = z["weight.v.h"].copy()
+    assert main(["eval", str(out), "--quiet", "--set", "evaluate.log_likelihood={method: ais, runs: 50, steps: 200}",
+                 "--set", "evaluate.pseudo_log_likelihood=true"]) == 0
+    after = json.loads((out / "summary.json").read_text())
+    assert after["epochs"] == before["epochs"] and "log_z.ais" in after and after["pseudo_log_likelihood"] < 0
+    with np.load(out / "model.npz") as z:
+        np.testing.assert_array_equal(z["weight.v.h"], weights)      # nothing was retrained
+    assert main(["eval", str(out), "--set", "train.epochs=9"]) == 2
+    assert "would need retraining" in capsys.readouterr().err

@@ -7,6 +7,9 @@ from ..backend import to_numpy
 from ..data import Dataset
 from ..eval import exact
 from ..eval.ais import ais_log_partition
+from ..eval.probe import probe_error, train_probe
+from ..eval.pseudo import pseudo_log_likelihood
+from ..kernels import infer_means
 from ..eval.metrics import free_energy_gap, mean_free_energy, reconstruction_error
 from ..eval.recall import recall
 from ..model import Model
@@ -69,11 +72,39 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
                 summary.update(_codes(model, probe))
     elif evaluate.log_likelihood:
         summary["log_z.exact"] = exact.log_partition(model.program, model.params)
+    if evaluate.pseudo_log_likelihood and probe is not None and probe.test is not None:
+        test = {probe.layer: probe.test[probe.layer][: evaluate.pseudo_log_likelihood.count]}
+        summary["pseudo_log_likelihood"] = float(pseudo_log_likelihood(model.program, model.params,
+                                                                       test[probe.layer]).mean())
+    if evaluate.probe and data is not None:
+        summary.update(_linear_probe(model, data, evaluate.probe))
     if evaluate.recall and data is not None:
         r = evaluate.recall
         summary["recall"] = recall(model.program, model.params, data.layer, data.test, r.flip, r.mode,
                                    r.max_sweeps, model.spec.seed if model.spec else 0)
     return summary
+
+
+def _linear_probe(model: Model, data: Dataset, spec) -> dict:
+    """Test error of softmax regression on E[h | v] (and on the raw data), labels required."""
+    if data.train_labels is None or data.test_labels is None:
+        return {}
+    xp, dtype = model.xp, model.program.dtype
+    classes = int(max(data.train_labels.max(), data.test_labels.max())) + 1
+    latent = [n for n in model.layers if n != data.layer]
+
+    def features(x):
+        means = infer_means(model.program, model.params, {data.layer: xp.asarray(x, dtype=dtype)}, latent)
+        return xp.concatenate([means[n] for n in latent], axis=1)
+
+    out = {}
+    sets = {"probe.test_error": (features(data.train), features(data.test))}
+    if spec.raw:
+        sets["probe.raw_test_error"] = (xp.asarray(data.train, dtype=dtype), xp.asarray(data.test, dtype=dtype))
+    for key, (train, test) in sets.items():
+        fitted = train_probe(xp, train, data.train_labels, classes, spec.epochs, spec.lr, spec.l2)
+        out[key] = probe_error(fitted, test, data.test_labels)
+    return out
 
 
 def _ais(model: Model, data: Dataset, spec) -> dict:

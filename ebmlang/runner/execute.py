@@ -6,13 +6,14 @@ an unfinished run, and `run.json` says whether it is still running or failed.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..data import Dataset, load_data
-from ..errors import DataError
+from ..errors import DataError, Location, UsageError
 from ..eval.capacity import capacity_study
 from ..eval.observables import temperature_scan
 from ..eval.optimize import anneal_restarts, maxcut_report, tsp_report
@@ -20,7 +21,7 @@ from ..problems import tsp
 from ..report.figures import save_capacity, save_observables, save_tour, save_weight_spread
 from ..model import Model
 from ..report import Progress
-from ..spec import Spec, to_yaml
+from ..spec import Spec, load_spec, to_yaml
 from ..spec.schema import STORAGE_RULES
 from ..train import Trainer, TrainState
 from ..train.storage import StorageTrainer
@@ -52,6 +53,29 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
         raise
     folder.set_status("complete")
     return summary
+
+
+def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True) -> dict:
+    """`ebm eval`: measure a finished run again from its model.npz, without retraining.
+
+    Only `evaluate.*` may be overridden: anything else would describe a model other than the one
+    saved. The run's summary.json keeps its training figures and gets the new measures."""
+    folder = RunFolder(run_dir)
+    spec_file = folder.file("spec.resolved.yaml")
+    if not spec_file.exists():
+        raise UsageError(f"{run_dir} is not a run folder (no spec.resolved.yaml)")
+    for text in overrides:
+        if not text.startswith("evaluate."):
+            raise UsageError(f"ebm eval changes only evaluate.*; '{text.partition('=')[0]}' would need retraining",
+                             Location("--set", 1, 1))
+    spec = load_spec(spec_file, overrides)
+    data = load_data(spec) if spec.data is not None else None
+    model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
+    model.load_parameters(folder.load_checkpoint())
+    probe = Probe(model, data, spec.evaluate) if data is not None else None
+    summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
+    spec_file.write_text(to_yaml(spec))
+    return _evaluate(spec, model, data, probe, folder, Progress(0, progress), summary)
 
 
 def _trainer(spec: Spec, model: Model, data: Dataset | None) -> Trainer | None:
@@ -129,8 +153,13 @@ def _train_and_evaluate(spec, model, data, trainer, state, folder, report) -> di
     else:
         folder.save_checkpoint(model.params, None, spec.seed)
     summary = {"name": spec.name, "backend": model.xp.__name__, "epochs": state.epoch if state else 0,
-               "train_seconds": round(time.perf_counter() - started, 3),
-               **final_summary(model, data, spec.evaluate, probe)}
+               "train_seconds": round(time.perf_counter() - started, 3)}
+    return _evaluate(spec, model, data, probe, folder, report, summary)
+
+
+def _evaluate(spec, model, data, probe, folder, report, summary: dict) -> dict:
+    """Everything after training: measures, studies, figures; writes summary.json last."""
+    summary.update(final_summary(model, data, spec.evaluate, probe))
     if spec.sample is not None:
         summary["sample"] = _scan(spec, model, folder, report)
     if spec.study is not None and spec.study.capacity is not None:

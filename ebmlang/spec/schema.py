@@ -11,7 +11,8 @@ from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field
                           ListOf, MapOf, Section, Str, Tagged)
 from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spec.schema import Spec` works)
     STORAGE_RULES, CapacitySpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, LayerSpec,
-    LogLikelihoodSpec, ModelSpec, NegativePhaseSpec, OptimizeSpec, PositivePhaseSpec, RecallSpec, SampleSpec,
+    LogLikelihoodSpec, ModelSpec, NegativePhaseSpec, OptimizeSpec, PositivePhaseSpec, ProbeSpec, RecallSpec,
+    SampleSpec,
     SamplesSpec, SgdSpec, SparsitySpec, Spec, StudySpec, TrainSpec)
 
 UNIT_TYPES = ("binary", "spin", "gaussian", "softmax")
@@ -234,6 +235,16 @@ EVALUATE = Section("evaluate", {
         "steps": Field(Int(1), 14500, "ais: intermediate distributions (Salakhutdinov & Murray used 14,500)"),
         "spacing": Field(Enum("salakhutdinov", "linear"), "salakhutdinov", "ais: how the β's are spread")},
         lambda **kw: LogLikelihoodSpec(**kw), switchable=True), None, "mean log-likelihood of test data"),
+    "pseudo_log_likelihood": Field(Section("pseudo_log_likelihood", {
+        "count": Field(Int(1), 1000, "test examples")}, lambda **kw: CountSpec(**kw), switchable=True), None,
+        "exact pseudo-log-likelihood Σ_i log p(v_i | v_−i) of test data (RBMs with binary or spin visible units)"),
+    "probe": Field(Section("probe", {
+        "epochs": Field(Int(1), 30, "passes of minibatch gradient descent"),
+        "lr": Field(POSITIVE, 0.1, "learning rate"),
+        "l2": Field(Float(0.0), 1e-4, "L2 penalty on the probe's weights"),
+        "raw": Field(Bool(), True, "also fit the same probe on the raw data, for comparison")},
+        lambda **kw: ProbeSpec(**kw), switchable=True), None,
+        "linear probe: softmax regression from the hidden features E[h | v] to the labels; test error"),
     "recall": Field(Section("recall", {
         "flip": Field(Float(0.0, 1.0, max_open=True), 0.1, "fraction of each pattern's units flipped in its cue"),
         "mode": Field(Enum("async", "sync"), "async", "`async`: one unit at a time, random order; `sync`: all at once"),

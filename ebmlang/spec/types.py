@@ -134,6 +134,14 @@ class LogLikelihoodSpec:
 
 
 @dataclass(frozen=True)
+class ProbeSpec:
+    epochs: int = 30
+    lr: float = 0.1
+    l2: float = 1e-4
+    raw: bool = True
+
+
+@dataclass(frozen=True)
 class RecallSpec:
     flip: float = 0.1
     mode: str = "async"
@@ -163,6 +171,8 @@ class EvaluateSpec:
     filters: CountSpec | None = CountSpec(100)
     log_likelihood: LogLikelihoodSpec | None = None
     recall: RecallSpec | None = None
+    pseudo_log_likelihood: CountSpec | None = None
+    probe: ProbeSpec | None = None
 
 
 @dataclass(frozen=True)
