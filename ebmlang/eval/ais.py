@@ -85,15 +85,16 @@ class _Path:
         w = self.params[self.c.key]
         return hid @ w.T if self.w_is_vh else hid @ w
 
-    def log_p(self, v, beta: float):
-        """log p*_β(v), hidden layer summed out: (runs,)."""
+    def log_p(self, v, beta: float, u=None):
+        """log p*_β(v), hidden layer summed out: (runs,). ``u``: hidden_input(v), if known."""
         e = (1 - beta) * self.visible_units.self_energy(v, self.p_a) + beta * self.visible_units.self_energy(v, self.p_b)
-        u = beta * self.hidden_input(v)
-        return -e / self.t + self.hidden_units.log_partition(u, LayerParams(beta * self.hidden_bias), self.t)
+        u = self.hidden_input(v) if u is None else u
+        return -e / self.t + self.hidden_units.log_partition(beta * u, LayerParams(beta * self.hidden_bias), self.t)
 
-    def step(self, v, beta: float, rng):
+    def step(self, v, beta: float, rng, u=None):
         """One Gibbs step h | v, then v | h, both under p_β."""
-        hc = self.hidden_units.conditional(beta * self.hidden_input(v), LayerParams(beta * self.hidden_bias), self.t)
+        u = self.hidden_input(v) if u is None else u
+        hc = self.hidden_units.conditional(beta * u, LayerParams(beta * self.hidden_bias), self.t)
         hid = self.hidden_units.sample(hc, rng)
         mixed = LayerParams((1 - beta) * self.p_a.bias + beta * self.p_b.bias, self.p_b.sigma)
         vc = self.visible_units.conditional(beta * self.visible_input(hid), mixed, self.t)
@@ -132,9 +133,10 @@ def ais_log_partition(program: Program, params: dict, runs: int = 100, steps: in
     v = path.sample_base(runs, rng)
     log_w = program.xp.zeros(runs, dtype=np.float64)
     for prev, beta in zip(bs[:-1], bs[1:]):
-        log_w = log_w + (path.log_p(v, float(beta)) - path.log_p(v, float(prev))).astype(np.float64)
+        u = path.hidden_input(v)        # shared by both terms and the step: two GEMMs per β, not four
+        log_w = log_w + (path.log_p(v, float(beta), u) - path.log_p(v, float(prev), u)).astype(np.float64)
         if beta < 1.0:
-            v = path.step(v, float(beta), rng)
+            v = path.step(v, float(beta), rng, u)
     log_w = to_numpy(log_w)
     return _estimate(log_w, path.log_z_base())
 
