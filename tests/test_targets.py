@@ -1,0 +1,20 @@
+"""Published-style targets that are cheap enough for every CI run."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from ebmlang.cli import main
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+
+
+def test_rbm_comes_within_half_a_nat_of_the_bars_and_stripes_entropy(tmp_path):
+    """3 × 3 bars and stripes: 14 equally likely patterns, so no model beats −log 14 ≈ −2.639
+    nats per pattern; the shipped spec must come within 0.5 nats of it (exact likelihood)."""
+    out = tmp_path / "bs"
+    assert main(["run", str(SPECS / "rbm-bars-and-stripes.yaml"), "--out", str(out), "--quiet",
+                 "--set", "evaluate.samples=false"]) == 0
+    ll = json.loads((out / "summary.json").read_text())["log_likelihood.exact"]
+    assert -math.log(14) - 0.5 <= ll <= -math.log(14) + 1e-9
