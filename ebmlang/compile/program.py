@@ -70,12 +70,7 @@ class Program:
     couplings: tuple                 # CouplingInfo
     schedule: tuple                  # Block = tuple[Piece, ...], in update order
     incident: dict = field(repr=False)   # layer -> tuple of (CouplingInfo, this layer is side 'a')
-
-    @property
-    def neighbours(self) -> dict:
-        """layer -> the layers whose states its input depends on (itself when lateral)."""
-        return {name: tuple(dict.fromkeys(c.b if is_a else c.a for c, is_a in inc))
-                for name, inc in self.incident.items()}
+    neighbours: dict = field(repr=False)  # layer -> layers its input depends on (itself when lateral)
 
     def summable(self, names) -> bool:
         """Whether layers ``names`` can be summed out together: no coupling within or among them."""
@@ -90,10 +85,12 @@ def lower(graph: nx.Graph, xp: ModuleType = np, dtype: str = "float32") -> Progr
     order = list(layers)
     couplings = tuple(sorted(couplings, key=lambda c: (order.index(c.a), order.index(c.b))))
     incident = {name: tuple((c, c.a == name) for c in couplings if name in (c.a, c.b)) for name in layers}
+    # computed once here: every conditional, in every block of every sweep, reads it
+    neighbours = {name: tuple(dict.fromkeys(c.b if is_a else c.a for c, is_a in inc)) for name, inc in incident.items()}
     schedule = tuple(tuple(_on_backend(p, layers[p.layer].size, xp) for p in block)
                      for block in colour_schedule(layers, couplings))
     return Program(graph.graph.get("name", "model"), xp, np.dtype(dtype), float(graph.graph.get("temperature", 1.0)),
-                   layers, couplings, schedule, incident)
+                   layers, couplings, schedule, incident, neighbours)
 
 
 def _on_backend(piece: Piece, size: int, xp: ModuleType) -> Piece:
