@@ -35,7 +35,7 @@ def _shift_bias(params, kind, name, c):
         params[f"bias.{name}"] = params[f"bias.{name}"] - c
 
 
-def _sums(c, w, n_a, n_b, axis: int):
+def _sums(c, w, n_a: int, axis: int):
     """W·1 (axis=1) or Wᵀ·1 (axis=0); for a stencil, J times each site's neighbour count."""
     if c.stencil is None:
         return w.sum(axis=axis)
@@ -53,8 +53,8 @@ def spin_to_binary(model):
             params[f"bias.{name}"] = 2 * model.params[f"bias.{name}"]
     for c in model.program.couplings:
         w = model.params[c.key]
-        n_a, n_b = model.layers[c.a].size, model.layers[c.b].size
-        rows, cols = _sums(c, w, n_a, n_b, 1), _sums(c, w, n_a, n_b, 0)
+        n_a = model.layers[c.a].size
+        rows, cols = _sums(c, w, n_a, 1), _sums(c, w, n_a, 0)
         spin_a, spin_b = kinds[c.a] == "spin", kinds[c.b] == "spin"
         if c.lateral and spin_a:
             params[c.key] = 4 * w

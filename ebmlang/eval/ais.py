@@ -116,12 +116,13 @@ class _Path:
 
 
 def base_bias(program: Program, visible: str, data_mean: np.ndarray | None):
-    """Base-rate biases (Salakhutdinov & Murray): the data's mean, as each unit type encodes it."""
+    """Base-rate biases (Salakhutdinov & Murray): the data's mean, as each unit type encodes it.
+    Without data, the uniform model's mean: 1/2 for binary, 0 for spins and gaussians, 1/K for softmax."""
     units, size = program.layers[visible].units, program.layers[visible].size
-    mean = np.full(size, 0.5 if units.name == "binary" else 0.0) if data_mean is None else np.asarray(data_mean)
-    if units.name == "softmax":
-        mean = np.full(size, 1.0 / units.k) if data_mean is None else mean
-    return program.xp.asarray(data_rate_bias(units.name, mean), dtype=program.dtype)
+    if data_mean is None:
+        uniform = {"binary": 0.5, "softmax": 1.0 / getattr(units, "k", 1)}.get(units.name, 0.0)
+        data_mean = np.full(size, uniform)
+    return program.xp.asarray(data_rate_bias(units.name, np.asarray(data_mean)), dtype=program.dtype)
 
 
 def ais_log_partition(program: Program, params: dict, runs: int = 100, steps: int = 1000,
