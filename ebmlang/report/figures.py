@@ -14,6 +14,18 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path)
+    _plt().close(fig)
+
+
+def _label(ax, xlabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_title(title.replace("_", " "))
+    ax.grid(alpha=0.3)
+
+
 def tile(images: np.ndarray, shape: tuple, pad: int = 1, normalise_each: bool = False) -> np.ndarray:
     """(count, prod(shape)) -> one 2-D mosaic, about square, with ``pad`` pixels of gap."""
     count = len(images)
@@ -40,9 +52,7 @@ def save_mosaic(path: Path, images: np.ndarray, shape: tuple, title: str, signed
     ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=lim[0], vmax=lim[1], interpolation="nearest")
     ax.set_title(title)
     ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def save_curves(path: Path, metrics: list[dict], keys: tuple) -> None:
@@ -55,12 +65,8 @@ def save_curves(path: Path, metrics: list[dict], keys: tuple) -> None:
     for ax, key in zip(axes[0], present):
         points = [(r["epoch"], r[key]) for r in metrics if r.get(key) is not None]
         ax.plot(*zip(*points), marker="o", markersize=3)
-        ax.set_xlabel("epoch")
-        ax.set_title(key.replace("_", " "))
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        _label(ax, "epoch", key)
+    _save(fig, path)
 
 
 def save_scatter(path: Path, data: np.ndarray, samples: np.ndarray, title: str) -> None:
@@ -71,9 +77,7 @@ def save_scatter(path: Path, data: np.ndarray, samples: np.ndarray, title: str) 
     ax.scatter(samples[:, 0], samples[:, 1 % samples.shape[1]], s=4, alpha=0.6, label="model samples")
     ax.legend()
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def save_observables(path: Path, scan: dict) -> None:
@@ -87,12 +91,8 @@ def save_observables(path: Path, scan: dict) -> None:
                         markersize=3, capsize=2)
         else:
             ax.plot(scan["temperature"], scan[key], marker="o", markersize=3)
-        ax.set_xlabel("temperature T")
-        ax.set_title(key.replace("_", " "))
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        _label(ax, "temperature T", key)
+    _save(fig, path)
 
 
 def save_capacity(path: Path, study: dict, rule: str) -> None:
@@ -109,9 +109,7 @@ def save_capacity(path: Path, study: dict, rule: str) -> None:
     ax.set_title(f"{rule} storage")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def save_tour(path: Path, xy: np.ndarray, tour: list, result: dict) -> None:
@@ -124,9 +122,7 @@ def save_tour(path: Path, xy: np.ndarray, tour: list, result: dict) -> None:
         ax.annotate(str(city), (x, y), textcoords="offset points", xytext=(4, 4))
     ax.set_title(f"best tour {result['best_length']:.3f} (optimum {result['optimum_length']:.3f})")
     ax.set_aspect("equal")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def save_weight_spread(path: Path, log_weights: np.ndarray) -> None:
@@ -138,6 +134,4 @@ def save_weight_spread(path: Path, log_weights: np.ndarray) -> None:
     ax.set_xlabel("log w − max log w")
     ax.set_ylabel("runs")
     ax.set_title(f"AIS importance weights ({len(log_weights)} runs)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
