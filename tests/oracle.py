@@ -78,3 +78,22 @@ def free_energy(spec: dict, params: dict, given: dict, sum_out) -> np.ndarray:
         state.update(hidden)
         out[r] = -t * log_sum_exp(-energy(spec, params, state) / t)
     return out
+
+
+def gibbs_kernel(spec: dict, params: dict, states: dict, units: dict) -> np.ndarray:
+    """The transition matrix of one exact block update over the enumerated ``states``.
+
+    ``units``: layer -> indices of the units the block redraws (None: the whole layer). Row i is
+    p(x' | x_i): zero unless x' agrees with x_i off the block, else ∝ exp(−E(x')/T)."""
+    t = spec["model"].get("temperature", 1.0)
+    fixed = []
+    for name, x in states.items():
+        keep = np.ones(x.shape[1], bool)
+        if name in units:
+            keep[slice(None) if units[name] is None else units[name]] = False
+        fixed.append(x[:, keep])
+    fixed = np.concatenate(fixed, axis=1)
+    agree = (fixed[:, None, :] == fixed[None, :, :]).all(axis=2)
+    logits = -energy(spec, params, states) / t
+    k = agree * np.exp(logits - logits.max())[None, :]
+    return k / k.sum(axis=1, keepdims=True)

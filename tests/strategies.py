@@ -95,11 +95,17 @@ def host_params(model) -> dict:
 def dense_params(model) -> dict:
     """NumPy parameters with every stencil's scalar J expanded to J × lattice adjacency (the oracle
     knows only matrices)."""
+    return densify(model.program, model.parameters())
+
+
+def densify(program, params: dict) -> dict:
+    """``params`` on the host, stencil scalars expanded to matrices."""
+    from ebmlang.backend import to_numpy
     from ebmlang.graph.builders import lateral_mask, lattice
-    params = model.parameters()
-    for c in model.program.couplings:
+    params = {k: to_numpy(v) for k, v in params.items()}
+    for c in program.couplings:
         if c.stencil is not None:
-            n = model.program.layers[c.a].size
+            n = program.layers[c.a].size
             params[c.key] = float(params[c.key]) * lateral_mask(lattice(*c.stencil), n).astype(float)
     return params
 

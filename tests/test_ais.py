@@ -56,7 +56,8 @@ def test_ais_is_exact_for_a_model_with_no_couplings():
     A_h(c) − A_h(0), and the estimate is exact."""
     model = rbm("binary", "binary", 5, 3, 0, 0.0, 1.0)
     b = model.params["bias.v"]
-    result = ais_log_partition(model.program, model.params, runs=20, steps=50, data_mean=1 / (1 + np.exp(-b)))
+    result = ais_log_partition(model.program, model.params, runs=20, steps=50, data_mean=1 / (1 + np.exp(-b)),
+                                data_layer="v")
     assert result.log_z == pytest.approx(model.log_partition(), abs=1e-9)
     assert np.ptp(result.log_weights) < 1e-9
 

@@ -1,20 +1,24 @@
-"""Annealed importance sampling (AIS) for log Z of an RBM (Neal 2001; Salakhutdinov & Murray 2008).
+"""Annealed importance sampling (Neal 2001): log Z of any compiled model, from both sides.
 
-The path runs from a base model A (the visible layer alone, biases from the data's base rates,
-hidden units uniform) to the RBM B through the geometric mixtures of their energies, with
-β_0 = 0 < β_1 < ... < β_K = 1. With the hidden layer summed out,
+**Forward** (Salakhutdinov & Murray 2008). Each run starts from an exact draw x_0 of the base
+model A and moves along the path of ``annealing.py`` with β_0 = 0 < β_1 < ... < β_K = 1:
 
-    log p*_β(v) = −[(1−β) E_A(v) + β E_B(v)] / T + A_h(β u(v); β c)
+    log w = Σ_{k=1..K} [log f_{β_k}(x_{k−1}) − log f_{β_{k−1}}(x_{k−1})],   x_k ~ T_k(· | x_{k−1})
 
-where E_A, E_B are the visible layer's self-energies under A's and B's biases, u(v) = s(v) W the
-input the RBM sends the hidden layer, c its hidden bias, and A_h the hidden layer's
-log-partition (all from the unit types, so any visible unit type works, gaussian included, and
-any discrete hidden type). Each run starts from an exact draw of A and accumulates
+E[w] = Z_B / Z_A, so log Ẑ_B = log Z_A + log mean(w), with ±3σ bounds log(Ẑ ± 3 σ̂_Ẑ), σ̂_Ẑ the
+standard error of mean(w). By Jensen E[log Ẑ] ≤ log Z: forward AIS *under*-estimates log Z on
+average, so the log-likelihood it implies is optimistic.
 
-    log w = Σ_k [log p*_{β_k}(v_{k−1}) − log p*_{β_{k−1}}(v_{k−1})],
+**Reverse** (Burda, Grosse & Salakhutdinov 2015, RAISE). The forward runs define a proper
+generative model q(v) (the law of x_K). Started at a held-out v and run backwards through the
+reversed transitions, the same accumulation gives an unbiased estimate of q(v) itself:
 
-moving v by one Gibbs step that leaves p_{β_k} invariant. Then log Ẑ_B = log Z_A + log mean(w),
-and the ±3σ bounds are log(Ẑ ± 3 σ̂_Ẑ) with σ̂_Ẑ the standard error of mean(w).
+    log q̂(v) = log f_1(v) − log Ẑ_rev(v),   log Ẑ_rev(v) = log Z_A + Σ_k [log f_{β_k}(x_{k−1}) − log f_{β_{k−1}}(x_{k−1})]
+
+with x_K = v and x_{k−1} drawn by the time-reversal of T_k. E[q̂(v)] = q(v), so E[log q̂(v)] ≤
+log q(v), and on data drawn from the model E[log q] ≤ E[log p] (Gibbs' inequality): the reverse
+side is conservative, the mirror of the forward one. It needs the path to live on the data
+alone (every other layer summed out given it: the RBM family).
 """
 from __future__ import annotations
 
@@ -24,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import Rng, to_numpy
-from ..compile import Program, data_rate_bias
-from ..units import LayerParams
+from ..compile import Program
+from .annealing import AnnealingPath
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,15 @@ class AisResult:
     upper: float            # log(Ẑ + 3σ̂)
     log_weights: np.ndarray  # (runs,), for the spread figure
     log_z_base: float
+
+
+@dataclass(frozen=True)
+class ReverseResult:
+    log_z: float                  # mean over the examples of log Ẑ_rev(v)
+    lower: float                  # ∓ 3 standard errors of that mean
+    upper: float
+    log_z_each: np.ndarray        # (examples,) log Ẑ_rev(v)
+    log_likelihood: np.ndarray    # (examples,) log q̂(v) = log f_1(v) − log Ẑ_rev(v)
 
 
 def betas(count: int, spacing: str = "salakhutdinov") -> np.ndarray:
@@ -48,98 +61,54 @@ def betas(count: int, spacing: str = "salakhutdinov") -> np.ndarray:
                            np.linspace(0.9, 1.0, c + 1)])
 
 
-def rbm_layers(program: Program) -> tuple[str, str, object]:
-    """(visible, hidden, coupling) of an RBM, or ValueError saying why the program is not one."""
-    if len(program.layers) != 2 or len(program.couplings) != 1 or program.couplings[0].lateral:
-        raise ValueError("AIS here needs an RBM: two layers joined by one coupling, no lateral couplings")
-    c = program.couplings[0]
-    if not program.layers[c.b].units.discrete:
-        if program.layers[c.a].units.discrete:
-            return c.b, c.a, c
-        raise ValueError("AIS needs a discrete hidden layer")
-    return c.a, c.b, c
-
-
-class _Path:
-    """The geometric path between the base model A and the RBM B (all arrays on the backend)."""
-
-    def __init__(self, program: Program, params: dict, visible: str, base_bias):
-        self.program, self.params, self.t = program, params, program.temperature
-        self.vis_name = visible
-        self.visible_units = program.layers[visible].units
-        v, h, self.c = rbm_layers(program)
-        self.hidden_units = program.layers[h].units
-        self.w_is_vh = self.c.a == v
-        sigma = params.get(f"sigma.{v}")
-        self.p_a = LayerParams(base_bias, sigma)
-        self.p_b = LayerParams(params[f"bias.{v}"], sigma)
-        self.hidden_bias = params[f"bias.{h}"]
-        self.n_h = program.layers[h].size
-
-    def hidden_input(self, v):
-        w = self.params[self.c.key]
-        s = self.visible_units.coupling_stat(v, self.p_b)
-        return s @ w if self.w_is_vh else s @ w.T
-
-    def visible_input(self, hid):
-        w = self.params[self.c.key]
-        return hid @ w.T if self.w_is_vh else hid @ w
-
-    def log_p(self, v, beta: float, u=None):
-        """log p*_β(v), hidden layer summed out: (runs,). ``u``: hidden_input(v), if known."""
-        e = (1 - beta) * self.visible_units.self_energy(v, self.p_a) + beta * self.visible_units.self_energy(v, self.p_b)
-        u = self.hidden_input(v) if u is None else u
-        return -e / self.t + self.hidden_units.log_partition(beta * u, LayerParams(beta * self.hidden_bias), self.t)
-
-    def step(self, v, beta: float, rng, u=None):
-        """One Gibbs step h | v, then v | h, both under p_β."""
-        u = self.hidden_input(v) if u is None else u
-        hc = self.hidden_units.conditional(beta * u, LayerParams(beta * self.hidden_bias), self.t)
-        hid = self.hidden_units.sample(hc, rng)
-        mixed = LayerParams((1 - beta) * self.p_a.bias + beta * self.p_b.bias, self.p_b.sigma)
-        vc = self.visible_units.conditional(beta * self.visible_input(hid), mixed, self.t)
-        return self.visible_units.sample(vc, rng)
-
-    def log_z_base(self) -> float:
-        """log Z_A: the visible layer alone, times the hidden layer's states at zero field."""
-        xp = self.program.xp
-        zero_v = xp.zeros((1, self.program.layers[self.vis_name].size), dtype=self.program.dtype)
-        zero_h = xp.zeros((1, self.n_h), dtype=self.program.dtype)
-        log_v = self.visible_units.log_partition(zero_v, self.p_a, self.t)
-        log_h = self.hidden_units.log_partition(zero_h, LayerParams(0 * self.hidden_bias), self.t)
-        return float(to_numpy(log_v + log_h)[0])
-
-    def sample_base(self, runs: int, rng):
-        xp = self.program.xp
-        zero = xp.zeros((runs, self.program.layers[self.vis_name].size), dtype=self.program.dtype)
-        return self.visible_units.sample(self.visible_units.conditional(zero, self.p_a, self.t), rng)
-
-
-def base_bias(program: Program, visible: str, data_mean: np.ndarray | None):
-    """Base-rate biases (Salakhutdinov & Murray): the data's mean, as each unit type encodes it.
-    Without data, the uniform model's mean: 1/2 for binary, 0 for spins and gaussians, 1/K for softmax."""
-    units, size = program.layers[visible].units, program.layers[visible].size
-    if data_mean is None:
-        uniform = {"binary": 0.5, "softmax": 1.0 / getattr(units, "k", 1)}.get(units.name, 0.0)
-        data_mean = np.full(size, uniform)
-    return program.xp.asarray(data_rate_bias(units.name, np.asarray(data_mean)), dtype=program.dtype)
-
-
 def ais_log_partition(program: Program, params: dict, runs: int = 100, steps: int = 1000,
-                      spacing: str = "salakhutdinov", data_mean=None, seed: int = 0) -> AisResult:
-    visible, _, _ = rbm_layers(program)
-    path = _Path(program, params, visible, base_bias(program, visible, data_mean))
-    rng = Rng(program.xp, seed, 0xA15)
-    bs = betas(steps, spacing)
-    v = path.sample_base(runs, rng)
-    log_w = program.xp.zeros(runs, dtype=np.float64)
-    for prev, beta in zip(bs[:-1], bs[1:]):
-        u = path.hidden_input(v)        # shared by both terms and the step: two GEMMs per β, not four
-        log_w = log_w + (path.log_p(v, float(beta), u) - path.log_p(v, float(prev), u)).astype(np.float64)
-        if beta < 1.0:
-            v = path.step(v, float(beta), rng, u)
-    log_w = to_numpy(log_w)
+                      spacing: str = "salakhutdinov", data_mean=None, seed: int = 0,
+                      data_layer: str | None = None) -> AisResult:
+    """Forward AIS. ``data_layer`` gets ``data_mean``'s base rates and is never summed out."""
+    if data_mean is not None and data_layer is None:
+        raise ValueError("data_mean needs the data_layer it describes")
+    path = AnnealingPath.for_model(program, params, data_layer, data_mean)
+    log_w = forward_log_weights(path, runs, betas(steps, spacing), Rng(program.xp, seed, 0xA15))
     return _estimate(log_w, path.log_z_base())
+
+
+def reverse_ais(program: Program, params: dict, data: dict, steps: int = 1000, spacing: str = "salakhutdinov",
+                data_mean=None, seed: int = 0) -> ReverseResult:
+    """Reverse AIS from the examples ``data`` ({data layer: (examples, size)}), one run each."""
+    (data_layer, v), = data.items()
+    path = AnnealingPath.for_model(program, params, data_layer, data_mean)
+    each, log_f1 = reverse_log_z(path, data, betas(steps, spacing), Rng(program.xp, seed, 0xA15, 1))
+    spread = 3 * each.std(ddof=1) / math.sqrt(len(each)) if len(each) > 1 else float("inf")
+    mean = float(each.mean())
+    return ReverseResult(mean, mean - spread, mean + spread, each, log_f1 - each)
+
+
+def forward_log_weights(path: AnnealingPath, runs: int, bs: np.ndarray, rng) -> np.ndarray:
+    """log w of ``runs`` forward runs over the β's ``bs``: (runs,) on the host."""
+    x = path.sample_base(runs, rng)
+    log_w = path.program.xp.zeros(runs, dtype=np.float64)
+    for prev, beta in zip(bs[:-1], bs[1:]):
+        terms = path.terms(x)           # one set of GEMMs serves both weights and the move
+        log_w = log_w + (path.log_f(x, float(beta), terms) - path.log_f(x, float(prev), terms)).astype(np.float64)
+        if beta < 1.0:
+            x = path.transition(x, float(beta), rng, terms)
+    return to_numpy(log_w)
+
+
+def reverse_log_z(path: AnnealingPath, data: dict, bs: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(log Ẑ_rev(v), log f_1(v)) for each example of ``data``, one reverse run each: host arrays."""
+    if set(path.kept) != set(data):
+        raise ValueError("reverse AIS starts from data, so every other layer must be summable given it "
+                         "(an RBM: latent layers coupled only to the data layer)")
+    x = dict(data)
+    terms = path.terms(x)
+    log_f1 = to_numpy(path.log_f(x, 1.0, terms)).astype(np.float64)
+    log_w = path.program.xp.zeros(next(iter(data.values())).shape[0], dtype=np.float64)
+    for beta, prev in zip(bs[:0:-1], bs[-2::-1]):          # k = K .. 1
+        x = path.transition(x, float(beta), rng, terms, reverse=True)
+        terms = path.terms(x)
+        log_w = log_w + (path.log_f(x, float(beta), terms) - path.log_f(x, float(prev), terms)).astype(np.float64)
+    return path.log_z_base() + to_numpy(log_w), log_f1
 
 
 def _estimate(log_w: np.ndarray, log_z_a: float) -> AisResult:

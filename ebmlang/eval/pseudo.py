@@ -13,7 +13,18 @@ import numpy as np
 from ..backend import to_numpy
 from ..compile import Program
 from ..units import LayerParams, softplus
-from .ais import rbm_layers
+
+
+def rbm_layers(program: Program) -> tuple[str, str, object]:
+    """(visible, hidden, coupling) of an RBM, or ValueError saying why the program is not one."""
+    if len(program.layers) != 2 or len(program.couplings) != 1 or program.couplings[0].lateral:
+        raise ValueError("this needs an RBM: two layers joined by one coupling, no lateral couplings")
+    c = program.couplings[0]
+    if not program.layers[c.b].units.discrete:
+        if program.layers[c.a].units.discrete:
+            return c.b, c.a, c
+        raise ValueError("this needs a discrete hidden layer")
+    return c.a, c.b, c
 
 
 def pseudo_log_likelihood(program: Program, params: dict, v) -> np.ndarray:

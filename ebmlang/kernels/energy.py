@@ -56,7 +56,8 @@ def layer_input(program: Program, params: dict, stats: dict, name: str, batch: i
     return total
 
 
-def _coupling_energy(program: Program, params: dict, stats: dict, skip=frozenset()):
+def coupling_energy(program: Program, params: dict, stats: dict, skip=frozenset()):
+    """−Σ s_aᵀ W s_b over the couplings not touching ``skip`` (½ for lateral ones): (batch,) or 0."""
     total = 0
     for c in program.couplings:
         if c.a in skip or c.b in skip:
@@ -69,7 +70,7 @@ def _coupling_energy(program: Program, params: dict, stats: dict, skip=frozenset
 def energy(program: Program, params: dict, state: dict):
     """E(x) for a full state: (batch,)."""
     stats = coupling_stats(program, params, state)
-    total = _coupling_energy(program, params, stats)
+    total = coupling_energy(program, params, stats)
     for name, info in program.layers.items():
         total = total + info.units.self_energy(state[name], layer_params(program, params, name))
     return total
@@ -83,7 +84,7 @@ def free_energy(program: Program, params: dict, state: dict, sum_out=None, tempe
         raise ValueError(f"layers {sum_out} are coupled to each other and cannot be summed out in closed form")
     kept = {n: state[n] for n in program.layers if n not in sum_out}
     stats = coupling_stats(program, params, kept)
-    total = _coupling_energy(program, params, stats, skip=frozenset(sum_out))
+    total = coupling_energy(program, params, stats, skip=frozenset(sum_out))
     for name in kept:
         total = total + program.layers[name].units.self_energy(kept[name], layer_params(program, params, name))
     for name in sum_out:

@@ -125,13 +125,23 @@ def save_tour(path: Path, xy: np.ndarray, tour: list, result: dict) -> None:
     _save(fig, path)
 
 
-def save_weight_spread(path: Path, log_weights: np.ndarray) -> None:
-    """Histogram of AIS log importance weights relative to their maximum: a long left tail
-    means a few runs carry the estimate (more runs or more β's are needed)."""
+def save_weight_spread(path: Path, log_weights: np.ndarray, log_z: float,
+                       reverse_log_z: np.ndarray | None = None) -> None:
+    """Left: AIS log importance weights relative to their maximum (a long left tail means a few
+    runs carry the estimate: more runs or more β's are needed). Right, with reverse AIS: each
+    example's log Ẑ_rev against the forward log Ẑ; the gap between the sides is the estimate's
+    remaining uncertainty."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    panels = 1 if reverse_log_z is None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.5), dpi=100, squeeze=False)
+    ax = axes[0, 0]
     ax.hist(log_weights - log_weights.max(), bins=30)
-    ax.set_xlabel("log w − max log w")
     ax.set_ylabel("runs")
-    ax.set_title(f"AIS importance weights ({len(log_weights)} runs)")
+    _label(ax, "log w − max log w", f"AIS importance weights ({len(log_weights)} runs)")
+    if reverse_log_z is not None:
+        ax = axes[0, 1]
+        ax.hist(reverse_log_z - log_z, bins=30, color="tab:orange")
+        ax.axvline(0.0, color="k", lw=1)
+        ax.set_ylabel("examples")
+        _label(ax, "log Ẑ_rev(v) − forward log Ẑ", f"reverse AIS ({len(reverse_log_z)} examples)")
     _save(fig, path)

@@ -6,7 +6,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..data import Dataset
 from ..eval import exact
-from ..eval.ais import ais_log_partition
+from ..eval.ais import ais_log_partition, reverse_ais
 from ..eval.probe import probe_error, train_probe
 from ..eval.pseudo import pseudo_log_likelihood
 from ..kernels import infer_means
@@ -56,23 +56,16 @@ class Probe:
 
 def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, probe: Probe | None) -> dict:
     summary = {}
-    if probe is not None and probe.test is not None:
+    has_test = probe is not None and probe.test is not None
+    if has_test:
         m, p = model.program, model.params
         if evaluate.reconstruction:
             summary["reconstruction_error"] = reconstruction_error(m, p, probe.test)
         if evaluate.free_energy_gap:
             summary["free_energy_gap"] = free_energy_gap(m, p, probe.train, probe.test)
-        if evaluate.log_likelihood and evaluate.log_likelihood.method == "ais":
-            summary.update(_ais(model, data, evaluate.log_likelihood))
-        elif evaluate.log_likelihood:
-            summary["log_likelihood.exact"], summary["log_z.exact"] = probe.exact_log_likelihood()
-            if probe.discrete:
-                summary["kl_divergence.exact"] = exact.kl_from_data(m, p, probe.layer, probe.train_rows,
-                                                                     summary["log_z.exact"])
-                summary.update(_codes(model, probe))
-    elif evaluate.log_likelihood:
-        summary["log_z.exact"] = exact.log_partition(model.program, model.params)
-    if evaluate.pseudo_log_likelihood and probe is not None and probe.test is not None:
+    if evaluate.log_likelihood:
+        summary.update(_log_likelihood(model, data if has_test else None, probe, evaluate.log_likelihood))
+    if evaluate.pseudo_log_likelihood and has_test:
         test = {probe.layer: probe.test[probe.layer][: evaluate.pseudo_log_likelihood.count]}
         summary["pseudo_log_likelihood"] = float(pseudo_log_likelihood(model.program, model.params,
                                                                        test[probe.layer]).mean())
@@ -83,6 +76,21 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
         summary["recall"] = recall(model.program, model.params, data.layer, data.test, r.flip, r.mode,
                                    r.max_sweeps, model.spec.seed if model.spec else 0)
     return summary
+
+
+def _log_likelihood(model: Model, data: Dataset | None, probe: Probe | None, spec) -> dict:
+    """log Z (exact or AIS) and, with test data, the test set's mean log-likelihood."""
+    if spec.method == "ais":
+        return _ais(model, data, spec)
+    if data is None:
+        return {"log_z.exact": exact.log_partition(model.program, model.params)}
+    out = {}
+    out["log_likelihood.exact"], out["log_z.exact"] = probe.exact_log_likelihood()
+    if probe.discrete:
+        out["kl_divergence.exact"] = exact.kl_from_data(model.program, model.params, probe.layer, probe.train_rows,
+                                                        out["log_z.exact"])
+        out.update(_codes(model, probe))
+    return out
 
 
 def _linear_probe(model: Model, data: Dataset, spec) -> dict:
@@ -107,16 +115,30 @@ def _linear_probe(model: Model, data: Dataset, spec) -> dict:
     return out
 
 
-def _ais(model: Model, data: Dataset, spec) -> dict:
-    """log Z by AIS with its ±3σ bounds, and the test set's mean log-likelihood from it."""
-    r = ais_log_partition(model.program, model.params, spec.runs, spec.steps, spec.spacing,
-                          data.train.mean(axis=0), model.spec.seed if model.spec else 0)
-    test = {data.layer: model.xp.asarray(data.test, dtype=model.program.dtype)}
-    mean_f = float(to_numpy(model.free_energy(test)).mean()) / model.program.temperature
-    return {"log_z.ais": r.log_z, "log_z.ais_lower": r.lower, "log_z.ais_upper": r.upper,
-            "log_likelihood.test": -mean_f - r.log_z, "log_likelihood.test_lower": -mean_f - r.upper,
-            "log_likelihood.test_upper": -mean_f - r.lower, "ais.runs": spec.runs, "ais.steps": spec.steps,
-            "ais.log_weights": r.log_weights.tolist()}
+def _ais(model: Model, data: Dataset | None, spec) -> dict:
+    """log Z by forward AIS with its ±3σ bounds; with test data, the mean test log-likelihood from it
+    (when the latent layers sum out given the data) and the reverse-AIS estimate beside it."""
+    program, seed = model.program, model.spec.seed if model.spec else 0
+    layer = data.layer if data is not None else None
+    mean = data.train.mean(axis=0) if data is not None else None
+    r = ais_log_partition(program, model.params, spec.runs, spec.steps, spec.spacing, mean, seed, layer)
+    out = {"log_z.ais": r.log_z, "log_z.ais_lower": r.lower, "log_z.ais_upper": r.upper,
+           "ais.runs": spec.runs, "ais.steps": spec.steps, "ais.log_weights": r.log_weights.tolist()}
+    latent = [n for n in program.layers if n != layer]
+    if data is None or not program.summable(latent):
+        return out              # log p(v) itself would need a further estimate per example
+    test = model.xp.asarray(data.test, dtype=program.dtype)
+    mean_f = float(to_numpy(model.free_energy({layer: test})).mean()) / program.temperature
+    out.update({"log_likelihood.test": -mean_f - r.log_z, "log_likelihood.test_lower": -mean_f - r.upper,
+                "log_likelihood.test_upper": -mean_f - r.lower})
+    if spec.reverse:
+        chosen = np.random.default_rng(seed).permutation(len(data.test))[: spec.reverse]
+        rev = reverse_ais(program, model.params, {layer: test[model.xp.asarray(chosen)]}, spec.steps,
+                          spec.spacing, mean, seed)
+        out.update({"log_z.reverse_ais": rev.log_z, "log_z.reverse_ais_lower": rev.lower,
+                    "log_z.reverse_ais_upper": rev.upper, "log_likelihood.test_reverse": -mean_f - rev.log_z,
+                    "ais.reverse_examples": len(chosen), "ais.reverse_log_z": rev.log_z_each.tolist()})
+    return out
 
 
 def _codes(model: Model, probe: Probe) -> dict:

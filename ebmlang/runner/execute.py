@@ -126,6 +126,21 @@ def _optimize(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> 
     return result
 
 
+def ais_line(summary: dict) -> str:
+    """One progress line with both sides of the AIS estimate."""
+    def interval(key):
+        lo, hi = summary.get(f"{key}_lower"), summary.get(f"{key}_upper")
+        return f"{summary[key]:.2f} [{lo:.2f}, {hi:.2f}]"
+    text = f"AIS log Z {interval('log_z.ais')} ({summary['ais.runs']} runs, {summary['ais.steps']} β's)"
+    if "log_z.reverse_ais" in summary:
+        text += f"  reverse {interval('log_z.reverse_ais')} ({summary['ais.reverse_examples']} examples)"
+    if "log_likelihood.test" in summary:
+        text += f"  test log-likelihood {summary['log_likelihood.test']:.2f}"
+        if "log_likelihood.test_reverse" in summary:
+            text += f" (reverse: {summary['log_likelihood.test_reverse']:.2f})"
+    return text
+
+
 def _resume(folder: RunFolder, model: Model, state: TrainState | None) -> TrainState | None:
     arrays = folder.load_checkpoint()
     model.load_parameters(arrays)
@@ -168,8 +183,11 @@ def _evaluate(spec, model, data, probe, folder, report, summary: dict) -> dict:
         summary["optimize"] = _optimize(spec, model, folder, report)
     summary["figures"] = draw_figures(model, data, spec.evaluate, folder, spec.seed)
     if "ais.log_weights" in summary:        # the spread of the importance weights, as a figure
-        save_weight_spread(folder.file("ais-weights.png"), np.asarray(summary.pop("ais.log_weights")))
+        reverse = summary.pop("ais.reverse_log_z", None)
+        save_weight_spread(folder.file("ais-weights.png"), np.asarray(summary.pop("ais.log_weights")),
+                           summary["log_z.ais"], None if reverse is None else np.asarray(reverse))
         summary["figures"].append("ais-weights.png")
+        report.note(ais_line(summary))
     folder.write_summary(summary)
     report.note("  ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float)))
     return summary

@@ -2,7 +2,7 @@
 
     spec.resolved.yaml   the spec with every default filled in (valid input to `ebm run`)
     model.npz            bias.<layer>, weight.<a>.<b>, sigma.<layer>; beside them the training
-                         state: velocity.<key>, chains.<layer>, activity.<layer>, rng.seed,
+                         state: velocity.<key>, chains.<layer>, activity.<layer>, offset.<layer>, rng.seed,
                          rng.epoch (the next epoch's stream key) and train.epoch
     metrics.jsonl        one JSON object per epoch
     summary.json         final metrics; written last, so its presence marks a finished run
@@ -75,6 +75,7 @@ class RunFolder:
             arrays.update({f"velocity.{k}": to_numpy(v) for k, v in state.velocity.items()})
             arrays.update({f"chains.{k}": to_numpy(v) for k, v in (state.chains or {}).items()})
             arrays.update({f"activity.{k}": to_numpy(v) for k, v in state.activity.items()})
+            arrays.update({f"offset.{k}": to_numpy(v) for k, v in state.offsets.items()})
             arrays.update({"rng.seed": np.array(seed), "rng.epoch": np.array(state.epoch + 1),
                            "train.epoch": np.array(state.epoch)})
         tmp = self.file("model.tmp.npz")
@@ -100,6 +101,7 @@ def restore_state(arrays: dict, state: TrainState, xp) -> TrainState:
         state.chains = {k: v.astype(state.chains[k].dtype) for k, v in pick("chains.").items()}
     for key, value in pick("activity.").items():
         state.activity[key][...] = value
+    state.offsets = pick("offset.")
     state.epoch = int(arrays.get("train.epoch", 0))
     return state
 

@@ -120,6 +120,8 @@ def _train(spec: Spec) -> Iterator[Problem]:
     sparse = train.sparsity and train.sparsity.layer
     if sparse and sparse not in layers:
         yield "train.sparsity.layer", f"train.sparsity.layer names unknown layer '{sparse}'{suggest(sparse, layers)}"
+    if train.centering and train.rule in STORAGE_RULES:
+        yield "train.centering", f"train.centering applies to gradient rules (cd, pcd, boltzmann), not {train.rule}"
     persistent = (train.negative.chains or {"pcd": "persistent"}.get(train.rule)) == "persistent"
     if train.chains is not None and not persistent:
         yield "train.chains", "train.chains applies only to persistent chains (rule pcd); other rules start " \

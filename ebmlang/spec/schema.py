@@ -10,7 +10,7 @@ from __future__ import annotations
 from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, Float, Identifier, Int,
                           ListOf, MapOf, Section, Str, Tagged)
 from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spec.schema import Spec` works)
-    STORAGE_RULES, CapacitySpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, LayerSpec,
+    STORAGE_RULES, CapacitySpec, CenteringSpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, LayerSpec,
     LogLikelihoodSpec, ModelSpec, NegativePhaseSpec, OptimizeSpec, PositivePhaseSpec, ProbeSpec, RecallSpec,
     SampleSpec,
     SamplesSpec, SgdSpec, SparsitySpec, Spec, StudySpec, TrainSpec)
@@ -197,6 +197,11 @@ TRAIN = Section("train", {
     "chains": Field(Int(1), None, "pcd: number of persistent chains (default: batch_size)"),
     "optimizer": Field(OPTIMIZER, Choice("sgd", SgdSpec(lr=0.05)), "parameter update rule"),
     "sparsity": Field(SPARSITY, None, "sparsity target on a hidden layer (Lee et al. 2008; Hinton's guide)"),
+    "centering": Field(Section("centering", {
+        "rate": Field(Float(0.0, 1.0, min_open=True), 0.01, "sliding-average rate ν of the offsets: "
+                      "μ ← (1 − ν) μ + ν ⟨s⟩₊")}, lambda **kw: CenteringSpec(**kw), switchable=True), None,
+        "centred gradient (Melchior, Fischer & Wiskott 2016): every layer's statistic enters the update "
+        "minus an offset that tracks its positive-phase mean; the model itself stays uncentred"),
     "clamp": Field(ListOf(Identifier(), 1), None, "layers clamped to data in the positive phase "
                    "(default: the data layer)"),
     "positive": Field(PHASE_POSITIVE, EMPTY, "the positive (clamped) phase"),
@@ -230,10 +235,12 @@ EVALUATE = Section("evaluate", {
         CountSpec(100), "a PNG of the weights into the first hidden units"),
     "log_likelihood": Field(Section("log_likelihood", {
         "method": Field(Enum("exact", "ais"), "exact", "`exact`: enumeration (small models); `ais`: annealed "
-                        "importance sampling of log Z (RBMs), with ±3σ bounds"),
+                        "importance sampling of log Z (any model), with ±3σ bounds"),
         "runs": Field(Int(2), 100, "ais: independent annealing runs"),
         "steps": Field(Int(1), 14500, "ais: intermediate distributions (Salakhutdinov & Murray used 14,500)"),
-        "spacing": Field(Enum("salakhutdinov", "linear"), "salakhutdinov", "ais: how the β's are spread")},
+        "spacing": Field(Enum("salakhutdinov", "linear"), "salakhutdinov", "ais: how the β's are spread"),
+        "reverse": Field(Int(0), 100, "ais: held-out examples annealed back to the base model (reverse AIS, "
+                         "Burda et al. 2015), the conservative side of the estimate; 0: off")},
         lambda **kw: LogLikelihoodSpec(**kw), switchable=True), None, "mean log-likelihood of test data"),
     "pseudo_log_likelihood": Field(Section("pseudo_log_likelihood", {
         "count": Field(Int(1), 1000, "test examples")}, lambda **kw: CountSpec(**kw), switchable=True), None,

@@ -83,6 +83,11 @@ class SparsitySpec:
 
 
 @dataclass(frozen=True)
+class CenteringSpec:
+    rate: float = 0.01
+
+
+@dataclass(frozen=True)
 class PositivePhaseSpec:
     sweeps: int = 10
     anneal: Choice | None = None
@@ -103,6 +108,7 @@ class TrainSpec:
     chains: int | None = None
     optimizer: Choice = Choice("sgd", SgdSpec(lr=0.05))
     sparsity: SparsitySpec | None = None
+    centering: CenteringSpec | None = None
     clamp: tuple | None = None
     positive: PositivePhaseSpec = PositivePhaseSpec()
     negative: NegativePhaseSpec = NegativePhaseSpec()
@@ -131,6 +137,7 @@ class LogLikelihoodSpec:
     runs: int = 100
     steps: int = 14500
     spacing: str = "salakhutdinov"
+    reverse: int = 100
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ A step is the positive phase, the negative phase, the statistics of both, and an
 
     g_θ = (⟨−∂E/∂θ⟩₊ − ⟨−∂E/∂θ⟩₋) / T   (masked to the coupling's graph)   [+ sparsity term]
 
+optionally in centred coordinates (``centering.py``).
+
 Randomness of epoch e comes from the stream keyed (seed, e), so the state after any epoch —
-parameters, velocities, persistent chains, sparsity estimates and the epoch count — is all
+parameters, velocities, persistent chains, sparsity estimates, centring offsets and the epoch count — is all
 that is needed to resume exactly.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..compile import Program
 from ..kernels import param_stats, random_state
 from ..kernels.anneal import temperatures
 from ..spec.schema import SgdSpec, SparsitySpec, TrainSpec
+from .centering import centre_gradient, update_offsets
 from .optim import learning_rate, momentum, sgd_update
 from .phases import Phases, negative, phases_for, positive
 
@@ -29,6 +32,7 @@ class TrainState:
     velocity: dict
     chains: dict | None = None          # persistent chains (PCD)
     activity: dict = field(default_factory=dict)   # running mean activation, for sparsity
+    offsets: dict = field(default_factory=dict)    # centring offsets μ_l (empty until the first step)
     epoch: int = 0                      # epochs completed
 
 
@@ -76,6 +80,9 @@ class Trainer:
         if persistent:
             st.chains = chains
         grads, scale = self.gradient(params, pos_state, neg_state)
+        if self.spec.centering:
+            update_offsets(program, params, st.offsets, pos_state, self.spec.centering.rate)
+            centre_gradient(program, params, grads, st.offsets)
         if self.sparse_layer:
             self._sparsity(st, pos_state, grads, 1.0 / scale)
         sgd_update(params, st.velocity, grads, lr, mom, self.sgd.weight_decay, scale)
