@@ -81,9 +81,9 @@ def test_centred_update_is_the_centred_gradient_written_back(spec, n_pos, n_neg,
     for c in program.couplings:
         if c.key not in plain or c.stencil is not None:
             continue
-        def cov(state):
-            sa = oracle._stat(layers, params, c.a, to_numpy(state[c.a])) - offsets[c.a]
-            sb = oracle._stat(layers, params, c.b, to_numpy(state[c.b])) - offsets[c.b]
+        def cov(state, a=c.a, b=c.b):
+            sa = oracle._stat(layers, params, a, to_numpy(state[a])) - offsets[a]
+            sb = oracle._stat(layers, params, b, to_numpy(state[b])) - offsets[b]
             return sa.T @ sb / len(sa)
         expected = (cov(pos) - cov(neg)) / program.temperature
         if c.mask is not None:

@@ -75,7 +75,7 @@ def ais_log_partition(program: Program, params: dict, runs: int = 100, steps: in
 def reverse_ais(program: Program, params: dict, data: dict, steps: int = 1000, spacing: str = "salakhutdinov",
                 data_mean=None, seed: int = 0) -> ReverseResult:
     """Reverse AIS from the examples ``data`` ({data layer: (examples, size)}), one run each."""
-    (data_layer, v), = data.items()
+    (data_layer,) = data
     path = AnnealingPath.for_model(program, params, data_layer, data_mean)
     each, log_f1 = reverse_log_z(path, data, betas(steps, spacing), Rng(program.xp, seed, 0xA15, 1))
     spread = 3 * each.std(ddof=1) / math.sqrt(len(each)) if len(each) > 1 else float("inf")
