@@ -6,6 +6,8 @@
     >>> model.free_energy({"v": v})            # h summed out
     >>> model.conditional("h", {"v": v}).prob  # p(h_j = 1 | v)
     >>> model.sample(16, sweeps=100)           # {"v": ..., "h": ...}
+    >>> model.ais_log_partition(runs=100, steps=1000, data={"v": train})   # .log_z, .lower, .upper
+    >>> model.reverse_ais({"v": test}, steps=1000, base_data={"v": train}).log_likelihood
 
 Methods take and return backend arrays (NumPy or CuPy, as compiled); inputs may be NumPy.
 """
@@ -17,7 +19,7 @@ from . import kernels
 from .backend import Rng, get_namespace, to_numpy
 from .compile import Program, init_params, lower
 from .compile.params import read_init_files
-from .eval import exact
+from .eval import ais, exact
 from .eval.metrics import reconstruct
 from .graph import build_graph
 from .spec import Spec
@@ -80,6 +82,22 @@ class Model:
     def log_likelihood(self, data: dict, log_z: float | None = None) -> np.ndarray:
         """Exact log p(data) per example, other layers marginalised (small models only)."""
         return exact.log_likelihood(self.program, self.params, self._state(data), log_z)
+
+    def ais_log_partition(self, runs: int = 100, steps: int = 14500, data: dict | None = None, seed: int = 0,
+                          spacing: str = "salakhutdinov") -> ais.AisResult:
+        """log Z by forward AIS, with ±3σ bounds (any model). ``data`` ({layer: examples}) sets the
+        base model's rates on that layer, which keeps it from being summed out."""
+        (layer, x), = data.items() if data else ((None, None),)
+        mean = None if x is None else to_numpy(x).mean(axis=0)
+        return ais.ais_log_partition(self.program, self.params, runs, steps, spacing, mean, seed, layer)
+
+    def reverse_ais(self, data: dict, steps: int = 14500, seed: int = 0, base_data: dict | None = None,
+                    spacing: str = "salakhutdinov") -> ais.ReverseResult:
+        """Reverse AIS from the examples ``data`` ({layer: examples}): per-example conservative
+        log q̂(v), and log Z from that side (RBM family). ``base_data`` sets the base rates as in
+        :meth:`ais_log_partition` (pass the same data to both to compare the two sides)."""
+        mean = to_numpy(next(iter(base_data.values()))).mean(axis=0) if base_data else None
+        return ais.reverse_ais(self.program, self.params, self._state(data), steps, spacing, mean, seed)
 
     def parameters(self) -> dict:
         """NumPy copies of the parameters, keyed as in model.npz."""

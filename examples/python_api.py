@@ -23,6 +23,10 @@ while state.epoch < spec.train.epochs:
 
 print("log p(v) after:", round(float(model.log_likelihood({"v": v}).mean()), 3),
       "(data entropy bound:", round(-np.log(len(v)), 3), ")")
+forward = model.ais_log_partition(runs=200, steps=1000, data={"v": data.train})
+reverse = model.reverse_ais({"v": v}, steps=1000, base_data={"v": data.train})
+print(f"log Z: exact {model.log_partition():.3f}, AIS {forward.log_z:.3f} "
+      f"[{forward.lower:.3f}, {forward.upper:.3f}], reverse AIS {reverse.log_z:.3f}")
 print("p(h=1 | first pattern):", np.round(model.conditional("h", {"v": v[:1]}).prob, 2))
 samples = model.sample(5, sweeps=500, seed=1)["v"].reshape(5, 3, 3)
 print("five samples after 500 sweeps:\n", samples.astype(int))

@@ -113,3 +113,4 @@ def test_ais_on_layered_models_from_a_spec(tmp_path, spec_name, change):
     summary = json.loads((out / "summary.json").read_text())
     assert abs(summary["log_z.ais"] - load_exact(out)) < 0.3
     assert "log_likelihood.test" not in summary and "log_z.reverse_ais" not in summary
+    assert summary["ais.reverse_examples"] == 0

@@ -1,4 +1,5 @@
-"""Stage 6, evaluate: exact enumeration for small models, reconstruction, free-energy gap."""
+"""Stage 6, evaluate: exact enumeration for small models, AIS (forward and reverse) for large ones,
+reconstruction, free-energy gap, pseudo-likelihood and a linear probe."""
 from .exact import log_likelihood, log_partition, summed_set
 from .metrics import free_energy_gap, mean_free_energy, reconstruct, reconstruction_error
 

@@ -126,6 +126,8 @@ def _ais(model: Model, data: Dataset | None, spec) -> dict:
            "ais.runs": spec.runs, "ais.steps": spec.steps, "ais.log_weights": r.log_weights.tolist()}
     latent = [n for n in program.layers if n != layer]
     if data is None or not program.summable(latent):
+        if data is not None and spec.reverse:
+            out["ais.reverse_examples"] = 0     # reverse AIS would need p(latent | v) to start from
         return out              # log p(v) itself would need a further estimate per example
     test = model.xp.asarray(data.test, dtype=program.dtype)
     mean_f = float(to_numpy(model.free_energy({layer: test})).mean()) / program.temperature
