@@ -37,10 +37,10 @@ def plain_ais(w, b, c, base, runs, bs, seed, xp):
     """The RBM-specific loop a user writes: hidden units summed out, base biases ``base``."""
     rand = xp.random.default_rng(seed)
     sig = lambda z: 0.5 * (1 + xp.tanh(0.5 * z))
-    softplus = lambda z: xp.logaddexp(0, z)
+    softplus = lambda z: xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
     v = (rand.random((runs, w.shape[0]), dtype=np.float32) < sig(base)).astype(np.float32)
     log_w = xp.zeros(runs, dtype=np.float64)
-    for prev, beta in zip(bs[:-1], bs[1:]):
+    for prev, beta in zip(bs[:-1].tolist(), bs[1:].tolist()):    # Python floats keep float32
         u = v @ w
         for sign, bt in ((1, beta), (-1, prev)):
             log_w += sign * (v @ ((1 - bt) * base + bt * b) + softplus(bt * (u + c)).sum(1))
