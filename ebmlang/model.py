@@ -87,8 +87,10 @@ class Model:
                           spacing: str = "salakhutdinov") -> ais.AisResult:
         """log Z by forward AIS, with ±3σ bounds (any model). ``data`` ({layer: examples}) sets the
         base model's rates on that layer, which keeps it from being summed out."""
-        (layer, x), = data.items() if data else ((None, None),)
-        mean = None if x is None else to_numpy(x).mean(axis=0)
+        layer, mean = None, None
+        if data:
+            (layer, x), = data.items()
+            mean = to_numpy(x).mean(axis=0)
         return ais.ais_log_partition(self.program, self.params, runs, steps, spacing, mean, seed, layer)
 
     def reverse_ais(self, data: dict, steps: int = 14500, seed: int = 0, base_data: dict | None = None,

@@ -49,9 +49,10 @@ def test_resolved_spec_reloads_to_the_same_spec(tmp_path):
 
 
 def test_resumed_run_equals_an_unbroken_one(tmp_path):
-    """Stop after 2 epochs, resume to 4: parameters, chains, velocities and metrics match exactly."""
+    """Stop after 2 epochs, resume to 4: parameters, chains, velocities, sparsity estimates, centring
+    offsets and metrics match exactly."""
     sets = ["data.samples=200", "evaluate.samples.steps=5", "train.optimizer.sgd.schedule=constant",
-            "train.sparsity={target: 0.2}"]
+            "train.sparsity={target: 0.2}", "train.centering=true"]
     _, whole = _run(tmp_path, "rbm-bars-and-stripes.yaml", *sets, "train.epochs=4", name="whole")
     _, broken = _run(tmp_path, "rbm-bars-and-stripes.yaml", *sets, "train.epochs=2", name="broken")
     assert main(["run", "--resume", str(broken), "--set", "train.epochs=4", "--quiet"]) == 0
