@@ -11,7 +11,7 @@ import pytest
 from ebmlang import compile_spec, parse_spec
 from ebmlang.cli import main
 from ebmlang.eval.observables import temperature_scan
-from ebmlang.kernels.anneal import temperatures
+from ebmlang.spec.schedules import temperatures
 from ebmlang.spec.constraints import Choice
 
 import oracle

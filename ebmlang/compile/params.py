@@ -56,7 +56,7 @@ def read_init_files(spec, program: Program) -> dict:
             raise CompileError(f"cannot read '{init.options['path']}' as .npy: {exc}", where) from None
         if array.shape != shape:
             raise CompileError(f"'{init.options['path']}' has shape {array.shape}, {key} needs {shape}", where)
-        if key.startswith("weight.") and key.split(".")[1] == key.split(".")[2]:
+        if program.keys[key].lateral:
             if not np.allclose(array, array.T):
                 raise CompileError(f"'{init.options['path']}': lateral weights must be symmetric "
                                    f"(W = Wᵀ); the largest asymmetry is {np.abs(array - array.T).max():.3g}", where)

@@ -18,6 +18,7 @@ import numpy as np
 from ..graph.builders import bipartite_mask, lateral_mask
 from ..spec.constraints import Choice
 from ..units import UnitType
+from .keys import ParamKey, bias_key, sigma_key
 from .schedule import Block, Piece, colour_schedule
 
 
@@ -33,7 +34,7 @@ class LayerInfo:
 
     @property
     def param_keys(self) -> tuple:
-        return (f"bias.{self.name}",) + ((f"sigma.{self.name}",) if self.units.name == "gaussian" else ())
+        return (bias_key(self.name),) + ((sigma_key(self.name),) if self.units.name == "gaussian" else ())
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,22 @@ class Program:
     schedule: tuple                  # Block = tuple[Piece, ...], in update order
     incident: dict = field(repr=False)   # layer -> tuple of (CouplingInfo, this layer is side 'a')
     neighbours: dict = field(repr=False)  # layer -> layers its input depends on (itself when lateral)
+    keys: dict = field(repr=False)        # parameter key -> ParamKey (its role and layers)
 
     def summable(self, names) -> bool:
         """Whether layers ``names`` can be summed out together: no coupling within or among them."""
         names = set(names)
         return not any(c.a in names and c.b in names for c in self.couplings)
+
+    def summable_set(self, candidates, first=()) -> tuple:
+        """The layers to sum out in closed form: ``first`` (which must stay summable), then the
+        largest of ``candidates`` greedily while no two are coupled; in declaration order.
+        The one place where exact enumeration, AIS and free energies choose what to integrate."""
+        chosen = list(first)
+        for name in sorted((n for n in candidates if n not in chosen), key=lambda n: -self.layers[n].size):
+            if self.summable(chosen + [name]):
+                chosen.append(name)
+        return tuple(n for n in self.layers if n in chosen)
 
 
 def lower(graph: nx.Graph, xp: ModuleType = np, dtype: str = "float32") -> Program:
@@ -89,8 +101,10 @@ def lower(graph: nx.Graph, xp: ModuleType = np, dtype: str = "float32") -> Progr
     neighbours = {name: tuple(dict.fromkeys(c.b if is_a else c.a for c, is_a in inc)) for name, inc in incident.items()}
     schedule = tuple(tuple(_on_backend(p, layers[p.layer].size, xp) for p in block)
                      for block in colour_schedule(layers, couplings))
+    keys = {k: ParamKey.parse(k) for info in layers.values() for k in info.param_keys}
+    keys.update({c.key: ParamKey.parse(c.key) for c in couplings})
     return Program(graph.graph.get("name", "model"), xp, np.dtype(dtype), float(graph.graph.get("temperature", 1.0)),
-                   layers, couplings, schedule, incident, neighbours)
+                   layers, couplings, schedule, incident, neighbours, keys)
 
 
 def _on_backend(piece: Piece, size: int, xp: ModuleType) -> Piece:

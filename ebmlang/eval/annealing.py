@@ -112,15 +112,11 @@ def summed_layers(program: Program, data_layer: str | None) -> tuple:
     """S: the latent layers when they are mutually uncoupled (an RBM family: the path then lives on
     the data alone), else the largest latent layers that stay so, greedily."""
     latent = [n for n in program.layers if n != data_layer]
-    if data_layer is not None and program.summable(latent):
-        return tuple(latent)
-    chosen = []
-    for name in sorted(latent, key=lambda n: -program.layers[n].size):
-        if program.summable(chosen + [name]):
-            chosen.append(name)
+    chosen = program.summable_set(latent)
     if len(chosen) == len(program.layers):          # nothing left to carry the path
-        chosen.pop()
-    return tuple(n for n in program.layers if n in chosen)
+        smallest = min(reversed(chosen), key=lambda n: program.layers[n].size)
+        chosen = tuple(n for n in chosen if n != smallest)
+    return chosen
 
 
 def base_biases(program: Program, data_layer: str | None, data_mean) -> dict:

@@ -32,11 +32,7 @@ def summed_set(program: Program, given=()) -> tuple:
     gaussian = [n for n in free if not program.layers[n].units.discrete]
     if not program.summable(gaussian):
         raise ValueError("gaussian layers coupled to each other cannot be integrated exactly")
-    chosen = list(gaussian)
-    for name in sorted((n for n in free if n not in chosen), key=lambda n: -program.layers[n].size):
-        if program.summable(chosen + [name]):
-            chosen.append(name)
-    return tuple(chosen)
+    return program.summable_set(free, first=gaussian)
 
 
 def _state_count(program: Program, names) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 from ..backend import Rng, to_numpy
 from ..compile import Program
 from ..kernels import energy, gibbs_sweep, random_state
-from ..kernels.anneal import temperatures
+from ..spec.schedules import temperatures
 from ..spec.schema import SampleSpec
 
 OBSERVABLES = ("abs_magnetization", "abs_magnetization_stderr", "magnetization", "energy_per_unit",

@@ -7,7 +7,8 @@ import numpy as np
 
 from ..backend import Rng, to_numpy
 from ..kernels import random_state
-from ..kernels.anneal import anneal, temperatures
+from ..kernels.anneal import anneal
+from ..spec.schedules import temperatures
 from ..kernels.recall import relax
 from ..problems import LAYER, maxcut, tsp
 

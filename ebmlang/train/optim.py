@@ -30,11 +30,12 @@ def momentum(sgd: SgdSpec, epoch: int) -> float:
 
 
 def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float, weight_decay: float,
-               grad_scale: float = 1.0) -> None:
-    """In place: ``grads`` (ascent directions, times 1/grad_scale) are consumed and overwritten."""
+               roles: dict, grad_scale: float = 1.0) -> None:
+    """In place: ``grads`` (ascent directions, times 1/grad_scale) are consumed and overwritten;
+    ``roles`` maps each key to its :class:`ParamKey` (which decay, which live in log space)."""
     for key, g in grads.items():
         g *= lr * grad_scale
-        if weight_decay and key.startswith("weight."):
+        if weight_decay and roles[key].decays:
             g -= (lr * weight_decay) * params[key]
         v = velocity[key]
         if mom:
@@ -42,7 +43,7 @@ def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float,
             v += g
         else:
             v[...] = g
-        if key.startswith("sigma."):
+        if roles[key].log_scale:
             params[key] *= namespace_of(v).exp(v)
         else:
             params[key] += v

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..backend import Rng
 from ..compile import Program
 from ..kernels import param_stats, random_state
-from ..kernels.anneal import temperatures
+from ..spec.schedules import temperatures
 from ..spec.schema import SgdSpec, SparsitySpec, TrainSpec
 from .centering import centre_gradient, update_offsets
 from .optim import learning_rate, momentum, sgd_update
@@ -85,7 +85,7 @@ class Trainer:
             centre_gradient(program, params, grads, st.offsets)
         if self.sparse_layer:
             self._sparsity(st, pos_state, grads, 1.0 / scale)
-        sgd_update(params, st.velocity, grads, lr, mom, self.sgd.weight_decay, scale)
+        sgd_update(params, st.velocity, grads, lr, mom, self.sgd.weight_decay, program.keys, scale)
 
     def gradient(self, params: dict, pos_state: dict, neg_state: dict) -> tuple[dict, float]:
         """(g, scale) with g · scale = (⟨−∂E/∂θ⟩₊ − ⟨−∂E/∂θ⟩₋) / T, masked to each coupling's graph.
