@@ -13,7 +13,7 @@ from ebmlang.backend import Rng, to_numpy
 from ebmlang.cli import main
 from ebmlang.kernels import param_stats
 from ebmlang.train import Trainer
-from ebmlang.train.phases import negative, positive
+from ebmlang.objectives.phases import negative, positive
 
 import oracle
 from strategies import dense_params

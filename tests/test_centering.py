@@ -11,7 +11,7 @@ from ebmlang.backend import Rng, to_numpy
 from ebmlang.eval import exact
 from ebmlang.kernels import random_state
 from ebmlang.train import Trainer
-from ebmlang.train.centering import centre_gradient
+from ebmlang.objectives.centering import centre_gradient
 
 import oracle
 from strategies import dense_params, random_states, spec_dicts

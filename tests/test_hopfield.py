@@ -14,7 +14,7 @@ from ebmlang.backend import Rng, to_numpy
 from ebmlang.cli import main
 from ebmlang.kernels import energy
 from ebmlang.kernels.recall import async_sweep, relax, sync_step
-from ebmlang.train.storage import hebbian, pseudo_inverse, store, storkey
+from ebmlang.objectives.storage import hebbian, pseudo_inverse, store, storkey
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ebmlang import parse_spec
 from ebmlang.errors import EbmError
 from ebmlang.spec.constraints import (AnyOf, Bool, Discriminated, Enum, Float, Identifier, Int, ListOf, MapOf,
-                                      REQUIRED, Section, Str, Tagged)
+                                      OneOrList, REQUIRED, Section, Str, Tagged)
 from ebmlang.spec.schema import SPEC
 
 NAMES = st.sampled_from(["v", "h", "h2", "x"])
@@ -40,6 +40,9 @@ def from_table(c, depth=0):
     if isinstance(c, ListOf):
         hi = c.max_len if c.max_len is not None else c.min_len + 2
         return st.lists(from_table(c.item, depth + 1), min_size=c.min_len, max_size=hi)
+    if isinstance(c, OneOrList):
+        one = from_table(c.item, depth + 1)
+        return st.one_of(one, st.lists(one, min_size=1, max_size=2))
     if isinstance(c, MapOf):
         return st.dictionaries(NAMES, from_table(c.value, depth + 1), min_size=max(1, c.min_len), max_size=3)
     if isinstance(c, Tagged):

@@ -1,7 +1,8 @@
 """Stage 3, lower: layer graph -> Program (parameter layout, masks, index maps, block schedule)."""
 from .params import data_rate_bias, init_params
-from .program import Block, CouplingInfo, LayerInfo, Piece, Program, lower
+from .keys import ParamKey
+from .program import Block, CouplingInfo, LayerInfo, Piece, Program, lower, restrict
 from .schedule import colour_schedule, unit_colours
 
 __all__ = ["Block", "CouplingInfo", "LayerInfo", "Piece", "Program", "colour_schedule", "data_rate_bias",
-           "init_params", "lower", "unit_colours"]
+           "init_params", "lower", "ParamKey", "restrict", "unit_colours"]

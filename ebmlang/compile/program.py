@@ -9,6 +9,7 @@ functions of (program, params, state, rng).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -31,6 +32,7 @@ class LayerInfo:
     sigma: float
     learn_sigma: bool
     bias_init: Choice
+    gain: float = 1.0       # factor on the field (bias + input) in conditionals; ≠ 1 only in pretraining stages
 
     @property
     def param_keys(self) -> tuple:
@@ -96,15 +98,31 @@ def lower(graph: nx.Graph, xp: ModuleType = np, dtype: str = "float32") -> Progr
     couplings = tuple(_coupling(graph, d, xp) for _, _, d in graph.edges(data=True))
     order = list(layers)
     couplings = tuple(sorted(couplings, key=lambda c: (order.index(c.a), order.index(c.b))))
-    incident = {name: tuple((c, c.a == name) for c in couplings if name in (c.a, c.b)) for name in layers}
+    return _assemble(graph.graph.get("name", "model"), xp, np.dtype(dtype), float(graph.graph.get("temperature", 1.0)),
+                     layers, couplings)
+
+
+def restrict(program: Program, names, field_gain: dict | None = None) -> Program:
+    """The sub-program of layers ``names`` and the couplings among them, with its own block
+    schedule: what one training stage sees (an RBM of a stack). Parameters keep their keys, so the
+    stage trains the whole model's parameters in place. ``field_gain`` multiplies a layer's field
+    in its conditionals (a pretraining RBM whose layer will get input from two sides in the DBM)."""
+    gains = field_gain or {}
+    layers = {n: dataclasses.replace(info, gain=float(gains.get(n, 1.0)))
+              for n, info in program.layers.items() if n in set(names)}
+    couplings = tuple(c for c in program.couplings if c.a in layers and c.b in layers)
+    return _assemble(program.name, program.xp, program.dtype, program.temperature, layers, couplings)
+
+
+def _assemble(name, xp, dtype, temperature, layers: dict, couplings: tuple) -> Program:
+    incident = {n: tuple((c, c.a == n) for c in couplings if n in (c.a, c.b)) for n in layers}
     # computed once here: every conditional, in every block of every sweep, reads it
-    neighbours = {name: tuple(dict.fromkeys(c.b if is_a else c.a for c, is_a in inc)) for name, inc in incident.items()}
+    neighbours = {n: tuple(dict.fromkeys(c.b if is_a else c.a for c, is_a in inc)) for n, inc in incident.items()}
     schedule = tuple(tuple(_on_backend(p, layers[p.layer].size, xp) for p in block)
                      for block in colour_schedule(layers, couplings))
     keys = {k: ParamKey.parse(k) for info in layers.values() for k in info.param_keys}
     keys.update({c.key: ParamKey.parse(c.key) for c in couplings})
-    return Program(graph.graph.get("name", "model"), xp, np.dtype(dtype), float(graph.graph.get("temperature", 1.0)),
-                   layers, couplings, schedule, incident, neighbours, keys)
+    return Program(name, xp, dtype, temperature, layers, couplings, schedule, incident, neighbours, keys)
 
 
 def _on_backend(piece: Piece, size: int, xp: ModuleType) -> Piece:
@@ -128,4 +146,4 @@ def _coupling(graph: nx.Graph, d: dict, xp: ModuleType) -> CouplingInfo:
                         d["trainable"], d["init"])
 
 
-__all__ = ["Block", "CouplingInfo", "LayerInfo", "Piece", "Program", "lower"]
+__all__ = ["Block", "CouplingInfo", "LayerInfo", "Piece", "Program", "lower", "restrict"]

@@ -31,6 +31,21 @@ class Dataset:
     train_labels: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     shape: tuple | None = None          # image shape of one row, for figures
+    label_layer: str | None = None      # the softmax layer the labels are clamped to, one-hot
+    classes: int = 0                    # its size
+
+    @property
+    def layers(self) -> tuple:
+        """The layers this data set fills: the data layer, then the label layer if any."""
+        return (self.layer,) + ((self.label_layer,) if self.label_layer else ())
+
+    def arrays(self, split: str) -> dict:
+        """{layer: (N, size)} for ``split`` (`train` or `test`): the data, and one-hot labels."""
+        out = {self.layer: getattr(self, split)}
+        if self.label_layer:
+            labels = getattr(self, f"{split}_labels")
+            out[self.label_layer] = np.eye(self.classes)[labels.astype(int)]
+        return out
 
 
 def load_data(spec: Spec) -> Dataset:
@@ -40,6 +55,8 @@ def load_data(spec: Spec) -> Dataset:
               "gaussian-mixture": _mixture, "file": _file, "patterns": _patterns}[d.source]
     ds = loader(spec, layer)
     ds = _binarize(spec, _subset(spec, ds))
+    if d.labels:
+        ds = _replace(ds, label_layer=d.labels, classes=spec.model.layers[d.labels].size)
     check_fits(spec, ds)
     return ds
 
@@ -153,6 +170,19 @@ def check_fits(spec: Spec, ds: Dataset) -> None:
             raise DataError(f"the {split} data does not suit layer '{ds.layer}': {problem}", spec.loc("data"))
     if len(ds.train) == 0:
         raise DataError("the training set is empty", spec.loc("data"))
+    if ds.label_layer:
+        _check_labels(spec, ds)
+
+
+def _check_labels(spec: Spec, ds: Dataset) -> None:
+    where = spec.loc("data.labels")
+    for split in ("train", "test"):
+        labels = getattr(ds, f"{split}_labels")
+        if labels is None or len(labels) != len(getattr(ds, split)):
+            raise DataError(f"data.labels: the {ds.name} data has no labels for its {split} set", where)
+        if len(labels) and (labels.min() < 0 or labels.max() >= ds.classes or not np.all(labels == np.round(labels))):
+            raise DataError(f"data.labels: the {split} labels must be integers in [0, {ds.classes}) for layer "
+                            f"'{ds.label_layer}' of size {ds.classes}", where)
 
 
 __all__ = ["Dataset", "load_data", "check_fits", "bars_and_stripes", "gaussian_mixture"]

@@ -13,7 +13,7 @@ from ..backend import Rng, to_numpy
 from ..kernels.recall import relax
 from ..spec import Spec
 from ..spec.schema import CapacitySpec
-from ..train.storage import store
+from ..objectives.storage import store
 from .recall import overlaps
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..backend import Rng, to_numpy
 from ..compile import Program
 from ..kernels.recall import relax
-from ..train.storage import to_spins
+from ..objectives.storage import to_spins
 
 
 def corrupt(patterns: np.ndarray, flip: float, kind: str, gen: np.random.Generator) -> np.ndarray:

@@ -13,12 +13,16 @@ from .energy import coupling_stats, layer_input, layer_params
 
 
 def conditional(program: Program, params: dict, state: dict, name: str, temperature: float | None = None):
-    """Parameters of p(x_name | all other layers) (unit-type specific NamedTuple)."""
+    """Parameters of p(x_name | all other layers) (unit-type specific NamedTuple).
+
+    A layer with a field gain g (a pretraining stage's doubled layer) takes the conditional of the
+    field g·(b + u), i.e. the same conditional at temperature T/g."""
     t = program.temperature if temperature is None else temperature
     neighbours = {n: state[n] for n in program.neighbours[name]}
     batch = next(iter(state.values())).shape[0]
     u = layer_input(program, params, coupling_stats(program, params, neighbours), name, batch)
-    return program.layers[name].units.conditional(u, layer_params(program, params, name), t)
+    info = program.layers[name]
+    return info.units.conditional(u, layer_params(program, params, name), t / info.gain)
 
 
 def conditional_mean(program: Program, params: dict, state: dict, name: str, temperature=None):

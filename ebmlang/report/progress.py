@@ -16,6 +16,10 @@ class Progress:
         self.tty = self.enabled and self.stream.isatty()
         self.start = time.perf_counter()
 
+    def restart(self, total_epochs: int) -> None:
+        """A new training stage: epochs count from 1 to ``total_epochs`` again."""
+        self.total = total_epochs
+
     def batch(self, epoch: int, done: int, total: int) -> None:
         if not self.tty:
             return

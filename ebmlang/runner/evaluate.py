@@ -15,6 +15,7 @@ from ..eval.recall import recall
 from ..model import Model
 from ..report import save_curves, save_mosaic, save_scatter
 from ..spec.schema import EvaluateSpec
+from ..train.stages import stage_inputs
 from .folder import RunFolder
 
 
@@ -30,21 +31,17 @@ class Probe:
         self.test_all = {data.layer: data.test} if len(data.test) else None
         self.train_rows = data.train
         self.discrete = model.layers[data.layer].units.discrete
+        # every data layer (labels too), for the stages' monitors
+        self.subsets = {split: {n: xp.asarray(x[:count], dtype=dtype) for n, x in data.arrays(split).items()}
+                        for split in ("train", "test")}
 
-    def epoch_metrics(self) -> dict:
-        m, p = self.model.program, self.model.params
-        out = {"recon_error_train": reconstruction_error(m, p, self.train)}
-        if self.test is not None:
-            out["recon_error_test"] = reconstruction_error(m, p, self.test)
-            if self.evaluate.free_energy_gap:
-                out["free_energy_train"] = mean_free_energy(m, p, self.train)
-                out["free_energy_test"] = mean_free_energy(m, p, self.test)
-                out["free_energy_gap"] = free_energy_gap(m, p, self.train, self.test)
-            if self.evaluate.log_likelihood and self.evaluate.log_likelihood.method == "exact":
-                out["log_likelihood_test"], log_z = self.exact_log_likelihood()
-                if self.discrete:
-                    out["kl_divergence"] = exact.kl_from_data(m, p, self.layer, self.train_rows, log_z)
-        return out
+    def for_stage(self, plans, plan, params: dict) -> "StageMonitor":
+        """The monitor of one training stage: its sub-program on its clamped layers, which for a
+        stage fed by earlier ones are the up-pass of the subsets (through ``params``)."""
+        index = plan.index
+        train = stage_inputs(plans, index, params, self.subsets["train"])
+        test = stage_inputs(plans, index, params, self.subsets["test"]) if self.test is not None else None
+        return StageMonitor(self, plan.program, train, test)
 
     def exact_log_likelihood(self) -> tuple[float, float]:
         log_z = exact.log_partition(self.model.program, self.model.params)
@@ -52,6 +49,31 @@ class Probe:
                                   {self.layer: self.model.xp.asarray(self.test_all[self.layer],
                                                                      dtype=self.model.program.dtype)}, log_z)
         return float(ll.mean()), log_z
+
+
+class StageMonitor:
+    """Per-epoch measures of a stage: reconstruction and free energies on the stage's own
+    sub-program and inputs; the exact log-likelihood and KL of the whole model (small models)."""
+
+    def __init__(self, probe: Probe, program, train: dict, test: dict | None):
+        self.probe, self.program, self.train, self.test = probe, program, train, test
+
+    def epoch_metrics(self) -> dict:
+        m, p, probe = self.program, self.probe.model.params, self.probe
+        out = {"recon_error_train": reconstruction_error(m, p, self.train)}
+        if self.test is None:
+            return out
+        out["recon_error_test"] = reconstruction_error(m, p, self.test)
+        if probe.evaluate.free_energy_gap:
+            out["free_energy_train"] = mean_free_energy(m, p, self.train)
+            out["free_energy_test"] = mean_free_energy(m, p, self.test)
+            out["free_energy_gap"] = free_energy_gap(m, p, self.train, self.test)
+        if probe.evaluate.log_likelihood and probe.evaluate.log_likelihood.method == "exact":
+            out["log_likelihood_test"], log_z = probe.exact_log_likelihood()
+            if probe.discrete:
+                model = probe.model
+                out["kl_divergence"] = exact.kl_from_data(model.program, p, probe.layer, probe.train_rows, log_z)
+        return out
 
 
 def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, probe: Probe | None) -> dict:

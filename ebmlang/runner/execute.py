@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Dataset, load_data
-from ..errors import DataError, Location, UsageError
+from ..errors import Location, UsageError
 from ..eval.capacity import capacity_study
 from ..eval.observables import temperature_scan
 from ..eval.optimize import anneal_restarts, maxcut_report, tsp_report
@@ -22,11 +22,9 @@ from ..report.figures import save_capacity, save_observables, save_tour, save_we
 from ..model import Model
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
-from ..spec.schema import STORAGE_RULES
-from ..train import Trainer, TrainState
-from ..train.storage import StorageTrainer
 from .evaluate import Probe, draw_figures, final_summary
-from .folder import RunFolder, restore_state
+from .folder import RunFolder
+from .training import train_stages
 
 
 def default_out(spec: Spec) -> Path:
@@ -37,17 +35,18 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
     """Train and evaluate the model of ``spec``; returns the summary (also in summary.json)."""
     data = load_data(spec) if spec.data is not None else None
     model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
-    trainer = _trainer(spec, model, data)
     folder = RunFolder(out or default_out(spec))
-    state = trainer.init_state(model.params) if trainer else None
+    checkpoint = None
     if resume:
-        state = _resume(folder, model, state)
+        checkpoint = folder.load_checkpoint()
+        model.load_parameters(checkpoint)
+        folder.set_status("running")
     else:
         folder.create()
     folder.file("spec.resolved.yaml").write_text(to_yaml(spec))
-    report = Progress(spec.train.epochs if spec.train else 0, progress)
+    report = Progress(0, progress)
     try:
-        summary = _train_and_evaluate(spec, model, data, trainer, state, folder, report)
+        summary = _train_and_evaluate(spec, model, data, checkpoint, folder, report)
     except BaseException as exc:
         folder.set_status("failed", error=f"{type(exc).__name__}: {exc}")
         raise
@@ -76,22 +75,6 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True) -> di
     summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
     spec_file.write_text(to_yaml(spec))
     return _evaluate(spec, model, data, probe, folder, Progress(0, progress), summary)
-
-
-def _trainer(spec: Spec, model: Model, data: Dataset | None) -> Trainer | None:
-    if spec.train is None:
-        return None
-    clamp = spec.train.clamp or (data.layer,)
-    for j, name in enumerate(clamp):
-        if name != data.layer:
-            raise DataError(f"train.clamp names layer '{name}', but data is clamped only to layer "
-                            f"'{data.layer}' (data.layer)", spec.loc(f"train.clamp.{j}"))
-    if spec.train.sparsity and spec.train.sparsity.layer in clamp:
-        raise DataError("train.sparsity.layer must be a latent layer, not a clamped one",
-                        spec.loc("train.sparsity.layer"))
-    if spec.train.rule in STORAGE_RULES:
-        return StorageTrainer(model.program, spec.train.rule, spec.train.epochs)
-    return Trainer(model.program, spec.train, tuple(clamp), spec.seed)
 
 
 def _scan(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> dict:
@@ -143,34 +126,18 @@ def ais_line(summary: dict) -> str:
     return text
 
 
-def _resume(folder: RunFolder, model: Model, state: TrainState | None) -> TrainState | None:
-    arrays = folder.load_checkpoint()
-    model.load_parameters(arrays)
-    if state is not None:
-        state = restore_state(arrays, state, model.xp)
-        folder.truncate_metrics(state.epoch)
-    folder.set_status("running")
-    return state
-
-
-def _train_and_evaluate(spec, model, data, trainer, state, folder, report) -> dict:
+def _train_and_evaluate(spec, model, data, checkpoint, folder, report) -> dict:
     probe = Probe(model, data, spec.evaluate) if data is not None else None
     started = time.perf_counter()
-    if trainer is not None:
-        train_x = model.xp.asarray(data.train, dtype=model.program.dtype)
-        report.note(f"{spec.name}: {len(data.train)} examples, {spec.train.epochs} epochs, "
-                    f"rule {spec.train.rule}-{spec.train.k}, backend {model.xp.__name__}")
-        while state.epoch < spec.train.epochs:
-            t0 = time.perf_counter()
-            trainer.run_epoch(state, train_x, data.layer, lambda d, n: report.batch(state.epoch + 1, d, n))
-            record = {"epoch": state.epoch, "seconds": round(time.perf_counter() - t0, 3), **probe.epoch_metrics()}
-            folder.append_metrics(record)
-            folder.save_checkpoint(model.params, state, spec.seed)
-            report.epoch(record)
+    state = None
+    if spec.train is not None:
+        state = train_stages(spec, model, data, folder, report, probe, checkpoint)
     else:
         folder.save_checkpoint(model.params, None, spec.seed)
     summary = {"name": spec.name, "backend": model.xp.__name__, "epochs": state.epoch if state else 0,
                "train_seconds": round(time.perf_counter() - started, 3)}
+    if len(spec.stages) > 1:
+        summary["stages"] = len(spec.stages)
     return _evaluate(spec, model, data, probe, folder, report, summary)
 
 

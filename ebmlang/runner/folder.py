@@ -3,7 +3,9 @@
     spec.resolved.yaml   the spec with every default filled in (valid input to `ebm run`)
     model.npz            bias.<layer>, weight.<a>.<b>, sigma.<layer>; beside them the training
                          state: velocity.<key>, chains.<layer>, activity.<layer>, offset.<layer>, rng.seed,
-                         rng.epoch (the next epoch's stream key) and train.epoch
+                         rng.epoch (the next epoch's stream key), train.stage, train.epoch (epochs
+                         done in that stage) and, in a stage fed by earlier ones, upstream.<key>: the
+                         parameters its up-pass is computed from
     metrics.jsonl        one JSON object per epoch
     summary.json         final metrics; written last, so its presence marks a finished run
     *.png                figures
@@ -63,13 +65,14 @@ class RunFolder:
         path = self.file("metrics.jsonl")
         return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
-    def truncate_metrics(self, epochs: int) -> None:
-        """Keep the records of the first ``epochs`` epochs (those the checkpoint includes)."""
-        kept = [r for r in self.read_metrics() if r.get("epoch", 0) <= epochs]
+    def truncate_metrics(self, stage: int, epochs: int) -> None:
+        """Keep the records the checkpoint includes: earlier stages, and the first ``epochs``
+        epochs of stage ``stage`` (records carry a 1-based "stage" in multi-stage runs)."""
+        kept = [r for r in self.read_metrics() if (r.get("stage", 1) - 1, r.get("epoch", 0)) <= (stage, epochs)]
         self.file("metrics.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
     # --------------------------------------------------------------------------- checkpoint
-    def save_checkpoint(self, params: dict, state: TrainState | None, seed: int) -> None:
+    def save_checkpoint(self, params: dict, state: TrainState | None, seed: int, upstream: dict | None = None) -> None:
         arrays = {k: to_numpy(v) for k, v in params.items()}
         if state is not None:
             arrays.update({f"velocity.{k}": to_numpy(v) for k, v in state.velocity.items()})
@@ -77,7 +80,8 @@ class RunFolder:
             arrays.update({f"activity.{k}": to_numpy(v) for k, v in state.activity.items()})
             arrays.update({f"offset.{k}": to_numpy(v) for k, v in state.offsets.items()})
             arrays.update({"rng.seed": np.array(seed), "rng.epoch": np.array(state.epoch + 1),
-                           "train.epoch": np.array(state.epoch)})
+                           "train.epoch": np.array(state.epoch), "train.stage": np.array(state.stage)})
+        arrays.update({f"upstream.{k}": to_numpy(v) for k, v in (upstream or {}).items()})
         tmp = self.file("model.tmp.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, self.file("model.npz"))
@@ -97,13 +101,25 @@ def restore_state(arrays: dict, state: TrainState, xp) -> TrainState:
 
     for key, value in pick("velocity.").items():
         state.velocity[key][...] = value
-    if state.chains is not None:
-        state.chains = {k: v.astype(state.chains[k].dtype) for k, v in pick("chains.").items()}
+    objective = state.objective
+    if objective.chains is not None:
+        objective.chains = {k: v.astype(objective.chains[k].dtype) for k, v in pick("chains.").items()}
     for key, value in pick("activity.").items():
-        state.activity[key][...] = value
-    state.offsets = pick("offset.")
+        objective.activity[key][...] = value
+    objective.offsets = pick("offset.")
     state.epoch = int(arrays.get("train.epoch", 0))
+    state.stage = checkpoint_stage(arrays)
     return state
+
+
+def checkpoint_stage(arrays: dict) -> int:
+    return int(arrays.get("train.stage", 0))
+
+
+def upstream_params(arrays: dict, xp, dtype) -> dict:
+    """The parameter snapshot a fed stage's up-pass uses (empty when the checkpoint has none)."""
+    prefix = "upstream."
+    return {k[len(prefix):]: xp.asarray(v, dtype=dtype) for k, v in arrays.items() if k.startswith(prefix)}
 
 
 def _finite(value):

@@ -13,6 +13,7 @@ from .constraints import suggest
 from .schema import BETWEEN_CONNECTIVITY, STORAGE_RULES, WITHIN_CONNECTIVITY, Spec
 
 Problem = tuple[str, str]
+LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "file")
 
 
 def check_spec(spec: Spec) -> None:
@@ -106,26 +107,70 @@ def _data(spec: Spec) -> Iterator[Problem]:
     if spec.data and spec.data.layer and spec.data.layer not in spec.model.layers:
         name = spec.data.layer
         yield "data.layer", f"data.layer names unknown layer '{name}'{suggest(name, spec.model.layers)}"
+    labels = spec.data.labels if spec.data else None
+    if labels is None:
+        return
+    if labels not in spec.model.layers:
+        yield "data.labels", f"data.labels names unknown layer '{labels}'{suggest(labels, spec.model.layers)}"
+        return
+    layer = spec.model.layers[labels]
+    if layer.units != "softmax" or (layer.categories or layer.size) != layer.size:
+        yield ("data.labels", f"data.labels: layer '{labels}' must be a softmax layer of one group "
+               f"(its size = the number of classes), not {layer.units}")
+    if labels == _data_layer(spec):
+        yield "data.labels", "data.labels must name another layer than the data's own"
+    if spec.data.source not in LABELLED_SOURCES:
+        yield "data.labels", f"data.labels: source '{spec.data.source}' has no labels"
 
 
 def _train(spec: Spec) -> Iterator[Problem]:
-    train, layers = spec.train, spec.model.layers
-    if train is None:
+    if spec.train is None:
         return
     if spec.data is None:
         yield "train", "train needs a data section to learn from"
+        return
+    available = [_data_layer(spec)] + ([spec.data.labels] if spec.data.labels else [])
+    for index, stage in enumerate(spec.stages):
+        at = spec.stage_path(index)
+        yield from _stage(spec, stage, at, available)
+        available += [n for n in (stage.layers or spec.model.layers) if n not in available]
+
+
+def _stage(spec: Spec, train, at: str, available: list) -> Iterator[Problem]:
+    layers = spec.model.layers
+    for j, name in enumerate(train.layers or ()):
+        if name not in layers:
+            yield f"{at}.layers.{j}", f"{at}.layers names unknown layer '{name}'{suggest(name, layers)}"
+    own = [n for n in (train.layers or layers) if n in layers]
+    fed = [n for n in own if n in available]
+    for name in train.field_gain or {}:
+        if name not in own:
+            yield f"{at}.field_gain.{name}", f"{at}.field_gain names '{name}', which is not a layer of this stage"
     for j, name in enumerate(train.clamp or ()):
         if name not in layers:
-            yield f"train.clamp.{j}", f"train.clamp names unknown layer '{name}'{suggest(name, layers)}"
+            yield f"{at}.clamp.{j}", f"{at}.clamp names unknown layer '{name}'{suggest(name, layers)}"
+        elif name not in fed:
+            yield (f"{at}.clamp.{j}", f"{at}.clamp names layer '{name}', which gets no data in this stage "
+                   f"(data reaches {', '.join(fed) or 'none of its layers'})")
+    if not fed:
+        yield (f"{at}.layers", f"{at}: no layer of this stage gets data; include a data layer or a layer "
+               "trained by an earlier stage")
+    clamped = set(train.clamp or fed)
+    if train.input == "samples":
+        for name in (n for n in clamped if n not in (spec.data.layer or next(iter(layers)), spec.data.labels)):
+            if layers[name].units != "binary":
+                yield f"{at}.input", f"{at}.input: samples needs binary layers, but '{name}' is {layers[name].units}"
     sparse = train.sparsity and train.sparsity.layer
     if sparse and sparse not in layers:
-        yield "train.sparsity.layer", f"train.sparsity.layer names unknown layer '{sparse}'{suggest(sparse, layers)}"
+        yield f"{at}.sparsity.layer", f"{at}.sparsity.layer names unknown layer '{sparse}'{suggest(sparse, layers)}"
+    elif sparse and sparse in clamped:
+        yield f"{at}.sparsity.layer", f"{at}.sparsity.layer must be a latent layer, not the clamped '{sparse}'"
     if train.centering and train.rule in STORAGE_RULES:
-        yield "train.centering", f"train.centering applies to gradient rules (cd, pcd, boltzmann), not {train.rule}"
-    persistent = (train.negative.chains or {"pcd": "persistent"}.get(train.rule)) == "persistent"
+        yield f"{at}.centering", f"{at}.centering applies to gradient rules (cd, pcd, boltzmann, dbm), not {train.rule}"
+    persistent = (train.negative.chains or {"pcd": "persistent", "dbm": "persistent"}.get(train.rule)) == "persistent"
     if train.chains is not None and not persistent:
-        yield "train.chains", "train.chains applies only to persistent chains (rule pcd); other rules start " \
-                              "one chain per example"
+        yield f"{at}.chains", f"{at}.chains applies only to persistent chains (rules pcd, dbm); other rules " \
+                              "start one chain per example"
 
 
 def _sample(spec: Spec) -> Iterator[Problem]:
@@ -152,8 +197,9 @@ def _memory_layer(spec: Spec, name: str, at: str, what: str) -> Iterator[Problem
 def _hopfield(spec: Spec) -> Iterator[Problem]:
     first = next(iter(spec.model.layers))
     data_layer = (spec.data.layer if spec.data else None) or first
-    if spec.train and spec.train.rule in STORAGE_RULES:
-        yield from _memory_layer(spec, data_layer, "train.rule", f"rule {spec.train.rule}")
+    for index, stage in enumerate(spec.stages):
+        if stage.rule in STORAGE_RULES:
+            yield from _memory_layer(spec, data_layer, f"{spec.stage_path(index)}.rule", f"rule {stage.rule}")
     if spec.evaluate.recall:
         yield from _memory_layer(spec, data_layer, "evaluate.recall", "recall")
     if spec.study and spec.study.capacity:

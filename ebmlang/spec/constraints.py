@@ -213,6 +213,22 @@ class ListOf(Constraint):
         return f"a list of {count}{_plural(self.item.describe())}"
 
 
+class OneOrList(Constraint):
+    """One value of ``item``, or a list of at least one (e.g. `train`: one stage or a list of stages).
+    A single value stays single (not a 1-tuple), so the resolved spec reads as it was written."""
+
+    def __init__(self, item: Constraint, what: str = "them"):
+        self.item, self.what = item, what
+
+    def _check(self, node, path, ctx):
+        if isinstance(node, Seq):
+            return ListOf(self.item, 1).check(node, path, ctx)
+        return self.item.check(node, path, ctx)
+
+    def describe(self) -> str:
+        return f"{self.item.describe()}, or a list of {self.what}"
+
+
 def _plural(text: str) -> str:
     return text[2:] + "s" if text.startswith("a ") else text[3:] + "s" if text.startswith("an ") else text
 
@@ -363,6 +379,6 @@ def validate(constraint: Constraint, node: Node, ctx: Context) -> Any:
 
 __all__ = [
     "AnyOf", "Bool", "Choice", "Constraint", "Context", "Discriminated", "EMPTY", "Enum", "Field",
-    "Float", "INVALID", "Identifier", "Int", "ListOf", "MapOf", "REQUIRED", "Section", "Str",
+    "Float", "INVALID", "Identifier", "Int", "ListOf", "MapOf", "OneOrList", "REQUIRED", "Section", "Str",
     "Tagged", "dotted", "from_plain", "suggest", "validate",
 ]

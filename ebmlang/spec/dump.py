@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .constraints import Choice, Constraint, Discriminated, ListOf, MapOf, Section, Tagged
+from .constraints import Choice, Constraint, Discriminated, ListOf, MapOf, OneOrList, Section, Tagged
 from .schema import SPEC, Spec
 
 
@@ -22,6 +22,8 @@ def dump(value: Any, constraint: Constraint) -> Any:
         return _choice(value, constraint)
     if isinstance(constraint, ListOf):
         return [dump(v, constraint.item) for v in value]
+    if isinstance(constraint, OneOrList):
+        return [dump(v, constraint.item) for v in value] if isinstance(value, tuple) else dump(value, constraint.item)
     if isinstance(constraint, MapOf):
         return {k: dump(v, constraint.value) for k, v in value.items()}
     return value

@@ -8,7 +8,7 @@ Cross-field rules (a coupling names a declared layer, a lattice fits its layer) 
 from __future__ import annotations
 
 from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, Float, Identifier, Int,
-                          ListOf, MapOf, Section, Str, Tagged)
+                          ListOf, MapOf, OneOrList, Section, Str, Tagged)
 from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spec.schema import Spec` works)
     STORAGE_RULES, CapacitySpec, CenteringSpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, LayerSpec,
     LogLikelihoodSpec, ModelSpec, NegativePhaseSpec, OptimizeSpec, PositivePhaseSpec, ProbeSpec, RecallSpec,
@@ -87,6 +87,8 @@ MODEL = Section("model", {
 _DATA_COMMON = {
     "source": Field(Enum(*DATA_SOURCES), doc="where the data comes from"),
     "layer": Field(Identifier(), None, "the layer the data is clamped to (default: the first layer)"),
+    "labels": Field(Identifier(), None, "a softmax layer of one group that the class labels are clamped to, "
+                    "one-hot (sets with labels: mnist, mnist-embedded, gaussian-mixture, file)"),
 }
 _BINARIZE = Field(AnyOf(Float(0.0, 1.0), Enum("sample", "none")), "none",
                   "a threshold on intensities in [0, 1], `sample` (Bernoulli), or `none`")
@@ -99,7 +101,7 @@ _SIZES = {
 def _data(title: str, extra: dict) -> Section:
     source = title.split(": ")[1]
     return Section(title, {**_DATA_COMMON, **extra}, lambda **kw: DataSpec(**kw),
-                   context=f"for source '{source}' (its keys: {', '.join(['source', 'layer', *extra])})")
+                   context=f"for source '{source}' (its keys: {', '.join([*_DATA_COMMON, *extra])})")
 
 
 DATA = Discriminated("data", "source", {
@@ -175,9 +177,15 @@ TEMPERATURES = Tagged("temperature schedule", {
 })
 
 PHASE_POSITIVE = Section("positive", {
-    "sweeps": Field(Int(1), 10, "Gibbs sweeps with the data clamped, when the latent layers are coupled to "
-                    "each other (otherwise their exact means are used)"),
-    "anneal": Field(TEMPERATURES, None, "temperatures swept once each before those sweeps"),
+    "infer": Field(Enum("auto", "gibbs", "meanfield"), "auto", "how the latent layers are filled in given the "
+                   "data: `auto` takes their exact means when they are mutually uncoupled (an RBM) and Gibbs "
+                   "sweeps otherwise (rule `dbm`: mean field); `meanfield`: the damped fixed point of the "
+                   "factorised posterior (Salakhutdinov & Hinton 2009)"),
+    "sweeps": Field(Int(1), 10, "gibbs: sweeps with the data clamped"),
+    "anneal": Field(TEMPERATURES, None, "gibbs: temperatures swept once each before those sweeps"),
+    "iterations": Field(Int(1), 30, "meanfield: at most this many updates of every latent layer"),
+    "damping": Field(Float(0.0, 1.0, max_open=True), 0.0, "meanfield: μ ← d·μ + (1 − d)·E[x | μ_rest]"),
+    "tolerance": Field(Float(0.0), 1e-6, "meanfield: stop when no mean moves by more than this"),
 }, lambda **kw: PositivePhaseSpec(**kw))
 
 PHASE_NEGATIVE = Section("negative", {
@@ -187,10 +195,21 @@ PHASE_NEGATIVE = Section("negative", {
 }, lambda **kw: NegativePhaseSpec(**kw))
 
 TRAIN = Section("train", {
-    "rule": Field(Enum("cd", "pcd", "boltzmann", *STORAGE_RULES), "cd",
+    "rule": Field(Enum("cd", "pcd", "boltzmann", "dbm", *STORAGE_RULES), "cd",
                   "`cd`: chains restart at the data; `pcd`: persistent chains; `boltzmann`: fresh random "
-                  "chains (Ackley, Hinton & Sejnowski 1985); `hebbian`, `storkey`, `pseudo_inverse`: "
+                  "chains (Ackley, Hinton & Sejnowski 1985); `dbm`: mean-field positive phase and persistent "
+                  "chains (Salakhutdinov & Hinton 2009); `hebbian`, `storkey`, `pseudo_inverse`: "
                   "Hopfield storage of the data as patterns (one shot)"),
+    "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"), None,
+                  "a name for this stage in progress lines and metrics"),
+    "layers": Field(ListOf(Identifier(), 1), None, "the layers this stage trains, with the couplings among "
+                    "them (the rest of the model sits out); layers with no data get it from the stages before "
+                    "(their conditional means given it: the up-pass); default: every layer"),
+    "field_gain": Field(MapOf(POSITIVE, 1, "gains"), None, "layer → factor on its field (bias + input) in "
+                        "this stage's conditionals: 2 for a layer that will get input from both sides once the "
+                        "stack is joined into a DBM (Salakhutdinov & Hinton 2009)"),
+    "input": Field(Enum("means", "samples"), "means", "layers fed by earlier stages' up-pass are clamped to "
+                   "its means, or to a fresh binary sample of them each epoch"),
     "k": Field(Int(1), 1, "Gibbs sweeps of the negative phase per update"),
     "epochs": Field(Int(0), 10, "passes over the training set"),
     "batch_size": Field(Int(1), 100, "examples per update"),
@@ -305,7 +324,9 @@ SPEC = Section("spec", {
     "dtype": Field(Enum("float32", "float64"), "float32", "floating-point precision of the kernels"),
     "data": Field(DATA, None, "training and test data"),
     "model": Field(MODEL, None, "layers, couplings and temperature (or a `problem` that generates them)"),
-    "train": Field(TRAIN, None, "how to train; absent: the model is only compiled and evaluated"),
+    "train": Field(OneOrList(TRAIN, "stages"), None, "how to train: one stage, or a list of stages run in order "
+                   "(greedy pretraining, then fine-tuning), each starting where the last one left the model; "
+                   "absent: the model is only compiled and evaluated"),
     "sample": Field(SAMPLE, None, "sample the model over a range of temperatures and measure observables"),
     "study": Field(STUDY, None, "experiments over many instances of the model (e.g. a capacity study)"),
     "problem": Field(PROBLEM, None, "an optimisation problem compiled into the model's energy (instead of `model`)"),

@@ -48,6 +48,7 @@ class ModelSpec:
 class DataSpec:
     source: str
     layer: str | None = None
+    labels: str | None = None
     path: str | None = None
     binarize: Any = "none"
     train_size: int | None = None
@@ -89,8 +90,12 @@ class CenteringSpec:
 
 @dataclass(frozen=True)
 class PositivePhaseSpec:
+    infer: str = "auto"
     sweeps: int = 10
     anneal: Choice | None = None
+    iterations: int = 30
+    damping: float = 0.0
+    tolerance: float = 1e-6
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,13 @@ class NegativePhaseSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
+    """One training stage (a spec's `train` is one of these, or a list of them)."""
+
     rule: str = "cd"
+    name: str | None = None
+    layers: tuple | None = None
+    field_gain: dict | None = None
+    input: str = "means"
     k: int = 1
     epochs: int = 10
     batch_size: int = 100
@@ -217,6 +228,17 @@ class Spec:
     # where each dotted path was written (file:line:col); not part of the spec's value
     where: dict = field(default_factory=dict, compare=False, repr=False)
     file: str = field(default="<spec>", compare=False, repr=False)
+
+    @property
+    def stages(self) -> tuple:
+        """The training stages in order: `train` written as one mapping is one stage."""
+        if self.train is None:
+            return ()
+        return self.train if isinstance(self.train, tuple) else (self.train,)
+
+    def stage_path(self, index: int) -> str:
+        """The dotted path of stage ``index`` in the spec (`train` or `train.<index>`)."""
+        return f"train.{index}" if isinstance(self.train, tuple) else "train"
 
     def loc(self, path: str) -> Location:
         """The location of ``path``, or of its nearest written ancestor."""

@@ -1,7 +1,5 @@
-"""Stage 5, train: phases (positive / negative), SGD, and the CD / PCD trainer."""
+"""Stage 5, train: one loop over stages and objectives, SGD with momentum."""
 from .optim import learning_rate, momentum, sgd_update
-from .phases import Phases, negative, phases_for, positive
 from .trainer import Trainer, TrainState
 
-__all__ = ["Phases", "TrainState", "Trainer", "learning_rate", "momentum", "negative", "phases_for",
-           "positive", "sgd_update"]
+__all__ = ["TrainState", "Trainer", "learning_rate", "momentum", "sgd_update"]

@@ -53,6 +53,11 @@ class UnitType:
         """A(u) summed over units: (batch, n) -> (batch,)."""
         raise NotImplementedError
 
+    def entropy(self, cond):
+        """H of the distribution ``cond`` (a conditional, or a mean-field factor), summed over units:
+        (batch,). With the energy linear in x (discrete units) it completes the variational bound."""
+        raise NotImplementedError
+
     def bias_stat(self, x, p: LayerParams):
         """−∂E/∂b per unit: (batch, n)."""
         return x

@@ -51,6 +51,11 @@ def softplus(z):
     return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
+def bernoulli_entropy(logit, prob):
+    """H = softplus(z) − z·σ(z) for logit z, summed over units: exact for any z, no log(0)."""
+    return (softplus(logit) - logit * prob).sum(axis=-1)
+
+
 def _bit_table(n: int) -> np.ndarray:
     """All 2^n binary vectors, (2^n, n), in counting order (first unit most significant)."""
     return ((np.arange(2 ** n)[:, None] >> np.arange(n - 1, -1, -1)) & 1).astype(float)
@@ -74,6 +79,9 @@ class Binary(UnitType):
 
     def log_partition(self, u, p, temperature):
         return softplus((u + p.bias) / temperature).sum(axis=-1)
+
+    def entropy(self, cond):
+        return bernoulli_entropy(cond.logit, cond.prob)
 
     def states(self, n):
         return _bit_table(n)
@@ -109,6 +117,9 @@ class Spin(UnitType):
     def log_partition(self, u, p, temperature):
         z = namespace_of(u).abs((u + p.bias) / temperature)
         return (z + softplus(-2 * z)).sum(axis=-1)      # log 2cosh z = |z| + log(1 + e^{−2|z|})
+
+    def entropy(self, cond):
+        return bernoulli_entropy(cond.logit, cond.prob)
 
     def states(self, n):
         return 2 * _bit_table(n) - 1
@@ -159,6 +170,13 @@ class Softmax(UnitType):
         top = logits.max(axis=-1)
         return (top + xp.log(xp.exp(logits - top[..., None]).sum(axis=-1))).sum(axis=-1)
 
+    def entropy(self, cond):
+        """H = logsumexp(z) − Σ_k p_k z_k per group."""
+        xp = namespace_of(cond.logits)
+        top = cond.logits.max(axis=-1)
+        lse = top + xp.log(xp.exp(cond.logits - top[..., None]).sum(axis=-1))
+        return (lse - (cond.probs * cond.logits).sum(axis=-1)).sum(axis=-1)
+
     def states(self, n):
         eye = np.eye(self.k)
         groups = itertools.product(range(self.k), repeat=n // self.k)
@@ -200,6 +218,10 @@ class Gaussian(UnitType):
         xp = namespace_of(u)
         quad = (p.bias * u / p.sigma + u * u / 2) / temperature
         return quad.sum(axis=-1) + (0.5 * xp.log(2 * np.pi * temperature * p.sigma ** 2)).sum()
+
+    def entropy(self, cond):
+        xp = namespace_of(cond.std)
+        return (0.5 * xp.log(2 * np.pi * np.e * cond.std ** 2)).sum(axis=-1)
 
     def bias_stat(self, x, p):
         return (x - p.bias) / p.sigma ** 2

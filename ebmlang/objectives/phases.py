@@ -5,7 +5,8 @@
 Positive phase: the clamped layers hold data; the latent layers get their exact conditional
 means when they are mutually uncoupled (an RBM), else they are filled in by Gibbs sweeps with
 the clamped layers fixed (a Boltzmann machine with hidden–hidden couplings), optionally after
-annealing from a higher temperature. Negative phase: chains run ``sweeps`` block-Gibbs sweeps,
+annealing from a higher temperature, or by their mean-field fixed point (a DBM: the statistics
+are then those of the variational posterior, Salakhutdinov & Hinton 2009). Negative phase: chains run ``sweeps`` block-Gibbs sweeps,
 started at the positive-phase state (CD-k), kept from the last update (PCD), or drawn afresh at
 random (the free phase of Boltzmann learning, usually annealed).
 
@@ -20,6 +21,7 @@ The rules are shorthands for phases:
 | `cd`        | exact means (or Gibbs sweeps)    | k sweeps from the data                |
 | `pcd`       | same                             | k sweeps of persistent chains         |
 | `boltzmann` | same, annealed if asked          | fresh random chains, annealed, k sweeps |
+| `dbm`       | mean-field fixed point           | k sweeps of persistent chains         |
 """
 from __future__ import annotations
 
@@ -28,27 +30,45 @@ from dataclasses import dataclass
 from ..compile import Program
 from ..kernels import block_update, layer_params
 from ..kernels.gibbs import conditional, merge_units
+from ..kernels.meanfield import mean_field
 
-CHAINS_OF_RULE = {"cd": "data", "pcd": "persistent", "boltzmann": "fresh"}
+CHAINS_OF_RULE = {"cd": "data", "pcd": "persistent", "boltzmann": "fresh", "dbm": "persistent"}
+
+
+@dataclass(frozen=True)
+class MeanField:
+    """Settings of the mean-field positive phase (see :mod:`ebmlang.kernels.meanfield`)."""
+
+    iterations: int = 30
+    damping: float = 0.0
+    tolerance: float = 1e-6
 
 
 @dataclass(frozen=True)
 class Phases:
     clamp: tuple                    # layers holding data in the positive phase
     latent: tuple                   # all other layers
-    exact: bool                     # latent layers mutually uncoupled: exact positive phase
+    infer: str                      # "exact" (latent layers mutually uncoupled), "gibbs" or "meanfield"
     chains: str                     # "data" (CD), "persistent" (PCD) or "fresh" (Boltzmann learning)
     sweeps: int                     # negative-phase sweeps at the model's temperature (k)
-    positive_sweeps: int = 10       # positive-phase sweeps when it is not exact
+    positive_sweeps: int = 10       # positive-phase sweeps (gibbs)
     positive_anneal: tuple = ()     # temperatures swept once each before those sweeps
     negative_anneal: tuple = ()
+    meanfield: MeanField = MeanField()
 
 
 def phases_for(program: Program, rule: str, k: int, clamp: tuple, chains: str | None = None,
-               positive_sweeps: int = 10, positive_anneal=(), negative_anneal=()) -> Phases:
+               infer: str = "auto", positive_sweeps: int = 10, positive_anneal=(), negative_anneal=(),
+               meanfield: MeanField = MeanField()) -> Phases:
+    """The phases of ``rule`` on ``program``; ``infer`` `auto` picks exact means where the latent
+    layers are mutually uncoupled, mean field for `dbm`, Gibbs sweeps otherwise."""
     latent = tuple(n for n in program.layers if n not in clamp)
-    return Phases(tuple(clamp), latent, program.summable(latent), chains or CHAINS_OF_RULE[rule], k,
-                  positive_sweeps, tuple(positive_anneal), tuple(negative_anneal))
+    if program.summable(latent):
+        infer = "exact"             # mean field and Gibbs would only approximate the exact means
+    elif infer == "auto":
+        infer = "meanfield" if rule == "dbm" else "gibbs"
+    return Phases(tuple(clamp), latent, infer, chains or CHAINS_OF_RULE[rule], k, positive_sweeps,
+                  tuple(positive_anneal), tuple(negative_anneal), meanfield)
 
 
 def random_fill(program: Program, params: dict, state: dict, names, batch: int, rng) -> dict:
@@ -89,15 +109,28 @@ def _last_block(program, params, state, block, rng, clamp, keep_samples):
     return stat, chain
 
 
+def sample_from_means(program: Program, params: dict, means: dict, names, rng) -> dict:
+    """A state with ``names`` drawn from their conditionals given the others at their means."""
+    out = dict(means)
+    for name in names:
+        units = program.layers[name].units
+        out[name] = units.sample(conditional(program, params, means, name), rng)
+    return out
+
+
 def positive(program: Program, params: dict, data: dict, phases: Phases, rng):
     """(state for the statistics, state to start CD chains from): both hold the data."""
-    if phases.exact:
+    if phases.infer == "exact":
         stat_state, chain_state = dict(data), dict(data)
         for name in phases.latent:
             units = program.layers[name].units
             cond = conditional(program, params, data, name)
             chain_state[name], stat_state[name] = units.sample(cond, rng), units.mean(cond)
         return stat_state, chain_state
+    if phases.infer == "meanfield":
+        mf = phases.meanfield
+        means, _ = mean_field(program, params, data, phases.latent, mf.iterations, mf.damping, mf.tolerance)
+        return means, sample_from_means(program, params, means, phases.latent, rng)
     batch = next(iter(data.values())).shape[0]
     start = random_fill(program, params, data, phases.latent, batch, rng)
     return run_chains(program, params, start, rng, phases.positive_sweeps, frozenset(phases.clamp),

@@ -70,18 +70,21 @@ def store(program: Program, params: dict, layer: str, rule: str, patterns: np.nd
     params[c.key] = program.xp.asarray(w, dtype=program.dtype)
 
 
-class StorageTrainer:
-    """One-shot storage behind the trainer interface: its first epoch stores the training data as
-    the patterns, and nothing is left to learn after it (the epoch count jumps to the end)."""
+class StorageObjective:
+    """Hopfield storage as an objective: one shot, no gradient. The trainer hands it the whole
+    training set once (``one_shot``); it writes the lateral weights and the stage is done."""
 
-    def __init__(self, program: Program, rule: str, epochs: int):
-        self.program, self.rule, self.epochs = program, rule, epochs
+    one_shot = True
+    keys = ()
+
+    def __init__(self, program: Program, rule: str, layer: str):
+        self.program, self.rule, self.layer = program, rule, layer
 
     def init_state(self, params: dict):
-        from .trainer import TrainState
-        return TrainState(params, {})
+        from .state import ObjectiveState
+        return ObjectiveState()
 
-    def run_epoch(self, state, train_x, layer: str, on_batch=None) -> None:
-        patterns = train_x.get() if hasattr(train_x, "get") else train_x
-        store(self.program, state.params, layer, self.rule, np.asarray(patterns, dtype=float))
-        state.epoch = max(self.epochs, 1)
+    def store(self, params: dict, data: dict) -> None:
+        patterns = data[self.layer]
+        patterns = patterns.get() if hasattr(patterns, "get") else patterns
+        store(self.program, params, self.layer, self.rule, np.asarray(patterns, dtype=float))

@@ -1,0 +1,32 @@
+"""Stage 5a, objectives: every way of learning the model's parameters.
+
+An objective is built for one training stage (its sub-program, its clamped layers) and offers
+
+    keys                                  the parameters it moves
+    init_state(params) -> ObjectiveState  what it carries between updates (persistent chains, ...)
+    gradient(params, state, batch, rng)   -> (ascent direction as batch sums keyed like params, scale)
+
+or, for one-shot rules (Hopfield storage), ``one_shot = True`` and ``store(params, data)``. One
+training loop (``ebmlang.train``) runs them all with its stages, optimizers and checkpoints.
+
+    boltzmann   CD-k, PCD, Boltzmann learning, DBM (mean-field + PCD): phases, centring, sparsity
+    storage     Hebbian, Storkey and projection storage of patterns
+"""
+from __future__ import annotations
+
+from ..compile import Program
+from ..spec.types import STORAGE_RULES
+from .boltzmann import BoltzmannObjective, phase_difference, trainable_keys
+from .state import ObjectiveState
+from .storage import StorageObjective
+
+
+def make_objective(program: Program, stage, clamp: tuple, seed: int):
+    """The objective of one stage (a TrainSpec) on its sub-program ``program``."""
+    if stage.rule in STORAGE_RULES:
+        return StorageObjective(program, stage.rule, clamp[0])
+    return BoltzmannObjective(program, stage, clamp, seed)
+
+
+__all__ = ["BoltzmannObjective", "ObjectiveState", "StorageObjective", "make_objective", "phase_difference",
+           "trainable_keys"]

@@ -1,0 +1,113 @@
+"""The Boltzmann objective: the log-likelihood gradient of every rule of the family, from phases.
+
+    g_θ = (⟨−∂E/∂θ⟩₊ − ⟨−∂E/∂θ⟩₋) / T   (masked to each coupling's graph)   [+ sparsity term]
+
+optionally in centred coordinates (``centering.py``). The positive phase clamps the stage's data
+layers (exact means, Gibbs sweeps or mean field), the negative phase runs chains from the data
+(CD), persistent chains (PCD, DBM) or fresh ones (Boltzmann learning): see ``phases.py``.
+Gradients are batch sums with the factor 1/(batch·T) returned beside them as ``scale``, which the
+optimizer folds into its learning rate (a pass over every weight matrix saved per update).
+"""
+from __future__ import annotations
+
+from ..backend import Rng
+from ..compile import Program
+from ..kernels import param_stats, random_state
+from ..spec.schedules import temperatures
+from .centering import centre_gradient, update_offsets
+from .phases import MeanField, Phases, negative, phases_for, positive
+from .state import ObjectiveState
+
+
+class BoltzmannObjective:
+    def __init__(self, program: Program, stage, clamp: tuple, seed: int):
+        """``stage``: a TrainSpec (rule, k, phases, chains, sparsity, centering)."""
+        pos, neg = stage.positive, stage.negative
+        self.program, self.seed = program, seed
+        self.phases: Phases = phases_for(
+            program, stage.rule, stage.k, clamp, neg.chains, pos.infer, pos.sweeps,
+            temperatures(pos.anneal) if pos.anneal else (), temperatures(neg.anneal) if neg.anneal else (),
+            MeanField(pos.iterations, pos.damping, pos.tolerance))
+        self.chain_count = stage.chains or stage.batch_size
+        self.sparsity, self.centering = stage.sparsity, stage.centering
+        self.sparse_layer = (self.sparsity.layer or self.phases.latent[0]) if self.sparsity else None
+        self.keys = trainable_keys(program)
+
+    @property
+    def persistent(self) -> bool:
+        return self.phases.chains == "persistent"
+
+    def init_state(self, params: dict) -> ObjectiveState:
+        xp = self.program.xp
+        chains = None
+        if self.persistent:
+            chains = random_state(self.program, params, self.chain_count, Rng(xp, self.seed, 0x0C4A1))
+        activity = {}
+        if self.sparse_layer:
+            size = self.program.layers[self.sparse_layer].size
+            activity[self.sparse_layer] = xp.full(size, self.sparsity.target, dtype=self.program.dtype)
+        return ObjectiveState(chains, activity)
+
+    def gradient(self, params: dict, state: ObjectiveState, batch: dict, rng) -> tuple[dict, float]:
+        """(g, scale) for one minibatch ``batch`` (layer -> (B, size)); updates ``state`` in place."""
+        program = self.program
+        pos_state, chain_start = positive(program, params, batch, self.phases, rng)
+        neg_state, chains = negative(program, params, state.chains if self.persistent else chain_start,
+                                     self.phases, rng, keep_samples=self.persistent)
+        if self.persistent:
+            state.chains = chains
+        grads, scale = phase_difference(program, params, pos_state, neg_state, self.keys)
+        if self.centering:
+            update_offsets(program, params, state.offsets, pos_state, self.centering.rate)
+            centre_gradient(program, params, grads, state.offsets)
+        if self.sparse_layer:
+            self._sparsity(state, pos_state, grads, 1.0 / scale)
+        return grads, scale
+
+    def _sparsity(self, state: ObjectiveState, pos_state: dict, grads: dict, units: float) -> None:
+        """Push the running mean activation q of the sparse layer towards the target p:
+        Δb = cost·(p − q), ΔW = cost·x̄ (p − q)ᵀ for couplings to clamped layers (Hinton's guide §11)."""
+        name, sp = self.sparse_layer, self.sparsity
+        q = state.activity[name]
+        q *= sp.decay
+        q += (1 - sp.decay) * pos_state[name].mean(axis=0)
+        push = (units * sp.cost) * (sp.target - q)      # in the grads' units (batch sums · T)
+        grads[f"bias.{name}"] += push
+        for c, is_a in self.program.incident[name]:
+            other = c.b if is_a else c.a
+            if c.key in grads and other in self.phases.clamp:
+                mean_other = pos_state[other].mean(axis=0)
+                grads[c.key] += (push[:, None] * mean_other[None, :]) if is_a else (mean_other[:, None] * push[None, :])
+
+
+def trainable_keys(program: Program) -> tuple:
+    """Every bias, the σ of gaussian layers that learn it, and every trainable coupling."""
+    keys = []
+    for name, info in program.layers.items():
+        keys.append(f"bias.{name}")
+        if info.learn_sigma:
+            keys.append(f"sigma.{name}")
+    keys += [c.key for c in program.couplings if c.trainable]
+    return tuple(keys)
+
+
+def phase_difference(program: Program, params: dict, pos_state: dict, neg_state: dict, keys) -> tuple[dict, float]:
+    """(g, scale) with g · scale = (⟨−∂E/∂θ⟩₊ − ⟨−∂E/∂θ⟩₋) / T, masked to each coupling's graph.
+
+    g holds batch sums; negative sums are rescaled when the chains outnumber the batch."""
+    grads = param_stats(program, params, pos_state, keys, total=True)
+    neg = param_stats(program, params, neg_state, keys, total=True)
+    n_pos, n_neg = _rows(pos_state), _rows(neg_state)
+    for key, g in grads.items():
+        if n_neg == n_pos:
+            g -= neg[key]
+        else:
+            g -= (n_pos / n_neg) * neg[key]
+    for c in program.couplings:
+        if c.mask is not None and c.key in grads:
+            grads[c.key] *= c.mask
+    return grads, 1.0 / (n_pos * program.temperature)
+
+
+def _rows(state: dict) -> int:
+    return next(iter(state.values())).shape[0]

@@ -1,0 +1,55 @@
+"""`ebm run`'s training loop: the spec's stages in order, each epoch checkpointed.
+
+Each stage gets a fresh optimizer and objective state (velocities, persistent chains) and starts
+from the parameters the previous stage left. After every epoch the run folder gets a metrics
+record and a checkpoint holding the stage and epoch, so `--resume` continues mid-stage exactly.
+"""
+from __future__ import annotations
+
+import time
+
+from ..train import Trainer, TrainState
+from ..train.stages import StagePlan, plan_stages, sampled_inputs, stage_inputs
+from .folder import RunFolder, checkpoint_stage, restore_state, upstream_params
+
+
+def train_stages(spec, model, data, folder: RunFolder, report, probe, checkpoint: dict | None = None) -> TrainState:
+    """Run every stage not yet finished; ``checkpoint`` (the arrays of model.npz) resumes mid-run."""
+    xp, dtype = model.xp, model.program.dtype
+    plans = plan_stages(model.program, spec.stages, data.layers)
+    train = {n: xp.asarray(x, dtype=dtype) for n, x in data.arrays("train").items()}
+    first = checkpoint_stage(checkpoint) if checkpoint else 0
+    state = None
+    for plan in plans[first:]:
+        trainer = Trainer(plan.program, plan.spec, plan.clamp, spec.seed, plan.index)
+        state = trainer.init_state(model.params)
+        upstream = None
+        if checkpoint is not None and plan.index == first:
+            state = restore_state(checkpoint, state, xp)
+            folder.truncate_metrics(state.stage, state.epoch)
+            upstream = upstream_params(checkpoint, xp, dtype) or None
+        if plan.fed and upstream is None:           # the parameters the up-pass is computed from
+            upstream = {k: v.copy() for k, v in model.params.items()}
+        inputs = stage_inputs(plans, plan.index, upstream or model.params, train)
+        monitor = probe.for_stage(plans, plan, upstream or model.params)
+        _run_stage(spec, plan, trainer, state, inputs, monitor, folder, report, upstream, len(plans) > 1)
+    return state
+
+
+def _run_stage(spec, plan: StagePlan, trainer: Trainer, state: TrainState, inputs: dict, monitor, folder,
+               report, upstream, staged: bool) -> None:
+    stage = plan.spec
+    rows = next(iter(inputs.values())).shape[0]
+    what = f"{plan.label} ({', '.join(plan.program.layers)}): " if staged else ""
+    report.note(f"{spec.name}: {what}{rows} examples, {stage.epochs} epochs, rule {stage.rule}-{stage.k}, "
+                f"clamped {', '.join(plan.clamp)}, backend {trainer.program.xp.__name__}")
+    report.restart(stage.epochs)
+    while state.epoch < stage.epochs:
+        t0 = time.perf_counter()
+        train = sampled_inputs(plan, inputs, spec.seed, state.epoch)
+        trainer.run_epoch(state, train, on_batch=lambda d, n: report.batch(state.epoch + 1, d, n))
+        record = {"epoch": state.epoch, **({"stage": plan.index + 1} if staged else {}),
+                  "seconds": round(time.perf_counter() - t0, 3), **monitor.epoch_metrics()}
+        folder.append_metrics(record)
+        folder.save_checkpoint(state.params, state, spec.seed, upstream)
+        report.epoch(record)
