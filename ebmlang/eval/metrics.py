@@ -11,21 +11,18 @@ import numpy as np
 
 from ..compile import Program
 from ..kernels import free_energy, infer_means
-from ..kernels.gibbs import block_update
+from ..kernels.meanfield import mean_field
 
 
-def reconstruct(program: Program, params: dict, data: dict):
-    """One deterministic up-down pass: latent layers set to their means given the data (in
-    schedule order), then the data layers to their means given those."""
-    clamp = frozenset(data)
-    xp = program.xp
-    batch = next(iter(data.values())).shape[0]
-    state = dict(data)
-    for name, info in program.layers.items():
-        if name not in clamp:
-            state[name] = xp.zeros((batch, info.size), dtype=program.dtype)
-    for block in program.schedule:
-        state = block_update(program, params, state, block, None, clamp, mean=True)
+def reconstruct(program: Program, params: dict, data: dict, iterations: int = 10):
+    """One deterministic up-down pass: the latent layers at their posterior means given the data
+    (exact when they are mutually uncoupled, else ``iterations`` of mean field), then the data
+    layers at their conditional means given those."""
+    latent = tuple(n for n in program.layers if n not in data)
+    if program.summable(latent):
+        state = infer_means(program, params, data, latent)
+    else:
+        state, _ = mean_field(program, params, data, latent, iterations)
     return infer_means(program, params, state, tuple(data))
 
 

@@ -118,7 +118,9 @@ def ais_line(summary: dict) -> str:
     if "log_z.reverse_ais" in summary:
         text += f"  reverse {interval('log_z.reverse_ais')} ({summary['ais.reverse_examples']} examples)"
     elif summary.get("ais.reverse_examples") == 0:
-        text += "  (no reverse AIS, nor test log-likelihood: the latent layers do not sum out given the data)"
+        text += "  (no reverse AIS: the latent layers do not sum out given the data)"
+    if "log_likelihood.test_lower_bound" in summary:
+        text += f"  test log-likelihood ≥ {interval('log_likelihood.test_lower_bound')} (mean field)"
     if "log_likelihood.test" in summary:
         text += f"  test log-likelihood {summary['log_likelihood.test']:.2f}"
         if "log_likelihood.test_reverse" in summary:

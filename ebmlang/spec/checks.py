@@ -11,6 +11,7 @@ from typing import Iterator
 from ..errors import Diagnostic, SpecError
 from .constraints import suggest
 from .schema import BETWEEN_CONNECTIVITY, STORAGE_RULES, WITHIN_CONNECTIVITY, Spec
+from .types import default_clamp
 
 Problem = tuple[str, str]
 LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "file")
@@ -129,14 +130,15 @@ def _train(spec: Spec) -> Iterator[Problem]:
     if spec.data is None:
         yield "train", "train needs a data section to learn from"
         return
-    available = [_data_layer(spec)] + ([spec.data.labels] if spec.data.labels else [])
+    data_layers = (_data_layer(spec),) + ((spec.data.labels,) if spec.data.labels else ())
+    available = list(data_layers)
     for index, stage in enumerate(spec.stages):
         at = spec.stage_path(index)
-        yield from _stage(spec, stage, at, available)
+        yield from _stage(spec, stage, at, available, data_layers)
         available += [n for n in (stage.layers or spec.model.layers) if n not in available]
 
 
-def _stage(spec: Spec, train, at: str, available: list) -> Iterator[Problem]:
+def _stage(spec: Spec, train, at: str, available: list, data_layers: tuple) -> Iterator[Problem]:
     layers = spec.model.layers
     for j, name in enumerate(train.layers or ()):
         if name not in layers:
@@ -155,9 +157,9 @@ def _stage(spec: Spec, train, at: str, available: list) -> Iterator[Problem]:
     if not fed:
         yield (f"{at}.layers", f"{at}: no layer of this stage gets data; include a data layer or a layer "
                "trained by an earlier stage")
-    clamped = set(train.clamp or fed)
+    clamped = set(train.clamp or default_clamp(own, data_layers, available))
     if train.input == "samples":
-        for name in (n for n in clamped if n not in (spec.data.layer or next(iter(layers)), spec.data.labels)):
+        for name in (n for n in clamped if n not in data_layers):
             if layers[name].units != "binary":
                 yield f"{at}.input", f"{at}.input: samples needs binary layers, but '{name}' is {layers[name].units}"
     sparse = train.sparsity and train.sparsity.layer

@@ -259,7 +259,10 @@ EVALUATE = Section("evaluate", {
         "steps": Field(Int(1), 14500, "ais: intermediate distributions (Salakhutdinov & Murray used 14,500)"),
         "spacing": Field(Enum("salakhutdinov", "linear"), "salakhutdinov", "ais: how the β's are spread"),
         "reverse": Field(Int(0), 100, "ais: held-out examples annealed back to the base model (reverse AIS, "
-                         "Burda et al. 2015), the conservative side of the estimate; 0: off")},
+                         "Burda et al. 2015), the conservative side of the estimate; 0: off"),
+        "meanfield_iterations": Field(Int(1), 50, "models whose latent layers do not sum out given the data "
+                                      "(DBMs): mean-field updates for the variational lower bound on each "
+                                      "test example's log-likelihood")},
         lambda **kw: LogLikelihoodSpec(**kw), switchable=True), None, "mean log-likelihood of test data"),
     "pseudo_log_likelihood": Field(Section("pseudo_log_likelihood", {
         "count": Field(Int(1), 1000, "test examples")}, lambda **kw: CountSpec(**kw), switchable=True), None,

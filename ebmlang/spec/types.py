@@ -125,6 +125,16 @@ class TrainSpec:
     negative: NegativePhaseSpec = NegativePhaseSpec()
 
 
+def default_clamp(layers, data_layers: tuple, available) -> tuple:
+    """The layers a stage clamps when its `clamp` is not given: with the data layer (the first of
+    ``data_layers``) among its ``layers``, the data layers (the stage is fed from the data: an RBM
+    of the bottom, or the joint model); without it, every layer that earlier stages or the data
+    reach (``available``): the up-pass into the bottom of a higher RBM, and labels if present."""
+    if data_layers[0] in layers:
+        return tuple(n for n in layers if n in data_layers)
+    return tuple(n for n in layers if n in available)
+
+
 @dataclass(frozen=True)
 class Enabled:
     """A switchable evaluation with no options of its own."""
@@ -149,6 +159,7 @@ class LogLikelihoodSpec:
     steps: int = 14500
     spacing: str = "salakhutdinov"
     reverse: int = 100
+    meanfield_iterations: int = 50
 
 
 @dataclass(frozen=True)

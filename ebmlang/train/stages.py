@@ -1,10 +1,10 @@
 """Training stages: what each stage of a spec's `train` trains, and on which data.
 
 A stage names its layers; it trains the sub-program of those layers and the couplings among
-them (``compile.restrict``), with any field gains it declares. Its clamped layers are those of
-its layers that data reaches: the data set's own layers (`v`, and `y` for labels), and every
-layer an earlier stage trained, fed by that stage's *up-pass* — the means of its latent layers
-given its clamped ones (exact for an RBM; mean field otherwise). So
+them (``compile.restrict``), with any field gains it declares. It clamps the data set's layers
+(`v`, and `y` for labels) when the data layer is among its own; otherwise every layer of it that
+data reaches: labels, and the layers an earlier stage trained, fed by that stage's *up-pass* —
+the means of its latent layers given its clamped ones (exact for an RBM; mean field otherwise). So
 
     stage 1  layers [v, h1]        clamps v (data)        its up-pass gives h1 = E[h1 | v]
     stage 2  layers [h1, h2, y]    clamps h1 and y        greedy layer-wise training of a stack
@@ -21,6 +21,7 @@ from ..backend import Rng
 from ..compile import Program, restrict
 from ..kernels.gibbs import conditional
 from ..kernels.meanfield import mean_field
+from ..spec.types import default_clamp
 
 CHUNK = 10_000      # rows per up-pass block: bounds the temporary (rows × hidden) arrays
 
@@ -45,7 +46,7 @@ def plan_stages(program: Program, stages: tuple, data_layers: tuple) -> tuple[St
         layers = tuple(stage.layers) if stage.layers else tuple(program.layers)
         whole = set(layers) == set(program.layers) and not stage.field_gain
         sub = program if whole else restrict(program, layers, stage.field_gain)
-        clamp = tuple(stage.clamp) if stage.clamp else tuple(n for n in sub.layers if n in available)
+        clamp = tuple(stage.clamp) if stage.clamp else default_clamp(tuple(sub.layers), data_layers, available)
         plans.append(StagePlan(index, stage, sub, clamp, tuple(n for n in clamp if n not in data_layers)))
         available += [n for n in sub.layers if n not in available]
     return tuple(plans)

@@ -53,10 +53,10 @@ class UnitType:
         """A(u) summed over units: (batch, n) -> (batch,)."""
         raise NotImplementedError
 
-    def entropy(self, cond):
-        """H of the distribution ``cond`` (a conditional, or a mean-field factor), summed over units:
-        (batch,). With the energy linear in x (discrete units) it completes the variational bound."""
-        raise NotImplementedError
+    def entropy_of_mean(self, mean):
+        """H of the factorised distribution of this unit type with the given means (batch, n),
+        summed over units: (batch,). A mean-field factor q_l is such a distribution; discrete only."""
+        raise TypeError(f"{self.name} units have no mean-field entropy")
 
     def bias_stat(self, x, p: LayerParams):
         """−∂E/∂b per unit: (batch, n)."""

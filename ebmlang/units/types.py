@@ -51,9 +51,10 @@ def softplus(z):
     return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
-def bernoulli_entropy(logit, prob):
-    """H = softplus(z) − z·σ(z) for logit z, summed over units: exact for any z, no log(0)."""
-    return (softplus(logit) - logit * prob).sum(axis=-1)
+def neg_xlogx(p):
+    """−p log p elementwise, 0 at p = 0 (no log of zero is ever taken)."""
+    xp = namespace_of(p)
+    return -p * xp.log(xp.maximum(p, xp.finfo(p.dtype).tiny))
 
 
 def _bit_table(n: int) -> np.ndarray:
@@ -80,8 +81,8 @@ class Binary(UnitType):
     def log_partition(self, u, p, temperature):
         return softplus((u + p.bias) / temperature).sum(axis=-1)
 
-    def entropy(self, cond):
-        return bernoulli_entropy(cond.logit, cond.prob)
+    def entropy_of_mean(self, mean):
+        return (neg_xlogx(mean) + neg_xlogx(1 - mean)).sum(axis=-1)
 
     def states(self, n):
         return _bit_table(n)
@@ -118,8 +119,9 @@ class Spin(UnitType):
         z = namespace_of(u).abs((u + p.bias) / temperature)
         return (z + softplus(-2 * z)).sum(axis=-1)      # log 2cosh z = |z| + log(1 + e^{−2|z|})
 
-    def entropy(self, cond):
-        return bernoulli_entropy(cond.logit, cond.prob)
+    def entropy_of_mean(self, mean):
+        p = (1 + mean) / 2
+        return (neg_xlogx(p) + neg_xlogx(1 - p)).sum(axis=-1)
 
     def states(self, n):
         return 2 * _bit_table(n) - 1
@@ -170,12 +172,8 @@ class Softmax(UnitType):
         top = logits.max(axis=-1)
         return (top + xp.log(xp.exp(logits - top[..., None]).sum(axis=-1))).sum(axis=-1)
 
-    def entropy(self, cond):
-        """H = logsumexp(z) − Σ_k p_k z_k per group."""
-        xp = namespace_of(cond.logits)
-        top = cond.logits.max(axis=-1)
-        lse = top + xp.log(xp.exp(cond.logits - top[..., None]).sum(axis=-1))
-        return (lse - (cond.probs * cond.logits).sum(axis=-1)).sum(axis=-1)
+    def entropy_of_mean(self, mean):
+        return neg_xlogx(mean).sum(axis=-1)
 
     def states(self, n):
         eye = np.eye(self.k)
@@ -218,10 +216,6 @@ class Gaussian(UnitType):
         xp = namespace_of(u)
         quad = (p.bias * u / p.sigma + u * u / 2) / temperature
         return quad.sum(axis=-1) + (0.5 * xp.log(2 * np.pi * temperature * p.sigma ** 2)).sum()
-
-    def entropy(self, cond):
-        xp = namespace_of(cond.std)
-        return (0.5 * xp.log(2 * np.pi * np.e * cond.std ** 2)).sum(axis=-1)
 
     def bias_stat(self, x, p):
         return (x - p.bias) / p.sigma ** 2

@@ -1,0 +1,121 @@
+"""Training stages: sub-programs, field gains, the up-pass between stages, labels, exact resume."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ebmlang import compile_spec, load_data, load_spec, parse_spec
+from ebmlang.backend import to_numpy
+from ebmlang.cli import main
+from ebmlang.compile import restrict
+from ebmlang.kernels import conditional
+from ebmlang.train.stages import plan_stages, stage_inputs
+from ebmlang.units import sigmoid
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+FAST = ["train.0.epochs=3", "train.1.epochs=3", "train.2.epochs=4", "data.samples=200",
+        "evaluate.samples.steps=5"]
+
+
+def test_a_field_gain_doubles_bias_and_input():
+    spec = load_spec(SPECS / "dbm-bars-and-stripes.yaml", ["dtype=float64"])
+    model = compile_spec(spec)
+    sub = restrict(model.program, ["v", "h1"], {"h1": 2.0})
+    v = np.random.default_rng(0).integers(0, 2, (5, 9)).astype(float)
+    p = model.parameters()
+    expected = 1 / (1 + np.exp(-2 * (v @ p["weight.v.h1"] + p["bias.h1"])))
+    got = to_numpy(conditional(sub, model.params, {"v": v}, "h1").prob)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert set(sub.layers) == {"v", "h1"} and [c.key for c in sub.couplings] == ["weight.v.h1"]
+    assert len(sub.schedule) == 2
+
+
+def test_stages_clamp_what_data_reaches_and_feed_the_up_pass():
+    spec = load_spec(SPECS / "dbm-bars-and-stripes.yaml", ["dtype=float64"])
+    model = compile_spec(spec)
+    plans = plan_stages(model.program, spec.stages, ("v",))
+    assert [p.clamp for p in plans] == [("v",), ("h1",), ("v",)]
+    assert [p.fed for p in plans] == [(), ("h1",), ()]
+    data = load_data(spec)
+    inputs = stage_inputs(plans, 1, model.params, {"v": data.train})
+    p = model.parameters()
+    expected = 1 / (1 + np.exp(-2 * (data.train @ p["weight.v.h1"] + p["bias.h1"])))    # doubled up-pass
+    np.testing.assert_allclose(to_numpy(inputs["h1"]), expected, rtol=1e-12)
+
+
+def _run(tmp_path, name, *sets):
+    out = tmp_path / name
+    args = ["run", str(SPECS / "dbm-bars-and-stripes.yaml"), "--out", str(out), "--quiet"]
+    for s in [*FAST, *sets]:
+        args += ["--set", s]
+    return main(args), out
+
+
+def test_stages_run_in_order_and_record_their_index(tmp_path):
+    code, out = _run(tmp_path, "run")
+    assert code == 0
+    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["epoch"]) for r in records] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3),
+                                                           (3, 1), (3, 2), (3, 3), (3, 4)]
+    with np.load(out / "model.npz") as z:
+        assert int(z["train.stage"]) == 2 and int(z["train.epoch"]) == 4
+        assert "chains.h2" in z.files                  # the DBM stage's persistent chains
+
+
+@pytest.mark.parametrize("stop", ["train.1.epochs=2", "train.2.epochs=1"])
+def test_a_run_resumed_mid_stage_equals_an_unbroken_one(tmp_path, stop):
+    """Killed in the middle of the top RBM (a fed stage: its up-pass must be recomputed from the
+    snapshot) or of the DBM stage, then resumed: every array and metric matches."""
+    _, whole = _run(tmp_path, "whole")
+    stage = int(stop.split(".")[1])
+    partial = [s for s in FAST if not s.startswith(f"train.{stage}.")] + [stop]
+    broken = tmp_path / "broken"
+    args = ["run", str(SPECS / "dbm-bars-and-stripes.yaml"), "--out", str(broken), "--quiet"]
+    for s in partial:
+        args += ["--set", s]
+    if stage == 1:      # stop after the top RBM's 2nd epoch: stage 3 must not have started
+        args += ["--set", "train.2.epochs=0"]
+    assert main(args) == 0
+    resume = ["run", "--resume", str(broken), "--quiet"]
+    for s in FAST:
+        resume += ["--set", s]
+    assert main(resume) == 0
+    with np.load(whole / "model.npz") as a, np.load(broken / "model.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    drop = lambda path: [{k: v for k, v in json.loads(l).items() if k != "seconds"}
+                         for l in (path / "metrics.jsonl").read_text().splitlines()]
+    assert drop(whole) == drop(broken)
+
+
+LABELLED = """
+name: labelled
+dtype: float64
+data: {source: mnist-embedded, binarize: 0.5, labels: y, train_size: 300, test_size: 100}
+model:
+  layers:
+    v: {size: 784, units: binary}
+    h: {size: 20, units: binary}
+    y: {size: 10, units: softmax}
+  couplings:
+    - {between: [v, h]}
+    - {between: [y, h]}
+train: {rule: cd, epochs: 1, batch_size: 50}
+evaluate: {samples: false, filters: false}
+"""
+
+
+def test_labels_are_clamped_one_hot_beside_the_data(tmp_path):
+    spec = parse_spec(LABELLED, "labelled.yaml")
+    data = load_data(spec)
+    arrays = data.arrays("train")
+    assert data.layers == ("v", "y") and arrays["y"].shape == (300, 10)
+    np.testing.assert_array_equal(arrays["y"].argmax(axis=1), data.train_labels)
+    assert plan_stages(compile_spec(spec).program, spec.stages, data.layers)[0].clamp == ("v", "y")
+    path = tmp_path / "labelled.yaml"
+    path.write_text(LABELLED)
+    assert main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 0
