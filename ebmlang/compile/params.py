@@ -1,4 +1,5 @@
-"""Initial parameters of a Program: `bias.<layer>`, `sigma.<layer>`, `weight.<a>.<b>`.
+"""Initial parameters of a Program: `bias.<layer>`, `sigma.<layer>`, `weight.<a>.<b>`, `recbias.<layer>`
+(zero).
 
 Draws happen on the host with NumPy and are then moved to the backend, so a CPU run and a GPU
 run of the same spec and seed start from the same parameters.
@@ -68,7 +69,7 @@ def read_init_files(spec, program: Program) -> dict:
 
 
 def _declared_order(spec, program: Program) -> list:
-    by_key = {c.key: c for c in program.couplings}
+    by_key = {c.key: c for c in (*program.couplings, *program.directed)}
     return [by_key[f"weight.{c.between[0]}.{c.between[1]}"] for c in spec.model.couplings]
 
 
@@ -87,7 +88,10 @@ def init_params(program: Program, seed: int, data_mean: dict | None = None, file
             host[f"bias.{name}"] = _draw(layer.bias_init, (layer.size,), gen)
         if layer.units.name == "gaussian":
             host[f"sigma.{name}"] = np.full(layer.size, layer.sigma)
-    for c in program.couplings:
+    for c in program.directed:
+        if c.kind == "recognition":
+            host[f"recbias.{c.b}"] = np.zeros(program.layers[c.b].size)
+    for c in (*program.couplings, *program.directed):
         if c.init.kind == "file":
             host[c.key] = files[c.key] if c.mask_np is None else files[c.key] * c.mask_np
             continue

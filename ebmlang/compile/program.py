@@ -4,12 +4,16 @@ The Program is what the compiler precomputed, kept apart from the spec the user 
 layer its unit type and size, per coupling the weight key, orientation and 0/1 mask (on the
 backend), for every layer the couplings incident to it (the index map the kernels gather
 through), and the block schedule. Parameters live outside it, in a plain dict keyed as in
-`model.npz` (`bias.<layer>`, `weight.<a>.<b>`, `sigma.<layer>`), so kernels stay pure
-functions of (program, params, state, rng).
+`model.npz` (`bias.<layer>`, `weight.<a>.<b>`, `sigma.<layer>`, `recbias.<layer>`), so kernels
+stay pure functions of (program, params, state, rng).
+
+Undirected couplings (``couplings``) make the energy and the Gibbs schedule; directed ones
+(``directed``) are feed-forward maps a → b, generative (part of the model p: a DBN's top-down
+edges) or recognition (the approximate posterior q, bottom-up), each kind in its own
+topological order (``order``) beside the colour schedule.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -19,7 +23,7 @@ import numpy as np
 from ..graph.builders import bipartite_mask, lateral_mask
 from ..spec.constraints import Choice
 from ..units import UnitType
-from .keys import ParamKey, bias_key, sigma_key
+from .keys import ParamKey, bias_key, recbias_key, sigma_key
 from .schedule import Block, Piece, colour_schedule
 
 
@@ -33,10 +37,15 @@ class LayerInfo:
     learn_sigma: bool
     bias_init: Choice
     gain: float = 1.0       # factor on the field (bias + input) in conditionals; ≠ 1 only in pretraining stages
+    bias_key: str = ""      # the parameter used as its bias; a DBN's RBM view reads `recbias.<layer>`
+
+    def __post_init__(self):
+        if not self.bias_key:
+            object.__setattr__(self, "bias_key", bias_key(self.name))
 
     @property
     def param_keys(self) -> tuple:
-        return (bias_key(self.name),) + ((sigma_key(self.name),) if self.units.name == "gaussian" else ())
+        return (self.bias_key,) + ((sigma_key(self.name),) if self.units.name == "gaussian" else ())
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class CouplingInfo:
     trainable: bool
     init: Choice
     stencil: tuple | None = None    # (dims, periodic): W = J · lattice adjacency, stored as J
+    kind: str = "undirected"        # or "generative" / "recognition": a directed map a → b
+    mirror: str | None = None       # an RBM view's recognition twin, kept equal to Wᵀ (see views.py)
 
     @property
     def lateral(self) -> bool:
@@ -75,6 +86,17 @@ class Program:
     incident: dict = field(repr=False)   # layer -> tuple of (CouplingInfo, this layer is side 'a')
     neighbours: dict = field(repr=False)  # layer -> layers its input depends on (itself when lateral)
     keys: dict = field(repr=False)        # parameter key -> ParamKey (its role and layers)
+    directed: tuple = ()                  # directed CouplingInfo, generative and recognition
+    order: dict = field(default_factory=dict, repr=False)  # kind -> layers it targets, parents first
+
+    def directed_into(self, name: str, kind: str) -> tuple:
+        """The ``kind`` couplings a → ``name``."""
+        return tuple(c for c in self.directed if c.kind == kind and c.b == name)
+
+    @property
+    def generated(self) -> tuple:
+        """Layers outside the energy, drawn from their generative parents (a DBN's lower layers)."""
+        return tuple(self.order.get("generative", ()))
 
     def summable(self, names) -> bool:
         """Whether layers ``names`` can be summed out together: no coupling within or among them."""
@@ -92,37 +114,41 @@ class Program:
         return tuple(n for n in self.layers if n in chosen)
 
 
-def lower(graph: nx.Graph, xp: ModuleType = np, dtype: str = "float32") -> Program:
+def lower(graph: nx.MultiDiGraph, xp: ModuleType = np, dtype: str = "float32") -> Program:
     layers = {name: LayerInfo(name, d["size"], d["units"], d["shape"], d["sigma"], d["learn_sigma"],
                               d["bias_init"]) for name, d in graph.nodes(data=True)}
-    couplings = tuple(_coupling(graph, d, xp) for _, _, d in graph.edges(data=True))
+    everything = [_coupling(graph, {**d, "key": key}, xp) for _, _, key, d in graph.edges(keys=True, data=True)]
     order = list(layers)
-    couplings = tuple(sorted(couplings, key=lambda c: (order.index(c.a), order.index(c.b))))
-    return _assemble(graph.graph.get("name", "model"), xp, np.dtype(dtype), float(graph.graph.get("temperature", 1.0)),
-                     layers, couplings)
+    everything.sort(key=lambda c: (order.index(c.a), order.index(c.b)))
+    couplings = tuple(c for c in everything if c.kind == "undirected")
+    directed = tuple(c for c in everything if c.kind != "undirected")
+    return assemble(graph.graph.get("name", "model"), xp, np.dtype(dtype), float(graph.graph.get("temperature", 1.0)),
+                    layers, couplings, directed)
 
 
-def restrict(program: Program, names, field_gain: dict | None = None) -> Program:
-    """The sub-program of layers ``names`` and the couplings among them, with its own block
-    schedule: what one training stage sees (an RBM of a stack). Parameters keep their keys, so the
-    stage trains the whole model's parameters in place. ``field_gain`` multiplies a layer's field
-    in its conditionals (a pretraining RBM whose layer will get input from two sides in the DBM)."""
-    gains = field_gain or {}
-    layers = {n: dataclasses.replace(info, gain=float(gains.get(n, 1.0)))
-              for n, info in program.layers.items() if n in set(names)}
-    couplings = tuple(c for c in program.couplings if c.a in layers and c.b in layers)
-    return _assemble(program.name, program.xp, program.dtype, program.temperature, layers, couplings)
-
-
-def _assemble(name, xp, dtype, temperature, layers: dict, couplings: tuple) -> Program:
+def assemble(name, xp, dtype, temperature, layers: dict, couplings: tuple, directed: tuple = ()) -> Program:
+    """A Program from its layers and couplings: index maps, schedule, orders and parameter keys."""
     incident = {n: tuple((c, c.a == n) for c in couplings if n in (c.a, c.b)) for n in layers}
     # computed once here: every conditional, in every block of every sweep, reads it
     neighbours = {n: tuple(dict.fromkeys(c.b if is_a else c.a for c, is_a in inc)) for n, inc in incident.items()}
     schedule = tuple(tuple(_on_backend(p, layers[p.layer].size, xp) for p in block)
                      for block in colour_schedule(layers, couplings))
     keys = {k: ParamKey.parse(k) for info in layers.values() for k in info.param_keys}
-    keys.update({c.key: ParamKey.parse(c.key) for c in couplings})
-    return Program(name, xp, dtype, temperature, layers, couplings, schedule, incident, neighbours, keys)
+    keys.update({c.key: ParamKey.parse(c.key) for c in (*couplings, *directed)})
+    keys.update({recbias_key(c.b): ParamKey.parse(recbias_key(c.b)) for c in directed if c.kind == "recognition"})
+    order = {kind: _topological(layers, [c for c in directed if c.kind == kind]) for kind in ("generative", "recognition")}
+    return Program(name, xp, dtype, temperature, layers, couplings, schedule, incident, neighbours, keys,
+                   directed, order)
+
+
+def _topological(layers: dict, edges: list) -> tuple:
+    """The targets of ``edges`` with every layer after its parents (declaration order breaks ties)."""
+    g = nx.DiGraph()
+    g.add_nodes_from(layers)
+    g.add_edges_from((c.a, c.b) for c in edges)
+    targets = {c.b for c in edges}
+    ranked = nx.lexicographical_topological_sort(g, key=list(layers).index)
+    return tuple(n for n in ranked if n in targets)
 
 
 def _on_backend(piece: Piece, size: int, xp: ModuleType) -> Piece:
@@ -143,7 +169,7 @@ def _coupling(graph: nx.Graph, d: dict, xp: ModuleType) -> CouplingInfo:
     else:
         mask = None if unit_graph is None else bipartite_mask(unit_graph, n_a, n_b)
     return CouplingInfo(d["key"], a, b, None if mask is None else xp.asarray(mask), mask,
-                        d["trainable"], d["init"])
+                        d["trainable"], d["init"], kind=d.get("kind", "undirected"))
 
 
-__all__ = ["Block", "CouplingInfo", "LayerInfo", "Piece", "Program", "lower", "restrict"]
+__all__ = ["Block", "CouplingInfo", "LayerInfo", "Piece", "Program", "assemble", "lower"]

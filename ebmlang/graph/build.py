@@ -1,11 +1,12 @@
 """Stage 2, build: Spec -> a networkx graph of layers (nodes) and couplings (edges).
 
 Node attributes: ``size``, ``units`` (a UnitType), ``kind``, ``shape``, ``sigma``,
-``learn_sigma``, ``bias_init``. Edge attributes: ``key`` (`weight.a.b`), ``a``/``b`` (the
-declared order, which fixes the weight matrix's orientation), ``connectivity``, ``unit_graph``
-(the unit-level networkx graph; None for dense and for stencils), ``init``, ``trainable``,
-``stencil`` ((dims, periodic) for a fixed uniform lattice, else None). A lateral coupling is a
-self-loop.
+``learn_sigma``, ``bias_init``. Edges run a → b in the declared order (a MultiDiGraph, since a
+DBN joins one pair by a generative edge down and a recognition edge up). Edge attributes:
+the multigraph's edge key (`weight.a.b`), ``a``/``b`` (which fix the weight matrix's orientation), ``kind``
+(`undirected`, `generative`, `recognition`), ``connectivity``, ``unit_graph`` (the unit-level
+networkx graph; None for dense and for stencils), ``init``, ``trainable``, ``stencil`` ((dims,
+periodic) for a fixed uniform lattice, else None). A lateral coupling is a self-loop.
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from ..units import make_units
 from . import builders
 
 
-def build_graph(spec: Spec) -> nx.Graph:
-    g = nx.Graph(name=spec.name, temperature=spec.model.temperature)
+def build_graph(spec: Spec) -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph(name=spec.name, temperature=spec.model.temperature)
     for name, layer in spec.model.layers.items():
         g.add_node(name, size=layer.size, kind=layer.units, shape=layer.shape,
                    units=make_units(layer.units, layer.size, layer.categories),
@@ -30,7 +31,7 @@ def build_graph(spec: Spec) -> nx.Graph:
     for i, c in enumerate(spec.model.couplings):
         a, b = c.between
         stencil = _stencil(c)
-        g.add_edge(a, b, key=f"weight.{a}.{b}", a=a, b=b, connectivity=c.connectivity.kind,
+        g.add_edge(a, b, key=f"weight.{a}.{b}", a=a, b=b, kind=c.kind, connectivity=c.connectivity.kind,
                    unit_graph=None if stencil else _unit_graph(spec, i, c), init=c.init,
                    trainable=c.trainable, stencil=stencil)
     return g

@@ -20,7 +20,7 @@ from .stencil import neighbour_sum
 
 
 def layer_params(program: Program, params: dict, name: str) -> LayerParams:
-    return LayerParams(params[f"bias.{name}"], params.get(f"sigma.{name}"))
+    return LayerParams(params[program.layers[name].bias_key], params.get(f"sigma.{name}"))
 
 
 def coupling_stats(program: Program, params: dict, state: dict) -> dict:

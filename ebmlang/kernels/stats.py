@@ -27,8 +27,8 @@ def param_stats(program: Program, params: dict, state: dict, keys, total: bool =
     out = {}
     for name, info in program.layers.items():
         p = layer_params(program, params, name)
-        if f"bias.{name}" in keys:
-            out[f"bias.{name}"] = reduce(info.units.bias_stat(state[name], p))
+        if info.bias_key in keys:
+            out[info.bias_key] = reduce(info.units.bias_stat(state[name], p))
         if f"sigma.{name}" in keys:
             u = layer_input(program, params, stats, name, batch)
             out[f"sigma.{name}"] = reduce(info.units.log_sigma_stat(state[name], u, p))

@@ -72,7 +72,7 @@ class BoltzmannObjective:
         q *= sp.decay
         q += (1 - sp.decay) * pos_state[name].mean(axis=0)
         push = (units * sp.cost) * (sp.target - q)      # in the grads' units (batch sums · T)
-        grads[f"bias.{name}"] += push
+        grads[self.program.layers[name].bias_key] += push
         for c, is_a in self.program.incident[name]:
             other = c.b if is_a else c.a
             if c.key in grads and other in self.phases.clamp:
@@ -84,7 +84,7 @@ def trainable_keys(program: Program) -> tuple:
     """Every bias, the σ of gaussian layers that learn it, and every trainable coupling."""
     keys = []
     for name, info in program.layers.items():
-        keys.append(f"bias.{name}")
+        keys.append(info.bias_key)
         if info.learn_sigma:
             keys.append(f"sigma.{name}")
     keys += [c.key for c in program.couplings if c.trainable]

@@ -39,7 +39,7 @@ def update_offsets(program: Program, params: dict, offsets: dict, pos_state: dic
 def centre_gradient(program: Program, params: dict, grads: dict, offsets: dict) -> None:
     """Turn the ordinary gradient ``grads`` (batch sums) into the centred one, in place."""
     couplings = [c for c in program.couplings if c.key in grads and c.stencil is None]
-    delta_s = {name: _stat_difference(params, grads, name) for name in program.layers}
+    delta_s = {name: _stat_difference(program, params, grads, name) for name in program.layers}
     for c in couplings:
         g = grads[c.key]
         g -= delta_s[c.a][:, None] * offsets[c.b][None, :]
@@ -48,18 +48,18 @@ def centre_gradient(program: Program, params: dict, grads: dict, offsets: dict) 
             g *= c.mask
     for c in couplings:          # after every ΔW is centred: the bias terms use the centred ones
         g = grads[c.key]
-        _shift_bias(params, grads, c.a, g @ offsets[c.b])
+        _shift_bias(program, params, grads, c.a, g @ offsets[c.b])
         if not c.lateral:
-            _shift_bias(params, grads, c.b, offsets[c.a] @ g)
+            _shift_bias(program, params, grads, c.b, offsets[c.a] @ g)
 
 
-def _stat_difference(params: dict, grads: dict, name: str):
+def _stat_difference(program: Program, params: dict, grads: dict, name: str):
     """Δs_l = σ_l ∘ g_b,l: the coupling statistic's phase difference, from the bias gradient."""
-    g = grads[f"bias.{name}"]
+    g = grads[program.layers[name].bias_key]
     sigma = params.get(f"sigma.{name}")
     return g if sigma is None else sigma * g
 
 
-def _shift_bias(params: dict, grads: dict, name: str, shift) -> None:
+def _shift_bias(program: Program, params: dict, grads: dict, name: str, shift) -> None:
     sigma = params.get(f"sigma.{name}")
-    grads[f"bias.{name}"] -= shift if sigma is None else sigma * shift
+    grads[program.layers[name].bias_key] -= shift if sigma is None else sigma * shift

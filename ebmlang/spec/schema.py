@@ -76,6 +76,11 @@ COUPLING = Section("coupling", {
                           "; within a layer: " + ", ".join(WITHIN_CONNECTIVITY)),
     "init": Field(INIT, Choice("normal", {"std": 0.01, "mean": 0.0}), "initial weights"),
     "trainable": Field(Bool(), True, "false keeps the weights fixed (e.g. an Ising coupling J)"),
+    "kind": Field(Enum("undirected", "generative", "recognition"), "undirected",
+                  "`undirected`: a term of the energy (Gibbs sampling); `generative`: a directed map from the "
+                  "first layer to the second, part of the model p (a DBN's top-down edges, ancestral "
+                  "sampling); `recognition`: a directed map of the approximate posterior q (bottom-up), "
+                  "with its own biases `recbias.<layer>`"),
 }, lambda **kw: CouplingSpec(**kw))
 
 MODEL = Section("model", {

@@ -31,10 +31,15 @@ class CouplingSpec:
     connectivity: Choice = Choice("dense")
     init: Choice = Choice("normal")
     trainable: bool = True
+    kind: str = "undirected"
 
     @property
     def lateral(self) -> bool:
         return self.between[0] == self.between[1]
+
+    @property
+    def directed(self) -> bool:
+        return self.kind != "undirected"
 
 
 @dataclass(frozen=True)

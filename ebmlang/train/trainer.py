@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..backend import Rng
-from ..compile import Program
+from ..compile import Program, tie_mirrors
 from ..objectives import ObjectiveState, make_objective, phase_difference
 from ..spec.types import SgdSpec, TrainSpec
 from .optim import learning_rate, momentum, sgd_update
@@ -97,4 +97,5 @@ class Trainer:
             self.step(st, {k: v[start:start + size] for k, v in shuffled.items()}, rng, lr, mom)
             if on_batch is not None:
                 on_batch(min(start + size, n), n)
+        tie_mirrors(self.program, st.params)
         st.epoch += 1
