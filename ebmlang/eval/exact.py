@@ -20,7 +20,7 @@ from ..kernels import free_energy
 MAX_STATES = 2 ** 22
 
 
-def _logsumexp(a: np.ndarray) -> float:
+def logsumexp(a: np.ndarray) -> float:
     top = a.max()
     return float(top + np.log(np.exp(a - top).sum()))
 
@@ -39,7 +39,7 @@ def _state_count(program: Program, names) -> int:
     return math.prod(program.layers[n].units.count_states(program.layers[n].size) for n in names)
 
 
-def _enumerate(program: Program, names, chunk: int):
+def enumerate_states(program: Program, names, chunk: int):
     """Yield dicts layer -> (chunk, size) host arrays covering every joint state of ``names``."""
     tables = [program.layers[n].units.states(program.layers[n].size) for n in names]
     combos = itertools.product(*(range(len(t)) for t in tables))
@@ -51,7 +51,7 @@ def _enumerate(program: Program, names, chunk: int):
         yield {n: t[idx[:, i]] for i, (n, t) in enumerate(zip(names, tables))}
 
 
-def _check_size(program: Program, names) -> None:
+def check_size(program: Program, names) -> None:
     count = _state_count(program, names)
     if count > MAX_STATES:
         raise ValueError(f"exact evaluation would enumerate {count:.3g} states of layers {list(names)}; "
@@ -62,15 +62,15 @@ def log_partition(program: Program, params: dict, chunk: int = 4096) -> float:
     """log Z by enumeration of every layer outside the analytically summed set."""
     summed = summed_set(program)
     enumerated = [n for n in program.layers if n not in summed]
-    _check_size(program, enumerated)
+    check_size(program, enumerated)
     xp, t = program.xp, program.temperature
     if not enumerated:
         return float(-free_energy(program, params, {}, summed)[0] / t) if summed else 0.0
     parts = []
-    for states in _enumerate(program, enumerated, chunk):
+    for states in enumerate_states(program, enumerated, chunk):
         state = {n: xp.asarray(s, dtype=program.dtype) for n, s in states.items()}
         parts.append(_to_host(-free_energy(program, params, state, summed) / t))
-    return _logsumexp(np.concatenate(parts))
+    return logsumexp(np.concatenate(parts))
 
 
 def log_likelihood(program: Program, params: dict, data: dict, log_z: float | None = None,
@@ -79,7 +79,7 @@ def log_likelihood(program: Program, params: dict, data: dict, log_z: float | No
     log_z = log_partition(program, params, chunk) if log_z is None else log_z
     summed = summed_set(program, given=tuple(data))
     hidden = [n for n in program.layers if n not in data and n not in summed]
-    _check_size(program, hidden)
+    check_size(program, hidden)
     xp, t = program.xp, program.temperature
     rows = next(iter(data.values())).shape[0]
     if not hidden:
@@ -87,12 +87,12 @@ def log_likelihood(program: Program, params: dict, data: dict, log_z: float | No
     out = np.empty(rows)
     for r in range(rows):   # for each example, sum over every state of the hidden layers
         parts = []
-        for states in _enumerate(program, hidden, chunk):
+        for states in enumerate_states(program, hidden, chunk):
             n = len(next(iter(states.values())))
             state = {k: xp.repeat(v[r:r + 1], n, axis=0) for k, v in data.items()}
             state.update({k: xp.asarray(s, dtype=program.dtype) for k, s in states.items()})
             parts.append(_to_host(-free_energy(program, params, state, summed) / t))
-        out[r] = _logsumexp(np.concatenate(parts)) - log_z
+        out[r] = logsumexp(np.concatenate(parts)) - log_z
     return out
 
 
@@ -114,9 +114,9 @@ def latent_codes(program: Program, params: dict, data: dict) -> dict:
     over every latent state (small latent parts only). Returns layer -> (rows, size) host arrays."""
     from ..kernels import energy
     latent = [n for n in program.layers if n not in data]
-    _check_size(program, latent)
+    check_size(program, latent)
     rows = next(iter(data.values())).shape[0]
-    table = next(_enumerate(program, latent, _state_count(program, latent)))
+    table = next(enumerate_states(program, latent, _state_count(program, latent)))
     count = len(next(iter(table.values())))
     xp = program.xp
     best = np.empty(rows, dtype=int)
