@@ -30,3 +30,18 @@ def test_dbm_comes_within_half_a_nat_of_the_bars_and_stripes_entropy(tmp_path):
     ll, bound = summary["log_likelihood.exact"], summary["log_likelihood.exact_lower_bound"]
     assert -math.log(14) - 0.5 <= ll <= -math.log(14) + 1e-9
     assert bound <= ll + 1e-9
+
+
+def test_dbn_comes_within_half_a_nat_of_the_bars_and_stripes_entropy(tmp_path):
+    """Greedy RBMs, then up-down: exact log-likelihood within 0.5 nats of −log 14, the
+    recognition model's bound below it, and up-down no worse than where greedy training left it."""
+    out = tmp_path / "dbn"
+    assert main(["run", str(SPECS / "dbn-bars-and-stripes.yaml"), "--out", str(out), "--quiet",
+                 "--set", "evaluate.samples=false"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    ll, bound = summary["log_likelihood.exact"], summary["log_likelihood.exact_lower_bound"]
+    assert -math.log(14) - 0.5 <= ll <= -math.log(14) + 1e-9
+    assert bound <= ll + 1e-9
+    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    greedy = [r["log_likelihood_test"] for r in records if r["stage"] == 3][-1]
+    assert ll >= greedy - 0.1

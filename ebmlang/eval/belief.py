@@ -17,7 +17,8 @@ import numpy as np
 from ..backend import to_numpy
 from ..compile import Program, restrict
 from ..kernels import free_energy, gibbs_sweep, random_state
-from ..kernels.directed import directed_conditional, directed_log_prob, directed_pass
+from ..kernels.directed import (directed_conditional, directed_input, directed_log_prob, directed_params,
+                                directed_pass)
 from . import exact
 
 
@@ -43,10 +44,26 @@ def log_prior(program: Program, params: dict, state: dict, log_z_top: float) -> 
     return exact.log_likelihood(top, params, given, log_z_top)
 
 
-def joint_log_prob(program: Program, params: dict, state: dict, log_z_top: float) -> np.ndarray:
-    """log p(v, h) of full states of the generated layers and the interface: (batch,) host."""
-    below = to_numpy(directed_log_prob(program, params, state, "generative")).astype(np.float64)
+def joint_log_prob(program: Program, params: dict, state: dict, log_z_top: float, skip=()) -> np.ndarray:
+    """log p(v, h) of full states of the generated layers and the interface: (batch,) host; the
+    generated layers in ``skip`` are left out (their terms come from :func:`data_log_prob`)."""
+    below = to_numpy(directed_log_prob(program, params, state, "generative", skip)).astype(np.float64)
     return below + log_prior(program, params, state, log_z_top)
+
+
+def data_log_prob(program: Program, params: dict, data: dict, parents: dict) -> np.ndarray:
+    """log p(x_d | parents) of every data row beside every parent state: (rows, states) host.
+
+    With u the parents' input and b the bias: (−E_self(x; b) + s(x)·u)/T − A(u), as a matrix."""
+    total, t = 0.0, program.temperature
+    for name, x in data.items():
+        units = program.layers[name].units
+        p = directed_params(program, params, name, "generative")
+        u = directed_input(program, params, parents, name, "generative")
+        matrix = (-units.self_energy(x, p)[:, None] + units.coupling_stat(x, p) @ u.T) / t \
+            - units.log_partition(u, p, t)[None, :]
+        total = total + to_numpy(matrix).astype(np.float64)
+    return total
 
 
 def _rows_over(program: Program, row: dict, names, chunk: int = 4096):
@@ -58,18 +75,20 @@ def _rows_over(program: Program, row: dict, names, chunk: int = 4096):
         yield out
 
 
-def exact_log_likelihood(program: Program, params: dict, data: dict) -> np.ndarray:
-    """log p(v) per row by enumerating the generated latent layers and the interface."""
+def exact_log_likelihood(program: Program, params: dict, data: dict, chunk: int = 4096) -> np.ndarray:
+    """log p(v) per row by enumerating the generated latent layers and the interface; the states'
+    own terms are computed once for every row, the data's as one (rows, states) matrix."""
     hidden = [n for n in program.layers if n not in data and (n in program.generated or n in interface(program))]
     exact.check_size(program, hidden)
     log_z_top = exact.log_partition(top_program(program), params)
-    rows = next(iter(data.values())).shape[0]
-    out = np.empty(rows)
-    for r in range(rows):
-        row = {k: v[r:r + 1] for k, v in data.items()}
-        parts = [joint_log_prob(program, params, s, log_z_top) for s in _rows_over(program, row, hidden)]
-        out[r] = exact.logsumexp(np.concatenate(parts))
-    return out
+    parts = []
+    for states in exact.enumerate_states(program, hidden, chunk):
+        states = {k: program.xp.asarray(s, dtype=program.dtype) for k, s in states.items()}
+        own = joint_log_prob(program, params, states, log_z_top, skip=tuple(data))
+        parts.append(data_log_prob(program, params, data, states) + own[None, :])
+    joint = np.concatenate(parts, axis=1)
+    top = joint.max(axis=1, keepdims=True)
+    return (top + np.log(np.exp(joint - top).sum(axis=1, keepdims=True)))[:, 0]
 
 
 def exact_bound(program: Program, params: dict, data: dict) -> np.ndarray:
@@ -105,7 +124,7 @@ def classify(program: Program, params: dict, data: dict, label_layer: str, chunk
         for k in range(classes):
             state = {name: given[name] for name in interface(program)}
             state[label_layer] = xp.asarray(np.tile(np.eye(classes)[k], (n, 1)), dtype=program.dtype)
-            scores.append(to_numpy(free_energy(top, params, state, rest)))
+            scores.append(to_numpy(free_energy(top, params, state, rest)))   # F(h_I, y = k), the rest summed
         out.append(np.argmin(np.stack(scores, axis=1), axis=1))
     return np.concatenate(out)
 

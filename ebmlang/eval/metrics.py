@@ -1,7 +1,12 @@
-"""Cheap training-time measures: reconstruction error and the free-energy gap.
+"""Cheap training-time measures: reconstruction error and the free-energy gap, and the posterior
+means they (and the linear probe) read.
 
     reconstruction error = mean over examples of Σ_i (v_i − v̂_i)²,   v̂ = E[v | E[h | v]]
     free-energy gap      = mean F(held-out) − mean F(training)
+
+Posterior means of the latent layers given the data: exact when they are mutually uncoupled (an
+RBM), mean field when they are not (a DBM), the recognition pass for a DBN; the way back down is
+the conditional means (a DBN: its generative pass).
 
 A growing gap means the model prefers its training data: overfitting (Hinton's guide, §6).
 """
@@ -11,18 +16,27 @@ import numpy as np
 
 from ..compile import Program
 from ..kernels import free_energy, infer_means
+from ..kernels.directed import directed_pass
 from ..kernels.meanfield import mean_field
 
 
-def reconstruct(program: Program, params: dict, data: dict, iterations: int = 10):
-    """One deterministic up-down pass: the latent layers at their posterior means given the data
-    (exact when they are mutually uncoupled, else ``iterations`` of mean field), then the data
-    layers at their conditional means given those."""
+def latent_means(program: Program, params: dict, data: dict, iterations: int = 10) -> dict:
+    """``data`` plus the posterior means of the other layers (``iterations``: of mean field)."""
+    if program.generated:
+        return directed_pass(program, params, data, "recognition", mean=True)
     latent = tuple(n for n in program.layers if n not in data)
     if program.summable(latent):
-        state = infer_means(program, params, data, latent)
-    else:
-        state, _ = mean_field(program, params, data, latent, iterations)
+        return infer_means(program, params, data, latent)
+    return mean_field(program, params, data, latent, iterations)[0]
+
+
+def reconstruct(program: Program, params: dict, data: dict, iterations: int = 10):
+    """One deterministic up-down pass: the latent layers at their posterior means given the data,
+    then the data layers at their conditional means given those."""
+    state = latent_means(program, params, data, iterations)
+    if program.generated:
+        top = {n: x for n, x in state.items() if n not in program.generated}
+        return directed_pass(program, params, top, "generative", mean=True)
     return infer_means(program, params, state, tuple(data))
 
 

@@ -51,11 +51,11 @@ def directed_pass(program: Program, params: dict, state: dict, kind: str, rng=No
     return out
 
 
-def directed_log_prob(program: Program, params: dict, state: dict, kind: str):
-    """Σ over the targets of ``kind`` of log p(x_l | parents): (batch,)."""
+def directed_log_prob(program: Program, params: dict, state: dict, kind: str, skip=()):
+    """Σ over the targets of ``kind`` (but ``skip``) of log p(x_l | parents): (batch,)."""
     total = 0
     t = program.temperature
-    for name in program.order.get(kind, ()):
+    for name in (n for n in program.order.get(kind, ()) if n not in skip):
         units = program.layers[name].units
         p = directed_params(program, params, name, kind)
         u = directed_input(program, params, state, name, kind)
@@ -65,4 +65,32 @@ def directed_log_prob(program: Program, params: dict, state: dict, kind: str):
     return total
 
 
-__all__ = ["directed_conditional", "directed_input", "directed_log_prob", "directed_params", "directed_pass"]
+
+
+
+def directed_gradient(program: Program, params: dict, state: dict, kind: str) -> dict:
+    """∂/∂θ of Σ_rows Σ_l log p(x_l | parents) for every weight and bias of ``kind`` (batch sums):
+
+        ∂/∂W_al = s(x_a)ᵀ (s(x_l) − E[s(x_l) | parents]) / T,   ∂/∂b_l = Σ (t(x_l) − E[t(x_l)]) / T
+
+    with t the bias statistic (x; (x − μ)/σ² for gaussian units). The wake phase of up-down
+    learning is this for the generative kind on recognition samples, the sleep phase for the
+    recognition kind on generated ones (the delta rule of Hinton et al. 1995)."""
+    grads = {}
+    t = program.temperature
+    for name in program.order.get(kind, ()):
+        units = program.layers[name].units
+        p = directed_params(program, params, name, kind)
+        mean = units.mean(units.conditional(directed_input(program, params, state, name, kind), p, t))
+        delta_s = (units.coupling_stat(state[name], p) - units.coupling_stat(mean, p)) / t
+        bias = f"recbias.{name}" if kind == "recognition" else program.layers[name].bias_key
+        grads[bias] = ((units.bias_stat(state[name], p) - units.bias_stat(mean, p)) / t).sum(axis=0)
+        for c in program.directed_into(name, kind):
+            s_a = program.layers[c.a].units.coupling_stat(state[c.a], LayerParams(None, params.get(f"sigma.{c.a}")))
+            g = s_a.T @ delta_s
+            grads[c.key] = g if c.mask is None else g * c.mask
+    return grads
+
+
+__all__ = ["directed_conditional", "directed_gradient", "directed_input", "directed_log_prob", "directed_params",
+           "directed_pass"]

@@ -11,6 +11,7 @@ training loop (``ebmlang.train``) runs them all with its stages, optimizers and 
 
     boltzmann   CD-k, PCD, Boltzmann learning, DBM (mean-field + PCD): phases, centring, sparsity
     storage     Hebbian, Storkey and projection storage of patterns
+    updown      up-down fine-tuning of a DBN (contrastive wake-sleep)
 """
 from __future__ import annotations
 
@@ -19,14 +20,17 @@ from ..spec.types import STORAGE_RULES
 from .boltzmann import BoltzmannObjective, phase_difference, trainable_keys
 from .state import ObjectiveState
 from .storage import StorageObjective
+from .updown import UpDownObjective
 
 
 def make_objective(program: Program, stage, clamp: tuple, seed: int):
     """The objective of one stage (a TrainSpec) on its sub-program ``program``."""
     if stage.rule in STORAGE_RULES:
         return StorageObjective(program, stage.rule, clamp[0])
+    if stage.rule == "updown":
+        return UpDownObjective(program, stage, clamp, seed)
     return BoltzmannObjective(program, stage, clamp, seed)
 
 
-__all__ = ["BoltzmannObjective", "ObjectiveState", "StorageObjective", "make_objective", "phase_difference",
-           "trainable_keys"]
+__all__ = ["BoltzmannObjective", "ObjectiveState", "StorageObjective", "UpDownObjective", "make_objective",
+           "phase_difference", "trainable_keys"]

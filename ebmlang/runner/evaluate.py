@@ -9,16 +9,14 @@ from ..eval import exact
 from ..eval.ais import ais_log_partition, reverse_ais
 from ..eval.probe import probe_error, train_probe
 from ..eval.pseudo import pseudo_log_likelihood
+from ..eval import belief
 from ..eval.bound import unnormalised_bound
-from ..kernels import infer_means
-from ..kernels.meanfield import mean_field
-from ..eval.metrics import free_energy_gap, mean_free_energy, reconstruction_error
+from ..eval.classify import test_error
+from ..eval.metrics import free_energy_gap, latent_means, mean_free_energy, reconstruction_error
 from ..eval.recall import recall
 from ..model import Model
-from ..report import save_curves, save_mosaic, save_scatter
 from ..spec.schema import EvaluateSpec
 from ..train.stages import stage_inputs
-from .folder import RunFolder
 
 
 class Probe:
@@ -45,12 +43,24 @@ class Probe:
         test = stage_inputs(plans, index, params, self.subsets["test"]) if self.test is not None else None
         return StageMonitor(self, plan.program, train, test)
 
-    def exact_log_likelihood(self) -> tuple[float, float]:
-        log_z = exact.log_partition(self.model.program, self.model.params)
-        ll = exact.log_likelihood(self.model.program, self.model.params,
-                                  {self.layer: self.model.xp.asarray(self.test_all[self.layer],
-                                                                     dtype=self.model.program.dtype)}, log_z)
+    def exact_log_p(self, rows: np.ndarray) -> tuple[np.ndarray, float | None]:
+        """(log p(v) of each row of the data layer, log Z or None for a DBN): by enumeration."""
+        program, params = self.model.program, self.model.params
+        data = {self.layer: self.model.xp.asarray(rows, dtype=program.dtype)}
+        if program.generated:
+            return belief.exact_log_likelihood(program, params, data), None
+        log_z = exact.log_partition(program, params)
+        return exact.log_likelihood(program, params, data, log_z), log_z
+
+    def exact_log_likelihood(self) -> tuple[float, float | None]:
+        ll, log_z = self.exact_log_p(self.test_all[self.layer])
         return float(ll.mean()), log_z
+
+    def kl_from_data(self) -> float:
+        """KL(p̂ ‖ p) from the training data's empirical distribution to the model's marginal."""
+        distinct, counts = np.unique(self.train_rows, axis=0, return_counts=True)
+        p_hat = counts / counts.sum()
+        return float((p_hat * (np.log(p_hat) - self.exact_log_p(distinct)[0])).sum())
 
 
 class StageMonitor:
@@ -71,10 +81,9 @@ class StageMonitor:
             out["free_energy_test"] = mean_free_energy(m, p, self.test)
             out["free_energy_gap"] = free_energy_gap(m, p, self.train, self.test)
         if probe.evaluate.log_likelihood and probe.evaluate.log_likelihood.method == "exact":
-            out["log_likelihood_test"], log_z = probe.exact_log_likelihood()
+            out["log_likelihood_test"], _ = probe.exact_log_likelihood()
             if probe.discrete:
-                model = probe.model
-                out["kl_divergence"] = exact.kl_from_data(model.program, p, probe.layer, probe.train_rows, log_z)
+                out["kl_divergence"] = probe.kl_from_data()
         return out
 
 
@@ -95,6 +104,10 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
                                                                        test[probe.layer]).mean())
     if evaluate.probe and data is not None:
         summary.update(_linear_probe(model, data, evaluate.probe))
+    if data is not None and data.label_layer and len(data.test):
+        test = {data.layer: model.xp.asarray(data.test, dtype=model.program.dtype)}
+        summary["classification.test_error"] = test_error(model.program, model.params, test, data.test_labels,
+                                                          data.label_layer)
     if evaluate.recall and data is not None:
         r = evaluate.recall
         summary["recall"] = recall(model.program, model.params, data.layer, data.test, r.flip, r.mode,
@@ -109,15 +122,19 @@ def _log_likelihood(model: Model, data: Dataset | None, probe: Probe | None, spe
     if data is None:
         return {"log_z.exact": exact.log_partition(model.program, model.params)}
     out = {}
-    out["log_likelihood.exact"], out["log_z.exact"] = probe.exact_log_likelihood()
-    if not model.program.summable([n for n in model.layers if n != data.layer]):
-        test = {data.layer: model.xp.asarray(data.test, dtype=model.program.dtype)}
-        bound = unnormalised_bound(model.program, model.params, test, spec.meanfield_iterations)
-        out["log_likelihood.exact_lower_bound"] = float(bound.mean()) - out["log_z.exact"]
+    out["log_likelihood.exact"], log_z = probe.exact_log_likelihood()
+    test = {data.layer: model.xp.asarray(data.test, dtype=model.program.dtype)}
+    if model.program.generated:         # a DBN: the recognition model's variational bound
+        out["log_likelihood.exact_lower_bound"] = float(belief.exact_bound(model.program, model.params, test).mean())
+    else:
+        out["log_z.exact"] = log_z
+        if not model.program.summable([n for n in model.layers if n != data.layer]):
+            bound = unnormalised_bound(model.program, model.params, test, spec.meanfield_iterations)
+            out["log_likelihood.exact_lower_bound"] = float(bound.mean()) - log_z
     if probe.discrete:
-        out["kl_divergence.exact"] = exact.kl_from_data(model.program, model.params, probe.layer, probe.train_rows,
-                                                        out["log_z.exact"])
-        out.update(_codes(model, probe))
+        out["kl_divergence.exact"] = probe.kl_from_data()
+        if not model.program.generated:
+            out.update(_codes(model, probe))
     return out
 
 
@@ -127,15 +144,11 @@ def _linear_probe(model: Model, data: Dataset, spec) -> dict:
         return {}
     xp, dtype = model.xp, model.program.dtype
     classes = int(max(data.train_labels.max(), data.test_labels.max())) + 1
-    latent = [n for n in model.layers if n != data.layer]
+    latent = [n for n in model.layers if n != data.layer and n != data.label_layer]
 
     def features(x):
-        given = {data.layer: xp.asarray(x, dtype=dtype)}
-        if model.program.summable(latent):
-            means = infer_means(model.program, model.params, given, latent)
-        else:       # a DBM: the mean-field posterior means
-            means, _ = mean_field(model.program, model.params, given, latent)
-        return xp.concatenate([means[n] for n in latent], axis=1)
+        means = latent_means(model.program, model.params, {data.layer: xp.asarray(x, dtype=dtype)})
+        return xp.concatenate([means[n] for n in latent if n in means], axis=1)
 
     out = {}
     sets = {"probe.test_error": (features(data.train), features(data.test))}
@@ -199,50 +212,3 @@ def _codes(model: Model, probe: Probe) -> dict:
     joined = np.concatenate([to_numpy(codes[n]) for n in latent], axis=1)
     return {"latent_codes": joined.astype(int).tolist(),
             "latent_codes.distinct": int(len(np.unique(joined, axis=0))), "latent_codes.patterns": len(patterns)}
-
-
-def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, folder: RunFolder, seed: int) -> list:
-    drawn = []
-    layer = data.layer if data else next(iter(model.layers))
-    shape = data.shape if data and data.shape else model.layers[layer].shape
-    if evaluate.samples:
-        shown = _samples(model, data, layer, evaluate.samples, seed)
-        if shape is not None and len(shape) == 2:
-            save_mosaic(folder.file("samples.png"), shown, tuple(shape),
-                        f"samples after {evaluate.samples.steps} Gibbs sweeps")
-            drawn.append("samples.png")
-        elif data is not None and model.layers[layer].units.name == "gaussian":
-            save_scatter(folder.file("samples.png"), data.test, shown, "data and model samples")
-            drawn.append("samples.png")
-    filters = _filters(model, layer, evaluate)
-    if filters is not None and shape is not None and len(shape) == 2:
-        save_mosaic(folder.file("filters.png"), filters, tuple(shape), "weights into hidden units", signed=True)
-        drawn.append("filters.png")
-    metrics = folder.read_metrics()
-    if metrics:
-        save_curves(folder.file("curves.png"), metrics,
-                    ("recon_error_train", "recon_error_test", "free_energy_gap", "log_likelihood_test", "kl_divergence"))
-        drawn.append("curves.png")
-    return drawn
-
-
-def _samples(model: Model, data: Dataset | None, layer: str, spec, seed: int) -> np.ndarray:
-    """The data layer's conditional means after ``spec.steps`` sweeps (smoother than one draw)."""
-    start = None
-    if spec.start == "data" and data is not None and len(data.test):
-        start = {layer: data.test[np.arange(spec.count) % len(data.test)]}
-    state = model.sample(spec.count, spec.steps, seed, start=start)
-    means = model.layers[layer].units.mean(model.conditional(layer, state))
-    return to_numpy(means)
-
-
-def _filters(model: Model, layer: str, evaluate: EvaluateSpec) -> np.ndarray | None:
-    """Rows: the weights from ``layer`` into each of the first hidden units it couples to."""
-    if not evaluate.filters:
-        return None
-    for c, is_a in model.program.incident[layer]:
-        if not c.lateral:
-            w = to_numpy(model.params[c.key])
-            w = w.T if is_a else w
-            return w[: evaluate.filters.count]
-    return None

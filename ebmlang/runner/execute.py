@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import Dataset, load_data
+from ..data import load_data
 from ..errors import Location, UsageError
 from ..eval.capacity import capacity_study
 from ..eval.observables import temperature_scan
@@ -22,7 +22,8 @@ from ..report.figures import save_capacity, save_observables, save_tour, save_we
 from ..model import Model
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
-from .evaluate import Probe, draw_figures, final_summary
+from .evaluate import Probe, final_summary
+from .pictures import draw_figures
 from .folder import RunFolder
 from .training import train_stages
 

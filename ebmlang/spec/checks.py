@@ -166,6 +166,25 @@ def _train(spec: Spec) -> Iterator[Problem]:
         available += [n for n in (stage.layers or spec.model.layers) if n not in available]
 
 
+def _belief_stage(spec: Spec, train, at: str, own: list) -> Iterator[Problem]:
+    """Up-down needs the whole DBN; any other rule trains a generated layer only in an RBM with a
+    generative partner (the stage's view of the directed pair)."""
+    couplings = spec.model.couplings
+    kinds = {c.kind for c in couplings}
+    if train.rule == "updown":
+        if not {"generative", "recognition"} <= kinds:
+            yield f"{at}.rule", f"{at}.rule: updown needs generative couplings and recognition couplings back up (a DBN)"
+        elif train.layers and set(train.layers) != set(spec.model.layers):
+            yield f"{at}.layers", f"{at}: updown trains the whole DBN; leave out `layers`"
+        return
+    generative = [c.between for c in couplings if c.kind == "generative"]
+    for name in (n for n in own if any(b == n for _, b in generative)):
+        partners = [a if b == name else b for a, b in generative if name in (a, b)]
+        if not any(p in own for p in partners):
+            yield (f"{at}.layers", f"{at}: layer '{name}' is outside the energy; a stage trains it only in an RBM "
+                   f"with a layer it is joined to by a generative coupling ({', '.join(partners)}), or by rule updown")
+
+
 def _stage(spec: Spec, train, at: str, available: list, data_layers: tuple) -> Iterator[Problem]:
     layers = spec.model.layers
     for j, name in enumerate(train.layers or ()):
@@ -173,6 +192,7 @@ def _stage(spec: Spec, train, at: str, available: list, data_layers: tuple) -> I
             yield f"{at}.layers.{j}", f"{at}.layers names unknown layer '{name}'{suggest(name, layers)}"
     own = [n for n in (train.layers or layers) if n in layers]
     fed = [n for n in own if n in available]
+    yield from _belief_stage(spec, train, at, own)
     for name in train.field_gain or {}:
         if name not in own:
             yield f"{at}.field_gain.{name}", f"{at}.field_gain names '{name}', which is not a layer of this stage"
@@ -198,6 +218,7 @@ def _stage(spec: Spec, train, at: str, available: list, data_layers: tuple) -> I
     if train.centering and train.rule in STORAGE_RULES:
         yield f"{at}.centering", f"{at}.centering applies to gradient rules (cd, pcd, boltzmann, dbm), not {train.rule}"
     persistent = (train.negative.chains or {"pcd": "persistent", "dbm": "persistent"}.get(train.rule)) == "persistent"
+    persistent = persistent and train.rule != "updown"
     if train.chains is not None and not persistent:
         yield f"{at}.chains", f"{at}.chains applies only to persistent chains (rules pcd, dbm); other rules " \
                               "start one chain per example"

@@ -200,10 +200,11 @@ PHASE_NEGATIVE = Section("negative", {
 }, lambda **kw: NegativePhaseSpec(**kw))
 
 TRAIN = Section("train", {
-    "rule": Field(Enum("cd", "pcd", "boltzmann", "dbm", *STORAGE_RULES), "cd",
+    "rule": Field(Enum("cd", "pcd", "boltzmann", "dbm", "updown", *STORAGE_RULES), "cd",
                   "`cd`: chains restart at the data; `pcd`: persistent chains; `boltzmann`: fresh random "
                   "chains (Ackley, Hinton & Sejnowski 1985); `dbm`: mean-field positive phase and persistent "
-                  "chains (Salakhutdinov & Hinton 2009); `hebbian`, `storkey`, `pseudo_inverse`: "
+                  "chains (Salakhutdinov & Hinton 2009); `updown`: up-down fine-tuning of a DBN, its top "
+                  "RBM by CD-k (Hinton, Osindero & Teh 2006); `hebbian`, `storkey`, `pseudo_inverse`: "
                   "Hopfield storage of the data as patterns (one shot)"),
     "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"), None,
                   "a name for this stage in progress lines and metrics"),

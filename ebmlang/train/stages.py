@@ -44,7 +44,9 @@ def plan_stages(program: Program, stages: tuple, data_layers: tuple) -> tuple[St
     plans, available = [], list(data_layers)
     for index, stage in enumerate(stages):
         layers = tuple(stage.layers) if stage.layers else tuple(program.layers)
-        whole = set(layers) == set(program.layers) and not stage.field_gain
+        # a DBN's directed pairs are trained as RBMs (views) in any stage but up-down's
+        whole = set(layers) == set(program.layers) and not stage.field_gain and \
+            (stage.rule == "updown" or not program.generated)
         sub = program if whole else restrict(program, layers, stage.field_gain)
         clamp = tuple(stage.clamp) if stage.clamp else default_clamp(tuple(sub.layers), data_layers, available)
         plans.append(StagePlan(index, stage, sub, clamp, tuple(n for n in clamp if n not in data_layers)))

@@ -1,0 +1,83 @@
+"""The figures of a run: model samples, filters and training curves.
+
+Samples are Gibbs chains of the energy model, or for a DBN ancestral samples: Gibbs in its top
+RBM, then one top-down pass (one row per class when its labels are in the top).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import Rng, to_numpy
+from ..data import Dataset
+from ..eval import belief
+from ..model import Model
+from ..report import save_curves, save_mosaic, save_scatter
+from ..spec.schema import EvaluateSpec
+from .folder import RunFolder
+
+
+def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, folder: RunFolder, seed: int) -> list:
+    drawn = []
+    layer = data.layer if data else next(iter(model.layers))
+    shape = data.shape if data and data.shape else model.layers[layer].shape
+    if evaluate.samples:
+        shown = _samples(model, data, layer, evaluate.samples, seed)
+        if shape is not None and len(shape) == 2:
+            how = "top-RBM sweeps, then a top-down pass" if model.program.generated else "Gibbs sweeps"
+            save_mosaic(folder.file("samples.png"), shown, tuple(shape),
+                        f"samples after {evaluate.samples.steps} {how}")
+            drawn.append("samples.png")
+        elif data is not None and model.layers[layer].units.name == "gaussian":
+            save_scatter(folder.file("samples.png"), data.test, shown, "data and model samples")
+            drawn.append("samples.png")
+    filters = _filters(model, layer, evaluate)
+    if filters is not None and shape is not None and len(shape) == 2:
+        save_mosaic(folder.file("filters.png"), filters, tuple(shape), "weights into hidden units", signed=True)
+        drawn.append("filters.png")
+    metrics = folder.read_metrics()
+    if metrics:
+        save_curves(folder.file("curves.png"), metrics,
+                    ("recon_error_train", "recon_error_test", "free_energy_gap", "log_likelihood_test", "kl_divergence"))
+        drawn.append("curves.png")
+    return drawn
+
+
+def _samples(model: Model, data: Dataset | None, layer: str, spec, seed: int) -> np.ndarray:
+    """The data layer's conditional means after ``spec.steps`` sweeps (smoother than one draw)."""
+    if model.program.generated:
+        return _ancestral(model, data, layer, spec, seed)
+    start = None
+    if spec.start == "data" and data is not None and len(data.test):
+        start = {layer: data.test[np.arange(spec.count) % len(data.test)]}
+    state = model.sample(spec.count, spec.steps, seed, start=start)
+    means = model.layers[layer].units.mean(model.conditional(layer, state))
+    return to_numpy(means)
+
+
+def _ancestral(model: Model, data: Dataset | None, layer: str, spec, seed: int) -> np.ndarray:
+    """DBN samples; with labels in the top, ``count`` // classes rows of each class in turn."""
+    program, xp = model.program, model.xp
+    labels = data.label_layer if data is not None else None
+    clamp = None
+    if labels:
+        classes = program.layers[labels].size
+        per = max(1, spec.count // classes)
+        clamp = {labels: xp.asarray(np.repeat(np.eye(classes), per, axis=0), dtype=program.dtype)}
+    count = spec.count if clamp is None else next(iter(clamp.values())).shape[0]
+    state = belief.ancestral_sample(program, model.params, count, spec.steps, Rng(xp, seed, 0x5A4D), clamp)
+    return to_numpy(state[layer])
+
+
+def _filters(model: Model, layer: str, evaluate: EvaluateSpec) -> np.ndarray | None:
+    """Rows: the weights between ``layer`` and each of the first hidden units it couples to
+    (for a generated layer, its generative weights from the layer above)."""
+    if not evaluate.filters:
+        return None
+    for c, is_a in model.program.incident[layer]:
+        if not c.lateral:
+            w = to_numpy(model.params[c.key])
+            w = w.T if is_a else w
+            return w[: evaluate.filters.count]
+    for c in model.program.directed_into(layer, "generative"):
+        return to_numpy(model.params[c.key])[: evaluate.filters.count]
+    return None
