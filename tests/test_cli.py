@@ -11,6 +11,7 @@ import yaml
 from ebmlang import load_spec
 from ebmlang.cli import main
 from ebmlang.spec import to_plain
+from runs import assert_same_run
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 FAST = ["train.epochs=3", "data.samples=200", "evaluate.samples.steps=5"]
@@ -56,13 +57,7 @@ def test_resumed_run_equals_an_unbroken_one(tmp_path):
     _, whole = _run(tmp_path, "rbm-bars-and-stripes.yaml", *sets, "train.epochs=4", name="whole")
     _, broken = _run(tmp_path, "rbm-bars-and-stripes.yaml", *sets, "train.epochs=2", name="broken")
     assert main(["run", "--resume", str(broken), "--set", "train.epochs=4", "--quiet"]) == 0
-    with np.load(whole / "model.npz") as a, np.load(broken / "model.npz") as b:
-        assert sorted(a.files) == sorted(b.files)
-        for key in a.files:
-            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    drop = lambda path: [{k: v for k, v in json.loads(l).items() if k != "seconds"}
-                         for l in (path / "metrics.jsonl").read_text().splitlines()]
-    assert drop(whole) == drop(broken)
+    assert_same_run(whole, broken)
 
 
 def test_validate_accepts_every_shipped_spec(capsys):

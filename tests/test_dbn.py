@@ -87,7 +87,6 @@ def _top_gradient(model, v) -> dict:
     q = 1 / (1 + np.exp(-(to_numpy(v) @ p["weight.v.h1"] + p["recbias.h1"])))          # (rows, n_h)
     weights = np.prod(np.where(h1[None, :, :] == 1, q[:, None, :], 1 - q[:, None, :]), axis=2).mean(axis=0)
     h2_mean = 1 / (1 + np.exp(-(h1 @ p["weight.h1.h2"] + p["bias.h2"])))
-    positive = param_stats(top, params, {"h1": model.xp.asarray(h1), "h2": model.xp.asarray(h2_mean)}, keys)
     both = oracle.enumerate_states({"h1": {"size": h1.shape[1], "units": "binary"},
                                     "h2": {"size": program.layers["h2"].size, "units": "binary"}}, ["h1", "h2"])
     spec = {"model": {"layers": {"h1": {"size": h1.shape[1], "units": "binary"},

@@ -20,14 +20,18 @@ def test_rbm_comes_within_half_a_nat_of_the_bars_and_stripes_entropy(tmp_path):
     assert -math.log(14) - 0.5 <= ll <= -math.log(14) + 1e-9
 
 
+def _exact_run(tmp_path, spec: str) -> tuple[float, float, Path]:
+    """(exact test log-likelihood, its lower bound, run folder) of a shipped deep spec."""
+    out = tmp_path / spec
+    assert main(["run", str(SPECS / f"{spec}.yaml"), "--out", str(out), "--quiet", "--set", "evaluate.samples=false"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    return summary["log_likelihood.exact"], summary["log_likelihood.exact_lower_bound"], out
+
+
 def test_dbm_comes_within_half_a_nat_of_the_bars_and_stripes_entropy(tmp_path):
     """The two-layer DBM (pretrained RBMs with doubled fields, then mean field + PCD): exact
     log-likelihood within 0.5 nats of −log 14, and the mean-field lower bound below it."""
-    out = tmp_path / "dbm"
-    assert main(["run", str(SPECS / "dbm-bars-and-stripes.yaml"), "--out", str(out), "--quiet",
-                 "--set", "evaluate.samples=false"]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    ll, bound = summary["log_likelihood.exact"], summary["log_likelihood.exact_lower_bound"]
+    ll, bound, _ = _exact_run(tmp_path, "dbm-bars-and-stripes")
     assert -math.log(14) - 0.5 <= ll <= -math.log(14) + 1e-9
     assert bound <= ll + 1e-9
 
@@ -35,11 +39,7 @@ def test_dbm_comes_within_half_a_nat_of_the_bars_and_stripes_entropy(tmp_path):
 def test_dbn_comes_within_half_a_nat_of_the_bars_and_stripes_entropy(tmp_path):
     """Greedy RBMs, then up-down: exact log-likelihood within 0.5 nats of −log 14, the
     recognition model's bound below it, and up-down no worse than where greedy training left it."""
-    out = tmp_path / "dbn"
-    assert main(["run", str(SPECS / "dbn-bars-and-stripes.yaml"), "--out", str(out), "--quiet",
-                 "--set", "evaluate.samples=false"]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    ll, bound = summary["log_likelihood.exact"], summary["log_likelihood.exact_lower_bound"]
+    ll, bound, out = _exact_run(tmp_path, "dbn-bars-and-stripes")
     assert -math.log(14) - 0.5 <= ll <= -math.log(14) + 1e-9
     assert bound <= ll + 1e-9
     records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]

@@ -22,8 +22,10 @@ from ..kernels.meanfield import mean_field
 
 def latent_means(program: Program, params: dict, data: dict, iterations: int = 10) -> dict:
     """``data`` plus the posterior means of the other layers (``iterations``: of mean field)."""
-    if program.generated:
-        return directed_pass(program, params, data, "recognition", mean=True)
+    if program.generated:           # up the recognition model, then the rest of the top given it
+        state = directed_pass(program, params, data, "recognition", mean=True)
+        rest = tuple(n for n in program.layers if n not in state)
+        return {**state, **(infer_means(program, params, state, rest) if rest else {})}
     latent = tuple(n for n in program.layers if n not in data)
     if program.summable(latent):
         return infer_means(program, params, data, latent)

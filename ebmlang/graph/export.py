@@ -9,7 +9,8 @@ from ..compile import Program
 
 
 def describe(program: Program) -> str:
-    lines = [f"model {program.name}: {len(program.layers)} layers, {len(program.couplings)} couplings, "
+    directed = f" + {len(program.directed)} directed" if program.directed else ""
+    lines = [f"model {program.name}: {len(program.layers)} layers, {len(program.couplings)} couplings{directed}, "
              f"T = {program.temperature:g}", "layers:"]
     for name, info in program.layers.items():
         shape = f"  shape {'x'.join(map(str, info.shape))}" if info.shape else ""
@@ -20,6 +21,11 @@ def describe(program: Program) -> str:
         kind = "lattice stencil" if c.stencil else "lateral" if c.lateral else "dense" if c.dense else "masked"
         lines.append(f"  {c.key:<18} {c.a}—{c.b}  {kind}, {edges} weights"
                      f"{'' if c.trainable else ', fixed'}")
+    for c in program.directed:
+        lines.append(f"  {c.key:<18} {c.a}→{c.b}  {c.kind}, {_edge_count(program, c)} weights")
+    for kind, order in program.order.items():
+        if order:
+            lines.append(f"{kind} order: {' → '.join(order)}")
     lines.append(f"schedule ({len(program.schedule)} blocks, units in a block share no coupling):")
     for i, block in enumerate(program.schedule):
         parts = [f"{p.layer}[all {program.layers[p.layer].size}]" if p.units is None
@@ -37,13 +43,14 @@ def _edge_count(program: Program, c) -> int:
     return program.layers[c.a].size * program.layers[c.b].size
 
 
-def layer_graph(program: Program) -> nx.Graph:
+def layer_graph(program: Program) -> nx.MultiDiGraph:
     """The layer graph with plain attributes only (what GraphML and DOT can hold)."""
-    g = nx.Graph(name=program.name)
+    g = nx.MultiDiGraph(name=program.name)
     for name, info in program.layers.items():
         g.add_node(name, units=info.units.name, size=info.size)
-    for c in program.couplings:
-        g.add_edge(c.a, c.b, key=c.key, connectivity="stencil" if c.stencil else "dense" if c.dense else "masked",
+    for c in (*program.couplings, *program.directed):
+        g.add_edge(c.a, c.b, key=c.key, kind=c.kind,
+                   connectivity="stencil" if c.stencil else "dense" if c.dense else "masked",
                    weights=_edge_count(program, c), trainable=c.trainable)
     return g
 
@@ -59,10 +66,11 @@ def write(program: Program, path: Path) -> None:
 
 
 def to_dot(g: nx.Graph) -> str:
-    lines = [f'graph "{g.graph.get("name", "model")}" {{']
+    lines = [f'digraph "{g.graph.get("name", "model")}" {{']
     for name, d in g.nodes(data=True):
         lines.append(f'  "{name}" [label="{name}\\n{d["units"]} × {d["size"]}"];')
     for a, b, d in g.edges(data=True):
-        lines.append(f'  "{a}" -- "{b}" [label="{d["connectivity"]}"];')
+        arrow = "none" if d["kind"] == "undirected" else "normal"
+        lines.append(f'  "{a}" -> "{b}" [label="{d["connectivity"]}", arrowhead={arrow}];')
     lines.append("}")
     return "\n".join(lines) + "\n"

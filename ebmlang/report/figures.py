@@ -62,11 +62,26 @@ def save_curves(path: Path, metrics: list[dict], keys: tuple) -> None:
     if not present:
         return
     fig, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 3.5), dpi=100, squeeze=False)
+    staged = any("stage" in r for r in metrics)      # epochs restart in each stage: count them all
     for ax, key in zip(axes[0], present):
-        points = [(r["epoch"], r[key]) for r in metrics if r.get(key) is not None]
+        points = [(i + 1 if staged else r["epoch"], r[key]) for i, r in enumerate(metrics) if r.get(key) is not None]
         ax.plot(*zip(*points), marker="o", markersize=3)
-        _label(ax, "epoch", key)
+        _label(ax, "epoch (all stages)" if staged else "epoch", key)
     _save(fig, path)
+
+
+def save_codes(path: Path, codes: np.ndarray, pca: np.ndarray, labels: np.ndarray, layer: str) -> None:
+    """2-D codes of test images beside their first two principal components, coloured by class
+    (as Hinton & Salakhutdinov 2006, Fig. 3)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), dpi=100)
+    for ax, points, title in ((axes[0], pca, "first two principal components"),
+                              (axes[1], codes, f"codes: layer {layer}")):
+        scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=3, alpha=0.7)
+        ax.set_title(title)
+    fig.colorbar(scatter, ax=axes, ticks=range(10), label="class")
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def save_scatter(path: Path, data: np.ndarray, samples: np.ndarray, title: str) -> None:

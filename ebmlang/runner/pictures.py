@@ -11,7 +11,8 @@ from ..backend import Rng, to_numpy
 from ..data import Dataset
 from ..eval import belief
 from ..model import Model
-from ..report import save_curves, save_mosaic, save_scatter
+from ..eval.metrics import latent_means
+from ..report import save_codes, save_curves, save_mosaic, save_scatter
 from ..spec.schema import EvaluateSpec
 from .folder import RunFolder
 
@@ -34,6 +35,9 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     if filters is not None and shape is not None and len(shape) == 2:
         save_mosaic(folder.file("filters.png"), filters, tuple(shape), "weights into hidden units", signed=True)
         drawn.append("filters.png")
+    if evaluate.codes and data is not None and data.test_labels is not None:
+        _codes(model, data, evaluate.codes, folder)
+        drawn.append("codes.png")
     metrics = folder.read_metrics()
     if metrics:
         save_curves(folder.file("curves.png"), metrics,
@@ -52,6 +56,17 @@ def _samples(model: Model, data: Dataset | None, layer: str, spec, seed: int) ->
     state = model.sample(spec.count, spec.steps, seed, start=start)
     means = model.layers[layer].units.mean(model.conditional(layer, state))
     return to_numpy(means)
+
+
+def _codes(model: Model, data: Dataset, spec, folder: RunFolder) -> None:
+    """The first two units' posterior means against the first two principal components."""
+    layer = spec.layer or list(model.layers)[-1]
+    x = data.test[: spec.count]
+    means = latent_means(model.program, model.params, {data.layer: model.xp.asarray(x, dtype=model.program.dtype)})
+    centred = x - data.train.mean(axis=0)
+    _, _, vt = np.linalg.svd(data.train[:10000] - data.train.mean(axis=0), full_matrices=False)
+    save_codes(folder.file("codes.png"), to_numpy(means[layer])[:, :2], centred @ vt[:2].T,
+               data.test_labels[: spec.count], layer)
 
 
 def _ancestral(model: Model, data: Dataset | None, layer: str, spec, seed: int) -> np.ndarray:

@@ -21,7 +21,7 @@ LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "file")
 
 def check_spec(spec: Spec) -> None:
     problems = [*_layers(spec), *_couplings(spec), *_directed(spec), *_data(spec), *_train(spec), *_sample(spec),
-                *_hopfield(spec)]
+                *_codes(spec), *_hopfield(spec)]
     if problems:
         raise SpecError([Diagnostic(spec.loc(path), message) for path, message in problems])
 
@@ -222,6 +222,19 @@ def _stage(spec: Spec, train, at: str, available: list, data_layers: tuple) -> I
     if train.chains is not None and not persistent:
         yield f"{at}.chains", f"{at}.chains applies only to persistent chains (rules pcd, dbm); other rules " \
                               "start one chain per example"
+
+
+def _codes(spec: Spec) -> Iterator[Problem]:
+    codes, layers = spec.evaluate.codes, spec.model.layers
+    if codes is None:
+        return
+    name = codes.layer or list(layers)[-1]
+    if name not in layers:
+        yield "evaluate.codes.layer", f"evaluate.codes.layer names unknown layer '{name}'{suggest(name, layers)}"
+    elif layers[name].size < 2:
+        yield "evaluate.codes.layer", f"evaluate.codes: layer '{name}' has fewer than 2 units to plot"
+    elif spec.data is None:
+        yield "evaluate.codes", "evaluate.codes needs data to encode"
 
 
 def _sample(spec: Spec) -> Iterator[Problem]:

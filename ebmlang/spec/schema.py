@@ -10,7 +10,7 @@ from __future__ import annotations
 from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, Float, Identifier, Int,
                           ListOf, MapOf, OneOrList, Section, Str, Tagged)
 from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spec.schema import Spec` works)
-    STORAGE_RULES, CapacitySpec, CenteringSpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, LayerSpec,
+    STORAGE_RULES, CapacitySpec, CenteringSpec, CodesSpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, LayerSpec,
     LogLikelihoodSpec, ModelSpec, NegativePhaseSpec, OptimizeSpec, PositivePhaseSpec, ProbeSpec, RecallSpec,
     SampleSpec,
     SamplesSpec, SgdSpec, SparsitySpec, Spec, StudySpec, TrainSpec)
@@ -280,6 +280,12 @@ EVALUATE = Section("evaluate", {
         "raw": Field(Bool(), True, "also fit the same probe on the raw data, for comparison")},
         lambda **kw: ProbeSpec(**kw), switchable=True), None,
         "linear probe: softmax regression from the hidden features E[h | v] to the labels; test error"),
+    "codes": Field(Section("codes", {
+        "count": Field(Int(1), 5000, "test examples shown"),
+        "layer": Field(Identifier(), None, "the layer whose first two units are the code (default: the last)")},
+        lambda **kw: CodesSpec(**kw), switchable=True), None,
+        "a PNG of 2-D codes of test images (posterior means of a layer) beside their first two principal "
+        "components, coloured by class (Hinton & Salakhutdinov 2006, Fig. 3)"),
     "recall": Field(Section("recall", {
         "flip": Field(Float(0.0, 1.0, max_open=True), 0.1, "fraction of each pattern's units flipped in its cue"),
         "mode": Field(Enum("async", "sync"), "async", "`async`: one unit at a time, random order; `sync`: all at once"),

@@ -176,6 +176,12 @@ class ProbeSpec:
 
 
 @dataclass(frozen=True)
+class CodesSpec:
+    count: int = 5000
+    layer: str | None = None
+
+
+@dataclass(frozen=True)
 class RecallSpec:
     flip: float = 0.1
     mode: str = "async"
@@ -207,6 +213,7 @@ class EvaluateSpec:
     recall: RecallSpec | None = None
     pseudo_log_likelihood: CountSpec | None = None
     probe: ProbeSpec | None = None
+    codes: CodesSpec | None = None
 
 
 @dataclass(frozen=True)
