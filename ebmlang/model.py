@@ -19,7 +19,7 @@ from . import kernels
 from .backend import Rng, get_namespace, to_numpy
 from .compile import Program, init_params, lower
 from .compile.params import read_init_files
-from .eval import ais, exact
+from .eval import ais, belief, exact
 from .eval.metrics import reconstruct
 from .graph import build_graph
 from .spec import Spec
@@ -65,8 +65,11 @@ class Model:
     def sample(self, count: int, sweeps: int = 100, seed: int = 0, start: dict | None = None,
                clamp: dict | None = None) -> dict:
         """Block-Gibbs chains: ``count`` chains from random states (or ``start``), with the layers
-        in ``clamp`` held at the given values, after ``sweeps`` sweeps."""
+        in ``clamp`` held at the given values, after ``sweeps`` sweeps. A DBN's samples are
+        ancestral: the chains run in its top RBM, then one top-down pass (``start`` unused)."""
         rng = Rng(self.xp, seed, 0x5A4D)
+        if self.program.generated:
+            return belief.ancestral_sample(self.program, self.params, count, sweeps, rng, self._state(clamp or {}))
         state = kernels.random_state(self.program, self.params, count, rng)
         state.update(self._state(start or {}))
         state.update(self._state(clamp or {}))
@@ -81,6 +84,8 @@ class Model:
 
     def log_likelihood(self, data: dict, log_z: float | None = None) -> np.ndarray:
         """Exact log p(data) per example, other layers marginalised (small models only)."""
+        if self.program.generated:
+            return belief.exact_log_likelihood(self.program, self.params, self._state(data))
         return exact.log_likelihood(self.program, self.params, self._state(data), log_z)
 
     def ais_log_partition(self, runs: int = 100, steps: int = 14500, data: dict | None = None, seed: int = 0,

@@ -23,9 +23,10 @@ from ..kernels.meanfield import mean_field
 def latent_means(program: Program, params: dict, data: dict, iterations: int = 10) -> dict:
     """``data`` plus the posterior means of the other layers (``iterations``: of mean field)."""
     if program.generated:           # up the recognition model, then the rest of the top given it
+        from .belief import interface, top_program
         state = directed_pass(program, params, data, "recognition", mean=True)
-        rest = tuple(n for n in program.layers if n not in state)
-        return {**state, **(infer_means(program, params, state, rest) if rest else {})}
+        top = latent_means(top_program(program), params, {n: state[n] for n in interface(program)}, iterations)
+        return {**state, **top}
     latent = tuple(n for n in program.layers if n not in data)
     if program.summable(latent):
         return infer_means(program, params, data, latent)

@@ -34,6 +34,8 @@ class Probe:
         # every data layer (labels too), for the stages' monitors
         self.subsets = {split: {n: xp.asarray(x[:count], dtype=dtype) for n, x in data.arrays(split).items()}
                         for split in ("train", "test")}
+        self.label_layer = data.label_layer
+        self.test_labels = data.test_labels[:count] if data.label_layer and len(data.test) else None
 
     def for_stage(self, plans, plan, params: dict) -> "StageMonitor":
         """The monitor of one training stage: its sub-program on its clamped layers, which for a
@@ -65,7 +67,8 @@ class Probe:
 
 class StageMonitor:
     """Per-epoch measures of a stage: reconstruction and free energies on the stage's own
-    sub-program and inputs; the exact log-likelihood and KL of the whole model (small models)."""
+    sub-program and inputs; the exact log-likelihood and KL of the whole model (small models);
+    with labels, the whole model's classification error on the test subset."""
 
     def __init__(self, probe: Probe, program, train: dict, test: dict | None):
         self.probe, self.program, self.train, self.test = probe, program, train, test
@@ -80,6 +83,10 @@ class StageMonitor:
             out["free_energy_train"] = mean_free_energy(m, p, self.train)
             out["free_energy_test"] = mean_free_energy(m, p, self.test)
             out["free_energy_gap"] = free_energy_gap(m, p, self.train, self.test)
+        if probe.test_labels is not None:
+            model = probe.model
+            data = {probe.layer: probe.subsets["test"][probe.layer]}
+            out["classification_error_test"] = test_error(model.program, p, data, probe.test_labels, probe.label_layer)
         if probe.evaluate.log_likelihood and probe.evaluate.log_likelihood.method == "exact":
             out["log_likelihood_test"], _ = probe.exact_log_likelihood()
             if probe.discrete:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import Rng, to_numpy
+from ..backend import to_numpy
 from ..data import Dataset
-from ..eval import belief
 from ..model import Model
 from ..eval.metrics import latent_means
 from ..report import save_codes, save_curves, save_mosaic, save_scatter
@@ -41,7 +40,8 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     metrics = folder.read_metrics()
     if metrics:
         save_curves(folder.file("curves.png"), metrics,
-                    ("recon_error_train", "recon_error_test", "free_energy_gap", "log_likelihood_test", "kl_divergence"))
+                    ("recon_error_train", "recon_error_test", "free_energy_gap", "log_likelihood_test", "kl_divergence",
+                     "classification_error_test"))
         drawn.append("curves.png")
     return drawn
 
@@ -79,8 +79,7 @@ def _ancestral(model: Model, data: Dataset | None, layer: str, spec, seed: int) 
         per = max(1, spec.count // classes)
         clamp = {labels: xp.asarray(np.repeat(np.eye(classes), per, axis=0), dtype=program.dtype)}
     count = spec.count if clamp is None else next(iter(clamp.values())).shape[0]
-    state = belief.ancestral_sample(program, model.params, count, spec.steps, Rng(xp, seed, 0x5A4D), clamp)
-    return to_numpy(state[layer])
+    return to_numpy(model.sample(count, spec.steps, seed, clamp=clamp)[layer])
 
 
 def _filters(model: Model, layer: str, evaluate: EvaluateSpec) -> np.ndarray | None:
