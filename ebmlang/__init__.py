@@ -2,13 +2,14 @@
 
 The pipeline, one package per stage:
 
-    spec/     YAML text -> typed, frozen Spec (every value remembers file:line:col)
-    graph/    Spec -> networkx graph of layers and couplings
-    compile/  graph -> Program (parameter layout, masks, index maps, block schedule)
-    kernels/  energy, free energy, conditionals, block Gibbs: pure functions
-    train/    positive / negative phases, CD-k and PCD, SGD
-    eval/     exact enumeration, reconstruction, free-energy gap
-    runner/   `ebm run`: the run folder, metrics, figures
+    spec/        YAML text -> typed, frozen Spec (every value remembers file:line:col)
+    graph/       Spec -> networkx graph of layers and couplings
+    compile/     graph -> Program (parameter roles, masks, index maps, block schedule, directed orders)
+    kernels/     energy, free energy, conditionals, block Gibbs, mean field, directed passes: pure functions
+    objectives/  Boltzmann phases (CD, PCD, DBM), up-down, Hopfield storage
+    train/       one loop over training stages and objectives, SGD
+    eval/        exact enumeration, AIS, variational bounds, classification, reconstruction
+    runner/      `ebm run`: the run folder, metrics, figures
 
 The public surface is re-exported here.
 """

@@ -74,7 +74,7 @@ def save_codes(path: Path, codes: np.ndarray, pca: np.ndarray, labels: np.ndarra
     """2-D codes of test images beside their first two principal components, coloured by class
     (as Hinton & Salakhutdinov 2006, Fig. 3)."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5), dpi=100)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), dpi=100, layout="constrained")
     for ax, points, title in ((axes[0], pca, "first two principal components"),
                               (axes[1], codes, f"codes: layer {layer}")):
         scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=3, alpha=0.7)

@@ -207,7 +207,7 @@ def _stage(spec: Spec, train, at: str, available: list, data_layers: tuple) -> I
                "trained by an earlier stage")
     clamped = set(train.clamp or default_clamp(own, data_layers, available))
     if train.input == "samples":
-        for name in (n for n in clamped if n not in data_layers):
+        for name in (n for n in clamped if n not in data_layers and n in layers):
             if layers[name].units != "binary":
                 yield f"{at}.input", f"{at}.input: samples needs binary layers, but '{name}' is {layers[name].units}"
     sparse = train.sparsity and train.sparsity.layer
