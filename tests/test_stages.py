@@ -150,3 +150,35 @@ def test_a_dbn_with_a_gaussian_bottom_layer_trains_greedily_then_unties(tmp_path
     with np.load(tmp_path / "tuned" / "model.npz") as z:
         assert not np.allclose(z["weight.v.h1"], z["weight.h1.v"].T)
     assert (tmp_path / "tuned" / "samples.png").exists()
+
+
+DBM_WITH_LABELS = """
+name: dbm-labels
+data: {source: mnist-embedded, binarize: 0.5, labels: y, train_size: 200, test_size: 50}
+model:
+  layers:
+    v: {size: 784, units: binary}
+    h1: {size: 12, units: binary}
+    h2: {size: 8, units: binary}
+    y: {size: 10, units: softmax}
+  couplings:
+    - {between: [v, h1]}
+    - {between: [h1, h2]}
+    - {between: [y, h2]}
+train:
+  - {layers: [v, h1], epochs: 1, batch_size: 50}
+  - {layers: [h1, h2, y], epochs: 1, batch_size: 50}
+  - {rule: dbm, epochs: 1, batch_size: 50, chains: 20}
+evaluate: {samples: false, filters: false, probe: {epochs: 1}}
+"""
+
+
+def test_a_dbm_with_labels_classifies_by_its_mean_field_posterior(tmp_path):
+    """Labels inside a DBM (they do not sum out given v): classification by argmax q(y | v)."""
+    path = tmp_path / "dbm.yaml"
+    path.write_text(DBM_WITH_LABELS)
+    assert main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert 0 <= summary["classification.test_error"] <= 1 and summary["epochs"] == 3
+    records = [json.loads(l) for l in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert all("classification_error_test" in r for r in records)

@@ -7,8 +7,8 @@ recognition couplings, runs back up.
 
 p_top(x_I) is the top's marginal on its *interface* I (the layers that parents of generative
 couplings come from), the rest of the top summed out. Here: exact log p(v) and the exact bound
-by enumeration (small models), generative classification by the label layer's free energy in
-the top given the up-pass, and ancestral samples (Gibbs in the top, then one top-down pass).
+by enumeration (small models), and ancestral samples (Gibbs in the top, then one top-down pass);
+generative classification is in ``classify.py``.
 """
 from __future__ import annotations
 
@@ -16,14 +16,10 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..compile import Program, restrict
-from ..kernels import free_energy, gibbs_sweep, random_state
+from ..kernels import gibbs_sweep, random_state
 from ..kernels.directed import (directed_conditional, directed_input, directed_log_prob, directed_params,
                                 directed_pass)
 from . import exact
-
-
-def is_belief_net(program: Program) -> bool:
-    return bool(program.generated)
 
 
 def top_program(program: Program) -> Program:
@@ -108,27 +104,6 @@ def exact_bound(program: Program, params: dict, data: dict) -> np.ndarray:
     return out
 
 
-def classify(program: Program, params: dict, data: dict, label_layer: str, chunk: int = 2000) -> np.ndarray:
-    """Generative classification: the up-pass means to the interface, then the label whose
-    free energy in the top (every other top layer summed out) is lowest. (rows,) host ints."""
-    top = top_program(program)
-    xp, classes = program.xp, program.layers[label_layer].size
-    rest = [n for n in top.layers if n != label_layer and n not in interface(program)]
-    rows = next(iter(data.values())).shape[0]
-    out = []
-    for start in range(0, rows, chunk):
-        given = directed_pass(program, params, {k: v[start:start + chunk] for k, v in data.items()},
-                              "recognition", mean=True)
-        n = next(iter(given.values())).shape[0]
-        scores = []
-        for k in range(classes):
-            state = {name: given[name] for name in interface(program)}
-            state[label_layer] = xp.asarray(np.tile(np.eye(classes)[k], (n, 1)), dtype=program.dtype)
-            scores.append(to_numpy(free_energy(top, params, state, rest)))   # F(h_I, y = k), the rest summed
-        out.append(np.argmin(np.stack(scores, axis=1), axis=1))
-    return np.concatenate(out)
-
-
 def ancestral_sample(program: Program, params: dict, count: int, sweeps: int, rng, clamp: dict | None = None) -> dict:
     """Gibbs ``sweeps`` in the top (layers in ``clamp`` held), then one top-down pass; the last
     generated layers hold their conditional means."""
@@ -142,5 +117,5 @@ def ancestral_sample(program: Program, params: dict, count: int, sweeps: int, rn
     return drawn
 
 
-__all__ = ["ancestral_sample", "classify", "exact_bound", "exact_log_likelihood", "interface", "is_belief_net",
+__all__ = ["ancestral_sample", "exact_bound", "exact_log_likelihood", "interface",
            "joint_log_prob", "log_prior", "top_program"]

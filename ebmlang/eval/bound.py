@@ -36,9 +36,4 @@ def unnormalised_bound(program: Program, params: dict, data: dict, iterations: i
     return to_numpy(total).astype(np.float64)
 
 
-def lower_bound(program: Program, params: dict, data: dict, log_z: float, **meanfield) -> np.ndarray:
-    """The bound on log p(v) per row (host)."""
-    return unnormalised_bound(program, params, data, **meanfield) - log_z
-
-
-__all__ = ["lower_bound", "unnormalised_bound"]
+__all__ = ["unnormalised_bound"]

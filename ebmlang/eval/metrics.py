@@ -49,9 +49,10 @@ def reconstruction_error(program: Program, params: dict, data: dict) -> float:
 
 
 def mean_free_energy(program: Program, params: dict, data: dict) -> float | None:
-    """Mean F(data) with every other layer summed out; None when they cannot be summed out."""
+    """Mean F(data) with every other layer summed out; None when they cannot be summed out (or
+    the model is a DBN, whose generated layers are outside the energy)."""
     latent = tuple(n for n in program.layers if n not in data)
-    if not program.summable(latent):
+    if program.generated or not program.summable(latent):
         return None
     return float(free_energy(program, params, data, latent).mean())
 

@@ -13,13 +13,18 @@ visits the targets in topological order (``program.order[kind]``), parents first
 from __future__ import annotations
 
 from ..compile import Program
+from ..compile.keys import recbias_key, sigma_key
 from ..units import LayerParams
 from .energy import apply_coupling, coupling_stats
 
 
+def directed_bias_key(program: Program, name: str, kind: str) -> str:
+    """The bias of layer ``name`` in the ``kind`` pass: `recbias.<name>` in q, its own in p."""
+    return recbias_key(name) if kind == "recognition" else program.layers[name].bias_key
+
+
 def directed_params(program: Program, params: dict, name: str, kind: str) -> LayerParams:
-    bias = params[f"recbias.{name}"] if kind == "recognition" else params[program.layers[name].bias_key]
-    return LayerParams(bias, params.get(f"sigma.{name}"))
+    return LayerParams(params[directed_bias_key(program, name, kind)], params.get(sigma_key(name)))
 
 
 def directed_input(program: Program, params: dict, state: dict, name: str, kind: str):
@@ -83,14 +88,13 @@ def directed_gradient(program: Program, params: dict, state: dict, kind: str) ->
         p = directed_params(program, params, name, kind)
         mean = units.mean(units.conditional(directed_input(program, params, state, name, kind), p, t))
         delta_s = (units.coupling_stat(state[name], p) - units.coupling_stat(mean, p)) / t
-        bias = f"recbias.{name}" if kind == "recognition" else program.layers[name].bias_key
-        grads[bias] = ((units.bias_stat(state[name], p) - units.bias_stat(mean, p)) / t).sum(axis=0)
+        grads[directed_bias_key(program, name, kind)] = ((units.bias_stat(state[name], p) - units.bias_stat(mean, p)) / t).sum(axis=0)
         for c in program.directed_into(name, kind):
-            s_a = program.layers[c.a].units.coupling_stat(state[c.a], LayerParams(None, params.get(f"sigma.{c.a}")))
+            s_a = program.layers[c.a].units.coupling_stat(state[c.a], LayerParams(None, params.get(sigma_key(c.a))))
             g = s_a.T @ delta_s
             grads[c.key] = g if c.mask is None else g * c.mask
     return grads
 
 
-__all__ = ["directed_conditional", "directed_gradient", "directed_input", "directed_log_prob", "directed_params",
+__all__ = ["directed_bias_key", "directed_conditional", "directed_gradient", "directed_input", "directed_log_prob", "directed_params",
            "directed_pass"]

@@ -67,7 +67,7 @@ def mean_field(program: Program, params: dict, state: dict, latent, iterations: 
     means = dict(start) if start is not None else initial_means(program, params, state, latent)
     means.update({n: state[n] for n in clamp})
     for it in range(1, iterations + 1):
-        moved = 0.0
+        moves = []
         for block in program.schedule:
             new = block_update(program, params, means, block, None, clamp, mean=True)
             for piece in block:
@@ -75,9 +75,9 @@ def mean_field(program: Program, params: dict, state: dict, latent, iterations: 
                     continue
                 name = piece.layer
                 updated = new[name] if damping == 0 else damping * means[name] + (1 - damping) * new[name]
-                moved = max(moved, float(to_numpy(program.xp.abs(updated - means[name]).max())))
+                moves.append(program.xp.abs(updated - means[name]).max())
                 means[name] = updated
-        if moved <= tolerance:
+        if not moves or float(to_numpy(program.xp.stack(moves).max())) <= tolerance:   # one host sync per iteration
             return means, it
     return means, iterations
 

@@ -19,7 +19,7 @@ the Boltzmann objective's. Cost per update: two passes through the stack plus k 
 from __future__ import annotations
 
 from ..compile import Program, restrict
-from ..kernels.directed import directed_gradient, directed_pass
+from ..kernels.directed import directed_bias_key, directed_gradient, directed_pass
 from .boltzmann import phase_difference, trainable_keys
 from .phases import negative, phases_for, positive
 from .state import ObjectiveState
@@ -33,9 +33,9 @@ class UpDownObjective:
         sources = {c.a for c in program.directed if c.kind == "generative"}
         top_clamp = tuple(n for n in self.top.layers if n in sources or n in clamp)
         self.phases = phases_for(self.top, "cd", stage.k, top_clamp)
-        self.keys = tuple(dict.fromkeys(
-            [*trainable_keys(self.top)]
-            + [k for c in program.directed for k in (c.key, _bias(program, c))]))
+        directed = [k for c in program.directed if c.trainable
+                    for k in (c.key, directed_bias_key(program, c.b, c.kind))]
+        self.keys = tuple(dict.fromkeys([*trainable_keys(self.top), *directed]))
 
     def init_state(self, params: dict) -> ObjectiveState:
         return ObjectiveState()
@@ -43,7 +43,7 @@ class UpDownObjective:
     def gradient(self, params: dict, state: ObjectiveState, batch: dict, rng) -> tuple[dict, float]:
         program = self.program
         wake = directed_pass(program, params, batch, "recognition", rng)
-        grads = directed_gradient(program, params, wake, "generative")
+        grads = self._owned(directed_gradient(program, params, wake, "generative"))
         top_data = {n: wake[n] for n in self.phases.clamp}
         pos, start = positive(self.top, params, top_data, self.phases, rng)
         neg, chains = negative(self.top, params, start, self.phases, rng, keep_samples=True)
@@ -53,10 +53,10 @@ class UpDownObjective:
             g = g / program.temperature
             grads[key] = grads[key] + g if key in grads else g
         sleep = directed_pass(program, params, {n: chains[n] for n in self.top.layers}, "generative", rng)
-        for key, g in directed_gradient(program, params, sleep, "recognition").items():
+        for key, g in self._owned(directed_gradient(program, params, sleep, "recognition")).items():
             grads[key] = grads[key] + g if key in grads else g
         return grads, 1.0 / rows
 
-
-def _bias(program: Program, c) -> str:
-    return f"recbias.{c.b}" if c.kind == "recognition" else program.layers[c.b].bias_key
+    def _owned(self, grads: dict) -> dict:
+        """Only the parameters this objective trains (couplings declared `trainable: false` stay)."""
+        return {k: g for k, g in grads.items() if k in self.keys}

@@ -11,7 +11,7 @@ from ..eval.probe import probe_error, train_probe
 from ..eval.pseudo import pseudo_log_likelihood
 from ..eval import belief
 from ..eval.bound import unnormalised_bound
-from ..eval.classify import test_error
+from ..eval.classify import classification_error
 from ..eval.metrics import free_energy_gap, latent_means, mean_free_energy, reconstruction_error
 from ..eval.recall import recall
 from ..model import Model
@@ -86,7 +86,7 @@ class StageMonitor:
         if probe.test_labels is not None:
             model = probe.model
             data = {probe.layer: probe.subsets["test"][probe.layer]}
-            out["classification_error_test"] = test_error(model.program, p, data, probe.test_labels, probe.label_layer)
+            out["classification_error_test"] = classification_error(model.program, p, data, probe.test_labels, probe.label_layer)
         if probe.evaluate.log_likelihood and probe.evaluate.log_likelihood.method == "exact":
             out["log_likelihood_test"], _ = probe.exact_log_likelihood()
             if probe.discrete:
@@ -113,7 +113,7 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
         summary.update(_linear_probe(model, data, evaluate.probe))
     if data is not None and data.label_layer and len(data.test):
         test = {data.layer: model.xp.asarray(data.test, dtype=model.program.dtype)}
-        summary["classification.test_error"] = test_error(model.program, model.params, test, data.test_labels,
+        summary["classification.test_error"] = classification_error(model.program, model.params, test, data.test_labels,
                                                           data.label_layer)
     if evaluate.recall and data is not None:
         r = evaluate.recall

@@ -137,7 +137,8 @@ def _train_and_evaluate(spec, model, data, checkpoint, folder, report) -> dict:
         state = train_stages(spec, model, data, folder, report, probe, checkpoint)
     else:
         folder.save_checkpoint(model.params, None, spec.seed)
-    summary = {"name": spec.name, "backend": model.xp.__name__, "epochs": state.epoch if state else 0,
+    epochs = sum(stage.epochs for stage in spec.stages[: state.stage]) + state.epoch if state else 0
+    summary = {"name": spec.name, "backend": model.xp.__name__, "epochs": epochs,
                "train_seconds": round(time.perf_counter() - started, 3)}
     if len(spec.stages) > 1:
         summary["stages"] = len(spec.stages)

@@ -13,15 +13,14 @@ import networkx as nx
 from ..errors import Diagnostic, SpecError
 from .constraints import suggest
 from .schema import BETWEEN_CONNECTIVITY, STORAGE_RULES, WITHIN_CONNECTIVITY, Spec
-from .types import default_clamp
+from .stage_checks import train_problems
 
-Problem = tuple[str, str]
-LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "file")
+from .stage_checks import LABELLED_SOURCES, Problem, data_layer
 
 
 def check_spec(spec: Spec) -> None:
-    problems = [*_layers(spec), *_couplings(spec), *_directed(spec), *_data(spec), *_train(spec), *_sample(spec),
-                *_codes(spec), *_hopfield(spec)]
+    problems = [*_layers(spec), *_couplings(spec), *_directed(spec), *_data(spec), *train_problems(spec),
+                *_sample(spec), *_codes(spec), *_evaluate(spec), *_hopfield(spec)]
     if problems:
         raise SpecError([Diagnostic(spec.loc(path), message) for path, message in problems])
 
@@ -80,6 +79,8 @@ def _directed(spec: Spec) -> Iterator[Problem]:
     couplings = spec.model.couplings
     undirected = {frozenset(c.between) for c in couplings if not c.directed}
     in_energy = {n for c in couplings if not c.directed for n in c.between}
+    generated = [c.between[1] for c in couplings if c.kind == "generative"]
+    sources = [c.between[0] for c in couplings if c.kind == "generative" and c.between[0] not in generated]
     for kind in ("generative", "recognition"):
         edges = [(i, c) for i, c in enumerate(couplings) if c.kind == kind and not c.lateral
                  and all(n in spec.model.layers for n in c.between)]
@@ -88,6 +89,10 @@ def _directed(spec: Spec) -> Iterator[Problem]:
             cycle = " → ".join(a for a, _ in nx.find_cycle(graph))
             yield f"model.couplings.{edges[0][0]}.kind", f"the {kind} couplings form a cycle ({cycle}); they must run one way"
         for i, c in edges:
+            if kind == "recognition" and c.between[1] not in generated + sources:
+                yield (f"model.couplings.{i}.between", f"model.couplings.{i}: a recognition coupling may infer only layers "
+                       f"the generative model draws from ({', '.join(generated + sources) or 'none'}), not "
+                       f"'{c.between[1]}'")
             if frozenset(c.between) in undirected:
                 yield (f"model.couplings.{i}.kind", f"model.couplings.{i}: layers {c.between[0]} and {c.between[1]} are "
                        "already joined by an undirected coupling")
@@ -129,7 +134,7 @@ def _edges(spec: Spec, at: str, c, opts: dict) -> Iterator[Problem]:
 
 
 def _data_layer(spec: Spec) -> str:
-    return spec.data.layer or next(iter(spec.model.layers))
+    return data_layer(spec)
 
 
 def _data(spec: Spec) -> Iterator[Problem]:
@@ -152,78 +157,6 @@ def _data(spec: Spec) -> Iterator[Problem]:
         yield "data.labels", f"data.labels: source '{spec.data.source}' has no labels"
 
 
-def _train(spec: Spec) -> Iterator[Problem]:
-    if spec.train is None:
-        return
-    if spec.data is None:
-        yield "train", "train needs a data section to learn from"
-        return
-    data_layers = (_data_layer(spec),) + ((spec.data.labels,) if spec.data.labels else ())
-    available = list(data_layers)
-    for index, stage in enumerate(spec.stages):
-        at = spec.stage_path(index)
-        yield from _stage(spec, stage, at, available, data_layers)
-        available += [n for n in (stage.layers or spec.model.layers) if n not in available]
-
-
-def _belief_stage(spec: Spec, train, at: str, own: list) -> Iterator[Problem]:
-    """Up-down needs the whole DBN; any other rule trains a generated layer only in an RBM with a
-    generative partner (the stage's view of the directed pair)."""
-    couplings = spec.model.couplings
-    kinds = {c.kind for c in couplings}
-    if train.rule == "updown":
-        if not {"generative", "recognition"} <= kinds:
-            yield f"{at}.rule", f"{at}.rule: updown needs generative couplings and recognition couplings back up (a DBN)"
-        elif train.layers and set(train.layers) != set(spec.model.layers):
-            yield f"{at}.layers", f"{at}: updown trains the whole DBN; leave out `layers`"
-        return
-    generative = [c.between for c in couplings if c.kind == "generative"]
-    for name in (n for n in own if any(b == n for _, b in generative)):
-        partners = [a if b == name else b for a, b in generative if name in (a, b)]
-        if not any(p in own for p in partners):
-            yield (f"{at}.layers", f"{at}: layer '{name}' is outside the energy; a stage trains it only in an RBM "
-                   f"with a layer it is joined to by a generative coupling ({', '.join(partners)}), or by rule updown")
-
-
-def _stage(spec: Spec, train, at: str, available: list, data_layers: tuple) -> Iterator[Problem]:
-    layers = spec.model.layers
-    for j, name in enumerate(train.layers or ()):
-        if name not in layers:
-            yield f"{at}.layers.{j}", f"{at}.layers names unknown layer '{name}'{suggest(name, layers)}"
-    own = [n for n in (train.layers or layers) if n in layers]
-    fed = [n for n in own if n in available]
-    yield from _belief_stage(spec, train, at, own)
-    for name in train.field_gain or {}:
-        if name not in own:
-            yield f"{at}.field_gain.{name}", f"{at}.field_gain names '{name}', which is not a layer of this stage"
-    for j, name in enumerate(train.clamp or ()):
-        if name not in layers:
-            yield f"{at}.clamp.{j}", f"{at}.clamp names unknown layer '{name}'{suggest(name, layers)}"
-        elif name not in fed:
-            yield (f"{at}.clamp.{j}", f"{at}.clamp names layer '{name}', which gets no data in this stage "
-                   f"(data reaches {', '.join(fed) or 'none of its layers'})")
-    if not fed:
-        yield (f"{at}.layers", f"{at}: no layer of this stage gets data; include a data layer or a layer "
-               "trained by an earlier stage")
-    clamped = set(train.clamp or default_clamp(own, data_layers, available))
-    if train.input == "samples":
-        for name in (n for n in clamped if n not in data_layers and n in layers):
-            if layers[name].units != "binary":
-                yield f"{at}.input", f"{at}.input: samples needs binary layers, but '{name}' is {layers[name].units}"
-    sparse = train.sparsity and train.sparsity.layer
-    if sparse and sparse not in layers:
-        yield f"{at}.sparsity.layer", f"{at}.sparsity.layer names unknown layer '{sparse}'{suggest(sparse, layers)}"
-    elif sparse and sparse in clamped:
-        yield f"{at}.sparsity.layer", f"{at}.sparsity.layer must be a latent layer, not the clamped '{sparse}'"
-    if train.centering and train.rule in STORAGE_RULES:
-        yield f"{at}.centering", f"{at}.centering applies to gradient rules (cd, pcd, boltzmann, dbm), not {train.rule}"
-    persistent = (train.negative.chains or {"pcd": "persistent", "dbm": "persistent"}.get(train.rule)) == "persistent"
-    persistent = persistent and train.rule != "updown"
-    if train.chains is not None and not persistent:
-        yield f"{at}.chains", f"{at}.chains applies only to persistent chains (rules pcd, dbm); other rules " \
-                              "start one chain per example"
-
-
 def _codes(spec: Spec) -> Iterator[Problem]:
     codes, layers = spec.evaluate.codes, spec.model.layers
     if codes is None:
@@ -233,8 +166,20 @@ def _codes(spec: Spec) -> Iterator[Problem]:
         yield "evaluate.codes.layer", f"evaluate.codes.layer names unknown layer '{name}'{suggest(name, layers)}"
     elif layers[name].size < 2:
         yield "evaluate.codes.layer", f"evaluate.codes: layer '{name}' has fewer than 2 units to plot"
-    elif spec.data is None:
-        yield "evaluate.codes", "evaluate.codes needs data to encode"
+    elif spec.data is None or spec.data.source not in LABELLED_SOURCES:
+        yield "evaluate.codes", "evaluate.codes needs labelled data to encode and colour by class"
+
+
+def _evaluate(spec: Spec) -> Iterator[Problem]:
+    """Estimators that assume an energy over every layer, refused for a DBN (generative couplings)."""
+    if not any(c.kind == "generative" for c in spec.model.couplings):
+        return
+    ll = spec.evaluate.log_likelihood
+    if ll is not None and ll.method == "ais":
+        yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: ais anneals an energy over every layer; a "
+               "DBN's lower layers are generated, not in the energy: use method exact (small models)")
+    if spec.evaluate.pseudo_log_likelihood:
+        yield "evaluate.pseudo_log_likelihood", "evaluate.pseudo_log_likelihood needs an RBM, not a DBN"
 
 
 def _sample(spec: Spec) -> Iterator[Problem]:

@@ -90,8 +90,8 @@ def stage_inputs(plans: tuple, index: int, params: dict, data: dict) -> dict:
 
 
 def sampled_inputs(plan: StagePlan, inputs: dict, seed: int, epoch: int) -> dict:
-    """`input: samples`: the fed layers drawn afresh each epoch from their means (binary units
-    Bernoulli, others as their unit type samples), keyed (seed, stage, epoch) for exact resume."""
+    """`input: samples`: the fed (binary) layers drawn afresh each epoch from their means,
+    keyed (seed, stage, epoch) for exact resume."""
     if plan.spec.input != "samples" or not plan.fed:
         return inputs
     program = plan.program

@@ -1,0 +1,136 @@
+"""Cross-field rules of a spec's training stages (`train`, one stage or a list of them).
+
+A stage's layers must be known, joined to each other, and reached by data (the data set's
+layers, or layers an earlier stage trained); what it clamps must be among those. A DBN's stages
+train one directed pair at a time as an RBM, or the whole net by up-down. Each rule yields
+``(dotted path, message)``, located by ``checks.check_spec``.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from .constraints import suggest
+from .types import STORAGE_RULES, NegativePhaseSpec, PositivePhaseSpec, Spec, default_clamp
+
+Problem = tuple[str, str]
+LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "file")
+PERSISTENT_RULES = ("pcd", "dbm")
+
+
+def data_layer(spec: Spec) -> str:
+    return spec.data.layer or next(iter(spec.model.layers))
+
+
+def train_problems(spec: Spec) -> Iterator[Problem]:
+    if spec.train is None:
+        return
+    if spec.data is None:
+        yield "train", "train needs a data section to learn from"
+        return
+    data_layers = (data_layer(spec),) + ((spec.data.labels,) if spec.data.labels else ())
+    available = list(data_layers)
+    for index, stage in enumerate(spec.stages):
+        at = spec.stage_path(index)
+        own = [n for n in (stage.layers or spec.model.layers) if n in spec.model.layers]
+        yield from _names(spec, stage, at, own)
+        yield from _data_reach(spec, stage, at, own, available, data_layers)
+        yield from _joined(spec, at, own)
+        yield from (_updown(spec, stage, at, data_layers) if stage.rule == "updown" else _rbm_views(spec, at, own))
+        yield from _rule_options(stage, at)
+        available += [n for n in own if n not in available]
+
+
+def _names(spec: Spec, stage, at: str, own: list) -> Iterator[Problem]:
+    layers = spec.model.layers
+    for j, name in enumerate(stage.layers or ()):
+        if name not in layers:
+            yield f"{at}.layers.{j}", f"{at}.layers names unknown layer '{name}'{suggest(name, layers)}"
+    for name in stage.field_gain or {}:
+        if name not in own:
+            yield f"{at}.field_gain.{name}", f"{at}.field_gain names '{name}', which is not a layer of this stage"
+        elif layers[name].units == "gaussian":
+            yield (f"{at}.field_gain.{name}", f"{at}.field_gain: layer '{name}' is gaussian; a gain scales the field "
+                   "of discrete units only")
+    sparse = stage.sparsity and stage.sparsity.layer
+    if sparse and sparse not in layers:
+        yield f"{at}.sparsity.layer", f"{at}.sparsity.layer names unknown layer '{sparse}'{suggest(sparse, layers)}"
+
+
+def _data_reach(spec: Spec, stage, at: str, own: list, available: list, data_layers: tuple) -> Iterator[Problem]:
+    """What the stage clamps must be reached by data; `input: samples` draws binary layers."""
+    layers = spec.model.layers
+    fed = [n for n in own if n in available]
+    for j, name in enumerate(stage.clamp or ()):
+        if name not in layers:
+            yield f"{at}.clamp.{j}", f"{at}.clamp names unknown layer '{name}'{suggest(name, layers)}"
+        elif name not in fed:
+            yield (f"{at}.clamp.{j}", f"{at}.clamp names layer '{name}', which gets no data in this stage "
+                   f"(data reaches {', '.join(fed) or 'none of its layers'})")
+    if not fed:
+        yield (f"{at}.layers", f"{at}: no layer of this stage gets data; include a data layer or a layer "
+               "trained by an earlier stage")
+    clamped = set(stage.clamp or default_clamp(own, data_layers, available))
+    if stage.input == "samples":
+        for name in (n for n in clamped if n not in data_layers and n in layers):
+            if layers[name].units != "binary":
+                yield f"{at}.input", f"{at}.input: samples needs binary layers, but '{name}' is {layers[name].units}"
+    sparse = stage.sparsity and stage.sparsity.layer
+    if sparse and sparse in clamped:
+        yield f"{at}.sparsity.layer", f"{at}.sparsity.layer must be a latent layer, not the clamped '{sparse}'"
+
+
+def _joined(spec: Spec, at: str, own: list) -> Iterator[Problem]:
+    """In a stage of several layers, each must be coupled to another of them (or it learns only a bias)."""
+    known = all(n in spec.model.layers for c in spec.model.couplings for n in c.between)
+    if len(own) < 2 or not known:          # an unknown layer in a coupling is reported already
+        return
+    pairs = [set(c.between) for c in spec.model.couplings if c.kind != "recognition" and not c.lateral]
+    alone = [n for n in own if not any(n in pair and (pair - {n}) <= set(own) for pair in pairs)]
+    if alone:
+        yield (f"{at}.layers", f"{at}: {', '.join(alone)} coupled to no other layer of this stage (it would learn "
+               "only biases)")
+
+
+def _rbm_views(spec: Spec, at: str, own: list) -> Iterator[Problem]:
+    """A stage other than up-down trains at most one of a DBN's generative pairs, as an RBM (a
+    generated layer without its partner is caught by ``_joined``)."""
+    layers = spec.model.layers
+    pairs = [c.between for c in spec.model.couplings if c.kind == "generative" and set(c.between) <= set(own)]
+    if len(pairs) > 1:
+        shown = ", ".join(f"{a}→{b}" for a, b in pairs)
+        yield (f"{at}.layers", f"{at} holds {len(pairs)} generative pairs ({shown}); greedy training takes one "
+               "pair (one RBM) per stage, up-down takes them all (rule updown)")
+    for a, b in pairs:
+        if layers[a].units == layers[b].units == "gaussian":
+            yield (f"{at}.layers", f"{at} would train the gaussian pair {a}→{b} as an RBM, whose energy is "
+                   "unbounded below; make one side discrete")
+
+
+def _updown(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]:
+    """Up-down needs the whole DBN, and a recognition coupling into every layer the wake pass must fill."""
+    couplings = spec.model.couplings
+    if not any(c.kind == "generative" for c in couplings):
+        yield f"{at}.rule", f"{at}.rule: updown needs generative couplings and recognition couplings back up (a DBN)"
+        return
+    if stage.layers and set(stage.layers) != set(spec.model.layers):
+        yield f"{at}.layers", f"{at}: updown trains the whole DBN; leave out `layers`"
+    inferred = {c.between[1] for c in couplings if c.kind == "recognition"}
+    sources = {c.between[0] for c in couplings if c.kind == "generative"}
+    missing = sorted(sources - inferred - set(data_layers))
+    if missing:
+        yield (f"{at}.rule", f"{at}.rule: updown needs recognition couplings into {', '.join(missing)} (the wake "
+               "pass infers every layer the generative couplings start from)")
+
+
+def _rule_options(stage, at: str) -> Iterator[Problem]:
+    if stage.centering and stage.rule in STORAGE_RULES + ("updown",):
+        yield f"{at}.centering", f"{at}.centering applies to gradient rules (cd, pcd, boltzmann, dbm), not {stage.rule}"
+    if stage.rule == "updown":
+        for name, value, default in (("sparsity", stage.sparsity, None), ("positive", stage.positive, PositivePhaseSpec()),
+                                     ("negative", stage.negative, NegativePhaseSpec())):
+            if value != default:
+                yield f"{at}.{name}", f"{at}.{name} does not apply to rule updown (its top takes plain CD-k steps)"
+    persistent = (stage.negative.chains or ("persistent" if stage.rule in PERSISTENT_RULES else None)) == "persistent"
+    if stage.chains is not None and (not persistent or stage.rule == "updown"):
+        yield f"{at}.chains", f"{at}.chains applies only to persistent chains (rules pcd, dbm); other rules " \
+                              "start one chain per example"
