@@ -136,7 +136,8 @@ def assemble(name, xp, dtype, temperature, layers: dict, couplings: tuple, direc
     keys = {k: ParamKey.parse(k) for info in layers.values() for k in info.param_keys}
     keys.update({c.key: ParamKey.parse(c.key) for c in (*couplings, *directed)})
     keys.update({recbias_key(c.b): ParamKey.parse(recbias_key(c.b)) for c in directed if c.kind == "recognition"})
-    order = {kind: _topological(layers, [c for c in directed if c.kind == kind]) for kind in ("generative", "recognition")}
+    order = {kind: _topological(layers, [c for c in directed if c.kind == kind])
+             for kind in ("generative", "recognition")}
     return Program(name, xp, dtype, temperature, layers, couplings, schedule, incident, neighbours, keys,
                    directed, order)
 

@@ -88,7 +88,8 @@ def directed_gradient(program: Program, params: dict, state: dict, kind: str) ->
         p = directed_params(program, params, name, kind)
         mean = units.mean(units.conditional(directed_input(program, params, state, name, kind), p, t))
         delta_s = (units.coupling_stat(state[name], p) - units.coupling_stat(mean, p)) / t
-        grads[directed_bias_key(program, name, kind)] = ((units.bias_stat(state[name], p) - units.bias_stat(mean, p)) / t).sum(axis=0)
+        delta_t = (units.bias_stat(state[name], p) - units.bias_stat(mean, p)) / t
+        grads[directed_bias_key(program, name, kind)] = delta_t.sum(axis=0)
         for c in program.directed_into(name, kind):
             s_a = program.layers[c.a].units.coupling_stat(state[c.a], LayerParams(None, params.get(sigma_key(c.a))))
             g = s_a.T @ delta_s
@@ -96,5 +97,5 @@ def directed_gradient(program: Program, params: dict, state: dict, kind: str) ->
     return grads
 
 
-__all__ = ["directed_bias_key", "directed_conditional", "directed_gradient", "directed_input", "directed_log_prob", "directed_params",
-           "directed_pass"]
+__all__ = ["directed_bias_key", "directed_conditional", "directed_gradient", "directed_input", "directed_log_prob",
+           "directed_params", "directed_pass"]

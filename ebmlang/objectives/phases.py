@@ -6,9 +6,10 @@ Positive phase: the clamped layers hold data; the latent layers get their exact 
 means when they are mutually uncoupled (an RBM), else they are filled in by Gibbs sweeps with
 the clamped layers fixed (a Boltzmann machine with hidden–hidden couplings), optionally after
 annealing from a higher temperature, or by their mean-field fixed point (a DBM: the statistics
-are then those of the variational posterior, Salakhutdinov & Hinton 2009). Negative phase: chains run ``sweeps`` block-Gibbs sweeps,
-started at the positive-phase state (CD-k), kept from the last update (PCD), or drawn afresh at
-random (the free phase of Boltzmann learning, usually annealed).
+are then those of the variational posterior, Salakhutdinov & Hinton 2009). Negative phase:
+chains run ``sweeps`` block-Gibbs sweeps, started at the positive-phase state (CD-k), kept
+from the last update (PCD), or drawn afresh at random (the free phase of Boltzmann learning,
+usually annealed).
 
 Both phases end the same way: the last block of the last sweep is Rao–Blackwellised, its units
 entering the statistics as conditional means. That is exact in expectation (they are
