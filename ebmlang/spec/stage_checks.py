@@ -34,7 +34,8 @@ def train_problems(spec: Spec) -> Iterator[Problem]:
         own = [n for n in (stage.layers or spec.model.layers) if n in spec.model.layers]
         yield from _names(spec, stage, at, own)
         yield from _data_reach(spec, stage, at, own, available, data_layers)
-        yield from _joined(spec, at, own)
+        if stage.layers:
+            yield from _joined(spec, at, own)
         yield from (_updown(spec, stage, at, data_layers) if stage.rule == "updown" else _rbm_views(spec, at, own))
         yield from _rule_options(stage, at)
         available += [n for n in own if n not in available]
@@ -80,7 +81,8 @@ def _data_reach(spec: Spec, stage, at: str, own: list, available: list, data_lay
 
 
 def _joined(spec: Spec, at: str, own: list) -> Iterator[Problem]:
-    """In a stage of several layers, each must be coupled to another of them (or it learns only a bias)."""
+    """In a stage that names several layers, each must be coupled to another of them (or it would
+    learn only a bias: a slip in the list; a model of uncoupled layers as a whole is allowed)."""
     known = all(n in spec.model.layers for c in spec.model.couplings for n in c.between)
     if len(own) < 2 or not known:          # an unknown layer in a coupling is reported already
         return
