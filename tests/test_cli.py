@@ -145,3 +145,12 @@ def test_eval_measures_a_finished_run_again(tmp_path, capsys):
         np.testing.assert_array_equal(z["weight.v.h"], weights)      # nothing was retrained
     assert main(["eval", str(out), "--set", "train.epochs=9"]) == 2
     assert "would need retraining" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_spec_survives_the_resolved_round_trip(path):
+    """spec.resolved.yaml (stages, directed couplings, labels included) reloads to the same Spec."""
+    from ebmlang import parse_spec
+    from ebmlang.spec import to_yaml
+    spec = load_spec(path)
+    assert parse_spec(to_yaml(spec), "resolved.yaml") == spec
