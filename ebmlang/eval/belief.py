@@ -74,7 +74,8 @@ def _rows_over(program: Program, row: dict, names, chunk: int = 4096):
 def exact_log_likelihood(program: Program, params: dict, data: dict, chunk: int = 4096) -> np.ndarray:
     """log p(v) per row by enumerating the generated latent layers and the interface; the states'
     own terms are computed once for every row, the data's as one (rows, states) matrix."""
-    hidden = [n for n in program.layers if n not in data and (n in program.generated or n in interface(program))]
+    summed_over = set(program.generated) | set(interface(program))
+    hidden = [n for n in program.layers if n not in data and n in summed_over]
     exact.check_size(program, hidden)
     log_z_top = exact.log_partition(top_program(program), params)
     parts = []
@@ -99,7 +100,8 @@ def exact_bound(program: Program, params: dict, data: dict) -> np.ndarray:
         total = 0.0
         for s in _rows_over(program, row, hidden):
             log_q = to_numpy(directed_log_prob(program, params, s, "recognition")).astype(np.float64)
-            total += float((np.exp(log_q) * (joint_log_prob(program, params, s, log_z_top) - log_q)).sum())
+            log_p = joint_log_prob(program, params, s, log_z_top)
+            total += float((np.exp(log_q) * (log_p - log_q)).sum())
         out[r] = total
     return out
 

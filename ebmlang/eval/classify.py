@@ -25,8 +25,11 @@ from .belief import interface, top_program
 def classify(program: Program, params: dict, data: dict, label_layer: str, chunk: int = 2000) -> np.ndarray:
     """Predicted class indices (rows,) on the host for ``data`` ({layer: (rows, size)})."""
     rows = next(iter(data.values())).shape[0]
-    return np.concatenate([_classify_chunk(program, params, {k: v[start:start + chunk] for k, v in data.items()},
-                                           label_layer) for start in range(0, rows, chunk)])
+    parts = []
+    for start in range(0, rows, chunk):
+        part = {k: v[start:start + chunk] for k, v in data.items()}
+        parts.append(_classify_chunk(program, params, part, label_layer))
+    return np.concatenate(parts)
 
 
 def _classify_chunk(program: Program, params: dict, data: dict, label_layer: str) -> np.ndarray:
@@ -39,8 +42,10 @@ def _classify_chunk(program: Program, params: dict, data: dict, label_layer: str
         return to_numpy(means[label_layer]).argmax(axis=1)
     classes = program.layers[label_layer].size
     rows = next(iter(data.values())).shape[0]
-    scores = [to_numpy(free_energy(program, params, {**data, label_layer: one_hot(program, k, classes, rows)}, rest))
-              for k in range(classes)]
+    scores = []
+    for k in range(classes):
+        labelled = {**data, label_layer: one_hot(program, k, classes, rows)}
+        scores.append(to_numpy(free_energy(program, params, labelled, rest)))
     return np.argmin(np.stack(scores, axis=1), axis=1)
 
 

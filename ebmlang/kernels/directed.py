@@ -65,8 +65,8 @@ def directed_log_prob(program: Program, params: dict, state: dict, kind: str, sk
         p = directed_params(program, params, name, kind)
         u = directed_input(program, params, state, name, kind)
         x = state[name]
-        total = total + (-(units.self_energy(x, p)) + (units.coupling_stat(x, p) * u).sum(axis=-1)) / t \
-            - units.log_partition(u, p, t)
+        pairing = (units.coupling_stat(x, p) * u).sum(axis=-1)
+        total = total + (pairing - units.self_energy(x, p)) / t - units.log_partition(u, p, t)
     return total
 
 

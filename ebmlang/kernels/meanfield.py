@@ -77,7 +77,9 @@ def mean_field(program: Program, params: dict, state: dict, latent, iterations: 
                 updated = new[name] if damping == 0 else damping * means[name] + (1 - damping) * new[name]
                 moves.append(program.xp.abs(updated - means[name]).max())
                 means[name] = updated
-        if not moves or float(to_numpy(program.xp.stack(moves).max())) <= tolerance:   # one host sync per iteration
+        if not moves:
+            return means, it
+        if float(to_numpy(program.xp.stack(moves).max())) <= tolerance:     # one host sync per iteration
             return means, it
     return means, iterations
 

@@ -128,11 +128,13 @@ def _rule_options(stage, at: str) -> Iterator[Problem]:
     if stage.centering and stage.rule in STORAGE_RULES + ("updown",):
         yield f"{at}.centering", f"{at}.centering applies to gradient rules (cd, pcd, boltzmann, dbm), not {stage.rule}"
     if stage.rule == "updown":
-        for name, value, default in (("sparsity", stage.sparsity, None), ("positive", stage.positive, PositivePhaseSpec()),
-                                     ("negative", stage.negative, NegativePhaseSpec())):
+        settings = {"sparsity": (stage.sparsity, None), "positive": (stage.positive, PositivePhaseSpec()),
+                    "negative": (stage.negative, NegativePhaseSpec())}
+        for name, (value, default) in settings.items():
             if value != default:
                 yield f"{at}.{name}", f"{at}.{name} does not apply to rule updown (its top takes plain CD-k steps)"
-    persistent = (stage.negative.chains or ("persistent" if stage.rule in PERSISTENT_RULES else None)) == "persistent"
-    if stage.chains is not None and (not persistent or stage.rule == "updown"):
+    by_rule = "persistent" if stage.rule in PERSISTENT_RULES else None
+    persistent = (stage.negative.chains or by_rule) == "persistent" and stage.rule != "updown"
+    if stage.chains is not None and not persistent:
         yield f"{at}.chains", f"{at}.chains applies only to persistent chains (rules pcd, dbm); other rules " \
                               "start one chain per example"

@@ -49,7 +49,8 @@ def plan_stages(program: Program, stages: tuple, data_layers: tuple) -> tuple[St
             (stage.rule == "updown" or not program.generated)
         sub = program if whole else restrict(program, layers, stage.field_gain)
         clamp = tuple(stage.clamp) if stage.clamp else default_clamp(tuple(sub.layers), data_layers, available)
-        plans.append(StagePlan(index, stage, sub, clamp, tuple(n for n in clamp if n not in data_layers)))
+        fed = tuple(n for n in clamp if n not in data_layers)
+        plans.append(StagePlan(index, stage, sub, clamp, fed))
         available += [n for n in sub.layers if n not in available]
     return tuple(plans)
 
