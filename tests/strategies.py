@@ -11,7 +11,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from ebmlang import compile_spec, parse_spec
-from ebmlang.spec.schema import UNIT_TYPES, WITHIN_CONNECTIVITY
+from ebmlang.spec.schema import ENERGY_UNIT_TYPES as UNIT_TYPES, WITHIN_CONNECTIVITY
 
 DISCRETE = tuple(u for u in UNIT_TYPES if u != "gaussian")
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ebmlang.backend import to_numpy
-from ebmlang.spec.schema import UNIT_TYPES
+from ebmlang.spec.schema import ENERGY_UNIT_TYPES as UNIT_TYPES
 
 import oracle
 from strategies import dense_params, DISCRETE, compile_dict, random_states, spec_dicts

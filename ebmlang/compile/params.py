@@ -46,7 +46,7 @@ def read_init_files(spec, program: Program) -> dict:
     arrays = {}
     entries = [(f"model.layers.{n}.bias", l.bias_init, f"bias.{n}", (l.size,)) for n, l in program.layers.items()]
     entries += [(f"model.couplings.{i}.init", c.init, c.key, (program.layers[c.a].size, program.layers[c.b].size))
-                for i, c in enumerate(_declared_order(spec, program))]
+                for i, c in _declared_order(spec, program)]
     for at, init, key, shape in entries:
         if init.kind != "file":
             continue
@@ -69,8 +69,10 @@ def read_init_files(spec, program: Program) -> dict:
 
 
 def _declared_order(spec, program: Program) -> list:
-    by_key = {c.key: c for c in (*program.couplings, *program.directed)}
-    return [by_key[f"weight.{c.between[0]}.{c.between[1]}"] for c in spec.model.couplings]
+    """(index in the spec, CouplingInfo) of every coupling with weights of its own (not tied)."""
+    by_key = {c.key: c for c in (*program.couplings, *program.directed) if not c.transposed}
+    return [(i, by_key[f"weight.{c.between[0]}.{c.between[1]}"]) for i, c in enumerate(spec.model.couplings)
+            if not c.tied]
 
 
 def init_params(program: Program, seed: int, data_mean: dict | None = None, files: dict | None = None) -> dict:
@@ -92,6 +94,8 @@ def init_params(program: Program, seed: int, data_mean: dict | None = None, file
         if c.kind == "recognition":
             host[f"recbias.{c.b}"] = np.zeros(program.layers[c.b].size)
     for c in (*program.couplings, *program.directed):
+        if c.transposed:                # tied: its weights are those of the coupling it mirrors
+            continue
         if c.init.kind == "file":
             host[c.key] = files[c.key] if c.mask_np is None else files[c.key] * c.mask_np
             continue

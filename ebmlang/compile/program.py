@@ -14,6 +14,7 @@ topological order (``order``) beside the colour schedule.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -63,6 +64,7 @@ class CouplingInfo:
     stencil: tuple | None = None    # (dims, periodic): W = J · lattice adjacency, stored as J
     kind: str = "undirected"        # or "generative" / "recognition": a directed map a → b
     mirror: str | None = None       # an RBM view's recognition twin, kept equal to Wᵀ (see views.py)
+    transposed: bool = False        # a tied directed map a → b: uses the reverse's W (size_b, size_a) as Wᵀ
 
     @property
     def lateral(self) -> bool:
@@ -118,6 +120,7 @@ def lower(graph: nx.MultiDiGraph, xp: ModuleType = np, dtype: str = "float32") -
     layers = {name: LayerInfo(name, d["size"], d["units"], d["shape"], d["sigma"], d["learn_sigma"],
                               d["bias_init"]) for name, d in graph.nodes(data=True)}
     everything = [_coupling(graph, {**d, "key": key}, xp) for _, _, key, d in graph.edges(keys=True, data=True)]
+    everything = _tie(everything)
     order = list(layers)
     everything.sort(key=lambda c: (order.index(c.a), order.index(c.b)))
     couplings = tuple(c for c in everything if c.kind == "undirected")
@@ -142,6 +145,13 @@ def assemble(name, xp, dtype, temperature, layers: dict, couplings: tuple, direc
                    directed, order)
 
 
+def _tie(couplings: list) -> list:
+    """A tied coupling takes its mask (in W's orientation) and trainability from the one it shares W with."""
+    owners = {c.key: c for c in couplings if not c.transposed}
+    return [dataclasses.replace(c, mask=owners[c.key].mask, mask_np=owners[c.key].mask_np,
+                                trainable=owners[c.key].trainable) if c.transposed else c for c in couplings]
+
+
 def _topological(layers: dict, edges: list) -> tuple:
     """The targets of ``edges`` with every layer after its parents (declaration order breaks ties)."""
     g = nx.DiGraph()
@@ -163,6 +173,8 @@ def _on_backend(piece: Piece, size: int, xp: ModuleType) -> Piece:
 def _coupling(graph: nx.Graph, d: dict, xp: ModuleType) -> CouplingInfo:
     a, b, unit_graph = d["a"], d["b"], d["unit_graph"]
     n_a, n_b = graph.nodes[a]["size"], graph.nodes[b]["size"]
+    if d.get("tied"):
+        return CouplingInfo(d["key"], a, b, None, None, d["trainable"], d["init"], kind=d["kind"], transposed=True)
     if d.get("stencil"):
         return CouplingInfo(d["key"], a, b, None, None, d["trainable"], d["init"], d["stencil"])
     if a == b:

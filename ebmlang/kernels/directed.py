@@ -33,7 +33,7 @@ def directed_input(program: Program, params: dict, state: dict, name: str, kind:
     stats = coupling_stats(program, params, {c.a: state[c.a] for c in edges})
     total = None
     for c in edges:
-        term = apply_coupling(c, params[c.key], stats[c.a])
+        term = apply_coupling(c, params[c.key], stats[c.a], into_b=not c.transposed)
         total = term if total is None else total + term
     return total
 
@@ -59,18 +59,12 @@ def directed_pass(program: Program, params: dict, state: dict, kind: str, rng=No
 def directed_log_prob(program: Program, params: dict, state: dict, kind: str, skip=()):
     """Σ over the targets of ``kind`` (but ``skip``) of log p(x_l | parents): (batch,)."""
     total = 0
-    t = program.temperature
     for name in (n for n in program.order.get(kind, ()) if n not in skip):
         units = program.layers[name].units
         p = directed_params(program, params, name, kind)
         u = directed_input(program, params, state, name, kind)
-        x = state[name]
-        pairing = (units.coupling_stat(x, p) * u).sum(axis=-1)
-        total = total + (pairing - units.self_energy(x, p)) / t - units.log_partition(u, p, t)
+        total = total + units.log_prob(state[name], u, p, program.temperature)
     return total
-
-
-
 
 
 def directed_gradient(program: Program, params: dict, state: dict, kind: str) -> dict:
@@ -86,14 +80,14 @@ def directed_gradient(program: Program, params: dict, state: dict, kind: str) ->
     for name in program.order.get(kind, ()):
         units = program.layers[name].units
         p = directed_params(program, params, name, kind)
-        mean = units.mean(units.conditional(directed_input(program, params, state, name, kind), p, t))
-        delta_s = (units.coupling_stat(state[name], p) - units.coupling_stat(mean, p)) / t
-        delta_t = (units.bias_stat(state[name], p) - units.bias_stat(mean, p)) / t
-        grads[directed_bias_key(program, name, kind)] = delta_t.sum(axis=0)
+        cond = units.conditional(directed_input(program, params, state, name, kind), p, t)
+        delta_s = units.log_prob_grad(state[name], cond, p, t)          # ∂ log p / ∂u
+        grads[directed_bias_key(program, name, kind)] = units.bias_grad(delta_s, p).sum(axis=0)
         for c in program.directed_into(name, kind):
             s_a = program.layers[c.a].units.coupling_stat(state[c.a], LayerParams(None, params.get(sigma_key(c.a))))
-            g = s_a.T @ delta_s
-            grads[c.key] = g if c.mask is None else g * c.mask
+            g = delta_s.T @ s_a if c.transposed else s_a.T @ delta_s
+            g = g if c.mask is None else g * c.mask
+            grads[c.key] = grads[c.key] + g if c.key in grads else g
     return grads
 
 

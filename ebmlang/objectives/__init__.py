@@ -12,11 +12,14 @@ training loop (``ebmlang.train``) runs them all with its stages, optimizers and 
     boltzmann   CD-k, PCD, Boltzmann learning, DBM (mean-field + PCD): phases, centring, sparsity
     storage     Hebbian, Storkey and projection storage of patterns
     updown      up-down fine-tuning of a DBN (contrastive wake-sleep)
+    backprop    reconstruction (autoencoders: plain, sparse, denoising, deep) and supervised
+                (classifiers) losses, by backpropagation through the directed couplings
 """
 from __future__ import annotations
 
 from ..compile import Program
-from ..spec.types import STORAGE_RULES
+from ..spec.types import BACKPROP_RULES, STORAGE_RULES
+from .backprop import BackpropObjective
 from .boltzmann import BoltzmannObjective, phase_difference, trainable_keys
 from .state import ObjectiveState
 from .storage import StorageObjective
@@ -29,8 +32,10 @@ def make_objective(program: Program, stage, clamp: tuple, seed: int):
         return StorageObjective(program, stage.rule, clamp[0])
     if stage.rule == "updown":
         return UpDownObjective(program, stage, clamp, seed)
+    if stage.rule in BACKPROP_RULES:
+        return BackpropObjective(program, stage, clamp, seed)
     return BoltzmannObjective(program, stage, clamp, seed)
 
 
-__all__ = ["BoltzmannObjective", "ObjectiveState", "StorageObjective", "UpDownObjective", "make_objective",
+__all__ = ["BackpropObjective", "BoltzmannObjective", "ObjectiveState", "StorageObjective", "UpDownObjective", "make_objective",
            "phase_difference", "trainable_keys"]

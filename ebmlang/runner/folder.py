@@ -2,7 +2,7 @@
 
     spec.resolved.yaml   the spec with every default filled in (valid input to `ebm run`)
     model.npz            bias.<layer>, weight.<a>.<b>, sigma.<layer>; beside them the training
-                         state: velocity.<key>, chains.<layer>, activity.<layer>, offset.<layer>, rng.seed,
+                         state: the optimizers' slots (velocity.<key>; adam_m/adam_s/adam_t.<key>), chains.<layer>, activity.<layer>, offset.<layer>, rng.seed,
                          rng.epoch (the next epoch's stream key), train.stage, train.epoch (epochs
                          done in that stage) and, in a stage fed by earlier ones, upstream.<key>: the
                          parameters its up-pass is computed from
@@ -75,7 +75,7 @@ class RunFolder:
     def save_checkpoint(self, params: dict, state: TrainState | None, seed: int, upstream: dict | None = None) -> None:
         arrays = {k: to_numpy(v) for k, v in params.items()}
         if state is not None:
-            arrays.update({f"velocity.{k}": to_numpy(v) for k, v in state.velocity.items()})
+            arrays.update({k: to_numpy(v) for k, v in state.slots.items()})
             arrays.update({f"chains.{k}": to_numpy(v) for k, v in (state.chains or {}).items()})
             arrays.update({f"activity.{k}": to_numpy(v) for k, v in state.activity.items()})
             arrays.update({f"offset.{k}": to_numpy(v) for k, v in state.offsets.items()})
@@ -99,8 +99,9 @@ def restore_state(arrays: dict, state: TrainState, xp) -> TrainState:
     def pick(prefix):
         return {k[len(prefix):]: xp.asarray(v) for k, v in arrays.items() if k.startswith(prefix)}
 
-    for key, value in pick("velocity.").items():
-        state.velocity[key][...] = value
+    for name, slot in state.slots.items():
+        if name in arrays:
+            slot[...] = xp.asarray(arrays[name])
     objective = state.objective
     if objective.chains is not None:
         objective.chains = {k: v.astype(objective.chains[k].dtype) for k, v in pick("chains.").items()}

@@ -43,6 +43,7 @@ def load_spec(path: str | Path, overrides: list[str] | tuple = ()) -> Spec:
 
 def _with_locations(spec: Spec, ctx: Context, file: str) -> Spec:
     object.__setattr__(spec, "where", dict(ctx.locations))
+    object.__setattr__(spec, "defaulted", frozenset(ctx.defaulted))
     object.__setattr__(spec, "file", file)
     return spec
 

@@ -65,12 +65,33 @@ def _couplings(spec: Spec) -> Iterator[Problem]:
         yield from _connectivity(spec, at, c)
         if c.init.kind == "data_rates":
             yield f"{at}.init", f"{at}.init: data_rates initialises biases only"
+        yield from _tied(spec, at, c)
         units = {layers[n].units for n in c.between}
+        if "rectified" in units and not c.directed:
+            yield (f"{at}.kind", f"{at}: rectified units have no closed-form energy; couple them only by "
+                   "directed (generative or recognition) couplings")
         if units == {"gaussian"} and not c.directed:
             yield (f"{at}.between", f"{at}: a coupling between gaussian units makes the energy unbounded "
                    "below; couple gaussian layers only to discrete ones")
         if c.lateral and layers[c.between[0]].units == "softmax":
             yield f"{at}.between", f"{at}: lateral couplings within a softmax layer are not supported"
+
+
+def _tied(spec: Spec, at: str, c) -> Iterator[Problem]:
+    """A tied coupling reuses the weights of the directed coupling the other way (W_ab = W_baᵀ)."""
+    if not c.tied:
+        return
+    if not c.directed:
+        yield f"{at}.tied", f"{at}.tied applies to directed couplings (a decoder tied to its encoder)"
+        return
+    other = "recognition" if c.kind == "generative" else "generative"
+    owners = [d for d in spec.model.couplings if d.kind == other and d.between == c.between[::-1] and not d.tied]
+    if not owners:
+        yield (f"{at}.tied", f"{at}: a tied {c.kind} coupling {c.between[0]}→{c.between[1]} needs an untied {other} "
+               f"coupling {c.between[1]}→{c.between[0]} whose weights it shares")
+    for name in ("init", "connectivity"):
+        if spec.written(f"{at}.{name}"):
+            yield f"{at}.{name}", f"{at}.{name}: a tied coupling has no weights of its own; set {name} on its twin"
 
 
 def _directed(spec: Spec) -> Iterator[Problem]:
@@ -81,6 +102,7 @@ def _directed(spec: Spec) -> Iterator[Problem]:
     in_energy = {n for c in couplings if not c.directed for n in c.between}
     generated = [c.between[1] for c in couplings if c.kind == "generative"]
     sources = [c.between[0] for c in couplings if c.kind == "generative" and c.between[0] not in generated]
+    feedforward = not generated         # recognition couplings alone: a feed-forward net (a classifier)
     for kind in ("generative", "recognition"):
         edges = [(i, c) for i, c in enumerate(couplings) if c.kind == kind and not c.lateral
                  and all(n in spec.model.layers for n in c.between)]
@@ -89,7 +111,7 @@ def _directed(spec: Spec) -> Iterator[Problem]:
             cycle = " → ".join(a for a, _ in nx.find_cycle(graph))
             yield f"model.couplings.{edges[0][0]}.kind", f"the {kind} couplings form a cycle ({cycle}); they must run one way"
         for i, c in edges:
-            if kind == "recognition" and c.between[1] not in generated + sources:
+            if kind == "recognition" and not feedforward and c.between[1] not in generated + sources:
                 yield (f"model.couplings.{i}.between", f"model.couplings.{i}: a recognition coupling may infer only layers "
                        f"the generative model draws from ({', '.join(generated + sources) or 'none'}), not "
                        f"'{c.between[1]}'")
@@ -137,7 +159,18 @@ def _data_layer(spec: Spec) -> str:
     return data_layer(spec)
 
 
+def is_net(spec: Spec) -> bool:
+    """A feed-forward net: directed couplings only (an autoencoder, a classifier)."""
+    couplings = spec.model.couplings
+    return bool(couplings) and all(c.directed for c in couplings)
+
+
 def _data(spec: Spec) -> Iterator[Problem]:
+    for path, name in (("data.layer", _data_layer(spec) if spec.data else None),
+                       ("data.labels", spec.data.labels if spec.data else None)):
+        if name in spec.model.layers and spec.model.layers[name].units == "rectified":
+            yield path, f"{path}: layer '{name}' is rectified, which has no data log-likelihood; give data to " \
+                        "binary, spin, gaussian or softmax layers"
     if spec.data and spec.data.layer and spec.data.layer not in spec.model.layers:
         name = spec.data.layer
         yield "data.layer", f"data.layer names unknown layer '{name}'{suggest(name, spec.model.layers)}"
@@ -171,7 +204,14 @@ def _codes(spec: Spec) -> Iterator[Problem]:
 
 
 def _evaluate(spec: Spec) -> Iterator[Problem]:
-    """Estimators that assume an energy over every layer, refused for a DBN (generative couplings)."""
+    """Estimators that assume an energy over every layer, refused for a DBN (generative couplings)
+    and, when written out, for a feed-forward net (no undirected coupling: nothing to sample)."""
+    if is_net(spec):
+        for name in ("log_likelihood", "pseudo_log_likelihood", "free_energy_gap", "samples"):
+            if getattr(spec.evaluate, name) and spec.written(f"evaluate.{name}"):
+                yield (f"evaluate.{name}", f"evaluate.{name} needs an energy to sample or sum, but this model is a "
+                       "feed-forward net (directed couplings only)")
+        return
     if not any(c.kind == "generative" for c in spec.model.couplings):
         return
     ll = spec.evaluate.log_likelihood

@@ -27,6 +27,7 @@ class Context:
     def __init__(self) -> None:
         self.problems: list[Diagnostic] = []
         self.locations: dict[str, Location] = {}
+        self.defaulted: set[str] = set()        # paths filled by a default, not written by the user
 
     def error(self, where: Node | Location, message: str) -> object:
         loc = where if isinstance(where, Location) else where.loc
@@ -277,6 +278,7 @@ class Section(Constraint):
         if f.default is REQUIRED:
             return ctx.error(node, f"{dotted(path)} is missing the required key '{name}'")
         ctx.locations[dotted(path + (name,))] = node.loc
+        ctx.defaulted.add(dotted(path + (name,)))
         if f.default is EMPTY:
             return f.constraint.check(Map({}, node.loc), path + (name,), ctx)
         return f.default

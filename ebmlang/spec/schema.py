@@ -10,12 +10,13 @@ from __future__ import annotations
 from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, Float, Identifier, Int,
                           ListOf, MapOf, OneOrList, Section, Str, Tagged)
 from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spec.schema import Spec` works)
-    STORAGE_RULES, CapacitySpec, CenteringSpec, CodesSpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, LayerSpec,
+    BACKPROP_RULES, STORAGE_RULES, AdamSpec, GroupSpec, CapacitySpec, CenteringSpec, CodesSpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, LayerSpec,
     LogLikelihoodSpec, ModelSpec, NegativePhaseSpec, OptimizeSpec, PositivePhaseSpec, ProbeSpec, RecallSpec,
     SampleSpec,
     SamplesSpec, SgdSpec, SparsitySpec, Spec, StudySpec, TrainSpec)
 
-UNIT_TYPES = ("binary", "spin", "gaussian", "softmax")
+ENERGY_UNIT_TYPES = ("binary", "spin", "gaussian", "softmax")     # with a closed-form energy and free energy
+UNIT_TYPES = ENERGY_UNIT_TYPES + ("rectified",)                 # rectified: feed-forward (directed) maps only
 BETWEEN_CONNECTIVITY = ("dense", "random", "edges", "mask")
 WITHIN_CONNECTIVITY = ("complete", "lattice", "random", "random_regular", "edges")
 DATA_SOURCES = ("mnist", "mnist-embedded", "bars-and-stripes", "gaussian-mixture", "file", "patterns")
@@ -81,6 +82,9 @@ COUPLING = Section("coupling", {
                   "first layer to the second, part of the model p (a DBN's top-down edges, ancestral "
                   "sampling); `recognition`: a directed map of the approximate posterior q (bottom-up), "
                   "with its own biases `recbias.<layer>`"),
+    "tied": Field(Bool(), False, "directed only: use the weights of the directed coupling between the same "
+                  "layers the other way, transposed (a tied autoencoder's decoder: W_dec = W_encᵀ); it has "
+                  "no weights of its own"),
 }, lambda **kw: CouplingSpec(**kw))
 
 MODEL = Section("model", {
@@ -159,6 +163,27 @@ OPTIMIZER = Tagged("optimizer", {
         "weight_decay": Field(Float(0.0), 0.0, "L2 penalty on the weights (not the biases)"),
         "schedule": Field(SCHEDULE, Choice("constant"), "learning-rate schedule over epochs"),
     }, lambda **kw: SgdSpec(**kw)),
+    "adam": Section("adam", {
+        "lr": Field(POSITIVE, 0.001, "learning rate"),
+        "beta1": Field(MOMENTUM, 0.9, "decay of the running mean of gradients"),
+        "beta2": Field(MOMENTUM, 0.999, "decay of the running mean of squared gradients"),
+        "eps": Field(POSITIVE, 1e-8, "added to the root of the second moment"),
+        "weight_decay": Field(Float(0.0), 0.0, "L2 penalty on the weights (not the biases), added to the gradient"),
+        "schedule": Field(SCHEDULE, Choice("constant"), "learning-rate schedule over epochs"),
+    }, lambda **kw: AdamSpec(**kw)),
+})
+
+GROUP = Section("group", {
+    "params": Field(ListOf(Str(r"[A-Za-z0-9_.*?\[\]-]+", "a parameter key or a pattern of them"), 1),
+                    doc="parameter keys (`weight.h3.code`) or shell-style patterns (`*.code`, `recbias.*`)"),
+    "optimizer": Field(OPTIMIZER, doc="the optimizer of these parameters"),
+}, lambda **kw: GroupSpec(**kw))
+
+CORRUPTION = Tagged("corruption", {
+    "mask": Section("mask", {"fraction": Field(Float(0.0, 1.0, max_open=True), doc="share of input units set "
+                                               "to 0, drawn afresh for every example")}, lambda **kw: kw),
+    "gaussian": Section("gaussian", {"std": Field(POSITIVE, doc="standard deviation of the noise added to "
+                                                  "every input unit")}, lambda **kw: kw),
 })
 
 SPARSITY = Section("sparsity", {
@@ -200,11 +225,14 @@ PHASE_NEGATIVE = Section("negative", {
 }, lambda **kw: NegativePhaseSpec(**kw))
 
 TRAIN = Section("train", {
-    "rule": Field(Enum("cd", "pcd", "boltzmann", "dbm", "updown", *STORAGE_RULES), "cd",
+    "rule": Field(Enum("cd", "pcd", "boltzmann", "dbm", "updown", *BACKPROP_RULES, *STORAGE_RULES), "cd",
                   "`cd`: chains restart at the data; `pcd`: persistent chains; `boltzmann`: fresh random "
                   "chains (Ackley, Hinton & Sejnowski 1985); `dbm`: mean-field positive phase and persistent "
                   "chains (Salakhutdinov & Hinton 2009); `updown`: up-down fine-tuning of a DBN, its top "
-                  "RBM by CD-k (Hinton, Osindero & Teh 2006); `hebbian`, `storkey`, `pseudo_inverse`: "
+                  "RBM by CD-k (Hinton, Osindero & Teh 2006); `reconstruction`: backpropagation through "
+                  "the recognition pass (encoder) and the generative pass (decoder) to the data (an "
+                  "autoencoder; Hinton & Salakhutdinov 2006); `supervised`: backpropagation through the "
+                  "recognition pass to the labels (a classifier); `hebbian`, `storkey`, `pseudo_inverse`: "
                   "Hopfield storage of the data as patterns (one shot)"),
     "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"), None,
                   "a name for this stage in progress lines and metrics"),
@@ -221,7 +249,12 @@ TRAIN = Section("train", {
     "batch_size": Field(Int(1), 100, "examples per update"),
     "chains": Field(Int(1), None, "pcd: number of persistent chains (default: batch_size)"),
     "optimizer": Field(OPTIMIZER, Choice("sgd", SgdSpec(lr=0.05)), "parameter update rule"),
-    "sparsity": Field(SPARSITY, None, "sparsity target on a hidden layer (Lee et al. 2008; Hinton's guide)"),
+    "groups": Field(ListOf(GROUP), (), "parameter groups with optimizers of their own (the first group "
+                    "whose patterns match a parameter takes it; the rest use `optimizer`)"),
+    "sparsity": Field(SPARSITY, None, "sparsity target on a hidden layer (Lee et al. 2008; Hinton's guide); "
+                      "rule reconstruction: a KL penalty towards the target on the layer's mean activation"),
+    "corruption": Field(CORRUPTION, None, "rule reconstruction: corrupt the input, not the target (a "
+                        "denoising autoencoder; Vincent et al. 2008)"),
     "centering": Field(Section("centering", {
         "rate": Field(Float(0.0, 1.0, min_open=True), 0.01, "sliding-average rate ν of the offsets: "
                       "μ ← (1 − ν) μ + ν ⟨s⟩₊")}, lambda **kw: CenteringSpec(**kw), switchable=True), None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from .constraints import suggest
-from .types import STORAGE_RULES, NegativePhaseSpec, PositivePhaseSpec, Spec, default_clamp
+from .types import BACKPROP_RULES, STORAGE_RULES, NegativePhaseSpec, PositivePhaseSpec, Spec, default_clamp
 
 Problem = tuple[str, str]
 LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "file")
@@ -36,7 +36,12 @@ def train_problems(spec: Spec) -> Iterator[Problem]:
         yield from _data_reach(spec, stage, at, own, available, data_layers)
         if stage.layers:
             yield from _joined(spec, at, own)
-        yield from (_updown(spec, stage, at, data_layers) if stage.rule == "updown" else _rbm_views(spec, at, own))
+        if stage.rule == "updown":
+            yield from _updown(spec, stage, at, data_layers)
+        elif stage.rule in BACKPROP_RULES:
+            yield from _backprop(spec, stage, at, data_layers)
+        else:
+            yield from _rbm_views(spec, at, own)
         yield from _rule_options(stage, at)
         available += [n for n in own if n not in available]
 
@@ -86,7 +91,7 @@ def _joined(spec: Spec, at: str, own: list) -> Iterator[Problem]:
     known = all(n in spec.model.layers for c in spec.model.couplings for n in c.between)
     if len(own) < 2 or not known:          # an unknown layer in a coupling is reported already
         return
-    pairs = [set(c.between) for c in spec.model.couplings if c.kind != "recognition" and not c.lateral]
+    pairs = [set(c.between) for c in spec.model.couplings if not c.lateral]
     alone = [n for n in own if not any(n in pair and (pair - {n}) <= set(own) for pair in pairs)]
     if alone:
         yield (f"{at}.layers", f"{at}: {', '.join(alone)} coupled to no other layer of this stage (it would learn "
@@ -94,18 +99,54 @@ def _joined(spec: Spec, at: str, own: list) -> Iterator[Problem]:
 
 
 def _rbm_views(spec: Spec, at: str, own: list) -> Iterator[Problem]:
-    """A stage other than up-down trains at most one of a DBN's generative pairs, as an RBM (a
-    generated layer without its partner is caught by ``_joined``)."""
+    """A stage other than up-down and backpropagation trains at most one directed pair, as an RBM:
+    a generative pair (with its recognition twin), or a recognition coupling with no generative
+    twin (a net pretrained bottom-up). A generated layer without its partner is caught by ``_joined``."""
     layers = spec.model.layers
-    pairs = [c.between for c in spec.model.couplings if c.kind == "generative" and set(c.between) <= set(own)]
+    inside = [c for c in spec.model.couplings if c.directed and set(c.between) <= set(own)]
+    down = {c.between for c in inside if c.kind == "generative"}
+    pairs = [c.between for c in inside if c.kind == "generative" or c.between[::-1] not in down]
     if len(pairs) > 1:
         shown = ", ".join(f"{a}→{b}" for a, b in pairs)
-        yield (f"{at}.layers", f"{at} holds {len(pairs)} generative pairs ({shown}); greedy training takes one "
-               "pair (one RBM) per stage, up-down takes them all (rule updown)")
+        yield (f"{at}.layers", f"{at} holds {len(pairs)} directed pairs ({shown}); greedy training takes one "
+               "pair (one RBM) per stage; up-down and backpropagation take them all (rules updown, "
+               "reconstruction, supervised)")
     for a, b in pairs:
         if layers[a].units == layers[b].units == "gaussian":
             yield (f"{at}.layers", f"{at} would train the gaussian pair {a}→{b} as an RBM, whose energy is "
                    "unbounded below; make one side discrete")
+        if "rectified" in (layers[a].units, layers[b].units):
+            yield (f"{at}.layers", f"{at} would train the pair {a}→{b} as an RBM, but rectified units have no "
+                   "closed-form energy; pretrain only pairs of binary, spin, gaussian or softmax layers")
+
+
+def _backprop(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]:
+    """Backpropagation trains the whole net: an encoder (recognition couplings) from the data layer,
+    and a decoder (generative couplings) back to it (reconstruction) or labels it computes (supervised)."""
+    couplings, layers = spec.model.couplings, spec.model.layers
+    if stage.layers and set(stage.layers) != set(layers):
+        yield f"{at}.layers", f"{at}: rule {stage.rule} trains the whole net by backpropagation; leave out `layers`"
+    encoded = {c.between[1] for c in couplings if c.kind == "recognition"}
+    decoded = {c.between[1] for c in couplings if c.kind == "generative"}
+    starts = {c.between[0] for c in couplings if c.kind == "generative"} - decoded
+    data = data_layers[0]
+    clamp = tuple(stage.clamp or data_layers)
+    if data in encoded:
+        yield (f"{at}.rule", f"{at}.rule: {stage.rule} reads the data layer '{data}' as the input; no recognition "
+               "coupling may compute it")
+    if stage.rule == "reconstruction":
+        if data not in decoded or not encoded:
+            yield (f"{at}.rule", f"{at}.rule: reconstruction needs recognition couplings that encode the data layer "
+                   f"'{data}' and generative couplings that decode back to it (an autoencoder)")
+        elif starts - encoded:
+            yield (f"{at}.rule", f"{at}.rule: reconstruction needs recognition couplings into "
+                   f"{', '.join(sorted(starts - encoded))} (the encoder computes what the decoder starts from)")
+    elif not any(n in encoded for n in clamp):
+        yield (f"{at}.rule", f"{at}.rule: supervised needs labels that the recognition couplings compute (a "
+               "softmax layer named by data.labels, with a recognition coupling into it)")
+    sparse = stage.sparsity and stage.sparsity.layer
+    if sparse and sparse in layers and sparse not in encoded:
+        yield f"{at}.sparsity.layer", f"{at}.sparsity.layer: '{sparse}' is not computed by the encoder (recognition couplings)"
 
 
 def _updown(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]:
@@ -125,8 +166,16 @@ def _updown(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]
 
 
 def _rule_options(stage, at: str) -> Iterator[Problem]:
-    if stage.centering and stage.rule in STORAGE_RULES + ("updown",):
-        yield f"{at}.centering", f"{at}.centering applies to gradient rules (cd, pcd, boltzmann, dbm), not {stage.rule}"
+    if stage.centering and stage.rule in STORAGE_RULES + ("updown",) + BACKPROP_RULES:
+        yield f"{at}.centering", f"{at}.centering applies to Boltzmann rules (cd, pcd, boltzmann, dbm), not {stage.rule}"
+    if stage.corruption and stage.rule != "reconstruction":
+        yield f"{at}.corruption", f"{at}.corruption applies to rule reconstruction (a denoising autoencoder)"
+    if stage.rule in BACKPROP_RULES:
+        for name, default in (("positive", PositivePhaseSpec()), ("negative", NegativePhaseSpec())):
+            if getattr(stage, name) != default:
+                yield f"{at}.{name}", f"{at}.{name} does not apply to rule {stage.rule} (no Gibbs phases)"
+        if stage.sparsity and stage.rule == "supervised":
+            yield f"{at}.sparsity", f"{at}.sparsity applies to rule reconstruction (a sparse autoencoder)"
     if stage.rule == "updown":
         settings = {"sparsity": (stage.sparsity, None), "positive": (stage.positive, PositivePhaseSpec()),
                     "negative": (stage.negative, NegativePhaseSpec())}

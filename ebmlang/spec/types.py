@@ -13,6 +13,7 @@ from ..errors import Location
 from .constraints import Choice
 
 STORAGE_RULES = ("hebbian", "storkey", "pseudo_inverse")
+BACKPROP_RULES = ("reconstruction", "supervised")
 
 @dataclass(frozen=True)
 class LayerSpec:
@@ -32,6 +33,7 @@ class CouplingSpec:
     init: Choice = Choice("normal")
     trainable: bool = True
     kind: str = "undirected"
+    tied: bool = False
 
     @property
     def lateral(self) -> bool:
@@ -81,6 +83,24 @@ class SgdSpec:
 
 
 @dataclass(frozen=True)
+class AdamSpec:
+    lr: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    schedule: Choice = Choice("constant")
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """Parameters (by key patterns) trained by an optimizer of their own."""
+
+    params: tuple
+    optimizer: Choice
+
+
+@dataclass(frozen=True)
 class SparsitySpec:
     target: float
     cost: float = 0.1
@@ -123,7 +143,9 @@ class TrainSpec:
     batch_size: int = 100
     chains: int | None = None
     optimizer: Choice = Choice("sgd", SgdSpec(lr=0.05))
+    groups: tuple = ()
     sparsity: SparsitySpec | None = None
+    corruption: Choice | None = None
     centering: CenteringSpec | None = None
     clamp: tuple | None = None
     positive: PositivePhaseSpec = PositivePhaseSpec()
@@ -251,6 +273,7 @@ class Spec:
     # where each dotted path was written (file:line:col); not part of the spec's value
     where: dict = field(default_factory=dict, compare=False, repr=False)
     file: str = field(default="<spec>", compare=False, repr=False)
+    defaulted: frozenset = field(default=frozenset(), compare=False, repr=False)   # paths filled by defaults
 
     @property
     def stages(self) -> tuple:
@@ -262,6 +285,11 @@ class Spec:
     def stage_path(self, index: int) -> str:
         """The dotted path of stage ``index`` in the spec (`train` or `train.<index>`)."""
         return f"train.{index}" if isinstance(self.train, tuple) else "train"
+
+    def written(self, path: str) -> bool:
+        """Whether the user wrote ``path`` (or one of its parents), rather than a default filling it."""
+        parts = path.split(".")
+        return path in self.where and not any(".".join(parts[:i]) in self.defaulted for i in range(1, len(parts) + 1))
 
     def loc(self, path: str) -> Location:
         """The location of ``path``, or of its nearest written ancestor."""

@@ -1,26 +1,33 @@
-"""SGD with momentum, weight decay and a learning-rate schedule over epochs.
+"""Optimizers: SGD with momentum and Adam, each over a group of parameters, with weight decay
+and a learning-rate schedule over epochs. Gradients g are ascent directions (of a log-likelihood
+or any objective J), given as batch sums times ``scale`` (1/B):
 
-    v ← m·v + lr·(g − λ·W)        θ ← θ + v                (ascent on the log-likelihood)
+    sgd    v ← m·v + lr·(g − λW)                          θ ← θ + v
+    adam   m ← β₁m + (1 − β₁)(g − λW),  s ← β₂s + (1 − β₂)(g − λW)²
+           θ ← θ + lr · m̂ / (√ŝ + ε),   m̂ = m/(1 − β₁ᵗ), ŝ = s/(1 − β₂ᵗ)   (Kingma & Ba 2015)
 
-σ of gaussian layers is updated in log space (σ ← σ·e^v), which keeps it positive. The update
-works in place on the trainer's own arrays: at 784 × 500 a fresh array per step costs more
-than the arithmetic.
+σ of gaussian layers is updated in log space (σ ← σ·e^Δ), which keeps it positive. An
+optimizer's state lives in *slots*: arrays named `<slot>.<parameter key>` (`velocity.weight.v.h`,
+`adam_m.…`, `adam_s.…`, `adam_t.…`), which the checkpoint stores as they are. Updates work in
+place: at 784 × 500 a fresh array per step costs more than the arithmetic.
 """
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 from ..backend import namespace_of
-from ..spec.schema import SgdSpec
+from ..spec.types import AdamSpec, SgdSpec
 
 
-def learning_rate(sgd: SgdSpec, epoch: int, epochs: int) -> float:
-    kind, o = sgd.schedule.kind, sgd.schedule.options
+def learning_rate(spec, epoch: int, epochs: int) -> float:
+    kind, o = spec.schedule.kind, spec.schedule.options
     if kind == "linear":
-        return sgd.lr * (1 + (o["end_factor"] - 1) * epoch / max(1, epochs - 1))
+        return spec.lr * (1 + (o["end_factor"] - 1) * epoch / max(1, epochs - 1))
     if kind == "exponential":
-        return sgd.lr * o["gamma"] ** epoch
+        return spec.lr * o["gamma"] ** epoch
     if kind == "step":
-        return sgd.lr * o["gamma"] ** (epoch // o["every"])
-    return sgd.lr
+        return spec.lr * o["gamma"] ** (epoch // o["every"])
+    return spec.lr
 
 
 def momentum(sgd: SgdSpec, epoch: int) -> float:
@@ -29,24 +36,110 @@ def momentum(sgd: SgdSpec, epoch: int) -> float:
     return sgd.momentum
 
 
+def _apply(params: dict, key: str, step, log_scale: bool) -> None:
+    if log_scale:
+        params[key] *= namespace_of(step).exp(step)
+    else:
+        params[key] += step
+
+
+class Sgd:
+    slots = ("velocity",)
+
+    def __init__(self, spec: SgdSpec, keys: tuple):
+        self.spec, self.keys = spec, keys
+
+    def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
+               scale: float) -> None:
+        """In place: ``grads`` are consumed and overwritten."""
+        lr, mom, decay = learning_rate(self.spec, epoch, epochs), momentum(self.spec, epoch), self.spec.weight_decay
+        for key in self.keys:
+            g = grads.get(key)
+            if g is None:
+                continue
+            g *= lr * scale
+            if decay and roles[key].decays:
+                g -= (lr * decay) * params[key]
+            v = slots[f"velocity.{key}"]
+            if mom:
+                v *= mom
+                v += g
+            else:
+                v[...] = g
+            _apply(params, key, v, roles[key].log_scale)
+
+
+class Adam:
+    slots = ("adam_m", "adam_s", "adam_t")
+
+    def __init__(self, spec: AdamSpec, keys: tuple):
+        self.spec, self.keys = spec, keys
+
+    def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
+               scale: float) -> None:
+        o = self.spec
+        lr = learning_rate(o, epoch, epochs)
+        for key in self.keys:
+            g = grads.get(key)
+            if g is None:
+                continue
+            g *= scale
+            if o.weight_decay and roles[key].decays:
+                g -= o.weight_decay * params[key]
+            m, s, t = slots[f"adam_m.{key}"], slots[f"adam_s.{key}"], slots[f"adam_t.{key}"]
+            t += 1
+            m *= o.beta1
+            m += (1 - o.beta1) * g
+            g *= g
+            s *= o.beta2
+            s += (1 - o.beta2) * g
+            step_t = float(t)
+            rate = lr * (1 - o.beta2 ** step_t) ** 0.5 / (1 - o.beta1 ** step_t)
+            xp = namespace_of(s)
+            step = xp.sqrt(s)
+            step += o.eps
+            xp.divide(m, step, out=step)
+            step *= rate
+            _apply(params, key, step, roles[key].log_scale)
+
+
+OPTIMIZERS = {"sgd": Sgd, "adam": Adam}
+
+
+class Optimizers:
+    """A stage's optimizers: one per parameter group (the first group whose patterns match a key
+    takes it), the stage's own `optimizer` for the rest."""
+
+    def __init__(self, default, groups: tuple, keys: tuple):
+        owners, rest = [], list(keys)
+        for group in groups:
+            mine = [k for k in rest if any(fnmatchcase(k, p) for p in group.params)]
+            rest = [k for k in rest if k not in mine]
+            owners.append((group.optimizer, tuple(mine)))
+        owners.append((default, tuple(rest)))
+        self.parts = [OPTIMIZERS[choice.kind](choice.options, mine) for choice, mine in owners if mine]
+
+    def init_slots(self, params: dict, xp) -> dict:
+        slots = {}
+        for part in self.parts:
+            for key in part.keys:
+                for slot in part.slots:
+                    zero = xp.zeros((), dtype=params[key].dtype) if slot == "adam_t" else xp.zeros_like(params[key])
+                    slots[f"{slot}.{key}"] = zero
+        return slots
+
+    def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
+               scale: float) -> None:
+        for part in self.parts:
+            part.update(params, slots, grads, roles, epoch, epochs, scale)
+
+
 def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float, weight_decay: float,
                roles: dict, grad_scale: float = 1.0) -> None:
-    """In place: ``grads`` (ascent directions, times 1/grad_scale) are consumed and overwritten;
-    ``roles`` maps each key to its :class:`ParamKey` (which decay, which live in log space)."""
-    for key, g in grads.items():
-        g *= lr * grad_scale
-        if weight_decay and roles[key].decays:
-            g -= (lr * weight_decay) * params[key]
-        v = velocity[key]
-        if mom:
-            v *= mom
-            v += g
-        else:
-            v[...] = g
-        if roles[key].log_scale:
-            params[key] *= namespace_of(v).exp(v)
-        else:
-            params[key] += v
+    """One SGD step with a given lr and momentum (``velocity`` keyed by parameter); see :class:`Sgd`."""
+    spec = SgdSpec(lr=lr, momentum=mom, weight_decay=weight_decay)
+    Sgd(spec, tuple(grads)).update(params, {f"velocity.{k}": v for k, v in velocity.items()}, grads, roles, 0, 1,
+                                   grad_scale)
 
 
-__all__ = ["learning_rate", "momentum", "sgd_update"]
+__all__ = ["Adam", "OPTIMIZERS", "Optimizers", "Sgd", "learning_rate", "momentum", "sgd_update"]

@@ -21,7 +21,9 @@ from ..backend import Rng
 from ..compile import Program, restrict
 from ..kernels.gibbs import conditional
 from ..kernels.meanfield import mean_field
-from ..spec.types import default_clamp
+from ..spec.types import BACKPROP_RULES, default_clamp
+
+DIRECTED_RULES = ("updown",) + BACKPROP_RULES     # rules that train the directed couplings as they are
 
 CHUNK = 10_000      # rows per up-pass block: bounds the temporary (rows × hidden) arrays
 
@@ -46,7 +48,7 @@ def plan_stages(program: Program, stages: tuple, data_layers: tuple) -> tuple[St
         layers = tuple(stage.layers) if stage.layers else tuple(program.layers)
         # a DBN's directed pairs are trained as RBMs (views) in any stage but up-down's
         whole = set(layers) == set(program.layers) and not stage.field_gain and \
-            (stage.rule == "updown" or not program.generated)
+            (stage.rule in DIRECTED_RULES or not program.generated)
         sub = program if whole else restrict(program, layers, stage.field_gain)
         clamp = tuple(stage.clamp) if stage.clamp else default_clamp(tuple(sub.layers), data_layers, available)
         fed = tuple(n for n in clamp if n not in data_layers)

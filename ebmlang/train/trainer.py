@@ -1,13 +1,12 @@
 """Stage 5, train: one training loop for every objective, one stage at a time.
 
-A step is the objective's gradient on a minibatch followed by an SGD update:
-
-    θ ← θ + v,   v ← m·v + lr·(g − λ·W)       (g: the objective's ascent direction)
+A step is the objective's gradient on a minibatch followed by the update of each parameter
+group's optimizer (``optim.py``: SGD with momentum, Adam), g being the objective's ascent direction.
 
 A stage (one entry of the spec's `train`) trains a sub-program of the model (its layers and the
 couplings among them) on the layers its data reaches; ``stages.py`` plans what each stage sees.
 Randomness of stage s, epoch e comes from the stream keyed (seed, e) (seed, s, e for s > 0), so
-the state after any epoch — parameters, velocities, the objective's state (persistent chains,
+the state after any epoch — parameters, the optimizers' slots, the objective's state (persistent chains,
 sparsity estimates, centring offsets), the stage and the epoch — is all a resume needs.
 """
 from __future__ import annotations
@@ -17,8 +16,8 @@ from dataclasses import dataclass, field
 from ..backend import Rng
 from ..compile import Program, tie_mirrors
 from ..objectives import ObjectiveState, make_objective, phase_difference
-from ..spec.types import SgdSpec, TrainSpec
-from .optim import learning_rate, momentum, sgd_update
+from ..spec.types import TrainSpec
+from .optim import Optimizers
 
 
 @dataclass
@@ -26,10 +25,15 @@ class TrainState:
     """Everything that changes during training (the arrays are updated in place)."""
 
     params: dict
-    velocity: dict
+    slots: dict                         # the optimizers' state: `<slot>.<key>` -> array (see optim.py)
     objective: ObjectiveState = field(default_factory=ObjectiveState)
     stage: int = 0                      # the stage in progress (stages completed before it)
     epoch: int = 0                      # epochs completed in that stage
+
+    @property
+    def velocity(self) -> dict:
+        """SGD's velocities by parameter key."""
+        return {k.removeprefix("velocity."): v for k, v in self.slots.items() if k.startswith("velocity.")}
 
     # the objective's state, by its old names (the Python API of one-stage training)
     @property
@@ -52,26 +56,25 @@ class Trainer:
     def __init__(self, program: Program, stage: TrainSpec, clamp: tuple, seed: int, index: int = 0):
         self.program, self.spec, self.seed, self.index = program, stage, seed, index
         self.objective = make_objective(program, stage, tuple(clamp), seed)
-        self.sgd: SgdSpec = stage.optimizer.options
         self.keys = self.objective.keys
+        self.optimizers = Optimizers(stage.optimizer, stage.groups, self.keys)
 
     @property
     def phases(self):
         return self.objective.phases
 
     def init_state(self, params: dict) -> TrainState:
-        xp = self.program.xp
-        velocity = {k: xp.zeros_like(params[k]) for k in self.keys}
-        return TrainState(params, velocity, self.objective.init_state(params), stage=self.index)
+        slots = self.optimizers.init_slots(params, self.program.xp)
+        return TrainState(params, slots, self.objective.init_state(params), stage=self.index)
 
     def gradient(self, params: dict, pos_state: dict, neg_state: dict) -> tuple[dict, float]:
         """The Boltzmann phase difference for given phase states (see ``objectives.boltzmann``)."""
         return phase_difference(self.program, params, pos_state, neg_state, self.keys)
 
-    def step(self, st: TrainState, batch: dict, rng: Rng, lr: float, mom: float) -> None:
+    def step(self, st: TrainState, batch: dict, rng: Rng) -> None:
         """One update from ``batch`` (layer -> (B, size) data), in place on ``st``."""
         grads, scale = self.objective.gradient(st.params, st.objective, batch, rng)
-        sgd_update(st.params, st.velocity, grads, lr, mom, self.sgd.weight_decay, self.program.keys, scale)
+        self.optimizers.update(st.params, st.slots, grads, self.program.keys, st.epoch, self.spec.epochs, scale)
 
     def epoch_rng(self, epoch: int) -> Rng:
         key = (self.seed, 1 + epoch) if self.index == 0 else (self.seed, self.index, 1 + epoch)
@@ -90,11 +93,9 @@ class Trainer:
         n = next(iter(train.values())).shape[0]
         order = xp.asarray(rng.permutation(n))
         shuffled = {k: v[order] for k, v in train.items()}
-        lr = learning_rate(self.sgd, epoch, self.spec.epochs)
-        mom = momentum(self.sgd, epoch)
         size = self.spec.batch_size
         for start in range(0, n, size):
-            self.step(st, {k: v[start:start + size] for k, v in shuffled.items()}, rng, lr, mom)
+            self.step(st, {k: v[start:start + size] for k, v in shuffled.items()}, rng)
             if on_batch is not None:
                 on_batch(min(start + size, n), n)
         tie_mirrors(self.program, st.params)

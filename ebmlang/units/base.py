@@ -10,6 +10,13 @@ Each unit type gives E_self, the coupling statistic s(x) (x itself, or x/σ for 
 the parameters of p(x | rest) given u (deterministic, for tests), a sampler for them, and
 log-partition A(u) = log Σ_x exp(−(E_self(x) − s(x)·u) / T), which sums a layer out of the
 free energy: F = (terms without x) − T · A(u).
+
+The same conditional serves feed-forward nets (backpropagation): a directed map's activation is
+the conditional mean E[x | u] (binary: sigmoid, spin: tanh, gaussian: identity, softmax,
+rectified: max(0, ·)), its loss on data the negative data log-likelihood log p(x | u)
+(cross-entropy, squared error, softmax cross-entropy), and the unit type supplies the
+derivatives: ``mean_backward`` (the activation's vector–Jacobian product) and ``log_prob_grad``
+(∂ log p(x | u)/∂u = (s(x) − E[s(x) | u]) / T, an exponential-family identity).
 """
 from __future__ import annotations
 
@@ -65,6 +72,28 @@ class UnitType:
     def log_sigma_stat(self, x, u, p: LayerParams):
         """−∂E/∂(log σ) per unit; only gaussian units have a σ."""
         raise TypeError(f"{self.name} units have no sigma")
+
+    def log_prob(self, x, u, p: LayerParams, temperature: float):
+        """log p(x | input u) summed over units, (batch, n) -> (batch,):
+        (s(x)·u − E_self(x)) / T − A(u)."""
+        pairing = (self.coupling_stat(x, p) * u).sum(axis=-1)
+        return (pairing - self.self_energy(x, p)) / temperature - self.log_partition(u, p, temperature)
+
+    def log_prob_grad(self, x, cond, p: LayerParams, temperature: float):
+        """∂ log p(x | u)/∂u = (s(x) − E[s(x) | u]) / T: (batch, n)."""
+        return (self.coupling_stat(x, p) - self.coupling_stat(self.mean(cond), p)) / temperature
+
+    def mean_backward(self, cond, grad, p: LayerParams, temperature: float):
+        """The activation's vector–Jacobian product: ∂L/∂E[x | u] (batch, n) -> ∂L/∂u (batch, n)."""
+        raise NotImplementedError
+
+    def bias_grad(self, grad_u, p: LayerParams):
+        """∂L/∂b from ∂L/∂u, per row: the field is b + u (gaussian units: μ + σu, so /σ)."""
+        return grad_u
+
+    def stat_backward(self, grad_s, p: LayerParams):
+        """∂L/∂x from ∂L/∂s(x), for a layer that feeds a coupling (gaussian units: s = x/σ)."""
+        return grad_s
 
     def states(self, n: int) -> np.ndarray:
         """Every joint state of n units, (count, n); discrete unit types only."""

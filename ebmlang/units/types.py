@@ -1,4 +1,5 @@
-"""The four unit types: binary {0,1}, spin {−1,+1}, gaussian (ℝ, σ per unit), softmax (one-hot).
+"""The unit types: binary {0,1}, spin {−1,+1}, gaussian (ℝ, σ per unit), softmax (one-hot), and
+rectified (noisy rectified linear units, [0, ∞); Nair & Hinton 2010).
 
 With φ = b + u (bias plus input) and temperature T:
 
@@ -9,7 +10,10 @@ With φ = b + u (bias plus input) and temperature T:
 | softmax  | −b·x              | Categorical(softmax(φ/T)) per group| logsumexp(φ/T) per group             |
 | gaussian | (x−μ)²/(2σ²)      | Normal(μ + σ·u, σ²·T), s(x) = x/σ  | (μu/σ + u²/2)/T + ½ log(2πσ²T)       |
 
-(for gaussian units the bias b is the mean μ.)
+(for gaussian units the bias b is the mean μ.) A rectified unit has mean max(0, φ) and is drawn as
+max(0, φ + N(0, σ(φ))), the noisy ReLU that approximates a sum of binary units with shared
+weights and offset biases; it has no closed-form energy, so it serves feed-forward maps and
+sampling, not free energies.
 """
 from __future__ import annotations
 
@@ -35,6 +39,11 @@ class Categorical(NamedTuple):
 class Normal(NamedTuple):
     mean: Any
     std: Any
+
+
+class Rectified(NamedTuple):
+    field: Any      # φ / T
+    mean: Any       # max(0, φ / T)
 
 
 def sigmoid(z):
@@ -75,6 +84,9 @@ class Binary(UnitType):
     def mean(self, cond):
         return cond.prob
 
+    def mean_backward(self, cond, grad, p, temperature):
+        return grad * cond.prob * (1 - cond.prob) / temperature         # σ' = σ(1 − σ)
+
     def sample(self, cond, rng):
         return (rng.uniform(cond.prob.shape, cond.prob.dtype) < cond.prob).astype(cond.prob.dtype)
 
@@ -108,6 +120,10 @@ class Spin(UnitType):
 
     def mean(self, cond):
         return 2 * cond.prob - 1
+
+    def mean_backward(self, cond, grad, p, temperature):
+        m = 2 * cond.prob - 1                                           # tanh(φ/T)
+        return grad * (1 - m * m) / temperature
 
     def sample(self, cond, rng):
         x = (rng.uniform(cond.prob.shape, cond.prob.dtype) < cond.prob).astype(cond.prob.dtype)
@@ -157,6 +173,12 @@ class Softmax(UnitType):
 
     def mean(self, cond):
         return cond.probs.reshape(cond.probs.shape[0], -1)
+
+    def mean_backward(self, cond, grad, p, temperature):
+        """Per group: ∂L/∂φ_k = p_k (g_k − Σ_j p_j g_j) / T."""
+        g = self._grouped(grad)
+        out = cond.probs * (g - (cond.probs * g).sum(axis=-1, keepdims=True)) / temperature
+        return out.reshape(out.shape[0], -1)
 
     def sample(self, cond, rng):
         xp = rng.xp
@@ -209,6 +231,15 @@ class Gaussian(UnitType):
     def mean(self, cond):
         return cond.mean
 
+    def mean_backward(self, cond, grad, p, temperature):
+        return grad * p.sigma                                           # E[x | u] = μ + σu
+
+    def bias_grad(self, grad_u, p):
+        return grad_u / p.sigma
+
+    def stat_backward(self, grad_s, p):
+        return grad_s / p.sigma                                         # s(x) = x/σ
+
     def sample(self, cond, rng):
         return cond.mean + cond.std * rng.normal(cond.mean.shape, cond.mean.dtype)
 
@@ -227,11 +258,44 @@ class Gaussian(UnitType):
         return None     # any finite value (finiteness is checked for all data)
 
 
+class Rectifier(UnitType):
+    """Noisy rectified linear units (Nair & Hinton 2010): E[x | u] ≈ max(0, φ), x = max(0, φ + N(0, σ(φ)))."""
+
+    name = "rectified"
+    discrete = False
+
+    def conditional(self, u, p, temperature):
+        field = (u + p.bias) / temperature if temperature != 1 else u + p.bias
+        return Rectified(field, namespace_of(field).maximum(field, 0))
+
+    def mean(self, cond):
+        return cond.mean
+
+    def mean_backward(self, cond, grad, p, temperature):
+        return grad * (cond.field > 0) / temperature
+
+    def sample(self, cond, rng):
+        xp = rng.xp
+        noise = rng.normal(cond.field.shape, cond.field.dtype) * xp.sqrt(sigmoid(cond.field))
+        return xp.maximum(cond.field + noise, 0)
+
+    def self_energy(self, x, p):
+        raise TypeError("rectified units have no closed-form energy; use them in directed couplings")
+
+    def log_partition(self, u, p, temperature):
+        raise TypeError("rectified units have no closed-form log-partition; use them in directed couplings")
+
+    def check_data(self, x):
+        if x.min() < 0:
+            return f"rectified units take values in [0, ∞), but the data reaches {x.min():g}"
+        return None
+
+
 def make_units(kind: str, size: int, categories: int | None = None) -> UnitType:
     if kind == "softmax":
         return Softmax(categories or size)
-    return {"binary": Binary, "spin": Spin, "gaussian": Gaussian}[kind]()
+    return {"binary": Binary, "spin": Spin, "gaussian": Gaussian, "rectified": Rectifier}[kind]()
 
 
-__all__ = ["Bernoulli", "Binary", "Categorical", "Gaussian", "LayerParams", "Normal", "Softmax", "Spin",
-           "make_units", "sigmoid", "softplus"]
+__all__ = ["Bernoulli", "Binary", "Categorical", "Gaussian", "LayerParams", "Normal", "Rectified", "Rectifier",
+           "Softmax", "Spin", "make_units", "sigmoid", "softplus"]

@@ -1,0 +1,166 @@
+"""Backpropagation over the directed couplings of a Program: the feed-forward nets of the
+autoencoder family, of DBNs unrolled for fine-tuning, and of classifiers.
+
+A net is a sequence of *passes*, each over the couplings of one kind in their topological order
+(``program.order``): an encoder is the recognition pass, a decoder the generative pass that
+follows it. Every target l of pass i computes, from the parents a of its couplings,
+
+    u_l = Σ_a s(x_a) W_al      (W_alᵀ for a tied coupling, which shares W_la)     (batch, size_l)
+    x_l = E[x_l | u_l]         the unit type's mean at field b_l + u_l: sigmoid (binary),
+                               tanh (spin), identity (gaussian), softmax, max(0, ·) (rectified)
+
+where a parent's x_a is its value in pass i if pass i computes it, else in the latest pass
+before that does, else the net's given input. Biases are those of the pass's kind (`recbias.l`
+in recognition, the layer's own in generative), as in ``directed``.
+
+The backward pass takes ascent directions on the nodes — ∂J/∂u at loss nodes (for a data
+log-likelihood, ``units.log_prob_grad``: (s(x) − E[s(x) | u]) / T) and ∂J/∂x at any node (a
+penalty on activations) — and returns ∂J/∂θ for every weight and bias the net uses, summed over
+the batch and keyed like the parameters:
+
+    ∂J/∂u_l = f'(u_l)ᵀ ∂J/∂x_l  (+ the loss term)      ∂J/∂b_l = Σ_rows ∂J/∂u_l (gaussian: /σ)
+    ∂J/∂W_al = s(x_a)ᵀ ∂J/∂u_l                           ∂J/∂x_a += ∂J/∂u_l W_alᵀ (through s)
+
+All of it is checked against central finite differences on random nets (tests/test_backprop.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..compile import Program
+from ..compile.keys import sigma_key
+from ..units import LayerParams
+from .directed import directed_bias_key, directed_params
+
+
+@dataclass(frozen=True)
+class Net:
+    """A feed-forward net over a Program: its ``passes``, the clamped layers it reads (``inputs``)
+    and the nodes (pass index, layer) whose clamped data its loss compares against (``targets``)."""
+
+    passes: tuple
+    inputs: tuple
+    targets: tuple
+
+    @classmethod
+    def over(cls, program: Program, passes: tuple, clamp: tuple) -> "Net":
+        """The net of ``passes`` on data layers ``clamp``: a clamped layer that the first pass
+        does not compute is an input; one that some pass computes is a target, at the last pass
+        computing it (an autoencoder's data layer is both)."""
+        last = {n: i for i, kind in enumerate(passes) for n in program.order.get(kind, ())}
+        first = set(program.order.get(passes[0], ()))
+        return cls(tuple(passes), tuple(n for n in clamp if n not in first),
+                   tuple((last[n], n) for n in clamp if n in last))
+
+    def run(self, program: Program, params: dict, data: dict) -> "Tape":
+        return forward(program, params, {n: data[n] for n in self.inputs}, self.passes)
+
+    def log_likelihood(self, program: Program, params: dict, tape: "Tape", data: dict) -> tuple:
+        """(Σ of log p(data | u) over the targets, per row (B,); ∂/∂u per target node)."""
+        return log_likelihood(program, params, tape, {node: data[node[1]] for node in self.targets})
+
+
+@dataclass
+class Tape:
+    """What the backward pass needs: the passes, the given inputs, and per node (pass, layer)
+    its input u, its conditional and its value E[x | u]."""
+
+    passes: tuple
+    given: dict
+    inputs: dict = field(default_factory=dict)
+    conds: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+
+    def source(self, index: int, layer: str):
+        """The node that supplies ``layer`` to pass ``index``: the latest pass ≤ index computing it,
+        or None when it is a given input."""
+        for j in range(index, -1, -1):
+            if (j, layer) in self.values:
+                return j, layer
+        return None
+
+    def value(self, index: int, layer: str):
+        node = self.source(index, layer)
+        return self.given[layer] if node is None else self.values[node]
+
+    def output(self, layer: str):
+        """``layer``'s value at the end of the net."""
+        return self.value(len(self.passes) - 1, layer)
+
+
+def _stat_params(program: Program, params: dict, layer: str) -> LayerParams:
+    return LayerParams(None, params.get(sigma_key(layer)))
+
+
+def forward(program: Program, params: dict, given: dict, passes: tuple) -> Tape:
+    """Run ``passes`` (kinds, e.g. ("recognition", "generative")) from ``given`` ({layer: (B, n)})."""
+    tape, t = Tape(tuple(passes), dict(given)), program.temperature
+    for index, kind in enumerate(passes):
+        for name in program.order.get(kind, ()):
+            u = None
+            for c in program.directed_into(name, kind):
+                s_a = program.layers[c.a].units.coupling_stat(tape.value(index, c.a), _stat_params(program, params, c.a))
+                term = s_a @ params[c.key].T if c.transposed else s_a @ params[c.key]
+                u = term if u is None else u + term
+            units = program.layers[name].units
+            cond = units.conditional(u, directed_params(program, params, name, kind), t)
+            tape.inputs[(index, name)], tape.conds[(index, name)] = u, cond
+            tape.values[(index, name)] = units.mean(cond)
+    return tape
+
+
+def backward(program: Program, params: dict, tape: Tape, grad_u: dict, grad_x: dict | None = None) -> dict:
+    """∂J/∂θ (batch sums, keyed like ``params``) from ascent directions ∂J/∂u (``grad_u``) and
+    ∂J/∂x (``grad_x``) on nodes (pass index, layer); see the module docstring."""
+    grad_x = dict(grad_x or {})
+    grads: dict = {}
+    t = program.temperature
+    for index in reversed(range(len(tape.passes))):
+        kind = tape.passes[index]
+        for name in reversed(program.order.get(kind, ())):
+            node = (index, name)
+            units, p = program.layers[name].units, directed_params(program, params, name, kind)
+            gu = grad_u.get(node)
+            if node in grad_x:
+                through = units.mean_backward(tape.conds[node], grad_x.pop(node), p, t)
+                gu = through if gu is None else gu + through
+            if gu is None:
+                continue
+            _add(grads, directed_bias_key(program, name, kind), units.bias_grad(gu, p).sum(axis=0))
+            for c in program.directed_into(name, kind):
+                _into_parent(program, params, tape, index, c, gu, grads, grad_x)
+    return grads
+
+
+def _into_parent(program, params, tape: Tape, index: int, c, gu, grads: dict, grad_x: dict) -> None:
+    """Weight gradient of coupling ``c`` → its target, and ∂J/∂x of its parent's node."""
+    parent = program.layers[c.a].units
+    sp = _stat_params(program, params, c.a)
+    s_a = parent.coupling_stat(tape.value(index, c.a), sp)
+    g = gu.T @ s_a if c.transposed else s_a.T @ gu
+    _add(grads, c.key, g if c.mask is None else g * c.mask)
+    node = tape.source(index, c.a)
+    if node is not None:
+        w = params[c.key]
+        gx = parent.stat_backward(gu @ w if c.transposed else gu @ w.T, sp)
+        grad_x[node] = grad_x[node] + gx if node in grad_x else gx
+
+
+def _add(grads: dict, key: str, g) -> None:
+    grads[key] = grads[key] + g if key in grads else g
+
+
+def log_likelihood(program: Program, params: dict, tape: Tape, targets: dict) -> tuple:
+    """Σ over loss nodes of log p(data | u): ``targets`` maps node -> data (B, n). Returns the
+    per-row total (B,) and the ascent directions ∂/∂u per node (for :func:`backward`)."""
+    total, grad_u, t = 0, {}, program.temperature
+    for node, x in targets.items():
+        index, name = node
+        units = program.layers[name].units
+        p = directed_params(program, params, name, tape.passes[index])
+        total = total + units.log_prob(x, tape.inputs[node], p, t)
+        grad_u[node] = units.log_prob_grad(x, tape.conds[node], p, t)
+    return total, grad_u
+
+
+__all__ = ["Net", "Tape", "backward", "forward", "log_likelihood"]

@@ -1,0 +1,93 @@
+"""Objectives learned by backpropagation through the directed couplings (``kernels.backprop``).
+
+    reconstruction  an autoencoder: the recognition pass encodes the clamped data layer, the
+                    generative pass decodes it, and J = Σ_rows log p(x | decoder field): for binary
+                    units the negative cross-entropy, for gaussian ones −‖x − x̂‖²/2σ² + const.
+    supervised      a classifier (or regressor): the recognition pass from the inputs, and
+                    J = Σ_rows log q(y | x) on the clamped layers it computes (softmax
+                    cross-entropy for one-hot labels).
+
+Two regularisers of the autoencoder family:
+
+* **denoising** (Vincent et al. 2008): the input is corrupted — a random fraction of its units
+  set to 0 (`mask`), or gaussian noise added (`gaussian`) — while the target stays clean;
+* **sparsity** (a KL penalty towards a target activation ρ): J −= cost · B · Σ_j KL(ρ ‖ ρ̂_j),
+  with ρ̂_j the batch mean of unit j's activation in the sparse layer, so per row and unit
+  ∂J/∂x_j = −cost · (−ρ/ρ̂_j + (1 − ρ)/(1 − ρ̂_j)).
+
+Gradients are batch sums with scale 1/B, like every objective's; the optimizer does the rest.
+"""
+from __future__ import annotations
+
+from ..compile import Program
+from ..kernels.backprop import Net, backward
+from ..kernels.directed import directed_bias_key
+from .state import ObjectiveState
+
+PASSES = {"reconstruction": ("recognition", "generative"), "supervised": ("recognition",)}
+RULES = tuple(PASSES)
+
+
+class BackpropObjective:
+    def __init__(self, program: Program, stage, clamp: tuple, seed: int):
+        self.program = program
+        self.net = Net.over(program, PASSES[stage.rule], tuple(clamp))
+        self.corruption = stage.corruption
+        self.sparsity = stage.sparsity
+        kinds = set(self.net.passes)
+        used = [c for c in program.directed if c.kind in kinds]
+        self.keys = tuple(dict.fromkeys(
+            [c.key for c in used if c.trainable] +
+            [directed_bias_key(program, n, kind) for kind in self.net.passes for n in program.order.get(kind, ())]))
+        if self.sparsity is not None:
+            hidden = [n for n in program.order.get("recognition", ()) if n not in clamp]
+            self.sparse_node = (0, self.sparsity.layer or hidden[0])
+
+    def init_state(self, params: dict) -> ObjectiveState:
+        return ObjectiveState()
+
+    def gradient(self, params: dict, state: ObjectiveState, batch: dict, rng) -> tuple[dict, float]:
+        tape = self._forward(params, batch, rng)
+        _, grad_u = self.net.log_likelihood(self.program, params, tape, batch)
+        grad_x = self._sparsity_grad(tape) if self.sparsity is not None else None
+        grads = backward(self.program, params, tape, grad_u, grad_x)
+        rows = next(iter(batch.values())).shape[0]
+        return {k: g for k, g in grads.items() if k in self.keys}, 1.0 / rows
+
+    def value(self, params: dict, batch: dict, rng) -> float:
+        """J on ``batch`` (with the corruption ``rng`` draws): what ``gradient`` ascends."""
+        tape = self._forward(params, batch, rng)
+        total = float(self.net.log_likelihood(self.program, params, tape, batch)[0].sum())
+        if self.sparsity is not None:
+            x = tape.values[self.sparse_node]
+            rho, rho_hat = self.sparsity.target, self.program.xp.clip(x.mean(axis=0), 1e-6, 1 - 1e-6)
+            kl = rho * self.program.xp.log(rho / rho_hat) + (1 - rho) * self.program.xp.log((1 - rho) / (1 - rho_hat))
+            total -= self.sparsity.cost * x.shape[0] * float(kl.sum())
+        return total
+
+    def _forward(self, params: dict, batch: dict, rng):
+        given = {n: batch[n] for n in self.net.inputs}
+        if self.corruption is not None:
+            given = {n: corrupt(x, self.corruption, rng) for n, x in given.items()}
+        return self.net.run(self.program, params, given)
+
+    def _sparsity_grad(self, tape) -> dict:
+        """∂J/∂x of the KL penalty on the sparse layer's activations (see the module docstring)."""
+        x = tape.values[self.sparse_node]
+        xp = self.program.xp
+        rho, eps = self.sparsity.target, 1e-6
+        rho_hat = xp.clip(x.mean(axis=0), eps, 1 - eps)
+        per_unit = -self.sparsity.cost * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))   # B · ∂KL/∂ρ̂ · ∂ρ̂/∂x
+        return {self.sparse_node: xp.broadcast_to(per_unit.astype(x.dtype), x.shape)}
+
+
+def corrupt(x, corruption, rng):
+    """A denoising autoencoder's input: `mask` zeroes each unit with probability `fraction`;
+    `gaussian` adds N(0, std²) noise."""
+    if corruption.kind == "mask":
+        keep = rng.uniform(x.shape, x.dtype) >= corruption.options["fraction"]
+        return x * keep
+    return x + corruption.options["std"] * rng.normal(x.shape, x.dtype)
+
+
+__all__ = ["BackpropObjective", "PASSES", "RULES", "corrupt"]
