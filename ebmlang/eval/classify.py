@@ -6,7 +6,9 @@ With a label layer y (softmax, one group) in the model, predict argmax_k p(v, y 
   & Bengio 2008): argmin_k F(v, y = k);
 * a DBN: one deterministic up-pass to the top's interface h_I, then argmin_k F_top(h_I, y = k),
   every other top layer summed out (Hinton, Osindero & Teh 2006);
-* otherwise (a DBM with labels in it): argmax_k of the mean-field posterior q(y = k | v).
+* otherwise (a DBM with labels in it): argmax_k of the mean-field posterior q(y = k | v);
+* a feed-forward classifier (labels computed by recognition couplings): argmax_k q(y = k | v),
+  one recognition pass.
 
 Cost: one free energy per class per example, or one mean-field inference.
 """
@@ -20,6 +22,7 @@ from ..kernels import free_energy
 from ..kernels.directed import directed_pass
 from ..kernels.meanfield import mean_field
 from .belief import interface, top_program
+from .feedforward import predict
 
 
 def classify(program: Program, params: dict, data: dict, label_layer: str, chunk: int = 2000) -> np.ndarray:
@@ -33,6 +36,8 @@ def classify(program: Program, params: dict, data: dict, label_layer: str, chunk
 
 
 def _classify_chunk(program: Program, params: dict, data: dict, label_layer: str) -> np.ndarray:
+    if label_layer in program.order.get("recognition", ()):
+        return predict(program, params, data, label_layer)
     if program.generated:           # a DBN: score the labels in its top, given the up-pass
         up = directed_pass(program, params, data, "recognition", mean=True)
         program, data = top_program(program), {n: up[n] for n in interface(program)}

@@ -21,7 +21,10 @@ from ..kernels.meanfield import mean_field
 
 
 def latent_means(program: Program, params: dict, data: dict, iterations: int = 10) -> dict:
-    """``data`` plus the posterior means of the other layers (``iterations``: of mean field)."""
+    """``data`` plus the posterior means of the other layers (``iterations``: of mean field); for a
+    feed-forward net, the recognition pass (its encoder)."""
+    if not program.couplings and program.directed:
+        return directed_pass(program, params, data, "recognition", mean=True)
     if program.generated:           # up the recognition model, then the rest of the top given it
         from .belief import interface, top_program
         state = directed_pass(program, params, data, "recognition", mean=True)

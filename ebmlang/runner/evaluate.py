@@ -12,10 +12,12 @@ from ..eval.pseudo import pseudo_log_likelihood
 from ..eval import belief
 from ..eval.bound import unnormalised_bound
 from ..eval.classify import classification_error
+from ..eval.feedforward import AUTOENCODER, is_net, net_log_likelihood, pca_squared_error, squared_error
 from ..eval.metrics import free_energy_gap, latent_means, mean_free_energy, reconstruction_error
 from ..eval.recall import recall
 from ..model import Model
-from ..spec.schema import EvaluateSpec
+from ..objectives.backprop import PASSES
+from ..spec.schema import BACKPROP_RULES, EvaluateSpec
 from ..train.stages import stage_inputs
 
 
@@ -43,6 +45,8 @@ class Probe:
         index = plan.index
         train = stage_inputs(plans, index, params, self.subsets["train"])
         test = stage_inputs(plans, index, params, self.subsets["test"]) if self.test is not None else None
+        if plan.spec.rule in BACKPROP_RULES:
+            return NetMonitor(self, plan.program, train, test, PASSES[plan.spec.rule])
         return StageMonitor(self, plan.program, train, test)
 
     def exact_log_p(self, rows: np.ndarray) -> tuple[np.ndarray, float | None]:
@@ -94,9 +98,50 @@ class StageMonitor:
         return out
 
 
+class NetMonitor:
+    """Per-epoch measures of a backpropagation stage on the fixed subsets: the loss (−log-likelihood
+    of the targets per example), the squared reconstruction error of an autoencoder, and the
+    classification error of a classifier."""
+
+    def __init__(self, probe: Probe, program, train: dict, test: dict | None, passes: tuple):
+        self.probe, self.program, self.train, self.test, self.passes = probe, program, train, test, passes
+
+    def epoch_metrics(self) -> dict:
+        m, p = self.program, self.probe.model.params
+        sets = {"train": self.train, **({"test": self.test} if self.test is not None else {})}
+        out = {f"loss_{name}": -net_log_likelihood(m, p, data, self.passes) for name, data in sets.items()}
+        if self.passes == AUTOENCODER:
+            layer = self.probe.layer
+            out.update({f"recon_error_{name}": squared_error(m, p, {layer: data[layer]}) for name, data in sets.items()})
+        elif self.test is not None and self.probe.test_labels is not None:
+            data = {self.probe.layer: self.test[self.probe.layer]}
+            out["classification_error_test"] = classification_error(m, p, data, self.probe.test_labels,
+                                                                    self.probe.label_layer)
+        return out
+
+
+def _net_summary(model: Model, data: Dataset, evaluate: EvaluateSpec) -> dict:
+    """An autoencoder's squared reconstruction error on the whole test set, beside PCA's with a
+    code of the same size (the size of the layers its decoder starts from)."""
+    program = model.program
+    if not evaluate.reconstruction or data.layer not in program.generated or not len(data.test):
+        return {}
+    test = {data.layer: model.xp.asarray(data.test, dtype=program.dtype)}
+    code = sum(program.layers[c.a].size for c in program.directed
+               if c.kind == "generative" and c.a not in program.generated)
+    return {"reconstruction_error.test": squared_error(program, model.params, test),
+            "reconstruction_error.pca": pca_squared_error(data.train, data.test, code),
+            "reconstruction_error.code_size": code}
+
+
 def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, probe: Probe | None) -> dict:
     summary = {}
     has_test = probe is not None and probe.test is not None
+    if is_net(model.program):
+        if data is None:
+            return {}
+        probe_out = _linear_probe(model, data, evaluate.probe) if evaluate.probe else {}
+        return {**_net_summary(model, data, evaluate), **_labels(model, data), **probe_out}
     if has_test:
         m, p = model.program, model.params
         if evaluate.reconstruction:
@@ -111,15 +156,21 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
                                                                        test[probe.layer]).mean())
     if evaluate.probe and data is not None:
         summary.update(_linear_probe(model, data, evaluate.probe))
-    if data is not None and data.label_layer and len(data.test):
-        test = {data.layer: model.xp.asarray(data.test, dtype=model.program.dtype)}
-        summary["classification.test_error"] = classification_error(model.program, model.params, test, data.test_labels,
-                                                          data.label_layer)
+    summary.update(_labels(model, data))
     if evaluate.recall and data is not None:
         r = evaluate.recall
         summary["recall"] = recall(model.program, model.params, data.layer, data.test, r.flip, r.mode,
                                    r.max_sweeps, model.spec.seed if model.spec else 0)
     return summary
+
+
+def _labels(model: Model, data: Dataset | None) -> dict:
+    """With labels in the model: the test set's classification error."""
+    if data is None or not data.label_layer or not len(data.test):
+        return {}
+    test = {data.layer: model.xp.asarray(data.test, dtype=model.program.dtype)}
+    return {"classification.test_error": classification_error(model.program, model.params, test, data.test_labels,
+                                                              data.label_layer)}
 
 
 def _log_likelihood(model: Model, data: Dataset | None, probe: Probe | None, spec) -> dict:

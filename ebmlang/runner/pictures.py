@@ -1,4 +1,5 @@
-"""The figures of a run: model samples, filters and training curves.
+"""The figures of a run: model samples, filters, training curves; for an autoencoder, test images
+beside their reconstructions.
 
 Samples are Gibbs chains of the energy model, or for a DBN ancestral samples: Gibbs in its top
 RBM, then one top-down pass (one row per class when its labels are in the top).
@@ -10,6 +11,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..data import Dataset
 from ..model import Model
+from ..eval.feedforward import autoencode, is_net, principal_components
 from ..eval.metrics import latent_means
 from ..report import save_codes, save_curves, save_mosaic, save_scatter
 from ..spec.schema import EvaluateSpec
@@ -20,7 +22,13 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     drawn = []
     layer = data.layer if data else next(iter(model.layers))
     shape = data.shape if data and data.shape else model.layers[layer].shape
-    if evaluate.samples:
+    net = is_net(model.program)
+    if net and data is not None and layer in model.program.generated and shape is not None and len(shape) == 2 \
+            and evaluate.reconstruction and len(data.test):
+        save_mosaic(folder.file("reconstructions.png"), _reconstructions(model, data, layer), tuple(shape),
+                    "test images (odd rows) and their reconstructions (even rows)")
+        drawn.append("reconstructions.png")
+    if evaluate.samples and not net:
         shown = _samples(model, data, layer, evaluate.samples, seed)
         if shape is not None and len(shape) == 2:
             how = "top-RBM sweeps, then a top-down pass" if model.program.generated else "Gibbs sweeps"
@@ -40,8 +48,8 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     metrics = folder.read_metrics()
     if metrics:
         save_curves(folder.file("curves.png"), metrics,
-                    ("recon_error_train", "recon_error_test", "free_energy_gap", "log_likelihood_test", "kl_divergence",
-                     "classification_error_test"))
+                    ("recon_error_train", "recon_error_test", "loss_train", "loss_test", "free_energy_gap",
+                     "log_likelihood_test", "kl_divergence", "classification_error_test"))
         drawn.append("curves.png")
     return drawn
 
@@ -58,14 +66,20 @@ def _samples(model: Model, data: Dataset | None, layer: str, spec, seed: int) ->
     return to_numpy(means)
 
 
+def _reconstructions(model: Model, data: Dataset, layer: str, per_row: int = 10, pairs: int = 5) -> np.ndarray:
+    """Rows of ``per_row`` test images, each followed by the row of their reconstructions."""
+    x = data.test[: per_row * pairs]
+    out = to_numpy(autoencode(model.program, model.params, {layer: model.xp.asarray(x, dtype=model.program.dtype)})[layer])
+    rows = [block for i in range(0, len(x), per_row) for block in (x[i:i + per_row], out[i:i + per_row])]
+    return np.concatenate(rows, axis=0)
+
+
 def _codes(model: Model, data: Dataset, spec, folder: RunFolder) -> None:
     """The first two units' posterior means against the first two principal components."""
     layer = spec.layer or list(model.layers)[-1]
     x = data.test[: spec.count]
     means = latent_means(model.program, model.params, {data.layer: model.xp.asarray(x, dtype=model.program.dtype)})
-    centred = x - data.train.mean(axis=0)
-    _, _, vt = np.linalg.svd(data.train[:10000] - data.train.mean(axis=0), full_matrices=False)
-    save_codes(folder.file("codes.png"), to_numpy(means[layer])[:, :2], centred @ vt[:2].T,
+    save_codes(folder.file("codes.png"), to_numpy(means[layer])[:, :2], principal_components(data.train, x, 2),
                data.test_labels[: spec.count], layer)
 
 
@@ -93,5 +107,10 @@ def _filters(model: Model, layer: str, evaluate: EvaluateSpec) -> np.ndarray | N
             w = w.T if is_a else w
             return w[: evaluate.filters.count]
     for c in model.program.directed_into(layer, "generative"):
-        return to_numpy(model.params[c.key])[: evaluate.filters.count]
+        w = to_numpy(model.params[c.key])
+        return (w.T if c.transposed else w)[: evaluate.filters.count]
+    for c in model.program.directed:        # a classifier: the recognition weights out of the data layer
+        if c.a == layer and c.kind == "recognition":
+            w = to_numpy(model.params[c.key])
+            return (w if c.transposed else w.T)[: evaluate.filters.count]
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from ..spec.types import BACKPROP_RULES, STORAGE_RULES
 from ..train import Trainer, TrainState
 from ..train.stages import StagePlan, plan_stages, sampled_inputs, stage_inputs
 from .folder import RunFolder, checkpoint_stage, restore_state, upstream_params
@@ -41,7 +42,8 @@ def _run_stage(spec, plan: StagePlan, trainer: Trainer, state: TrainState, input
     stage = plan.spec
     rows = next(iter(inputs.values())).shape[0]
     what = f"{plan.label} ({', '.join(plan.program.layers)}): " if staged else ""
-    report.note(f"{spec.name}: {what}{rows} examples, {stage.epochs} epochs, rule {stage.rule}-{stage.k}, "
+    rule = stage.rule if stage.rule in BACKPROP_RULES + STORAGE_RULES else f"{stage.rule}-{stage.k}"
+    report.note(f"{spec.name}: {what}{rows} examples, {stage.epochs} epochs, rule {rule}, "
                 f"clamped {', '.join(plan.clamp)}, backend {trainer.program.xp.__name__}")
     report.restart(stage.epochs)
     while state.epoch < stage.epochs:

@@ -1,21 +1,24 @@
 """Stage 1, load: YAML text -> a typed, frozen :class:`Spec` that remembers file:line:col."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from ..errors import Location, SpecError, UsageError
-from .checks import check_spec
+from .checks import check_spec, is_net
 from .constraints import INVALID, Context, validate
 from .dump import to_plain, to_yaml
 from .nodes import parse_yaml
 from .overrides import apply_overrides
 from .schema import SPEC, Spec
+from .templates import expand_template
 
 
 def parse_spec(text: str, file: str = "<spec>", overrides: list[str] | tuple = ()) -> Spec:
     """Validate YAML ``text`` into a Spec; raise SpecError listing every mistake found."""
     ctx = Context()
     root = apply_overrides(parse_yaml(text, file, ctx.problems), list(overrides))
+    root = expand_template(root, ctx)
     spec = validate(SPEC, root, ctx)
     if ctx.problems or spec is INVALID:
         raise SpecError(sorted(ctx.problems, key=lambda d: (d.location.file != file, d.location.line,
@@ -27,8 +30,26 @@ def parse_spec(text: str, file: str = "<spec>", overrides: list[str] | tuple = (
     if spec.problem is not None:
         from ..problems import expand
         spec = expand(spec)
+    spec = _net_defaults(spec)
     check_spec(spec)
     return spec
+
+
+NET_OFF = ("free_energy_gap", "samples")    # default evaluations that need an energy
+
+
+def _net_defaults(spec: Spec) -> Spec:
+    """A feed-forward net has no energy to sample: the evaluations that need one are off unless
+    written (and then refused by the checks), so the resolved spec says so."""
+    if spec.model is None or not is_net(spec):
+        return spec
+    off = {name: None for name in NET_OFF if not spec.written(f"evaluate.{name}")}
+    if not off:
+        return spec
+    out = dataclasses.replace(spec, evaluate=dataclasses.replace(spec.evaluate, **off))
+    for name in ("where", "file", "defaulted"):
+        object.__setattr__(out, name, getattr(spec, name))
+    return out
 
 
 def load_spec(path: str | Path, overrides: list[str] | tuple = ()) -> Spec:

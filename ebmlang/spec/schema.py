@@ -364,6 +364,32 @@ OPTIMIZE = Section("optimize", {
     "restarts": Field(Int(1), 20, "independent annealing runs (run together as a batch)"),
 }, lambda **kw: OptimizeSpec(**kw))
 
+_STAGE_KEYS = "keys of a training stage (epochs, batch_size, optimizer, …)"
+
+
+def _family(title: str, extra: dict, doc: str) -> Section:
+    return Section(title, {
+        "layers": Field(ListOf(Int(1), 2), doc="layer sizes from the data layer up, e.g. [784, 1000, 500, 250, 30]"),
+        "visible": Field(Enum(*ENERGY_UNIT_TYPES), "binary", "unit type of the data layer `v`"),
+        "hidden": Field(Enum(*UNIT_TYPES), "binary", "unit type of the hidden layers `h1`, `h2`, …"),
+        "shape": Field(ListOf(Int(1), 1), None, "display shape of the data layer (e.g. [28, 28])"),
+        "pretrain": Field(OneOrList(TRAIN, "stages, one per RBM"), None, "greedy pretraining of each pair of "
+                          f"layers as an RBM, bottom-up: {_STAGE_KEYS}; absent: no pretraining"),
+        "finetune": Field(TRAIN, doc=f"fine-tuning of the whole net by backpropagation: {_STAGE_KEYS}"),
+        **extra}, lambda **kw: kw, doc=doc)
+
+
+TEMPLATE = Tagged("template", {
+    "autoencoder": _family("autoencoder", {
+        "code": Field(Enum(*UNIT_TYPES), "gaussian", "unit type of the code layer `code` (the last size); "
+                      "gaussian units are linear"),
+        "tied": Field(Bool(), False, "decoder weights tied to the encoder's (W_dec = W_encᵀ)"),
+    }, "encoder and decoder; optional RBM pretraining, then fine-tuning by rule reconstruction"),
+    "classifier": _family("classifier", {
+        "classes": Field(Int(2), 10, "size of the softmax label layer `y` on top (data.labels is set to y)"),
+    }, "a stack of layers with a softmax on top; optional RBM pretraining, then fine-tuning by rule supervised"),
+})
+
 SPEC = Section("spec", {
     "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"),
                   doc="the run's name; the default run folder is runs/<name>"),
@@ -372,6 +398,8 @@ SPEC = Section("spec", {
     "dtype": Field(Enum("float32", "float64"), "float32", "floating-point precision of the kernels"),
     "data": Field(DATA, None, "training and test data"),
     "model": Field(MODEL, None, "layers, couplings and temperature (or a `problem` that generates them)"),
+    "template": Field(TEMPLATE, None, "a model family (autoencoder, classifier) that expands into `model` and "
+                      "`train` before validation; spec.resolved.yaml shows the expansion"),
     "train": Field(OneOrList(TRAIN, "stages"), None, "how to train: one stage, or a list of stages run in order "
                    "(greedy pretraining, then fine-tuning), each starting where the last one left the model; "
                    "absent: the model is only compiled and evaluated"),

@@ -268,6 +268,7 @@ class Spec:
     sample: SampleSpec | None = None
     study: StudySpec | None = None
     problem: Choice | None = None
+    template: Any = None            # always None once parsed: a template expands into model and train
     optimize: OptimizeSpec | None = None
     evaluate: EvaluateSpec = EvaluateSpec()
     # where each dotted path was written (file:line:col); not part of the spec's value

@@ -4,7 +4,8 @@ or any objective J), given as batch sums times ``scale`` (1/B):
 
     sgd    v ← m·v + lr·(g − λW)                          θ ← θ + v
     adam   m ← β₁m + (1 − β₁)(g − λW),  s ← β₂s + (1 − β₂)(g − λW)²
-           θ ← θ + lr · m̂ / (√ŝ + ε),   m̂ = m/(1 − β₁ᵗ), ŝ = s/(1 − β₂ᵗ)   (Kingma & Ba 2015)
+           θ ← θ + lr · √(1 − β₂ᵗ)/(1 − β₁ᵗ) · m / (√s + ε)   (Kingma & Ba 2015, the bias
+           corrections folded into the step size, as in their §2)
 
 σ of gaussian layers is updated in log space (σ ← σ·e^Δ), which keeps it positive. An
 optimizer's state lives in *slots*: arrays named `<slot>.<parameter key>` (`velocity.weight.v.h`,
