@@ -37,7 +37,7 @@ def net_log_likelihood(program: Program, params: dict, data: dict, passes: tuple
     total, rows = 0.0, 0
     for part in _chunks(data):
         tape = net.run(program, params, part)
-        total += float(net.log_likelihood(program, params, tape, part)[0].sum())
+        total += float(net.log_likelihood(program, params, tape, part).sum())
         rows += next(iter(part.values())).shape[0]
     return total / rows
 

@@ -55,9 +55,13 @@ class Net:
     def run(self, program: Program, params: dict, data: dict) -> "Tape":
         return forward(program, params, {n: data[n] for n in self.inputs}, self.passes)
 
-    def log_likelihood(self, program: Program, params: dict, tape: "Tape", data: dict) -> tuple:
-        """(Σ of log p(data | u) over the targets, per row (B,); ∂/∂u per target node)."""
+    def log_likelihood(self, program: Program, params: dict, tape: "Tape", data: dict):
+        """Σ of log p(data | u) over the targets, per row: (B,)."""
         return log_likelihood(program, params, tape, {node: data[node[1]] for node in self.targets})
+
+    def loss_grads(self, program: Program, params: dict, tape: "Tape", data: dict) -> dict:
+        """∂/∂u of that sum at each target node, for :func:`backward`."""
+        return log_likelihood_grads(program, params, tape, {node: data[node[1]] for node in self.targets})
 
 
 @dataclass
@@ -150,17 +154,24 @@ def _add(grads: dict, key: str, g) -> None:
     grads[key] = grads[key] + g if key in grads else g
 
 
-def log_likelihood(program: Program, params: dict, tape: Tape, targets: dict) -> tuple:
-    """Σ over loss nodes of log p(data | u): ``targets`` maps node -> data (B, n). Returns the
-    per-row total (B,) and the ascent directions ∂/∂u per node (for :func:`backward`)."""
-    total, grad_u, t = 0, {}, program.temperature
-    for node, x in targets.items():
-        index, name = node
+def log_likelihood(program: Program, params: dict, tape: Tape, targets: dict):
+    """Σ over loss nodes of log p(data | u), per row (B,): ``targets`` maps node -> data (B, n)."""
+    total = 0
+    for (index, name), x in targets.items():
         units = program.layers[name].units
         p = directed_params(program, params, name, tape.passes[index])
-        total = total + units.log_prob(x, tape.inputs[node], p, t)
-        grad_u[node] = units.log_prob_grad(x, tape.conds[node], p, t)
-    return total, grad_u
+        total = total + units.log_prob(x, tape.inputs[(index, name)], p, program.temperature)
+    return total
 
 
-__all__ = ["Net", "Tape", "backward", "forward", "log_likelihood"]
+def log_likelihood_grads(program: Program, params: dict, tape: Tape, targets: dict) -> dict:
+    """The ascent directions ∂ log p(data | u)/∂u at each loss node (for :func:`backward`)."""
+    grads = {}
+    for (index, name), x in targets.items():
+        units = program.layers[name].units
+        p = directed_params(program, params, name, tape.passes[index])
+        grads[(index, name)] = units.log_prob_grad(x, tape.conds[(index, name)], p, program.temperature)
+    return grads
+
+
+__all__ = ["Net", "Tape", "backward", "forward", "log_likelihood", "log_likelihood_grads"]

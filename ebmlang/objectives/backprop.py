@@ -48,7 +48,7 @@ class BackpropObjective:
 
     def gradient(self, params: dict, state: ObjectiveState, batch: dict, rng) -> tuple[dict, float]:
         tape = self._forward(params, batch, rng)
-        _, grad_u = self.net.log_likelihood(self.program, params, tape, batch)
+        grad_u = self.net.loss_grads(self.program, params, tape, batch)
         grad_x = self._sparsity_grad(tape) if self.sparsity is not None else None
         grads = backward(self.program, params, tape, grad_u, grad_x)
         rows = next(iter(batch.values())).shape[0]
@@ -57,7 +57,7 @@ class BackpropObjective:
     def value(self, params: dict, batch: dict, rng) -> float:
         """J on ``batch`` (with the corruption ``rng`` draws): what ``gradient`` ascends."""
         tape = self._forward(params, batch, rng)
-        total = float(self.net.log_likelihood(self.program, params, tape, batch)[0].sum())
+        total = float(self.net.log_likelihood(self.program, params, tape, batch).sum())
         if self.sparsity is not None:
             x = tape.values[self.sparse_node]
             rho, rho_hat = self.sparsity.target, self.program.xp.clip(x.mean(axis=0), 1e-6, 1 - 1e-6)

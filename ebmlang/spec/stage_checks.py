@@ -144,9 +144,7 @@ def _backprop(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Proble
     elif not any(n in encoded for n in clamp):
         yield (f"{at}.rule", f"{at}.rule: supervised needs labels that the recognition couplings compute (a "
                "softmax layer named by data.labels, with a recognition coupling into it)")
-    sparse = stage.sparsity and stage.sparsity.layer
-    if sparse and sparse in layers and sparse not in encoded:
-        yield f"{at}.sparsity.layer", f"{at}.sparsity.layer: '{sparse}' is not computed by the encoder (recognition couplings)"
+
 
 
 def _updown(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]:

@@ -84,7 +84,7 @@ def _train(family: str, raw: Map, names: list, where) -> Seq:
     if pretrain is not None and not (isinstance(pretrain, Scalar) and pretrain.value is None):
         each = pretrain.items if isinstance(pretrain, Seq) else [pretrain] * len(pairs)
         if len(each) != len(pairs):
-            raise SpecError(Diagnostic(pretrain.loc, f"template: pretrain lists {len(each)} stages but the net has "
+            raise SpecError(Diagnostic(pretrain.loc, f"template: pretrain lists {len(each)} stage{'s' * (len(each) != 1)} but the net has "
                                        f"{len(pairs)} pairs to pretrain ({', '.join(f'{a}-{b}' for a, b in pairs)})"))
         for i, ((a, b), stage) in enumerate(zip(pairs, each)):
             stages.append(_stage(stage, {"name": f"rbm-{i + 1}", "layers": [a, b]}, where))

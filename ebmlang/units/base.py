@@ -81,7 +81,8 @@ class UnitType:
 
     def log_prob_grad(self, x, cond, p: LayerParams, temperature: float):
         """∂ log p(x | u)/∂u = (s(x) − E[s(x) | u]) / T: (batch, n)."""
-        return (self.coupling_stat(x, p) - self.coupling_stat(self.mean(cond), p)) / temperature
+        delta = self.coupling_stat(x, p) - self.coupling_stat(self.mean(cond), p)
+        return delta if temperature == 1 else delta / temperature
 
     def mean_backward(self, cond, grad, p: LayerParams, temperature: float):
         """The activation's vector–Jacobian product: ∂L/∂E[x | u] (batch, n) -> ∂L/∂u (batch, n)."""

@@ -85,7 +85,10 @@ class Binary(UnitType):
         return cond.prob
 
     def mean_backward(self, cond, grad, p, temperature):
-        return grad * cond.prob * (1 - cond.prob) / temperature         # σ' = σ(1 − σ)
+        out = 1 - cond.prob                                             # σ' = σ(1 − σ), in place
+        out *= cond.prob
+        out *= grad
+        return out if temperature == 1 else out / temperature
 
     def sample(self, cond, rng):
         return (rng.uniform(cond.prob.shape, cond.prob.dtype) < cond.prob).astype(cond.prob.dtype)
