@@ -4,8 +4,8 @@ Nets are drawn as specs: a chain of layers of any unit type (rectified included)
 recognition couplings, with random skip connections, decoded by generative couplings that are
 tied to the encoder's weights or untied; or a classifier whose top layer is a softmax label.
 Every objective built on the backprop kernel (reconstruction with its sparsity and denoising
-options, supervised) must have a gradient equal to the finite-difference slope of its value,
-in float64, for every parameter it trains.
+options, dropout, supervised) must have a gradient equal to the finite-difference slope of its
+value (the noise held fixed), in float64, for every parameter it trains.
 """
 from __future__ import annotations
 
@@ -71,8 +71,9 @@ def _data(program, name: str, rows: int, gen: np.random.Generator) -> np.ndarray
 
 
 @settings(max_examples=200)
-@given(nets(), st.booleans(), st.sampled_from([None, "mask", "gaussian"]), st.integers(0, 2 ** 16))
-def test_gradient_matches_finite_differences(net, sparse, corruption, seed):
+@given(nets(), st.booleans(), st.sampled_from([None, "mask", "gaussian"]), st.sampled_from([0.0, 0.4]),
+       st.integers(0, 2 ** 16))
+def test_gradient_matches_finite_differences(net, sparse, corruption, dropout, seed):
     spec, rule = net
     model = compile_spec(parse_spec(yaml.safe_dump(spec), "net.yaml"))
     program = model.program
@@ -85,7 +86,7 @@ def test_gradient_matches_finite_differences(net, sparse, corruption, seed):
     clamp = (names[0],) if rule == "reconstruction" else (names[0], names[-1])
     hidden = [n for n in names[1:] if program.layers[n].units.name == "binary"]
     stage = TrainSpec(
-        rule=rule,
+        rule=rule, dropout=dropout,
         sparsity=SparsitySpec(target=0.2, cost=0.3, layer=hidden[0]) if sparse and hidden and rule == "reconstruction" else None,
         corruption={"mask": Choice("mask", {"fraction": 0.3}), "gaussian": Choice("gaussian", {"std": 0.4}),
                     None: None}[corruption] if rule == "reconstruction" else None)

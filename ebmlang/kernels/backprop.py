@@ -21,7 +21,9 @@ the batch and keyed like the parameters:
     ∂J/∂u_l = f'(u_l)ᵀ ∂J/∂x_l  (+ the loss term)      ∂J/∂b_l = Σ_rows ∂J/∂u_l (gaussian: /σ)
     ∂J/∂W_al = s(x_a)ᵀ ∂J/∂u_l                           ∂J/∂x_a += ∂J/∂u_l W_alᵀ (through s)
 
-All of it is checked against central finite differences on random nets (tests/test_backprop.py).
+With dropout, a node's value is x_l ⊙ m_l (m_l: 0 for a dropped unit, 1/(1 − p) for a kept one),
+and ∂J/∂x_l is multiplied by m_l on the way back. All of it is checked against central finite
+differences on random nets (tests/test_backprop.py), the noise held fixed.
 """
 from __future__ import annotations
 
@@ -52,8 +54,11 @@ class Net:
         return cls(tuple(passes), tuple(n for n in clamp if n not in first),
                    tuple((last[n], n) for n in clamp if n in last))
 
-    def run(self, program: Program, params: dict, data: dict) -> "Tape":
-        return forward(program, params, {n: data[n] for n in self.inputs}, self.passes)
+    def run(self, program: Program, params: dict, data: dict, dropout: float = 0.0, rng=None) -> "Tape":
+        """The forward pass on ``data``; with ``dropout``, every hidden node (not a target) loses
+        that fraction of its units, drawn from ``rng``."""
+        hidden = (lambda node: node not in self.targets) if dropout else None
+        return forward(program, params, {n: data[n] for n in self.inputs}, self.passes, dropout, rng, hidden)
 
     def log_likelihood(self, program: Program, params: dict, tape: "Tape", data: dict):
         """Σ of log p(data | u) over the targets, per row: (B,)."""
@@ -74,6 +79,7 @@ class Tape:
     inputs: dict = field(default_factory=dict)
     conds: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
+    masks: dict = field(default_factory=dict)      # dropout: node -> kept/(1 − p), 0 where dropped
 
     def source(self, index: int, layer: str):
         """The node that supplies ``layer`` to pass ``index``: the latest pass ≤ index computing it,
@@ -96,8 +102,13 @@ def _stat_params(program: Program, params: dict, layer: str) -> LayerParams:
     return LayerParams(None, params.get(sigma_key(layer)))
 
 
-def forward(program: Program, params: dict, given: dict, passes: tuple) -> Tape:
-    """Run ``passes`` (kinds, e.g. ("recognition", "generative")) from ``given`` ({layer: (B, n)})."""
+def forward(program: Program, params: dict, given: dict, passes: tuple, dropout: float = 0.0, rng=None,
+            droppable=None) -> Tape:
+    """Run ``passes`` (kinds, e.g. ("recognition", "generative")) from ``given`` ({layer: (B, n)}).
+
+    Dropout (Srivastava et al. 2014): each node for which ``droppable(node)`` holds has a random
+    fraction ``dropout`` of its units set to 0 and the rest scaled by 1/(1 − dropout), so that the
+    net without dropout (evaluation) sees the same expected input."""
     tape, t = Tape(tuple(passes), dict(given)), program.temperature
     for index, kind in enumerate(passes):
         for name in program.order.get(kind, ()):
@@ -108,8 +119,13 @@ def forward(program: Program, params: dict, given: dict, passes: tuple) -> Tape:
                 u = term if u is None else u + term
             units = program.layers[name].units
             cond = units.conditional(u, directed_params(program, params, name, kind), t)
-            tape.inputs[(index, name)], tape.conds[(index, name)] = u, cond
-            tape.values[(index, name)] = units.mean(cond)
+            node = (index, name)
+            tape.inputs[node], tape.conds[node] = u, cond
+            value = units.mean(cond)
+            if dropout and droppable(node):
+                tape.masks[node] = (rng.uniform(value.shape, value.dtype) >= dropout) / value.dtype.type(1 - dropout)
+                value = value * tape.masks[node]
+            tape.values[node] = value
     return tape
 
 
@@ -126,7 +142,9 @@ def backward(program: Program, params: dict, tape: Tape, grad_u: dict, grad_x: d
             units, p = program.layers[name].units, directed_params(program, params, name, kind)
             gu = grad_u.get(node)
             if node in grad_x:
-                through = units.mean_backward(tape.conds[node], grad_x.pop(node), p, t)
+                gx = grad_x.pop(node)
+                gx = gx * tape.masks[node] if node in tape.masks else gx
+                through = units.mean_backward(tape.conds[node], gx, p, t)
                 gu = through if gu is None else gu + through
             if gu is None:
                 continue

@@ -7,10 +7,13 @@
                     J = Σ_rows log q(y | x) on the clamped layers it computes (softmax
                     cross-entropy for one-hot labels).
 
-Two regularisers of the autoencoder family:
+Three regularisers:
 
 * **denoising** (Vincent et al. 2008): the input is corrupted — a random fraction of its units
-  set to 0 (`mask`), or gaussian noise added (`gaussian`) — while the target stays clean;
+  set to 0 (`mask`), or gaussian noise added (`gaussian`) — while the target stays clean (for a
+  classifier: input noise, which keeps it from leaning on single pixels);
+* **dropout** (Srivastava et al. 2014): every hidden layer of the net loses a random fraction
+  of its units in each forward pass, the rest scaled up to keep its expected value;
 * **sparsity** (a KL penalty towards a target activation ρ): J −= cost · B · Σ_j KL(ρ ‖ ρ̂_j),
   with ρ̂_j the batch mean of unit j's activation in the sparse layer, so per row and unit
   ∂J/∂x_j = −cost · (−ρ/ρ̂_j + (1 − ρ)/(1 − ρ̂_j)).
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from ..compile import Program
 from ..kernels.backprop import Net, backward
-from ..kernels.directed import directed_bias_key
+from ..kernels.directed import directed_bias_key, directed_params
 from .state import ObjectiveState
 
 PASSES = {"reconstruction": ("recognition", "generative"), "supervised": ("recognition",)}
@@ -33,6 +36,7 @@ class BackpropObjective:
         self.program = program
         self.net = Net.over(program, PASSES[stage.rule], tuple(clamp))
         self.corruption = stage.corruption
+        self.dropout = stage.dropout
         self.sparsity = stage.sparsity
         kinds = set(self.net.passes)
         used = [c for c in program.directed if c.kind in kinds]
@@ -49,8 +53,10 @@ class BackpropObjective:
     def gradient(self, params: dict, state: ObjectiveState, batch: dict, rng) -> tuple[dict, float]:
         tape = self._forward(params, batch, rng)
         grad_u = self.net.loss_grads(self.program, params, tape, batch)
-        grad_x = self._sparsity_grad(tape) if self.sparsity is not None else None
-        grads = backward(self.program, params, tape, grad_u, grad_x)
+        if self.sparsity is not None:
+            node, penalty = self.sparse_node, self._sparsity_grad(params, tape)
+            grad_u[node] = grad_u[node] + penalty if node in grad_u else penalty
+        grads = backward(self.program, params, tape, grad_u)
         rows = next(iter(batch.values())).shape[0]
         return {k: g for k, g in grads.items() if k in self.keys}, 1.0 / rows
 
@@ -59,7 +65,7 @@ class BackpropObjective:
         tape = self._forward(params, batch, rng)
         total = float(self.net.log_likelihood(self.program, params, tape, batch).sum())
         if self.sparsity is not None:
-            x = tape.values[self.sparse_node]
+            x = self._activity(tape)
             rho, rho_hat = self.sparsity.target, self.program.xp.clip(x.mean(axis=0), 1e-6, 1 - 1e-6)
             kl = rho * self.program.xp.log(rho / rho_hat) + (1 - rho) * self.program.xp.log((1 - rho) / (1 - rho_hat))
             total -= self.sparsity.cost * x.shape[0] * float(kl.sum())
@@ -69,16 +75,27 @@ class BackpropObjective:
         given = {n: batch[n] for n in self.net.inputs}
         if self.corruption is not None:
             given = {n: corrupt(x, self.corruption, rng) for n, x in given.items()}
-        return self.net.run(self.program, params, given)
+        return self.net.run(self.program, params, given, self.dropout, rng)
 
-    def _sparsity_grad(self, tape) -> dict:
-        """∂J/∂x of the KL penalty on the sparse layer's activations (see the module docstring)."""
-        x = tape.values[self.sparse_node]
-        xp = self.program.xp
+    def _activity(self, tape):
+        """The sparse layer's activations E[x | u], before any dropout: (B, n)."""
+        name = self.sparse_node[1]
+        return self.program.layers[name].units.mean(tape.conds[self.sparse_node])
+
+    def _sparsity_grad(self, params: dict, tape):
+        """∂J/∂u of the KL penalty on the sparse layer (see the module docstring): the penalty's
+        ∂J/∂x through the activation; zero where ρ̂ is clipped away from 0 and 1, as J is flat there."""
+        x, xp = self._activity(tape), self.program.xp
         rho, eps = self.sparsity.target, 1e-6
-        rho_hat = xp.clip(x.mean(axis=0), eps, 1 - eps)
+        mean = x.mean(axis=0)
+        rho_hat = xp.clip(mean, eps, 1 - eps)
         per_unit = -self.sparsity.cost * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))   # B · ∂KL/∂ρ̂ · ∂ρ̂/∂x
-        return {self.sparse_node: xp.broadcast_to(per_unit.astype(x.dtype), x.shape)}
+        per_unit = per_unit * ((mean > eps) & (mean < 1 - eps))
+        gx = xp.broadcast_to(per_unit.astype(x.dtype), x.shape)
+        index, name = self.sparse_node
+        kind = self.net.passes[index]
+        return self.program.layers[name].units.mean_backward(
+            tape.conds[self.sparse_node], gx, directed_params(self.program, params, name, kind), self.program.temperature)
 
 
 def corrupt(x, corruption, rng):

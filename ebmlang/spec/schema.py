@@ -253,8 +253,10 @@ TRAIN = Section("train", {
                     "whose patterns match a parameter takes it; the rest use `optimizer`)"),
     "sparsity": Field(SPARSITY, None, "sparsity target on a hidden layer (Lee et al. 2008; Hinton's guide); "
                       "rule reconstruction: a KL penalty towards the target on the layer's mean activation"),
-    "corruption": Field(CORRUPTION, None, "rule reconstruction: corrupt the input, not the target (a "
-                        "denoising autoencoder; Vincent et al. 2008)"),
+    "corruption": Field(CORRUPTION, None, "rules reconstruction, supervised: corrupt the input, not the target "
+                        "(a denoising autoencoder, Vincent et al. 2008; input noise as a classifier's regulariser)"),
+    "dropout": Field(Float(0.0, 1.0, max_open=True), 0.0, "rules reconstruction, supervised: the fraction of every "
+                     "hidden layer's units dropped in each training pass (Srivastava et al. 2014)"),
     "centering": Field(Section("centering", {
         "rate": Field(Float(0.0, 1.0, min_open=True), 0.01, "sliding-average rate ν of the offsets: "
                       "μ ← (1 − ν) μ + ν ⟨s⟩₊")}, lambda **kw: CenteringSpec(**kw), switchable=True), None,

@@ -146,6 +146,7 @@ class TrainSpec:
     groups: tuple = ()
     sparsity: SparsitySpec | None = None
     corruption: Choice | None = None
+    dropout: float = 0.0
     centering: CenteringSpec | None = None
     clamp: tuple | None = None
     positive: PositivePhaseSpec = PositivePhaseSpec()
