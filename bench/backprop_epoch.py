@@ -21,6 +21,7 @@ import numpy as np
 
 from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import get_namespace
+from ebmlang.backend.memory import keep_freed_memory
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
 
@@ -29,6 +30,7 @@ SIZES = [784, 1000, 500, 250, 30]
 SPEC = """
 name: bench
 dtype: float32
+data: {source: mnist}       # not loaded: the benchmark feeds the same array to every contender
 template:
   autoencoder:
     layers: [784, 1000, 500, 250, 30]
@@ -123,6 +125,7 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--mnist", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
     args = p.parse_args()
+    keep_freed_memory()     # as `ebm` does; for every contender alike
     xp = get_namespace(args.backend)
     host = (load_mnist(args.mnist)["train_images"] / 255.0).astype(np.float32)
     x = xp.asarray(host)

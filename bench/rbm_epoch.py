@@ -21,6 +21,7 @@ import numpy as np
 
 from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import get_namespace
+from ebmlang.backend.memory import keep_freed_memory
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
 
@@ -118,6 +119,7 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--mnist", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
     args = p.parse_args()
+    keep_freed_memory()     # as `ebm` does; for every contender alike
     xp = get_namespace(args.backend)
     images = load_mnist(args.mnist)["train_images"]
     host = (images > 127).astype(np.float32)

@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from .errors import EbmError, UsageError
+from .backend.memory import keep_freed_memory
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,6 +130,7 @@ def cmd_fetch(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    keep_freed_memory()
     command = {"run": cmd_run, "eval": cmd_eval, "validate": cmd_validate, "graph": cmd_graph,
                "fetch": cmd_fetch}[args.command]
     try:

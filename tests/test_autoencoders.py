@@ -199,7 +199,7 @@ def test_parameter_groups_take_their_own_optimizer():
     keys = ("weight.a.b", "bias.b", "recbias.b")
     params = {k: np.ones(2) for k in keys}
     roles = {k: ParamKey.parse(k) for k in keys}
-    frozen = GroupSpec(params=("*.b",), optimizer=Choice("sgd", SgdSpec(lr=1e-12)))
+    frozen = GroupSpec(params=("bias.*", "recbias.b"), optimizer=Choice("sgd", SgdSpec(lr=1e-12)))
     opt = Optimizers(Choice("sgd", SgdSpec(lr=1.0)), (frozen,), keys)
     slots = opt.init_slots(params, np)
     opt.update(params, slots, {k: np.ones(2) for k in keys}, roles, 0, 1, 1.0)

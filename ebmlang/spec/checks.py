@@ -12,7 +12,7 @@ import networkx as nx
 
 from ..errors import Diagnostic, SpecError
 from .constraints import suggest
-from .schema import BETWEEN_CONNECTIVITY, STORAGE_RULES, WITHIN_CONNECTIVITY, Spec
+from .schema import BETWEEN_CONNECTIVITY, COUPLING, STORAGE_RULES, WITHIN_CONNECTIVITY, Spec
 from .stage_checks import train_problems
 
 from .stage_checks import LABELLED_SOURCES, Problem, data_layer
@@ -89,8 +89,8 @@ def _tied(spec: Spec, at: str, c) -> Iterator[Problem]:
     if not owners:
         yield (f"{at}.tied", f"{at}: a tied {c.kind} coupling {c.between[0]}→{c.between[1]} needs an untied {other} "
                f"coupling {c.between[1]}→{c.between[0]} whose weights it shares")
-    for name in ("init", "connectivity"):
-        if spec.written(f"{at}.{name}"):
+    for name in ("init", "connectivity"):         # compared by value: the resolved spec writes the defaults out
+        if getattr(c, name) != COUPLING.fields[name].default:
             yield f"{at}.{name}", f"{at}.{name}: a tied coupling has no weights of its own; set {name} on its twin"
 
 

@@ -78,30 +78,34 @@ class Adam:
 
     def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
                scale: float) -> None:
+        """In place, with no temporary arrays: ``g`` (consumed) holds (1 − β₁)·g, then its square,
+        then the step."""
         o = self.spec
         lr = learning_rate(o, epoch, epochs)
         for key in self.keys:
             g = grads.get(key)
             if g is None:
                 continue
-            g *= scale
+            xp, gain = namespace_of(g), scale
             if o.weight_decay and roles[key].decays:
+                g *= scale
                 g -= o.weight_decay * params[key]
+                gain = 1.0
             m, s, t = slots[f"adam_m.{key}"], slots[f"adam_s.{key}"], slots[f"adam_t.{key}"]
             t += 1
-            m *= o.beta1
-            m += (1 - o.beta1) * g
-            g *= g
-            s *= o.beta2
-            s += (1 - o.beta2) * g
             step_t = float(t)
-            rate = lr * (1 - o.beta2 ** step_t) ** 0.5 / (1 - o.beta1 ** step_t)
-            xp = namespace_of(s)
-            step = xp.sqrt(s)
-            step += o.eps
-            xp.divide(m, step, out=step)
-            step *= rate
-            _apply(params, key, step, roles[key].log_scale)
+            m *= o.beta1
+            s *= o.beta2
+            g *= (1 - o.beta1) * gain
+            m += g
+            g *= g
+            g *= (1 - o.beta2) / (1 - o.beta1) ** 2
+            s += g
+            xp.sqrt(s, out=g)
+            g += o.eps
+            xp.divide(m, g, out=g)
+            g *= lr * (1 - o.beta2 ** step_t) ** 0.5 / (1 - o.beta1 ** step_t)
+            _apply(params, key, g, roles[key].log_scale)
 
 
 OPTIMIZERS = {"sgd": Sgd, "adam": Adam}
