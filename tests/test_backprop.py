@@ -73,9 +73,9 @@ def _data(program, name: str, rows: int, gen: np.random.Generator) -> np.ndarray
 @settings(max_examples=200)
 @given(nets(), st.booleans(), st.sampled_from([None, "mask", "gaussian"]), st.sampled_from([0.0, 0.4]),
        st.integers(0, 2 ** 16))
-def test_gradient_matches_finite_differences(net, sparse, corruption, dropout, seed):
+def test_gradient_matches_finite_differences(backend, net, sparse, corruption, dropout, seed):
     spec, rule = net
-    model = compile_spec(parse_spec(yaml.safe_dump(spec), "net.yaml"))
+    model = compile_spec(parse_spec(yaml.safe_dump(spec), "net.yaml"), backend)
     program = model.program
     gen = np.random.default_rng(seed)
     # every parameter away from its initial value (recognition biases start at 0: a rectified
@@ -111,6 +111,7 @@ def test_gradient_matches_finite_differences(net, sparse, corruption, dropout, s
 
 
 def test_tied_decoder_shares_the_encoder_weights():
+    """One array serves both directions: no weight of the decoder's own."""
     spec = {"name": "tied", "model": {"layers": {"v": _layer("binary", 4), "h": _layer("binary", 3)},
                                       "couplings": [{"between": ["v", "h"], "kind": "recognition"},
                                                     {"between": ["h", "v"], "kind": "generative", "tied": True}]}}

@@ -22,7 +22,8 @@ def describe(program: Program) -> str:
         lines.append(f"  {c.key:<18} {c.a}—{c.b}  {kind}, {edges} weights"
                      f"{'' if c.trainable else ', fixed'}")
     for c in program.directed:
-        lines.append(f"  {c.key:<18} {c.a}→{c.b}  {c.kind}, {_edge_count(program, c)} weights")
+        own = f"tied: the transpose of {c.b}→{c.a}'s" if c.transposed else f"{_edge_count(program, c)}"
+        lines.append(f"  {c.key:<18} {c.a}→{c.b}  {c.kind}, {own} weights")
     for kind, order in program.order.items():
         if order:
             lines.append(f"{kind} order: {' → '.join(order)}")

@@ -101,7 +101,7 @@ def restore_state(arrays: dict, state: TrainState, xp) -> TrainState:
 
     for name, slot in state.slots.items():
         if name in arrays:
-            slot[...] = xp.asarray(arrays[name])
+            slot[...] = arrays[name] if isinstance(slot, np.ndarray) else xp.asarray(arrays[name])
     objective = state.objective
     if objective.chains is not None:
         objective.chains = {k: v.astype(objective.chains[k].dtype) for k, v in pick("chains.").items()}

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+import numpy as np
+
 from ..backend import namespace_of
 from ..spec.types import AdamSpec, SgdSpec
 
@@ -129,7 +131,8 @@ class Optimizers:
         for part in self.parts:
             for key in part.keys:
                 for slot in part.slots:
-                    zero = xp.zeros((), dtype=params[key].dtype) if slot == "adam_t" else xp.zeros_like(params[key])
+                    # the step count stays on the host: reading it on a GPU would sync every step
+                    zero = np.zeros((), dtype=np.int64) if slot == "adam_t" else xp.zeros_like(params[key])
                     slots[f"{slot}.{key}"] = zero
         return slots
 
