@@ -206,3 +206,28 @@ def test_parameter_groups_take_their_own_optimizer():
     np.testing.assert_allclose(params["weight.a.b"], 2.0)
     np.testing.assert_allclose(params["bias.b"], 1.0, atol=1e-9)
     np.testing.assert_allclose(params["recbias.b"], 1.0, atol=1e-9)
+
+
+RECOGNITION_ONLY = """
+name: up
+seed: 1
+dtype: float64
+data: {source: bars-and-stripes, side: 3, samples: 200}
+model:
+  layers:
+    v: {size: 9, units: binary}
+    h: {size: 6, units: binary}
+  couplings:
+    - {between: [v, h], kind: recognition}
+train: {layers: [v, h], epochs: 3, optimizer: {sgd: {lr: 0.1}}}
+"""
+
+
+def test_a_recognition_coupling_alone_is_pretrained_as_an_rbm(tmp_path):
+    """A classifier's bottom pair: the CD stage trains W and the hidden layer's recognition bias."""
+    code, _, out = _run(tmp_path, RECOGNITION_ONLY, "up")
+    assert code == 0
+    start = compile_spec(parse_spec(RECOGNITION_ONLY, "up.yaml")).params       # the same seed's initial values
+    with np.load(out / "model.npz") as z:
+        assert np.abs(z["weight.v.h"] - start["weight.v.h"]).max() > 1e-3
+        assert np.abs(z["recbias.h"]).max() > 0 and np.all(z["bias.h"] == start["bias.h"])

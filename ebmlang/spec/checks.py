@@ -102,7 +102,7 @@ def _directed(spec: Spec) -> Iterator[Problem]:
     in_energy = {n for c in couplings if not c.directed for n in c.between}
     generated = [c.between[1] for c in couplings if c.kind == "generative"]
     sources = [c.between[0] for c in couplings if c.kind == "generative" and c.between[0] not in generated]
-    feedforward = not generated         # recognition couplings alone: a feed-forward net (a classifier)
+    feedforward = not undirected        # directed couplings alone: a feed-forward net (autoencoder, classifier)
     for kind in ("generative", "recognition"):
         edges = [(i, c) for i, c in enumerate(couplings) if c.kind == kind and not c.lateral
                  and all(n in spec.model.layers for n in c.between)]

@@ -144,6 +144,11 @@ def _backprop(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Proble
     elif not any(n in encoded for n in clamp):
         yield (f"{at}.rule", f"{at}.rule: supervised needs labels that the recognition couplings compute (a "
                "softmax layer named by data.labels, with a recognition coupling into it)")
+    given = set(clamp) | {data}
+    reads = {c.between[0] for c in couplings if c.kind == "recognition"} - encoded - given
+    if reads:
+        yield (f"{at}.rule", f"{at}.rule: the net reads {', '.join(sorted(reads))}, which no recognition coupling "
+               "computes and no data clamps; give it data (train.clamp) or a coupling into it")
 
 
 
@@ -155,6 +160,9 @@ def _updown(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]
         return
     if stage.layers and set(stage.layers) != set(spec.model.layers):
         yield f"{at}.layers", f"{at}: updown trains the whole DBN; leave out `layers`"
+    if any(c.tied for c in couplings):
+        yield (f"{at}.rule", f"{at}.rule: updown trains recognition and generative weights apart; untie the "
+               "couplings (tied: false)")
     inferred = {c.between[1] for c in couplings if c.kind == "recognition"}
     sources = {c.between[0] for c in couplings if c.kind == "generative"}
     missing = sorted(sources - inferred - set(data_layers))

@@ -46,9 +46,9 @@ def plan_stages(program: Program, stages: tuple, data_layers: tuple) -> tuple[St
     plans, available = [], list(data_layers)
     for index, stage in enumerate(stages):
         layers = tuple(stage.layers) if stage.layers else tuple(program.layers)
-        # a DBN's directed pairs are trained as RBMs (views) in any stage but up-down's
+        # directed pairs are trained as RBMs (views) in any stage but up-down's and backprop's
         whole = set(layers) == set(program.layers) and not stage.field_gain and \
-            (stage.rule in DIRECTED_RULES or not program.generated)
+            (stage.rule in DIRECTED_RULES or not program.directed)
         sub = program if whole else restrict(program, layers, stage.field_gain)
         clamp = tuple(stage.clamp) if stage.clamp else default_clamp(tuple(sub.layers), data_layers, available)
         fed = tuple(n for n in clamp if n not in data_layers)
