@@ -1,0 +1,14 @@
+"""Value constraints and name lists shared by the spec's tables (``schema.py``, ``train_schema.py``)."""
+from __future__ import annotations
+
+from .constraints import Float
+
+ENERGY_UNIT_TYPES = ("binary", "spin", "gaussian", "softmax")     # with a closed-form energy and free energy
+UNIT_TYPES = ENERGY_UNIT_TYPES + ("rectified",)                 # rectified: feed-forward (directed) maps only
+BETWEEN_CONNECTIVITY = ("dense", "random", "edges", "mask")
+WITHIN_CONNECTIVITY = ("complete", "lattice", "random", "random_regular", "edges")
+DATA_SOURCES = ("mnist", "mnist-embedded", "bars-and-stripes", "gaussian-mixture", "file", "patterns")
+
+POSITIVE = Float(0.0, min_open=True)
+PROBABILITY_OPEN = Float(0.0, 1.0, min_open=True, max_open=True)
+MOMENTUM = Float(0.0, 1.0, max_open=True)
