@@ -43,7 +43,8 @@ def net_log_likelihood(program: Program, params: dict, data: dict, passes: tuple
 
 
 def autoencode(program: Program, params: dict, data: dict) -> dict:
-    """The decoder's output for each clamped layer of ``data`` (the encoder's input): {layer: (rows, size)}."""
+    """The decoder's output for each clamped layer of ``data`` (the encoder's input):
+    {layer: (rows, size)}."""
     net = Net.over(program, AUTOENCODER, tuple(data))
     parts = {name: [] for _, name in net.targets}
     for part in _chunks(data):

@@ -114,7 +114,8 @@ def forward(program: Program, params: dict, given: dict, passes: tuple, dropout:
         for name in program.order.get(kind, ()):
             u = None
             for c in program.directed_into(name, kind):
-                s_a = program.layers[c.a].units.coupling_stat(tape.value(index, c.a), _stat_params(program, params, c.a))
+                parent = program.layers[c.a].units
+                s_a = parent.coupling_stat(tape.value(index, c.a), _stat_params(program, params, c.a))
                 term = s_a @ params[c.key].T if c.transposed else s_a @ params[c.key]
                 u = term if u is None else u + term
             units = program.layers[name].units
@@ -123,7 +124,8 @@ def forward(program: Program, params: dict, given: dict, passes: tuple, dropout:
             tape.inputs[node], tape.conds[node] = u, cond
             value = units.mean(cond)
             if dropout and droppable(node):
-                tape.masks[node] = (rng.uniform(value.shape, value.dtype) >= dropout) / value.dtype.type(1 - dropout)
+                kept = rng.uniform(value.shape, value.dtype) >= dropout
+                tape.masks[node] = kept / value.dtype.type(1 - dropout)
                 value = value * tape.masks[node]
             tape.values[node] = value
     return tape

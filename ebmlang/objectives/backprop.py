@@ -40,9 +40,8 @@ class BackpropObjective:
         self.sparsity = stage.sparsity
         kinds = set(self.net.passes)
         used = [c for c in program.directed if c.kind in kinds]
-        self.keys = tuple(dict.fromkeys(
-            [c.key for c in used if c.trainable] +
-            [directed_bias_key(program, n, kind) for kind in self.net.passes for n in program.order.get(kind, ())]))
+        biases = [directed_bias_key(program, n, kind) for kind in self.net.passes for n in program.order.get(kind, ())]
+        self.keys = tuple(dict.fromkeys([c.key for c in used if c.trainable] + biases))
         if self.sparsity is not None:
             hidden = [n for n in program.order.get("recognition", ()) if n not in clamp]
             self.sparse_node = (0, self.sparsity.layer or hidden[0])
@@ -65,9 +64,9 @@ class BackpropObjective:
         tape = self._forward(params, batch, rng)
         total = float(self.net.log_likelihood(self.program, params, tape, batch).sum())
         if self.sparsity is not None:
-            x = self._activity(tape)
-            rho, rho_hat = self.sparsity.target, self.program.xp.clip(x.mean(axis=0), 1e-6, 1 - 1e-6)
-            kl = rho * self.program.xp.log(rho / rho_hat) + (1 - rho) * self.program.xp.log((1 - rho) / (1 - rho_hat))
+            x, xp = self._activity(tape), self.program.xp
+            rho, rho_hat = self.sparsity.target, xp.clip(x.mean(axis=0), 1e-6, 1 - 1e-6)
+            kl = rho * xp.log(rho / rho_hat) + (1 - rho) * xp.log((1 - rho) / (1 - rho_hat))
             total -= self.sparsity.cost * x.shape[0] * float(kl.sum())
         return total
 
@@ -89,13 +88,14 @@ class BackpropObjective:
         rho, eps = self.sparsity.target, 1e-6
         mean = x.mean(axis=0)
         rho_hat = xp.clip(mean, eps, 1 - eps)
-        per_unit = -self.sparsity.cost * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))   # B · ∂KL/∂ρ̂ · ∂ρ̂/∂x
+        # B · ∂KL/∂ρ̂ · ∂ρ̂/∂x per row: ∂ρ̂/∂x = 1/B
+        per_unit = -self.sparsity.cost * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
         per_unit = per_unit * ((mean > eps) & (mean < 1 - eps))
         gx = xp.broadcast_to(per_unit.astype(x.dtype), x.shape)
         index, name = self.sparse_node
-        kind = self.net.passes[index]
-        return self.program.layers[name].units.mean_backward(
-            tape.conds[self.sparse_node], gx, directed_params(self.program, params, name, kind), self.program.temperature)
+        p = directed_params(self.program, params, name, self.net.passes[index])
+        return self.program.layers[name].units.mean_backward(tape.conds[self.sparse_node], gx, p,
+                                                             self.program.temperature)
 
 
 def corrupt(x, corruption, rng):

@@ -55,7 +55,8 @@ class Sgd:
     def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
                scale: float) -> None:
         """In place: ``grads`` are consumed and overwritten."""
-        lr, mom, decay = learning_rate(self.spec, epoch, epochs), momentum(self.spec, epoch), self.spec.weight_decay
+        lr, mom = learning_rate(self.spec, epoch, epochs), momentum(self.spec, epoch)
+        decay = self.spec.weight_decay
         for key in self.keys:
             g = grads.get(key)
             if g is None:
@@ -146,8 +147,8 @@ def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float,
                roles: dict, grad_scale: float = 1.0) -> None:
     """One SGD step with a given lr and momentum (``velocity`` keyed by parameter); see :class:`Sgd`."""
     spec = SgdSpec(lr=lr, momentum=mom, weight_decay=weight_decay)
-    Sgd(spec, tuple(grads)).update(params, {f"velocity.{k}": v for k, v in velocity.items()}, grads, roles, 0, 1,
-                                   grad_scale)
+    slots = {f"velocity.{k}": v for k, v in velocity.items()}
+    Sgd(spec, tuple(grads)).update(params, slots, grads, roles, 0, 1, grad_scale)
 
 
 __all__ = ["Adam", "OPTIMIZERS", "Optimizers", "Sgd", "learning_rate", "momentum", "sgd_update"]
