@@ -15,7 +15,7 @@ from ..graph import resolve
 from ..spec import Spec
 from ..units import make_units
 from .mnist import IdxError, load_mnist
-from .synthetic import bars_and_stripes, gaussian_mixture
+from .synthetic import bars_and_stripes, gaussian_grid, gaussian_mixture
 
 EMBEDDED = Path(__file__).with_name("mnist_embedded.npz")
 
@@ -52,7 +52,7 @@ def load_data(spec: Spec) -> Dataset:
     d = spec.data
     layer = d.layer or next(iter(spec.model.layers))
     loader = {"mnist": _mnist, "mnist-embedded": _mnist, "bars-and-stripes": _bars,
-              "gaussian-mixture": _mixture, "file": _file, "patterns": _patterns}[d.source]
+              "gaussian-mixture": _mixture, "gaussian-grid": _grid, "file": _file, "patterns": _patterns}[d.source]
     ds = loader(spec, layer)
     ds = _binarize(spec, _subset(spec, ds))
     if d.labels:
@@ -87,6 +87,12 @@ def _mixture(spec: Spec, layer: str) -> Dataset:
     train, train_labels, test, test_labels = gaussian_mixture(d.dim, d.components, d.samples, d.separation,
                                                               d.noise, d.seed)
     return Dataset("gaussian-mixture", layer, train, test, train_labels, test_labels)
+
+
+def _grid(spec: Spec, layer: str) -> Dataset:
+    d = spec.data
+    train, train_labels, test, test_labels = gaussian_grid(d.side, d.spacing, d.std, d.samples, d.seed)
+    return Dataset("gaussian-grid", layer, train, test, train_labels, test_labels)
 
 
 def _patterns(spec: Spec, layer: str) -> Dataset:

@@ -1,4 +1,4 @@
-"""Generated data sets: bars-and-stripes and Gaussian mixtures."""
+"""Generated data sets: bars-and-stripes, Gaussian mixtures and the grid of Gaussians."""
 from __future__ import annotations
 
 import itertools
@@ -27,6 +27,29 @@ def gaussian_mixture(dim: int, components: int, samples: int, separation: float,
     def draw(n):
         labels = gen.integers(0, components, n)
         return means[labels] + noise * gen.standard_normal((n, dim)), labels
+
+    train, train_labels = draw(samples)
+    test, test_labels = draw(samples)
+    return train, train_labels, test, test_labels
+
+
+def grid_means(side: int, spacing: float) -> np.ndarray:
+    """The side × side grid of means, centred on 0: (side², 2). side 5, spacing 2 gives the
+    25 modes at (−4 + 2i, −4 + 2j) of the VEEGAN and PacGAN benchmarks."""
+    axis = spacing * (np.arange(side) - (side - 1) / 2)
+    return np.array([(x, y) for x in axis for y in axis])
+
+
+def gaussian_grid(side: int, spacing: float, std: float, samples: int,
+                  seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train, train_labels, test, test_labels): equal-weight isotropic Gaussians of spread
+    ``std`` at the grid's means, labels the mode's index; ``samples`` points in each set."""
+    gen = np.random.default_rng(np.random.SeedSequence([seed, 0x6B1D]))
+    means = grid_means(side, spacing)
+
+    def draw(n):
+        labels = gen.integers(0, len(means), n)
+        return means[labels] + std * gen.standard_normal((n, 2)), labels
 
     train, train_labels = draw(samples)
     test, test_labels = draw(samples)

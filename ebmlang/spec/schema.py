@@ -93,7 +93,7 @@ _DATA_COMMON = {
     "source": Field(Enum(*DATA_SOURCES), doc="where the data comes from"),
     "layer": Field(Identifier(), None, "the layer the data is clamped to (default: the first layer)"),
     "labels": Field(Identifier(), None, "a softmax layer of one group that the class labels are clamped to, "
-                    "one-hot (sets with labels: mnist, mnist-embedded, gaussian-mixture, file)"),
+                    "one-hot (sets with labels: mnist, mnist-embedded, gaussian-mixture, gaussian-grid, file)"),
 }
 _BINARIZE = Field(AnyOf(Float(0.0, 1.0), Enum("sample", "none")), "none",
                   "a threshold on intensities in [0, 1], `sample` (Bernoulli), or `none`")
@@ -125,6 +125,12 @@ DATA = Discriminated("data", "source", {
         "samples": Field(Int(2), 2000, "points generated (train and test each)"),
         "separation": Field(POSITIVE, 4.0, "spread of the component means"),
         "noise": Field(POSITIVE, 1.0, "standard deviation within a component"),
+        "seed": Field(Int(0), 0, "seed of the generated set")}),
+    "gaussian-grid": _data("data: gaussian-grid", {
+        "side": Field(Int(1), 5, "modes per side of the square grid (5: the 25 modes of VEEGAN and PacGAN)"),
+        "spacing": Field(POSITIVE, 2.0, "distance between neighbouring modes"),
+        "std": Field(POSITIVE, 0.05, "standard deviation of each mode"),
+        "samples": Field(Int(2), 2000, "points generated (train and test each)"),
         "seed": Field(Int(0), 0, "seed of the generated set")}),
     "patterns": _data("data: patterns", {
         "count": Field(Int(1), 10, "random patterns to store (training set = test set)"),

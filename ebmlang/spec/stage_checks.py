@@ -13,7 +13,7 @@ from .constraints import suggest
 from .types import BACKPROP_RULES, STORAGE_RULES, NegativePhaseSpec, PositivePhaseSpec, Spec, default_clamp
 
 Problem = tuple[str, str]
-LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "file")
+LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "gaussian-grid", "file")
 PERSISTENT_RULES = ("pcd", "dbm")
 
 

@@ -67,6 +67,8 @@ class DataSpec:
     samples: int = 2000
     separation: float = 4.0
     noise: float = 1.0
+    spacing: float = 2.0
+    std: float = 0.05
     seed: int = 0
     count: int = 10
     probability: float = 0.5

@@ -7,7 +7,8 @@ ENERGY_UNIT_TYPES = ("binary", "spin", "gaussian", "softmax")     # with a close
 UNIT_TYPES = ENERGY_UNIT_TYPES + ("rectified",)                 # rectified: feed-forward (directed) maps only
 BETWEEN_CONNECTIVITY = ("dense", "random", "edges", "mask")
 WITHIN_CONNECTIVITY = ("complete", "lattice", "random", "random_regular", "edges")
-DATA_SOURCES = ("mnist", "mnist-embedded", "bars-and-stripes", "gaussian-mixture", "file", "patterns")
+DATA_SOURCES = ("mnist", "mnist-embedded", "bars-and-stripes", "gaussian-mixture", "gaussian-grid", "file",
+                "patterns")
 
 POSITIVE = Float(0.0, min_open=True)
 PROBABILITY_OPEN = Float(0.0, 1.0, min_open=True, max_open=True)
