@@ -13,19 +13,17 @@ activation for every hidden layer (logistic) and squared error, but the same GEM
 """
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import get_namespace
-from ebmlang.backend.memory import keep_freed_memory
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
 
-HERE = Path(__file__).resolve().parent
+from common import parse_args, sync, time_alternating
+
 SIZES = [784, 1000, 500, 250, 30]
 SPEC = """
 name: bench
@@ -83,7 +81,7 @@ def time_plain(x, batch, xp, seed):
     net = PlainAutoencoder(xp, seed)
     t0 = time.perf_counter()
     net.epoch(x, batch, seed)
-    _sync(xp)
+    sync(xp)
     return time.perf_counter() - t0
 
 
@@ -94,7 +92,7 @@ def time_ebmlang(x, batch, backend, seed):
     state = trainer.init_state(model.params)
     t0 = time.perf_counter()
     trainer.run_epoch(state, x, "v")
-    _sync(model.xp)
+    sync(model.xp)
     return time.perf_counter() - t0
 
 
@@ -113,30 +111,16 @@ def time_sklearn(x, batch, seed):
     return time.perf_counter() - t0
 
 
-def _sync(xp):
-    if xp is not np:
-        xp.cuda.Stream.null.synchronize()
-
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
-    p.add_argument("--batch", type=int, default=100)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--mnist", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
-    args = p.parse_args()
-    keep_freed_memory()     # as `ebm` does; for every contender alike
+    args = parse_args(__doc__)
     xp = get_namespace(args.backend)
     host = (load_mnist(args.mnist)["train_images"] / 255.0).astype(np.float32)
     x = xp.asarray(host)
     times = {"ebmlang": [], "plain loop": [], "sklearn f32": []}
     contenders = [("ebmlang", lambda r: time_ebmlang(x, args.batch, args.backend, r)),
                   ("plain loop", lambda r: time_plain(x, args.batch, xp, r))]
-    for _, run in contenders:
-        run(99)
-    for r in range(args.repeats):
-        for name, run in (contenders if r % 2 == 0 else contenders[::-1]):
-            times[name].append(run(r))
+    time_alternating(contenders, args.repeats, times)
     if args.backend == "numpy":
         t = time_sklearn(host, args.batch, 0)
         if t is not None:

@@ -13,19 +13,17 @@ so it is bounded by the same GEMM floor, also printed).
 """
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import get_namespace
-from ebmlang.backend.memory import keep_freed_memory
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
 
-HERE = Path(__file__).resolve().parent
+from common import parse_args, sync, time_alternating
+
 SPEC = """
 name: bench
 dtype: float32
@@ -66,7 +64,7 @@ def time_plain(x, batch, xp, seed):
     vw, vb, vc = xp.zeros_like(w), xp.zeros_like(b), xp.zeros_like(c)
     t0 = time.perf_counter()
     plain_loop_epoch(x, w, b, c, vw, vb, vc, batch, 0.05, 0.5, seed, xp)
-    _sync(xp)
+    sync(xp)
     return time.perf_counter() - t0
 
 
@@ -77,7 +75,7 @@ def time_ebmlang(x, batch, backend, seed):
     state = trainer.init_state(model.params)
     t0 = time.perf_counter()
     trainer.run_epoch(state, x, "v")
-    _sync(model.xp)
+    sync(model.xp)
     return time.perf_counter() - t0
 
 
@@ -92,7 +90,7 @@ def time_gemm_floor(x, batch, xp, seed):
         _ = v @ w
         _ = v.T @ h
         _ = v.T @ h
-    _sync(xp)
+    sync(xp)
     return time.perf_counter() - t0
 
 
@@ -107,19 +105,9 @@ def time_sklearn(x, batch, seed):
     return time.perf_counter() - t0
 
 
-def _sync(xp):
-    if xp is not np:
-        xp.cuda.Stream.null.synchronize()
-
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
-    p.add_argument("--batch", type=int, default=100)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--mnist", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
-    args = p.parse_args()
-    keep_freed_memory()     # as `ebm` does; for every contender alike
+    args = parse_args(__doc__)
     xp = get_namespace(args.backend)
     images = load_mnist(args.mnist)["train_images"]
     host = (images > 127).astype(np.float32)
@@ -128,11 +116,7 @@ def main():
     contenders = [("ebmlang", lambda r: time_ebmlang(x, args.batch, args.backend, r)),
                   ("plain loop", lambda r: time_plain(x, args.batch, xp, r)),
                   ("GEMM floor", lambda r: time_gemm_floor(x, args.batch, xp, r))]
-    for _, run in contenders:     # untimed warm-up: BLAS threads, and memory first touched by someone
-        run(99)
-    for r in range(args.repeats):  # alternate the order, so no contender always runs first
-        for name, run in (contenders if r % 2 == 0 else contenders[::-1]):
-            times[name].append(run(r))
+    time_alternating(contenders, args.repeats, times)
     if args.backend == "numpy":   # scikit-learn: its default float64, and float32
         for r in range(2):
             for name, data in (("sklearn f64", host.astype(np.float64)), ("sklearn f32", host)):
