@@ -3,7 +3,8 @@
 Node attributes: ``size``, ``units`` (a UnitType), ``kind``, ``shape``, ``sigma``,
 ``learn_sigma``, ``bias_init``. Edges run a → b in the declared order (a MultiDiGraph, since a
 DBN joins one pair by a generative edge down and a recognition edge up). Edge attributes:
-the multigraph's edge key (`weight.a.b`; a tied directed edge a → b shares `weight.b.a`), ``a``/``b`` (which fix the weight matrix's orientation), ``kind``
+the multigraph's edge key (`weight.a.b`; a tied directed edge a → b shares `weight.b.a`),
+``a``/``b`` (which fix the weight matrix's orientation), ``kind``
 (`undirected`, `generative`, `recognition`), ``tied``, ``connectivity``, ``unit_graph`` (the unit-level
 networkx graph; None for dense and for stencils), ``init``, ``trainable``, ``stencil`` ((dims,
 periodic) for a fixed uniform lattice, else None). A lateral coupling is a self-loop.

@@ -37,5 +37,6 @@ def make_objective(program: Program, stage, clamp: tuple, seed: int):
     return BoltzmannObjective(program, stage, clamp, seed)
 
 
-__all__ = ["BackpropObjective", "BoltzmannObjective", "ObjectiveState", "StorageObjective", "UpDownObjective", "make_objective",
+__all__ = ["BackpropObjective", "BoltzmannObjective", "ObjectiveState", "StorageObjective", "UpDownObjective",
+           "make_objective",
            "phase_difference", "trainable_keys"]

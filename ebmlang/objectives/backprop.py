@@ -40,7 +40,8 @@ class BackpropObjective:
         self.sparsity = stage.sparsity
         kinds = set(self.net.passes)
         used = [c for c in program.directed if c.kind in kinds]
-        biases = [directed_bias_key(program, n, kind) for kind in self.net.passes for n in program.order.get(kind, ())]
+        targets = [(kind, n) for kind in self.net.passes for n in program.order.get(kind, ())]
+        biases = [directed_bias_key(program, n, kind) for kind, n in targets]
         self.keys = tuple(dict.fromkeys([c.key for c in used if c.trainable] + biases))
         if self.sparsity is not None:
             hidden = [n for n in program.order.get("recognition", ()) if n not in clamp]

@@ -112,7 +112,8 @@ class NetMonitor:
         out = {f"loss_{name}": -net_log_likelihood(m, p, data, self.passes) for name, data in sets.items()}
         if self.passes == AUTOENCODER:
             layer = self.probe.layer
-            out.update({f"recon_error_{name}": squared_error(m, p, {layer: data[layer]}) for name, data in sets.items()})
+            for name, data in sets.items():
+                out[f"recon_error_{name}"] = squared_error(m, p, {layer: data[layer]})
         elif self.test is not None and self.probe.test_labels is not None:
             data = {self.probe.layer: self.test[self.probe.layer]}
             out["classification_error_test"] = classification_error(m, p, data, self.probe.test_labels,

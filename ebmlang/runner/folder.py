@@ -2,7 +2,8 @@
 
     spec.resolved.yaml   the spec with every default filled in (valid input to `ebm run`)
     model.npz            bias.<layer>, weight.<a>.<b>, sigma.<layer>; beside them the training
-                         state: the optimizers' slots (velocity.<key>; adam_m/adam_s/adam_t.<key>), chains.<layer>, activity.<layer>, offset.<layer>, rng.seed,
+                         state: the optimizers' slots (velocity.<key>; adam_m/adam_s/adam_t.<key>),
+                         chains.<layer>, activity.<layer>, offset.<layer>, rng.seed,
                          rng.epoch (the next epoch's stream key), train.stage, train.epoch (epochs
                          done in that stage) and, in a stage fed by earlier ones, upstream.<key>: the
                          parameters its up-pass is computed from

@@ -69,7 +69,8 @@ def _samples(model: Model, data: Dataset | None, layer: str, spec, seed: int) ->
 def _reconstructions(model: Model, data: Dataset, layer: str, per_row: int = 10, pairs: int = 5) -> np.ndarray:
     """Rows of ``per_row`` test images, each followed by the row of their reconstructions."""
     x = data.test[: per_row * pairs]
-    out = to_numpy(autoencode(model.program, model.params, {layer: model.xp.asarray(x, dtype=model.program.dtype)})[layer])
+    given = {layer: model.xp.asarray(x, dtype=model.program.dtype)}
+    out = to_numpy(autoencode(model.program, model.params, given)[layer])
     rows = [block for i in range(0, len(x), per_row) for block in (x[i:i + per_row], out[i:i + per_row])]
     return np.concatenate(rows, axis=0)
 

@@ -173,12 +173,14 @@ def _updown(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]
 
 def _rule_options(stage, at: str) -> Iterator[Problem]:
     if stage.centering and stage.rule in STORAGE_RULES + ("updown",) + BACKPROP_RULES:
-        yield f"{at}.centering", f"{at}.centering applies to Boltzmann rules (cd, pcd, boltzmann, dbm), not {stage.rule}"
+        yield (f"{at}.centering", f"{at}.centering applies to Boltzmann rules (cd, pcd, boltzmann, dbm), "
+               f"not {stage.rule}")
     if stage.corruption and stage.rule not in BACKPROP_RULES:
         yield (f"{at}.corruption", f"{at}.corruption applies to backpropagation (rules reconstruction, supervised), "
                f"not {stage.rule}")
     if stage.dropout and stage.rule not in BACKPROP_RULES:
-        yield f"{at}.dropout", f"{at}.dropout applies to backpropagation (rules reconstruction, supervised), not {stage.rule}"
+        yield (f"{at}.dropout", f"{at}.dropout applies to backpropagation (rules reconstruction, supervised), "
+               f"not {stage.rule}")
     if stage.rule in BACKPROP_RULES:
         for name, default in (("positive", PositivePhaseSpec()), ("negative", NegativePhaseSpec())):
             if getattr(stage, name) != default:

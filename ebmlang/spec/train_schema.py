@@ -4,7 +4,8 @@ for a family (`template`). ``schema.py`` assembles them into the whole spec's ta
 """
 from __future__ import annotations
 
-from .constraints import EMPTY, Bool, Choice, Enum, Field, Float, Identifier, Int, ListOf, MapOf, OneOrList, Section, Str, Tagged
+from .constraints import (EMPTY, Bool, Choice, Enum, Field, Float, Identifier, Int, ListOf, MapOf, OneOrList, Section,
+                          Str, Tagged)
 from .types import (AdamSpec, BACKPROP_RULES, CenteringSpec, GroupSpec, NegativePhaseSpec, PositivePhaseSpec, SgdSpec,
                     SparsitySpec, STORAGE_RULES, TrainSpec)
 from .values import ENERGY_UNIT_TYPES, MOMENTUM, POSITIVE, PROBABILITY_OPEN, UNIT_TYPES

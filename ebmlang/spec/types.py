@@ -293,7 +293,8 @@ class Spec:
     def written(self, path: str) -> bool:
         """Whether the user wrote ``path`` (or one of its parents), rather than a default filling it."""
         parts = path.split(".")
-        return path in self.where and not any(".".join(parts[:i]) in self.defaulted for i in range(1, len(parts) + 1))
+        prefixes = (".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        return path in self.where and not any(p in self.defaulted for p in prefixes)
 
     def loc(self, path: str) -> Location:
         """The location of ``path``, or of its nearest written ancestor."""

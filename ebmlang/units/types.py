@@ -262,7 +262,8 @@ class Gaussian(UnitType):
 
 
 class Rectifier(UnitType):
-    """Noisy rectified linear units (Nair & Hinton 2010): E[x | u] ≈ max(0, φ), x = max(0, φ + N(0, σ(φ)))."""
+    """Noisy rectified linear units (Nair & Hinton 2010): E[x | u] ≈ max(0, φ), drawn as
+    x = max(0, φ + N(0, σ(φ)))."""
 
     name = "rectified"
     discrete = False
