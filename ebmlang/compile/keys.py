@@ -6,6 +6,9 @@
                                            directed couplings map a → b
     recbias.<layer>     (size,)            the bias of a layer in the recognition model q (a DBN's
                                            bottom-up pass), apart from its generative bias
+    lvweight.<a>.<b>    (size_a, size_b)   a recognition map a → b into the log-variance ℓ of a
+                                           gaussian layer's q(b | ·) = N(μ, diag e^ℓ) (a VAE's encoder)
+    lvbias.<layer>      (size,)            the bias of that log-variance
 
 The parameter dicts stay keyed by these strings (they are the fixed file format); code that needs
 to know a key's role asks ``program.keys[key]`` instead of splitting the string.
@@ -14,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES = ("bias", "sigma", "weight", "recbias")
+ROLES = ("bias", "sigma", "weight", "recbias", "lvweight", "lvbias")
+PAIR_ROLES = ("weight", "lvweight")
 
 
 @dataclass(frozen=True)
@@ -25,9 +29,9 @@ class ParamKey:
     @classmethod
     def parse(cls, text: str) -> "ParamKey":
         role, *layers = text.split(".")
-        if role not in ROLES or len(layers) != (2 if role == "weight" else 1):
+        if role not in ROLES or len(layers) != (2 if role in PAIR_ROLES else 1):
             raise ValueError(f"'{text}' is not a parameter key (bias.<layer>, sigma.<layer>, weight.<a>.<b>, "
-                             "recbias.<layer>)")
+                             "recbias.<layer>, lvweight.<a>.<b>, lvbias.<layer>)")
         return cls(role, tuple(layers))
 
     def __str__(self) -> str:
@@ -40,7 +44,7 @@ class ParamKey:
     @property
     def decays(self) -> bool:
         """Weight decay applies to couplings, never to biases or σ."""
-        return self.role == "weight"
+        return self.role in PAIR_ROLES
 
     @property
     def log_scale(self) -> bool:
@@ -60,8 +64,13 @@ def recbias_key(layer: str) -> str:
     return f"recbias.{layer}"
 
 
-def weight_key(a: str, b: str) -> str:
-    return f"weight.{a}.{b}"
+def weight_key(a: str, b: str, head: str = "mean") -> str:
+    """The weights of a coupling a → b; a log-variance head's (``head="log_variance"``) are apart."""
+    return f"{'lv' if head == 'log_variance' else ''}weight.{a}.{b}"
 
 
-__all__ = ["ParamKey", "ROLES", "bias_key", "recbias_key", "sigma_key", "weight_key"]
+def lvbias_key(layer: str) -> str:
+    return f"lvbias.{layer}"
+
+
+__all__ = ["PAIR_ROLES", "ParamKey", "ROLES", "bias_key", "lvbias_key", "recbias_key", "sigma_key", "weight_key"]

@@ -1,5 +1,5 @@
 """Initial parameters of a Program: `bias.<layer>`, `sigma.<layer>`, `weight.<a>.<b>`, `recbias.<layer>`
-(zero).
+and `lvbias.<layer>` (zero), `lvweight.<a>.<b>`.
 
 Draws happen on the host with NumPy and are then moved to the backend, so a CPU run and a GPU
 run of the same spec and seed start from the same parameters.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec.constraints import Choice
+from .keys import weight_key
 from .program import Program
 
 
@@ -71,7 +72,7 @@ def read_init_files(spec, program: Program) -> dict:
 def _declared_order(spec, program: Program) -> list:
     """(index in the spec, CouplingInfo) of every coupling with weights of its own (not tied)."""
     by_key = {c.key: c for c in (*program.couplings, *program.directed) if not c.transposed}
-    return [(i, by_key[f"weight.{c.between[0]}.{c.between[1]}"]) for i, c in enumerate(spec.model.couplings)
+    return [(i, by_key[weight_key(*c.between, c.head)]) for i, c in enumerate(spec.model.couplings)
             if not c.tied]
 
 
@@ -93,6 +94,8 @@ def init_params(program: Program, seed: int, data_mean: dict | None = None, file
     for c in program.directed:
         if c.kind == "recognition":
             host[f"recbias.{c.b}"] = np.zeros(program.layers[c.b].size)
+        if c.head == "log_variance":            # q starts with unit variance
+            host[f"lvbias.{c.b}"] = np.zeros(program.layers[c.b].size)
     for c in (*program.couplings, *program.directed):
         if c.transposed:                # tied: its weights are those of the coupling it mirrors
             continue

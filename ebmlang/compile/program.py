@@ -24,7 +24,7 @@ import numpy as np
 from ..graph.builders import bipartite_mask, lateral_mask
 from ..spec.constraints import Choice
 from ..units import UnitType
-from .keys import ParamKey, bias_key, recbias_key, sigma_key
+from .keys import ParamKey, bias_key, lvbias_key, recbias_key, sigma_key
 from .schedule import Block, Piece, colour_schedule
 
 
@@ -65,6 +65,7 @@ class CouplingInfo:
     kind: str = "undirected"        # or "generative" / "recognition": a directed map a → b
     mirror: str | None = None       # an RBM view's recognition twin, kept equal to Wᵀ (see views.py)
     transposed: bool = False        # a tied directed map a → b: uses the reverse's W (size_b, size_a) as Wᵀ
+    head: str = "mean"              # or "log_variance": a recognition map into the log-variance of b's q
 
     @property
     def lateral(self) -> bool:
@@ -91,9 +92,16 @@ class Program:
     directed: tuple = ()                  # directed CouplingInfo, generative and recognition
     order: dict = field(default_factory=dict, repr=False)  # kind -> layers it targets, parents first
 
-    def directed_into(self, name: str, kind: str) -> tuple:
-        """The ``kind`` couplings a → ``name``."""
-        return tuple(c for c in self.directed if c.kind == kind and c.b == name)
+    def directed_into(self, name: str, kind: str, head: str = "mean") -> tuple:
+        """The ``kind`` couplings a → ``name`` (feeding its mean, or with ``head="log_variance"``
+        the log-variance of its approximate posterior)."""
+        return tuple(c for c in self.directed if c.kind == kind and c.b == name and c.head == head)
+
+    @property
+    def stochastic(self) -> tuple:
+        """Gaussian layers whose recognition posterior has a log-variance head: a VAE's latents,
+        drawn by reparameterisation in rule `elbo`."""
+        return tuple(dict.fromkeys(c.b for c in self.directed if c.head == "log_variance"))
 
     @property
     def generated(self) -> tuple:
@@ -139,6 +147,7 @@ def assemble(name, xp, dtype, temperature, layers: dict, couplings: tuple, direc
     keys = {k: ParamKey.parse(k) for info in layers.values() for k in info.param_keys}
     keys.update({c.key: ParamKey.parse(c.key) for c in (*couplings, *directed)})
     keys.update({recbias_key(c.b): ParamKey.parse(recbias_key(c.b)) for c in directed if c.kind == "recognition"})
+    keys.update({lvbias_key(c.b): ParamKey.parse(lvbias_key(c.b)) for c in directed if c.head == "log_variance"})
     order = {kind: _topological(layers, [c for c in directed if c.kind == kind])
              for kind in ("generative", "recognition")}
     return Program(name, xp, dtype, temperature, layers, couplings, schedule, incident, neighbours, keys,
@@ -182,7 +191,7 @@ def _coupling(graph: nx.Graph, d: dict, xp: ModuleType) -> CouplingInfo:
     else:
         mask = None if unit_graph is None else bipartite_mask(unit_graph, n_a, n_b)
     return CouplingInfo(d["key"], a, b, None if mask is None else xp.asarray(mask), mask,
-                        d["trainable"], d["init"], kind=d.get("kind", "undirected"))
+                        d["trainable"], d["init"], kind=d.get("kind", "undirected"), head=d.get("head", "mean"))
 
 
 __all__ = ["Block", "CouplingInfo", "LayerInfo", "Piece", "Program", "assemble", "lower"]

@@ -31,7 +31,7 @@ def restrict(program: Program, names, field_gain: dict | None = None) -> Program
     """The sub-program of layers ``names`` (see the module docstring)."""
     names = set(names)
     gains = field_gain or {}
-    inside = [c for c in program.directed if c.a in names and c.b in names]
+    inside = [c for c in program.directed if c.a in names and c.b in names and c.head == "mean"]
     down = {(c.a, c.b) for c in inside if c.kind == "generative"}
     up = {(c.a, c.b): c for c in inside if c.kind == "recognition"}
     views = [_rbm_view(c, up.get((c.b, c.a))) for c in inside

@@ -33,6 +33,7 @@ class Dataset:
     shape: tuple | None = None          # image shape of one row, for figures
     label_layer: str | None = None      # the softmax layer the labels are clamped to, one-hot
     classes: int = 0                    # its size
+    resample: bool = False              # train holds intensities, binarised afresh each epoch by the trainer
 
     @property
     def layers(self) -> tuple:
@@ -154,10 +155,13 @@ def _binarize(spec: Spec, ds: Dataset) -> Dataset:
     how = spec.data.binarize if spec.data.source in ("mnist", "mnist-embedded", "file") else "none"
     if how == "none":
         return ds
-    if how == "sample":   # drawn once, as in Salakhutdinov & Murray (2008): a fixed binary data set
+    if how in ("sample", "resample"):   # drawn once, as in Salakhutdinov & Murray (2008): a fixed binary set
         gen = np.random.default_rng([spec.seed, 0xB1])
-        return _replace(ds, train=(gen.random(ds.train.shape) < ds.train).astype(float),
-                        test=(gen.random(ds.test.shape) < ds.test).astype(float))
+        train = (gen.random(ds.train.shape) < ds.train).astype(float)
+        test = (gen.random(ds.test.shape) < ds.test).astype(float)
+        if how == "resample":           # the training intensities stay; each epoch draws its own binary set
+            return _replace(ds, test=test, resample=True)
+        return _replace(ds, train=train, test=test)
     return _replace(ds, train=(ds.train > how).astype(float), test=(ds.test > how).astype(float))
 
 

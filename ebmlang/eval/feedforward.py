@@ -25,6 +25,14 @@ def is_net(program: Program) -> bool:
     return not program.couplings and bool(program.directed)
 
 
+def is_autoencoder(program: Program, layer: str) -> bool:
+    """A net that decodes ``layer`` from what its encoder computes: every layer the generative pass
+    starts from is computed by the recognition pass (not so for a GAN's generator)."""
+    generated = set(program.order.get("generative", ()))
+    roots = {c.a for c in program.directed if c.kind == "generative" and c.a not in generated}
+    return layer in generated and roots <= set(program.order.get("recognition", ()))
+
+
 def _chunks(data: dict, chunk: int = CHUNK):
     rows = next(iter(data.values())).shape[0]
     for start in range(0, rows, chunk):
@@ -90,5 +98,5 @@ def principal_components(train: np.ndarray, data: np.ndarray, k: int = 2) -> np.
     return (np.asarray(data, dtype=np.float64) - mean) @ v
 
 
-__all__ = ["AUTOENCODER", "autoencode", "is_net", "net_log_likelihood", "pca_squared_error", "predict",
+__all__ = ["AUTOENCODER", "autoencode", "is_autoencoder", "is_net", "net_log_likelihood", "pca_squared_error", "predict",
            "principal_components", "principal_directions", "squared_error"]

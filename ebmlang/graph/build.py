@@ -3,7 +3,8 @@
 Node attributes: ``size``, ``units`` (a UnitType), ``kind``, ``shape``, ``sigma``,
 ``learn_sigma``, ``bias_init``. Edges run a → b in the declared order (a MultiDiGraph, since a
 DBN joins one pair by a generative edge down and a recognition edge up). Edge attributes:
-the multigraph's edge key (`weight.a.b`; a tied directed edge a → b shares `weight.b.a`),
+the multigraph's edge key (`weight.a.b`; a tied directed edge a → b shares `weight.b.a`; a
+log-variance head `lvweight.a.b`), ``head`` (`mean` or `log_variance`),
 ``a``/``b`` (which fix the weight matrix's orientation), ``kind``
 (`undirected`, `generative`, `recognition`), ``tied``, ``connectivity``, ``unit_graph`` (the unit-level
 networkx graph; None for dense and for stencils), ``init``, ``trainable``, ``stencil`` ((dims,
@@ -16,6 +17,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
+from ..compile.keys import weight_key
 from ..errors import GraphError
 from ..spec import Spec
 from ..units import make_units
@@ -32,8 +34,8 @@ def build_graph(spec: Spec) -> nx.MultiDiGraph:
     for i, c in enumerate(spec.model.couplings):
         a, b = c.between
         stencil = _stencil(c)
-        g.add_edge(a, b, key=f"weight.{b}.{a}" if c.tied else f"weight.{a}.{b}", a=a, b=b, kind=c.kind,
-                   tied=c.tied, connectivity=c.connectivity.kind,
+        key = weight_key(b, a) if c.tied else weight_key(a, b, c.head)
+        g.add_edge(a, b, key=key, a=a, b=b, kind=c.kind, tied=c.tied, head=c.head, connectivity=c.connectivity.kind,
                    unit_graph=None if stencil or c.tied else _unit_graph(spec, i, c), init=c.init,
                    trainable=c.trainable, stencil=stencil)
     return g

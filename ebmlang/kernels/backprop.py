@@ -22,7 +22,15 @@ the batch and keyed like the parameters:
     ∂J/∂W_al = s(x_a)ᵀ ∂J/∂u_l                           ∂J/∂x_a += ∂J/∂u_l W_alᵀ (through s)
 
 With dropout, a node's value is x_l ⊙ m_l (m_l: 0 for a dropped unit, 1/(1 − p) for a kept one),
-and ∂J/∂x_l is multiplied by m_l on the way back. All of it is checked against central finite
+and ∂J/∂x_l is multiplied by m_l on the way back.
+
+A *stochastic* layer z (``program.stochastic``: a gaussian layer with a recognition log-variance
+head, a VAE's latents) also gets ℓ_z = lvbias_z + Σ_a s(x_a) V_az in the recognition pass, and
+given standard normal noise ε (B, n) its value is the reparameterised draw (Kingma & Welling 2014)
+
+    z = μ + e^{ℓ/2} ⊙ ε,     so  ∂J/∂μ = ∂J/∂z,   ∂J/∂ℓ = ∂J/∂z ⊙ ε ⊙ e^{ℓ/2} / 2   (+ direct terms)
+
+(without noise, z = μ: the posterior mean). All of it is checked against central finite
 differences on random nets (tests/test_backprop.py), the noise held fixed.
 """
 from __future__ import annotations
@@ -30,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..compile import Program
-from ..compile.keys import sigma_key
+from ..compile.keys import lvbias_key, sigma_key
 from ..units import LayerParams
 from .directed import directed_bias_key, directed_params
 
@@ -54,11 +62,13 @@ class Net:
         return cls(tuple(passes), tuple(n for n in clamp if n not in first),
                    tuple((last[n], n) for n in clamp if n in last))
 
-    def run(self, program: Program, params: dict, data: dict, dropout: float = 0.0, rng=None) -> "Tape":
+    def run(self, program: Program, params: dict, data: dict, dropout: float = 0.0, rng=None,
+            noise: dict | None = None) -> "Tape":
         """The forward pass on ``data``; with ``dropout``, every hidden node (not a target) loses
-        that fraction of its units, drawn from ``rng``."""
+        that fraction of its units, drawn from ``rng``; ``noise`` draws the stochastic layers."""
         hidden = (lambda node: node not in self.targets) if dropout else None
-        return forward(program, params, {n: data[n] for n in self.inputs}, self.passes, dropout, rng, hidden)
+        return forward(program, params, {n: data[n] for n in self.inputs}, self.passes, dropout, rng, hidden,
+                       noise)
 
     def log_likelihood(self, program: Program, params: dict, tape: "Tape", data: dict):
         """Σ of log p(data | u) over the targets, per row: (B,)."""
@@ -80,6 +90,8 @@ class Tape:
     conds: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
     masks: dict = field(default_factory=dict)      # dropout: node -> kept/(1 − p), 0 where dropped
+    logvar: dict = field(default_factory=dict)     # stochastic node -> ℓ, the log-variance of q
+    noise: dict = field(default_factory=dict)      # stochastic node -> ε of its reparameterised draw
 
     def source(self, index: int, layer: str):
         """The node that supplies ``layer`` to pass ``index``: the latest pass ≤ index computing it,
@@ -103,26 +115,30 @@ def _stat_params(program: Program, params: dict, layer: str) -> LayerParams:
 
 
 def forward(program: Program, params: dict, given: dict, passes: tuple, dropout: float = 0.0, rng=None,
-            droppable=None) -> Tape:
+            droppable=None, noise: dict | None = None) -> Tape:
     """Run ``passes`` (kinds, e.g. ("recognition", "generative")) from ``given`` ({layer: (B, n)}).
 
     Dropout (Srivastava et al. 2014): each node for which ``droppable(node)`` holds has a random
     fraction ``dropout`` of its units set to 0 and the rest scaled by 1/(1 − dropout), so that the
-    net without dropout (evaluation) sees the same expected input."""
-    tape, t = Tape(tuple(passes), dict(given)), program.temperature
+    net without dropout (evaluation) sees the same expected input. ``noise`` ({layer: ε (B, n)})
+    draws the stochastic layers of the recognition pass as μ + e^{ℓ/2} ε; without it they take μ."""
+    tape, t, noise = Tape(tuple(passes), dict(given)), program.temperature, noise or {}
+    stochastic = set(program.stochastic)
     for index, kind in enumerate(passes):
         for name in program.order.get(kind, ()):
-            u = None
-            for c in program.directed_into(name, kind):
-                parent = program.layers[c.a].units
-                s_a = parent.coupling_stat(tape.value(index, c.a), _stat_params(program, params, c.a))
-                term = s_a @ params[c.key].T if c.transposed else s_a @ params[c.key]
-                u = term if u is None else u + term
+            u = _field(program, params, tape, index, program.directed_into(name, kind))
             units = program.layers[name].units
             cond = units.conditional(u, directed_params(program, params, name, kind), t)
             node = (index, name)
             tape.inputs[node], tape.conds[node] = u, cond
             value = units.mean(cond)
+            if kind == "recognition" and name in stochastic:
+                heads = program.directed_into(name, kind, "log_variance")     # one at least: it is stochastic
+                lv = params[lvbias_key(name)] + _field(program, params, tape, index, heads)
+                tape.logvar[node] = lv
+                if name in noise:
+                    tape.noise[node] = noise[name]
+                    value = value + program.xp.exp(0.5 * lv) * noise[name]
             if dropout and droppable(node):
                 kept = rng.uniform(value.shape, value.dtype) >= dropout
                 tape.masks[node] = kept / value.dtype.type(1 - dropout)
@@ -131,11 +147,26 @@ def forward(program: Program, params: dict, given: dict, passes: tuple, dropout:
     return tape
 
 
-def backward(program: Program, params: dict, tape: Tape, grad_u: dict, grad_x: dict | None = None) -> dict:
-    """∂J/∂θ (batch sums, keyed like ``params``) from ascent directions ∂J/∂u (``grad_u``) and
-    ∂J/∂x (``grad_x``) on nodes (pass index, layer); see the module docstring."""
-    grad_x = dict(grad_x or {})
-    grads: dict = {}
+def _field(program: Program, params: dict, tape: Tape, index: int, couplings: tuple):
+    """Σ_a s(x_a) W_a· over ``couplings`` into one node of pass ``index``; None without any."""
+    u = None
+    for c in couplings:
+        parent = program.layers[c.a].units
+        s_a = parent.coupling_stat(tape.value(index, c.a), _stat_params(program, params, c.a))
+        term = s_a @ params[c.key].T if c.transposed else s_a @ params[c.key]
+        u = term if u is None else u + term
+    return u
+
+
+def backward(program: Program, params: dict, tape: Tape, grad_u: dict, grad_x: dict | None = None,
+             grad_logvar: dict | None = None, wanted=None, inputs: dict | None = None) -> dict:
+    """∂J/∂θ (batch sums, keyed like ``params``) from ascent directions ∂J/∂u (``grad_u``),
+    ∂J/∂x (``grad_x``) and, at stochastic nodes, ∂J/∂ℓ (``grad_logvar``) on nodes (pass index,
+    layer); see the module docstring. With ``wanted`` (keys), only those parameters' gradients
+    are formed (a GAN's generator step needs the discriminator's ∂J/∂x, not its weights'); a dict
+    ``inputs`` receives ∂J/∂x of the given layers, {layer: (B, n)}."""
+    grad_x, grad_logvar = dict(grad_x or {}), dict(grad_logvar or {})
+    grads = _Grads(wanted, inputs)
     t = program.temperature
     for index in reversed(range(len(tape.passes))):
         kind = tape.passes[index]
@@ -148,30 +179,55 @@ def backward(program: Program, params: dict, tape: Tape, grad_u: dict, grad_x: d
                 gx = gx * tape.masks[node] if node in tape.masks else gx
                 through = units.mean_backward(tape.conds[node], gx, p, t)
                 gu = through if gu is None else gu + through
+                if node in tape.noise:          # z = μ + e^{ℓ/2} ε
+                    reparam = gx * tape.noise[node] * program.xp.exp(0.5 * tape.logvar[node]) * 0.5
+                    grad_logvar[node] = grad_logvar[node] + reparam if node in grad_logvar else reparam
+            if node in grad_logvar:
+                g_lv = grad_logvar.pop(node)
+                grads.add(lvbias_key(name), lambda: g_lv.sum(axis=0))
+                for c in program.directed_into(name, kind, "log_variance"):
+                    _into_parent(program, params, tape, index, c, g_lv, grads, grad_x)
             if gu is None:
                 continue
-            _add(grads, directed_bias_key(program, name, kind), units.bias_grad(gu, p).sum(axis=0))
+            grads.add(directed_bias_key(program, name, kind), lambda: units.bias_grad(gu, p).sum(axis=0))
             for c in program.directed_into(name, kind):
                 _into_parent(program, params, tape, index, c, gu, grads, grad_x)
-    return grads
+    return grads.sums
 
 
-def _into_parent(program, params, tape: Tape, index: int, c, gu, grads: dict, grad_x: dict) -> None:
+def _into_parent(program, params, tape: Tape, index: int, c, gu, grads: "_Grads", grad_x: dict) -> None:
     """Weight gradient of coupling ``c`` → its target, and ∂J/∂x of its parent's node."""
     parent = program.layers[c.a].units
     sp = _stat_params(program, params, c.a)
-    s_a = parent.coupling_stat(tape.value(index, c.a), sp)
-    g = gu.T @ s_a if c.transposed else s_a.T @ gu
-    _add(grads, c.key, g if c.mask is None else g * c.mask)
+
+    def weight_grad():
+        s_a = parent.coupling_stat(tape.value(index, c.a), sp)
+        g = gu.T @ s_a if c.transposed else s_a.T @ gu
+        return g if c.mask is None else g * c.mask
+
+    grads.add(c.key, weight_grad)
     node = tape.source(index, c.a)
-    if node is not None:
-        w = params[c.key]
-        gx = parent.stat_backward(gu @ w if c.transposed else gu @ w.T, sp)
-        grad_x[node] = grad_x[node] + gx if node in grad_x else gx
+    if node is None and grads.inputs is None:
+        return
+    w = params[c.key]
+    gx = parent.stat_backward(gu @ w if c.transposed else gu @ w.T, sp)
+    into, name = (grads.inputs, c.a) if node is None else (grad_x, node)
+    into[name] = into[name] + gx if name in into else gx
 
 
-def _add(grads: dict, key: str, g) -> None:
-    grads[key] = grads[key] + g if key in grads else g
+class _Grads:
+    """Gradient sums by key; a term is computed (``make()``) only for wanted keys."""
+
+    def __init__(self, wanted=None, inputs: dict | None = None):
+        self.wanted = None if wanted is None else set(wanted)
+        self.sums: dict = {}
+        self.inputs = inputs            # ∂J/∂x of given layers, when asked for
+
+    def add(self, key: str, make) -> None:
+        if self.wanted is not None and key not in self.wanted:
+            return
+        g = make()
+        self.sums[key] = self.sums[key] + g if key in self.sums else g
 
 
 def log_likelihood(program: Program, params: dict, tape: Tape, targets: dict):

@@ -27,8 +27,8 @@ from ..kernels.backprop import Net, backward
 from ..kernels.directed import directed_bias_key, directed_params
 from .state import ObjectiveState
 
-PASSES = {"reconstruction": ("recognition", "generative"), "supervised": ("recognition",)}
-RULES = tuple(PASSES)
+PASSES = {"reconstruction": ("recognition", "generative"), "supervised": ("recognition",),
+          "elbo": ("recognition", "generative"), "adversarial": ("generative", "recognition")}
 
 
 class BackpropObjective:
@@ -108,4 +108,4 @@ def corrupt(x, corruption, rng):
     return x + corruption.options["std"] * rng.normal(x.shape, x.dtype)
 
 
-__all__ = ["BackpropObjective", "PASSES", "RULES", "corrupt"]
+__all__ = ["BackpropObjective", "PASSES", "corrupt"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import Rng, to_numpy
 from ..data import Dataset
 from ..eval import exact
 from ..eval.ais import ais_log_partition, reverse_ais
@@ -12,13 +12,16 @@ from ..eval.pseudo import pseudo_log_likelihood
 from ..eval import belief
 from ..eval.bound import unnormalised_bound
 from ..eval.classify import classification_error
-from ..eval.feedforward import AUTOENCODER, is_net, net_log_likelihood, pca_squared_error, squared_error
+from ..eval.feedforward import AUTOENCODER, is_autoencoder, is_net, net_log_likelihood, pca_squared_error, squared_error
 from ..eval.metrics import free_energy_gap, latent_means, mean_free_energy, reconstruction_error
 from ..eval.recall import recall
+from ..eval.variational import importance_log_likelihood
 from ..model import Model
 from ..objectives.backprop import PASSES
-from ..spec.schema import BACKPROP_RULES, EvaluateSpec
+from ..objectives.variational import ElboObjective
+from ..spec.schema import BACKPROP_RULES, EvaluateSpec, TrainSpec
 from ..train.stages import stage_inputs
+from .generators import GanMonitor, generator_summary, grid_of
 
 
 class Probe:
@@ -45,8 +48,11 @@ class Probe:
         index = plan.index
         train = stage_inputs(plans, index, params, self.subsets["train"])
         test = stage_inputs(plans, index, params, self.subsets["test"]) if self.test is not None else None
+        seed = self.model.spec.seed if self.model.spec else 0
+        if plan.spec.rule == "adversarial":
+            return GanMonitor(self, plan.program, test, seed, grid_of(self.model.spec) if self.model.spec else None)
         if plan.spec.rule in BACKPROP_RULES:
-            return NetMonitor(self, plan.program, train, test, PASSES[plan.spec.rule])
+            return NetMonitor(self, plan.program, train, test, PASSES[plan.spec.rule], seed)
         return StageMonitor(self, plan.program, train, test)
 
     def exact_log_p(self, rows: np.ndarray) -> tuple[np.ndarray, float | None]:
@@ -103,17 +109,21 @@ class NetMonitor:
     of the targets per example), the squared reconstruction error of an autoencoder, and the
     classification error of a classifier."""
 
-    def __init__(self, probe: Probe, program, train: dict, test: dict | None, passes: tuple):
+    def __init__(self, probe: Probe, program, train: dict, test: dict | None, passes: tuple, seed: int = 0):
         self.probe, self.program, self.train, self.test, self.passes = probe, program, train, test, passes
+        self.seed = seed
 
     def epoch_metrics(self) -> dict:
         m, p = self.program, self.probe.model.params
         sets = {"train": self.train, **({"test": self.test} if self.test is not None else {})}
         out = {f"loss_{name}": -net_log_likelihood(m, p, data, self.passes) for name, data in sets.items()}
+        layer = self.probe.layer
         if self.passes == AUTOENCODER:
-            layer = self.probe.layer
             for name, data in sets.items():
                 out[f"recon_error_{name}"] = squared_error(m, p, {layer: data[layer]})
+            if self.program.stochastic:         # a VAE: the one-draw ELBO, the same draws every epoch
+                for name, data in sets.items():
+                    out[f"elbo_{name}"] = _elbo(m, p, {layer: data[layer]}, Rng(m.xp, self.seed, 0xE1B0))
         elif self.test is not None and self.probe.test_labels is not None:
             data = {self.probe.layer: self.test[self.probe.layer]}
             out["classification_error_test"] = classification_error(m, p, data, self.probe.test_labels,
@@ -121,11 +131,17 @@ class NetMonitor:
         return out
 
 
+def _elbo(program, params: dict, data: dict, rng) -> float:
+    objective = ElboObjective(program, TrainSpec(rule="elbo"), tuple(data), 0)
+    rows = next(iter(data.values())).shape[0]
+    return float(objective.elbo(params, data, objective.noise(rows, rng)).mean())
+
+
 def _net_summary(model: Model, data: Dataset, evaluate: EvaluateSpec) -> dict:
     """An autoencoder's squared reconstruction error on the whole test set, beside PCA's with a
     code of the same size (the size of the layers its decoder starts from)."""
     program = model.program
-    if not evaluate.reconstruction or data.layer not in program.generated or not len(data.test):
+    if not evaluate.reconstruction or not is_autoencoder(program, data.layer) or not len(data.test):
         return {}
     test = {data.layer: model.xp.asarray(data.test, dtype=program.dtype)}
     code = sum(program.layers[c.a].size for c in program.directed
@@ -135,6 +151,18 @@ def _net_summary(model: Model, data: Dataset, evaluate: EvaluateSpec) -> dict:
             "reconstruction_error.code_size": code}
 
 
+def _importance(model: Model, data: Dataset, spec) -> dict:
+    """A VAE's test log-likelihood by importance sampling (the IWAE bound) and its ELBO."""
+    if spec is None or spec.method != "importance" or not len(data.test):
+        return {}
+    rows = data.test[: spec.count]
+    seed = model.spec.seed if model.spec else 0
+    bound, elbo = importance_log_likelihood(model.program, model.params, {data.layer: rows}, spec.samples,
+                                            Rng(model.xp, seed, 0x1AE))
+    return {"log_likelihood.test_iwae": float(bound.mean()), "log_likelihood.test_iwae_k": spec.samples,
+            "log_likelihood.test_iwae_examples": len(rows), "elbo.test": float(elbo.mean())}
+
+
 def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, probe: Probe | None) -> dict:
     summary = {}
     has_test = probe is not None and probe.test is not None
@@ -142,7 +170,9 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
         if data is None:
             return {}
         probe_out = _linear_probe(model, data, evaluate.probe) if evaluate.probe else {}
-        return {**_net_summary(model, data, evaluate), **_labels(model, data), **probe_out}
+        return {**_net_summary(model, data, evaluate), **_labels(model, data), **probe_out,
+                **_importance(model, data, evaluate.log_likelihood),
+                **generator_summary(model, data, evaluate, model.spec)}
     if has_test:
         m, p = model.program, model.params
         if evaluate.reconstruction:

@@ -3,7 +3,7 @@
     spec.resolved.yaml   the spec with every default filled in (valid input to `ebm run`)
     model.npz            bias.<layer>, weight.<a>.<b>, sigma.<layer>; beside them the training
                          state: the optimizers' slots (velocity.<key>; adam_m/adam_s/adam_t.<key>),
-                         chains.<layer>, activity.<layer>, offset.<layer>, rng.seed,
+                         chains.<layer>, activity.<layer>, offset.<layer>, counter.<name>, rng.seed,
                          rng.epoch (the next epoch's stream key), train.stage, train.epoch (epochs
                          done in that stage) and, in a stage fed by earlier ones, upstream.<key>: the
                          parameters its up-pass is computed from
@@ -80,6 +80,7 @@ class RunFolder:
             arrays.update({f"chains.{k}": to_numpy(v) for k, v in (state.chains or {}).items()})
             arrays.update({f"activity.{k}": to_numpy(v) for k, v in state.activity.items()})
             arrays.update({f"offset.{k}": to_numpy(v) for k, v in state.offsets.items()})
+            arrays.update({f"counter.{k}": np.array(v, dtype=np.int64) for k, v in state.objective.counters.items()})
             arrays.update({"rng.seed": np.array(seed), "rng.epoch": np.array(state.epoch + 1),
                            "train.epoch": np.array(state.epoch), "train.stage": np.array(state.stage)})
         arrays.update({f"upstream.{k}": to_numpy(v) for k, v in (upstream or {}).items()})
@@ -109,6 +110,7 @@ def restore_state(arrays: dict, state: TrainState, xp) -> TrainState:
     for key, value in pick("activity.").items():
         objective.activity[key][...] = value
     objective.offsets = pick("offset.")
+    objective.counters.update({k[len("counter."):]: int(v) for k, v in arrays.items() if k.startswith("counter.")})
     state.epoch = int(arrays.get("train.epoch", 0))
     state.stage = checkpoint_stage(arrays)
     return state

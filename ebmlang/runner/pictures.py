@@ -2,7 +2,10 @@
 beside their reconstructions.
 
 Samples are Gibbs chains of the energy model, or for a DBN ancestral samples: Gibbs in its top
-RBM, then one top-down pass (one row per class when its labels are in the top).
+RBM, then one top-down pass (one row per class when its labels are in the top). A generator (a
+VAE's decoder, a GAN's generator) draws its latents from their prior; its figures add latent
+interpolations (between test images' codes for a VAE, between prior draws for a GAN) and, for a
+2-D latent, the manifold the decoder maps a grid of latent quantiles to.
 """
 from __future__ import annotations
 
@@ -11,8 +14,11 @@ import numpy as np
 from ..backend import to_numpy
 from ..data import Dataset
 from ..model import Model
-from ..eval.feedforward import autoencode, is_net, principal_components
+from ..eval.feedforward import autoencode, is_autoencoder, is_net, principal_components
+from ..backend import Rng
+from ..eval.generative import generate, interpolations, latent_grid, latents, prior_draws
 from ..eval.metrics import latent_means
+from ..kernels.backprop import forward
 from ..report import save_codes, save_curves, save_mosaic, save_scatter
 from ..spec.schema import EvaluateSpec
 from .folder import RunFolder
@@ -23,11 +29,13 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     layer = data.layer if data else next(iter(model.layers))
     shape = data.shape if data and data.shape else model.layers[layer].shape
     net = is_net(model.program)
-    if net and data is not None and layer in model.program.generated and shape is not None and len(shape) == 2 \
+    if net and data is not None and is_autoencoder(model.program, layer) and shape is not None and len(shape) == 2 \
             and evaluate.reconstruction and len(data.test):
         save_mosaic(folder.file("reconstructions.png"), _reconstructions(model, data, layer), tuple(shape),
                     "test images (odd rows) and their reconstructions (even rows)")
         drawn.append("reconstructions.png")
+    if net and evaluate.samples and latents(model.program, data.layers if data else ()):
+        drawn += _generator_figures(model, data, layer, shape, evaluate, folder, seed)
     if evaluate.samples and not net:
         shown = _samples(model, data, layer, evaluate.samples, seed)
         if shape is not None and len(shape) == 2:
@@ -49,9 +57,58 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     if metrics:
         save_curves(folder.file("curves.png"), metrics,
                     ("recon_error_train", "recon_error_test", "loss_train", "loss_test", "free_energy_gap",
-                     "log_likelihood_test", "kl_divergence", "classification_error_test"))
+                     "log_likelihood_test", "kl_divergence", "classification_error_test", "elbo_train",
+                     "elbo_test"))
         drawn.append("curves.png")
     return drawn
+
+
+def _generator_figures(model: Model, data, layer: str, shape, evaluate: EvaluateSpec, folder: RunFolder,
+                       seed: int) -> list:
+    """samples.png, interpolations.png and (2-D latent) manifold.png of a generator."""
+    program, params, rng = model.program, model.params, Rng(model.xp, seed, 0x6E4)
+    data_layers = data.layers if data else ()
+    draws = prior_draws(program, params, evaluate.samples.count, rng, data_layers)
+    samples = generate(program, params, draws, layer)
+    images = shape is not None and len(shape) == 2
+    if images:
+        save_mosaic(folder.file("samples.png"), samples, tuple(shape), "decoder means of latents drawn from the prior")
+    elif samples.shape[1] == 2 and data is not None:
+        save_scatter(folder.file("samples.png"), data.test, samples, "data and generated samples")
+    else:
+        return []
+    drawn = ["samples.png"]
+    if not images:
+        return drawn
+    ends = _interpolation_ends(model, data, rng, data_layers, pairs=8)
+    path = generate(program, params, {k: model.xp.asarray(v, dtype=program.dtype)
+                                      for k, v in interpolations(*ends, steps=10).items()}, layer)
+    save_mosaic(folder.file("interpolations.png"), path, tuple(shape), "straight lines in latent space, decoded")
+    drawn.append("interpolations.png")
+    names = latents(program, data_layers)
+    if len(names) == 1 and program.layers[names[0]].size == 2:
+        grid = {names[0]: model.xp.asarray(latent_grid(20), dtype=program.dtype)}
+        save_mosaic(folder.file("manifold.png"), generate(program, params, grid, layer), tuple(shape),
+                    "the decoder over a 20 × 20 grid of latent quantiles")
+        drawn.append("manifold.png")
+    return drawn
+
+
+def _interpolation_ends(model: Model, data, rng, data_layers: tuple, pairs: int) -> tuple:
+    """Two sets of latents to join: a VAE's posterior means of test images, else prior draws."""
+    program = model.program
+    if program.stochastic and data is not None and len(data.test) >= 2 * pairs:
+        x = model.xp.asarray(data.test[: 2 * pairs], dtype=program.dtype)
+        means = latent_means_of(model, {data.layer: x})
+        return ({k: v[:pairs] for k, v in means.items()}, {k: v[pairs:] for k, v in means.items()})
+    return (prior_draws(program, model.params, pairs, rng, data_layers),
+            prior_draws(program, model.params, pairs, rng, data_layers))
+
+
+def latent_means_of(model: Model, data: dict) -> dict:
+    """A VAE's posterior means μ(x) of its stochastic layers."""
+    tape = forward(model.program, model.params, data, ("recognition",))
+    return {z: tape.output(z) for z in model.program.stochastic}
 
 
 def _samples(model: Model, data: Dataset | None, layer: str, spec, seed: int) -> np.ndarray:

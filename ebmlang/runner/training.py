@@ -33,12 +33,13 @@ def train_stages(spec, model, data, folder: RunFolder, report, probe, checkpoint
             upstream = {k: v.copy() for k, v in model.params.items()}
         inputs = stage_inputs(plans, plan.index, upstream or model.params, train)
         monitor = probe.for_stage(plans, plan, upstream or model.params)
-        _run_stage(spec, plan, trainer, state, inputs, monitor, folder, report, upstream, len(plans) > 1)
+        redraw = (data.layer,) if data.resample else ()
+        _run_stage(spec, plan, trainer, state, inputs, monitor, folder, report, upstream, len(plans) > 1, redraw)
     return state
 
 
 def _run_stage(spec, plan: StagePlan, trainer: Trainer, state: TrainState, inputs: dict, monitor, folder,
-               report, upstream, staged: bool) -> None:
+               report, upstream, staged: bool, redraw: tuple) -> None:
     stage = plan.spec
     rows = next(iter(inputs.values())).shape[0]
     what = f"{plan.label} ({', '.join(plan.program.layers)}): " if staged else ""
@@ -48,7 +49,7 @@ def _run_stage(spec, plan: StagePlan, trainer: Trainer, state: TrainState, input
     report.restart(stage.epochs)
     while state.epoch < stage.epochs:
         t0 = time.perf_counter()
-        train = sampled_inputs(plan, inputs, spec.seed, state.epoch)
+        train = sampled_inputs(plan, inputs, spec.seed, state.epoch, redraw)
         trainer.run_epoch(state, train, on_batch=lambda d, n: report.batch(state.epoch + 1, d, n))
         record = {"epoch": state.epoch, **({"stage": plan.index + 1} if staged else {}),
                   "seconds": round(time.perf_counter() - t0, 3), **monitor.epoch_metrics()}

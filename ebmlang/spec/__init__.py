@@ -5,7 +5,7 @@ import dataclasses
 from pathlib import Path
 
 from ..errors import Location, SpecError, UsageError
-from .checks import check_spec, is_net
+from .checks import check_spec, generator_latents, is_net
 from .constraints import INVALID, Context, validate
 from .dump import to_plain, to_yaml
 from .nodes import parse_yaml
@@ -43,7 +43,8 @@ def _net_defaults(spec: Spec) -> Spec:
     written (and then refused by the checks), so the resolved spec says so."""
     if spec.model is None or not is_net(spec):
         return spec
-    off = {name: None for name in NET_OFF if not spec.written(f"evaluate.{name}")}
+    kept = ("samples",) if generator_latents(spec) else ()        # a VAE's or GAN's samples need no energy
+    off = {name: None for name in NET_OFF if name not in kept and not spec.written(f"evaluate.{name}")}
     if not off:
         return spec
     out = dataclasses.replace(spec, evaluate=dataclasses.replace(spec.evaluate, **off))

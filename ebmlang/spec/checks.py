@@ -15,12 +15,13 @@ from .constraints import suggest
 from .schema import BETWEEN_CONNECTIVITY, COUPLING, STORAGE_RULES, WITHIN_CONNECTIVITY, Spec
 from .stage_checks import train_problems
 
-from .stage_checks import LABELLED_SOURCES, Problem, data_layer
+from .stage_checks import LABELLED_SOURCES, Problem, data_layer, generator_latents, is_net, stochastic_layers
 
 
 def check_spec(spec: Spec) -> None:
     problems = [*_layers(spec), *_couplings(spec), *_directed(spec), *_data(spec), *train_problems(spec),
-                *_sample(spec), *_codes(spec), *_evaluate(spec), *_hopfield(spec)]
+                *_sample(spec), *_codes(spec), *_evaluate(spec), *_generator_measures(spec),
+                *_hopfield(spec)]
     if problems:
         raise SpecError([Diagnostic(spec.loc(path), message) for path, message in problems])
 
@@ -55,7 +56,7 @@ def _couplings(spec: Spec) -> Iterator[Problem]:
             yield f"{at}.between.{j}", f"{at}.between names unknown layer '{name}'{suggest(name, layers)}"
         if missing:
             continue
-        key = (c.kind, *c.between) if c.directed else ("undirected", *sorted(c.between))
+        key = (c.kind, c.head, *c.between) if c.directed else ("undirected", *sorted(c.between))
         if key in seen:
             yield f"{at}.between", f"{at} couples {c.between[0]} and {c.between[1]} again (already coupling {seen[key]})"
         seen[key] = i
@@ -66,6 +67,7 @@ def _couplings(spec: Spec) -> Iterator[Problem]:
         if c.init.kind == "data_rates":
             yield f"{at}.init", f"{at}.init: data_rates initialises biases only"
         yield from _tied(spec, at, c)
+        yield from _head(spec, at, c)
         units = {layers[n].units for n in c.between}
         if "rectified" in units and not c.directed:
             yield (f"{at}.kind", f"{at}: rectified units have no closed-form energy; couple them only by "
@@ -92,6 +94,17 @@ def _tied(spec: Spec, at: str, c) -> Iterator[Problem]:
     for name in ("init", "connectivity"):         # compared by value: the resolved spec writes the defaults out
         if getattr(c, name) != COUPLING.fields[name].default:
             yield f"{at}.{name}", f"{at}.{name}: a tied coupling has no weights of its own; set {name} on its twin"
+
+
+def _head(spec: Spec, at: str, c) -> Iterator[Problem]:
+    """A log-variance map is a recognition coupling into a gaussian layer, with weights of its own."""
+    if c.head == "mean":
+        return
+    target = spec.model.layers[c.between[1]]
+    if c.kind != "recognition" or c.tied or target.units != "gaussian":
+        yield (f"{at}.head", f"{at}.head: log_variance feeds the variance of a gaussian layer's approximate "
+               f"posterior; it needs an untied recognition coupling into gaussian units, not a "
+               f"{'tied ' if c.tied else ''}{c.kind} coupling into {target.units} units")
 
 
 def _directed(spec: Spec) -> Iterator[Problem]:
@@ -159,12 +172,6 @@ def _data_layer(spec: Spec) -> str:
     return data_layer(spec)
 
 
-def is_net(spec: Spec) -> bool:
-    """A feed-forward net: directed couplings only (an autoencoder, a classifier)."""
-    couplings = spec.model.couplings
-    return bool(couplings) and all(c.directed for c in couplings)
-
-
 def _data(spec: Spec) -> Iterator[Problem]:
     for path, name in (("data.layer", _data_layer(spec) if spec.data else None),
                        ("data.labels", spec.data.labels if spec.data else None)):
@@ -203,18 +210,38 @@ def _codes(spec: Spec) -> Iterator[Problem]:
         yield "evaluate.codes", "evaluate.codes needs labelled data to encode and colour by class"
 
 
+def _generator_measures(spec: Spec) -> Iterator[Problem]:
+    ev = spec.evaluate
+    for name, ok, need in (("modes", spec.data is not None and spec.data.source == "gaussian-grid",
+                            "gaussian-grid data"),
+                           ("classifier_score", spec.data is not None and spec.data.source in ("mnist", "mnist-embedded"),
+                            "MNIST (source mnist or mnist-embedded)")):
+        if getattr(ev, name) is None:
+            continue
+        if not generator_latents(spec):
+            yield f"evaluate.{name}", f"evaluate.{name} measures a generator's samples (a GAN or VAE template)"
+        elif not ok:
+            yield f"evaluate.{name}", f"evaluate.{name} needs {need}"
+
+
 def _evaluate(spec: Spec) -> Iterator[Problem]:
     """Estimators that assume an energy over every layer, refused for a DBN (generative couplings)
     and, when written out, for a feed-forward net (no undirected coupling: nothing to sample)."""
+    ll = spec.evaluate.log_likelihood
+    if ll is not None and ll.method == "importance" and not stochastic_layers(spec):
+        yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: importance sampling draws from a VAE's "
+               "encoder; it needs a recognition coupling with head: log_variance")
+        return
     if is_net(spec):
+        allowed = {"log_likelihood": ll is not None and ll.method == "importance",
+                   "samples": bool(generator_latents(spec))}
         for name in ("log_likelihood", "pseudo_log_likelihood", "free_energy_gap", "samples"):
-            if getattr(spec.evaluate, name) and spec.written(f"evaluate.{name}"):
+            if getattr(spec.evaluate, name) and spec.written(f"evaluate.{name}") and not allowed.get(name):
                 yield (f"evaluate.{name}", f"evaluate.{name} needs an energy to sample or sum, but this model is a "
                        "feed-forward net (directed couplings only)")
         return
     if not any(c.kind == "generative" for c in spec.model.couplings):
         return
-    ll = spec.evaluate.log_likelihood
     if ll is not None and ll.method == "ais":
         yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: ais anneals an energy over every layer; a "
                "DBN's lower layers are generated, not in the energy: use method exact (small models)")

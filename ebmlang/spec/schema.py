@@ -15,7 +15,7 @@ from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spe
     BACKPROP_RULES, STORAGE_RULES, AdamSpec, GroupSpec, CapacitySpec, CenteringSpec, CodesSpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, LayerSpec,
     LogLikelihoodSpec, ModelSpec, NegativePhaseSpec, OptimizeSpec, PositivePhaseSpec, ProbeSpec, RecallSpec,
     SampleSpec,
-    SamplesSpec, SgdSpec, SparsitySpec, Spec, StudySpec, TrainSpec)
+    SamplesSpec, SgdSpec, ModesSpec, ClassifierScoreSpec, SparsitySpec, Spec, StudySpec, TrainSpec)
 from .values import (BETWEEN_CONNECTIVITY, DATA_SOURCES, ENERGY_UNIT_TYPES, MOMENTUM, POSITIVE,  # noqa: F401
                      PROBABILITY_OPEN, UNIT_TYPES, WITHIN_CONNECTIVITY)
 from .train_schema import TEMPERATURES, TEMPLATE, TRAIN  # noqa: F401 (re-exported)
@@ -81,6 +81,11 @@ COUPLING = Section("coupling", {
     "tied": Field(Bool(), False, "directed only: use the weights of the directed coupling between the same "
                   "layers the other way, transposed (a tied autoencoder's decoder: W_dec = W_encᵀ); it has "
                   "no weights of its own"),
+    "head": Field(Enum("mean", "log_variance"), "mean", "recognition into a gaussian layer only: which "
+                  "output of q(z | x) = N(μ, diag e^ℓ) this map feeds, the mean μ or the log-variance ℓ "
+                  "(a VAE's encoder, Kingma & Welling 2014); a `log_variance` map has its own weights "
+                  "`lvweight.<a>.<b>` and biases `lvbias.<layer>`, and makes the layer stochastic: rule "
+                  "`elbo` draws it by reparameterisation"),
 }, lambda **kw: CouplingSpec(**kw))
 
 MODEL = Section("model", {
@@ -95,8 +100,10 @@ _DATA_COMMON = {
     "labels": Field(Identifier(), None, "a softmax layer of one group that the class labels are clamped to, "
                     "one-hot (sets with labels: mnist, mnist-embedded, gaussian-mixture, gaussian-grid, file)"),
 }
-_BINARIZE = Field(AnyOf(Float(0.0, 1.0), Enum("sample", "none")), "none",
-                  "a threshold on intensities in [0, 1], `sample` (Bernoulli), or `none`")
+_BINARIZE = Field(AnyOf(Float(0.0, 1.0), Enum("sample", "resample", "none")), "none",
+                  "a threshold on intensities in [0, 1], `sample` (one Bernoulli draw of each image, fixed), "
+                  "`resample` (the training images drawn afresh each epoch, the test images once: dynamic "
+                  "binarisation, as VAE results use), or `none`")
 _SIZES = {
     "train_size": Field(Int(1), None, "use the first N training examples"),
     "test_size": Field(Int(1), None, "use the first N test examples"),
@@ -170,8 +177,12 @@ EVALUATE = Section("evaluate", {
         "count": Field(Int(1), 100, "hidden units shown")}, lambda **kw: CountSpec(**kw), switchable=True),
         CountSpec(100), "a PNG of the weights into the first hidden units"),
     "log_likelihood": Field(Section("log_likelihood", {
-        "method": Field(Enum("exact", "ais"), "exact", "`exact`: enumeration (small models); `ais`: annealed "
-                        "importance sampling of log Z (any model), with ±3σ bounds"),
+        "method": Field(Enum("exact", "ais", "importance"), "exact", "`exact`: enumeration (small models); `ais`: "
+                        "annealed importance sampling of log Z (any model), with ±3σ bounds; `importance`: a VAE's "
+                        "log p(x) by importance sampling from its encoder (the IWAE bound with k draws, Burda et al. "
+                        "2015), beside the ELBO"),
+        "samples": Field(Int(1), 1000, "importance: draws k per test example"),
+        "count": Field(Int(1), None, "importance: test examples used (default: all)"),
         "runs": Field(Int(2), 100, "ais: independent annealing runs"),
         "steps": Field(Int(1), 14500, "ais: intermediate distributions (Salakhutdinov & Murray used 14,500)"),
         "spacing": Field(Enum("salakhutdinov", "linear"), "salakhutdinov", "ais: how the β's are spread"),
@@ -202,6 +213,21 @@ EVALUATE = Section("evaluate", {
         "mode": Field(Enum("async", "sync"), "async", "`async`: one unit at a time, random order; `sync`: all at once"),
         "max_sweeps": Field(Int(1), 100, "give up after this many sweeps")}, lambda **kw: RecallSpec(**kw),
         switchable=True), None, "associative recall of the test patterns from corrupted cues (Hopfield)"),
+    "modes": Field(Section("modes", {
+        "count": Field(Int(1), 2500, "generated samples"),
+        "radius": Field(POSITIVE, 3.0, "a sample counts for a mode within radius · σ of its mean")},
+        lambda **kw: ModesSpec(**kw), switchable=True), None,
+        "a generator on gaussian-grid data: the modes its samples cover and the share of high-quality samples "
+        "(VEEGAN, PacGAN)"),
+    "classifier_score": Field(Section("classifier_score", {
+        "count": Field(Int(2), 10000, "generated samples (and real ones for the Fréchet floor)"),
+        "hidden": Field(ListOf(Int(1), 1), (512, 256), "hidden layer sizes of the scoring classifier (rectified)"),
+        "classes": Field(Int(2), 10, "classes of the labels"),
+        "epochs": Field(Int(1), 10, "its training epochs")}, lambda **kw: ClassifierScoreSpec(**kw), switchable=True),
+        None, "a generator of labelled images: the classifier score exp(E KL(p(y|x) ‖ p(y))), the Fréchet "
+        "distance of the classifier's penultimate features to the test set's (beside the training set's, the "
+        "floor) and the class shares of the samples, by a classifier trained by this pipeline on the same data "
+        "(cached)"),
 }, lambda **kw: EvaluateSpec(**kw))
 
 CAPACITY = Section("capacity", {

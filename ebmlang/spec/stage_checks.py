@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from .constraints import suggest
-from .types import BACKPROP_RULES, STORAGE_RULES, NegativePhaseSpec, PositivePhaseSpec, Spec, default_clamp
+from .types import BACKPROP_RULES, DROPOUT_RULES, REGULARISED_RULES, STORAGE_RULES, NegativePhaseSpec, PositivePhaseSpec, Spec, default_clamp
 
 Problem = tuple[str, str]
 LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "gaussian-grid", "file")
@@ -19,6 +19,31 @@ PERSISTENT_RULES = ("pcd", "dbm")
 
 def data_layer(spec: Spec) -> str:
     return spec.data.layer or next(iter(spec.model.layers))
+
+
+def is_net(spec: Spec) -> bool:
+    """A feed-forward net: directed couplings only (an autoencoder, a classifier)."""
+    couplings = spec.model.couplings
+    return bool(couplings) and all(c.directed for c in couplings)
+
+
+def stochastic_layers(spec: Spec) -> tuple:
+    """Layers with a log-variance head: a VAE's latents."""
+    return tuple(dict.fromkeys(c.between[1] for c in spec.model.couplings if c.head == "log_variance"))
+
+
+def generator_latents(spec: Spec) -> tuple:
+    """A net's latents drawn from their prior (``eval.generative.latents``, read off the spec): the
+    roots of the generative couplings that neither data nor a deterministic encoder fills."""
+    couplings = spec.model.couplings
+    if not is_net(spec):
+        return ()
+    generated = {c.between[1] for c in couplings if c.kind == "generative"}
+    roots = tuple(dict.fromkeys(c.between[0] for c in couplings if c.kind == "generative"
+                                and c.between[0] not in generated))
+    encoded = {c.between[1] for c in couplings if c.kind == "recognition"} - set(stochastic_layers(spec))
+    filled = encoded | ({data_layer(spec), spec.data.labels} if spec.data else set())
+    return () if not roots or any(r in filled for r in roots) else roots
 
 
 def train_problems(spec: Spec) -> Iterator[Problem]:
@@ -134,13 +159,18 @@ def _backprop(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Proble
     if data in encoded:
         yield (f"{at}.rule", f"{at}.rule: {stage.rule} reads the data layer '{data}' as the input; no recognition "
                "coupling may compute it")
-    if stage.rule == "reconstruction":
+    if stage.rule in ("reconstruction", "elbo"):
         if data not in decoded or not encoded:
-            yield (f"{at}.rule", f"{at}.rule: reconstruction needs recognition couplings that encode the data layer "
+            yield (f"{at}.rule", f"{at}.rule: {stage.rule} needs recognition couplings that encode the data layer "
                    f"'{data}' and generative couplings that decode back to it (an autoencoder)")
         elif starts - encoded:
-            yield (f"{at}.rule", f"{at}.rule: reconstruction needs recognition couplings into "
+            yield (f"{at}.rule", f"{at}.rule: {stage.rule} needs recognition couplings into "
                    f"{', '.join(sorted(starts - encoded))} (the encoder computes what the decoder starts from)")
+        if stage.rule == "elbo":
+            yield from _latents(spec, at, decoded)
+    elif stage.rule == "adversarial":
+        yield from _adversarial(spec, at, data, decoded)
+        return
     elif not any(n in encoded for n in clamp):
         yield (f"{at}.rule", f"{at}.rule: supervised needs labels that the recognition couplings compute (a "
                "softmax layer named by data.labels, with a recognition coupling into it)")
@@ -150,6 +180,39 @@ def _backprop(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Proble
         yield (f"{at}.rule", f"{at}.rule: the net reads {', '.join(sorted(reads))}, which no recognition coupling "
                "computes and no data clamps; give it data (train.clamp) or a coupling into it")
 
+
+
+def _adversarial(spec: Spec, at: str, data: str, decoded: set) -> Iterator[Problem]:
+    """A GAN: generative couplings from latents to the data layer, recognition couplings from the
+    data layer to one binary unit (the discriminator's verdict)."""
+    if data not in decoded or not generator_latents(spec):
+        yield (f"{at}.rule", f"{at}.rule: adversarial needs a generator: generative couplings from latent layers "
+               f"(which no data or encoder fills) to the data layer '{data}'")
+    sources = {c.between[0] for c in spec.model.couplings if c.kind == "recognition"}
+    sinks = [c.between[1] for c in spec.model.couplings if c.kind == "recognition" and c.between[1] not in sources]
+    layers = spec.model.layers
+    if len(set(sinks)) != 1 or layers[sinks[0]].units != "binary" or layers[sinks[0]].size != 1:
+        yield (f"{at}.rule", f"{at}.rule: adversarial needs a discriminator: recognition couplings from the data "
+               "layer ending in one layer of one binary unit (D(x), the probability that x is real)")
+    targets = {c.between[1] for c in spec.model.couplings if c.kind == "recognition"}
+    inputs = {c.between[0] for c in spec.model.couplings if c.kind == "recognition"} - targets
+    size = layers[data].size
+    if len(inputs) != 1 or layers[min(inputs)].size % size or (min(inputs) != data and min(inputs) in decoded):
+        yield (f"{at}.rule", f"{at}.rule: the discriminator must read one layer: the data layer '{data}', or for "
+               f"packing a layer of m × {size} units that nothing else fills")
+
+
+def _latents(spec: Spec, at: str, decoded: set) -> Iterator[Problem]:
+    """Rule elbo draws stochastic layers from q and scores them under their prior: they need a
+    log-variance head and must start the generative pass (one layer of latents)."""
+    stochastic = sorted({c.between[1] for c in spec.model.couplings if c.head == "log_variance"})
+    if not stochastic:
+        yield (f"{at}.rule", f"{at}.rule: elbo needs a stochastic layer: a recognition coupling with head: "
+               "log_variance into a gaussian layer (the VAE's latent z)")
+    for name in stochastic:
+        if name in decoded:
+            yield (f"{at}.rule", f"{at}.rule: elbo scores the latent '{name}' under its prior N(bias, σ²), so no "
+                   f"generative coupling may compute it (one layer of latents)")
 
 
 def _updown(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]:
@@ -175,17 +238,19 @@ def _rule_options(stage, at: str) -> Iterator[Problem]:
     if stage.centering and stage.rule in STORAGE_RULES + ("updown",) + BACKPROP_RULES:
         yield (f"{at}.centering", f"{at}.centering applies to Boltzmann rules (cd, pcd, boltzmann, dbm), "
                f"not {stage.rule}")
-    if stage.corruption and stage.rule not in BACKPROP_RULES:
+    if stage.corruption and stage.rule not in REGULARISED_RULES:
         yield (f"{at}.corruption", f"{at}.corruption applies to backpropagation (rules reconstruction, supervised), "
                f"not {stage.rule}")
-    if stage.dropout and stage.rule not in BACKPROP_RULES:
-        yield (f"{at}.dropout", f"{at}.dropout applies to backpropagation (rules reconstruction, supervised), "
+    if stage.dropout and stage.rule not in DROPOUT_RULES:
+        yield (f"{at}.dropout", f"{at}.dropout applies to rules reconstruction, supervised and adversarial, "
                f"not {stage.rule}")
+    if stage.discriminator_steps != 1 and stage.rule != "adversarial":
+        yield f"{at}.discriminator_steps", f"{at}.discriminator_steps applies to rule adversarial, not {stage.rule}"
     if stage.rule in BACKPROP_RULES:
         for name, default in (("positive", PositivePhaseSpec()), ("negative", NegativePhaseSpec())):
             if getattr(stage, name) != default:
                 yield f"{at}.{name}", f"{at}.{name} does not apply to rule {stage.rule} (no Gibbs phases)"
-        if stage.sparsity and stage.rule == "supervised":
+        if stage.sparsity and stage.rule != "reconstruction":
             yield f"{at}.sparsity", f"{at}.sparsity applies to rule reconstruction (a sparse autoencoder)"
     if stage.rule == "updown":
         settings = {"sparsity": (stage.sparsity, None), "positive": (stage.positive, PositivePhaseSpec()),

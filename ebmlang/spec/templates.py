@@ -12,6 +12,15 @@ hand (and `spec.resolved.yaml` shows it). Layers are named `v` (the data), `h1`,
     classifier    v → h1 → … → y by recognition couplings, y a softmax layer the labels are
                   clamped to (`data.labels` is set to `y`); optionally pretrained as a stack of
                   RBMs, then fine-tuned by backpropagation (rule supervised).
+    gan           the generator z → g1 → … → v by generative couplings (z gaussian, prior N(0, I)),
+                  the discriminator v → d1 → … → d by recognition couplings (d one binary unit);
+                  one stage of rule adversarial whose `optimizer` is the generator's, with the
+                  discriminator's parameters in a group with `discriminator_optimizer`; with
+                  `pack: m` the discriminator reads a layer `packed` of m × size units.
+    vae           the encoder v → h1 → … → z by recognition couplings, with a second map from the
+                  last hidden layer into z's log-variance (`head: log_variance`); z gaussian with
+                  prior N(0, I); the decoder z → … → v by untied generative couplings; one stage of
+                  rule elbo (`train`).
 
 `pretrain` and `finetune` take the keys of a training stage (`epochs`, `optimizer`, `sparsity`,
 `corruption`, …); `pretrain` is one mapping for every RBM or a list with one per RBM. They keep
@@ -23,7 +32,9 @@ from __future__ import annotations
 from ..errors import Diagnostic, SpecError
 from .constraints import INVALID, Context
 from .nodes import Map, Node, Scalar, Seq, from_plain
+from .dump import dump
 from .schema import TEMPLATE
+from .train_schema import OPTIMIZER
 
 def expand_template(root: Node, ctx: Context) -> Node:
     """``root`` with its `template` replaced by the `model` and `train` it generates."""
@@ -42,6 +53,12 @@ def expand_template(root: Node, ctx: Context) -> Node:
     entries = {k: v for k, v in root.entries.items() if k != "template"}
     key_locs = {k: v for k, v in root.key_locs.items() if k != "template"}
     where = root.key_locs.get("template", node.loc)
+    if family in ("vae", "gan"):
+        model, generated = _vae(options) if family == "vae" else _gan(options)
+        entries["model"] = from_plain(model, where)
+        entries["train"] = Seq([_stage(raw.entries["train"], generated, where)], where)
+        key_locs.update(model=where, train=where)
+        return Map(entries, root.loc, key_locs)
     sizes = options["layers"]
     top = "code" if family == "autoencoder" else f"h{len(sizes) - 1}"
     names = ["v"] + [f"h{i}" for i in range(1, len(sizes) - 1)] + [top]
@@ -76,6 +93,55 @@ def _model(family: str, o: dict, names: list) -> dict:
             couplings.append({"between": [b, a], "kind": "generative",
                               **({"tied": True} if o["tied"] else {"init": weights})})
     return {"layers": layers, "couplings": couplings}
+
+
+def _gan(o: dict) -> tuple[dict, dict]:
+    """The GAN's model, and its stage's generated keys (rule, the discriminator's group)."""
+    gen = ["z"] + [f"g{i}" for i in range(1, len(o["generator"]) + 1)] + ["v"]
+    source = "v" if o["pack"] == 1 else "packed"
+    dis = [source] + [f"d{i}" for i in range(1, len(o["discriminator"]) + 1)] + ["d"]
+    sizes = dict(zip(gen, [o["latent"], *o["generator"], o["size"]]))
+    sizes.update(zip(dis, [o["size"] * o["pack"], *o["discriminator"], 1]))
+    layers = {"v": {"size": o["size"], "units": o["visible"], "bias": "data_rates",
+                    **({"shape": list(o["shape"])} if o["shape"] else {})},
+              "z": {"size": o["latent"], "units": "gaussian"}}
+    if source != "v":
+        layers[source] = {"size": sizes[source], "units": o["visible"]}
+    layers.update({n: {"size": sizes[n], "units": o["hidden"]} for n in gen[1:-1] + dis[1:-1]})
+    layers["d"] = {"size": 1, "units": "binary"}
+    couplings = [{"between": [a, b], "kind": "generative", "init": _glorot(sizes[a], sizes[b])}
+                 for a, b in zip(gen, gen[1:])]
+    couplings += [{"between": [a, b], "kind": "recognition", "init": _glorot(sizes[a], sizes[b])}
+                  for a, b in zip(dis, dis[1:])]
+    judge = [f"weight.{a}.{b}" for a, b in zip(dis, dis[1:])] + ["recbias.*"]
+    group = {"params": judge, "optimizer": dump(o["discriminator_optimizer"], OPTIMIZER)}
+    return {"layers": layers, "couplings": couplings}, {"name": "gan", "rule": "adversarial", "groups": [group]}
+
+
+def _vae(o: dict) -> tuple[dict, dict]:
+    return _vae_model(o), {"name": "elbo", "rule": "elbo"}
+
+
+def _vae_model(o: dict) -> dict:
+    sizes = list(o["layers"])
+    names = ["v"] + [f"h{i}" for i in range(1, len(sizes) - 1)] + ["z"]
+    layers = {name: {"size": size, "units": o["hidden"]} for name, size in zip(names, sizes)}
+    layers["v"] = {"size": sizes[0], "units": o["visible"], "bias": "data_rates",
+                   **({"shape": list(o["shape"])} if o["shape"] else {})}
+    layers["z"] = {"size": sizes[-1], "units": "gaussian"}
+    pairs = list(zip(names, names[1:]))
+    size = dict(zip(names, sizes))
+    couplings = [{"between": [a, b], "kind": "recognition", "init": _glorot(size[a], size[b])} for a, b in pairs]
+    couplings.append({"between": [names[-2], "z"], "kind": "recognition", "head": "log_variance",
+                      "init": {"normal": {"std": 0.001}}})      # q starts near unit variance
+    couplings += [{"between": [b, a], "kind": "generative", "init": _glorot(size[a], size[b])}
+                  for a, b in reversed(pairs)]
+    return {"layers": layers, "couplings": couplings}
+
+
+def _glorot(n_a: int, n_b: int) -> dict:
+    """Normal weights with variance 2 / (fan_in + fan_out) (Glorot & Bengio 2010)."""
+    return {"normal": {"std": round((2.0 / (n_a + n_b)) ** 0.5, 6)}}
 
 
 def _train(family: str, raw: Map, names: list, where) -> Seq:

@@ -99,7 +99,9 @@ TRAIN = Section("train", {
                   "RBM by CD-k (Hinton, Osindero & Teh 2006); `reconstruction`: backpropagation through "
                   "the recognition pass (encoder) and the generative pass (decoder) to the data (an "
                   "autoencoder; Hinton & Salakhutdinov 2006); `supervised`: backpropagation through the "
-                  "recognition pass to the labels (a classifier); `hebbian`, `storkey`, `pseudo_inverse`: "
+                  "recognition pass to the labels (a classifier); `elbo`: the evidence lower bound of a variational "
+                  "autoencoder, by reparameterisation (Kingma & Welling 2014); `adversarial`: a GAN, the generative "
+                  "pass from latents against the recognition pass as discriminator (Goodfellow et al. 2014); `hebbian`, `storkey`, `pseudo_inverse`: "
                   "Hopfield storage of the data as patterns (one shot)"),
     "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"), None,
                   "a name for this stage in progress lines and metrics"),
@@ -122,8 +124,11 @@ TRAIN = Section("train", {
                       "rule reconstruction: a KL penalty towards the target on the layer's mean activation"),
     "corruption": Field(CORRUPTION, None, "rules reconstruction, supervised: corrupt the input, not the target "
                         "(a denoising autoencoder, Vincent et al. 2008; input noise as a classifier's regulariser)"),
-    "dropout": Field(Float(0.0, 1.0, max_open=True), 0.0, "rules reconstruction, supervised: the fraction of every "
-                     "hidden layer's units dropped in each training pass (Srivastava et al. 2014)"),
+    "dropout": Field(Float(0.0, 1.0, max_open=True), 0.0, "rules reconstruction, supervised, adversarial: the "
+                     "fraction of every hidden layer's units (a GAN: the discriminator's) dropped in each training "
+                     "pass (Srivastava et al. 2014)"),
+    "discriminator_steps": Field(Int(1), 1, "rule adversarial: discriminator updates (one per minibatch) per "
+                                 "generator update"),
     "centering": Field(Section("centering", {
         "rate": Field(Float(0.0, 1.0, min_open=True), 0.01, "sliding-average rate ν of the offsets: "
                       "μ ← (1 − ν) μ + ν ⟨s⟩₊")}, lambda **kw: CenteringSpec(**kw), switchable=True), None,
@@ -157,6 +162,34 @@ TEMPLATE = Tagged("template", {
                       "gaussian units are linear"),
         "tied": Field(Bool(), False, "decoder weights tied to the encoder's (W_dec = W_encᵀ)"),
     }, "encoder and decoder; optional RBM pretraining, then fine-tuning by rule reconstruction"),
+    "vae": Section("vae", {
+        "layers": Field(ListOf(Int(1), 2), doc="layer sizes from the data layer up to the latent, e.g. "
+                        "[784, 200, 200, 50]"),
+        "visible": Field(Enum(*ENERGY_UNIT_TYPES), "binary", "unit type of the data layer `v` (binary: a "
+                         "Bernoulli decoder; gaussian: a Gaussian one with the layer's σ)"),
+        "hidden": Field(Enum(*UNIT_TYPES), "spin", "unit type of the deterministic hidden layers `h1`, `h2`, … "
+                        "(spin: tanh, as in Burda et al. 2015; rectified: ReLU; binary: sigmoid)"),
+        "shape": Field(ListOf(Int(1), 1), None, "display shape of the data layer (e.g. [28, 28])"),
+        "train": Field(TRAIN, doc=f"the training stage, rule elbo: {_STAGE_KEYS}"),
+    }, lambda **kw: kw, doc="a variational autoencoder: encoder v → h… → z with a log-variance head, gaussian "
+       "latent z with prior N(0, I), decoder z → h… → v; trained by rule elbo"),
+    "gan": Section("gan", {
+        "size": Field(Int(1), doc="size of the data layer `v`"),
+        "visible": Field(Enum("binary", "gaussian"), "binary", "unit type of `v`: the generator's output is its "
+                         "conditional mean (binary: sigmoid; gaussian: linear)"),
+        "shape": Field(ListOf(Int(1), 1), None, "display shape of the data layer (e.g. [28, 28])"),
+        "latent": Field(Int(1), 100, "size of the noise layer `z`, gaussian with prior N(0, I)"),
+        "generator": Field(ListOf(Int(1), 1), doc="hidden layer sizes of the generator z → g1 → … → v"),
+        "discriminator": Field(ListOf(Int(1), 1), doc="hidden layer sizes of the discriminator v → d1 → … → d"),
+        "hidden": Field(Enum(*UNIT_TYPES), "rectified", "unit type of the hidden layers of both"),
+        "pack": Field(Int(1), 1, "samples the discriminator judges together (PacGAN, Lin et al. 2018): with m > 1 "
+                      "it reads a layer `packed` of m × size units, m real or m generated samples side by side"),
+        "train": Field(TRAIN, doc=f"the training stage, rule adversarial (its optimizer is the generator's): "
+                       f"{_STAGE_KEYS}"),
+        "discriminator_optimizer": Field(OPTIMIZER, Choice("adam", AdamSpec(lr=0.0002, beta1=0.5)),
+                                         "the discriminator's optimizer (a parameter group of its own)"),
+    }, lambda **kw: kw, doc="a generative adversarial network: generator z → g… → v by generative couplings, "
+       "discriminator v → d… → d (one binary unit) by recognition couplings; trained by rule adversarial"),
     "classifier": _family("classifier", {
         "classes": Field(Int(2), 10, "size of the softmax label layer `y` on top (data.labels is set to y)"),
     }, "a stack of layers with a softmax on top; optional RBM pretraining, then fine-tuning by rule supervised"),

@@ -13,7 +13,9 @@ from ..errors import Location
 from .constraints import Choice
 
 STORAGE_RULES = ("hebbian", "storkey", "pseudo_inverse")
-BACKPROP_RULES = ("reconstruction", "supervised")
+BACKPROP_RULES = ("reconstruction", "supervised", "elbo", "adversarial")
+REGULARISED_RULES = ("reconstruction", "supervised")     # with corruption
+DROPOUT_RULES = REGULARISED_RULES + ("adversarial",)      # dropout: in a GAN, the discriminator's
 
 @dataclass(frozen=True)
 class LayerSpec:
@@ -34,6 +36,7 @@ class CouplingSpec:
     trainable: bool = True
     kind: str = "undirected"
     tied: bool = False
+    head: str = "mean"
 
     @property
     def lateral(self) -> bool:
@@ -149,6 +152,7 @@ class TrainSpec:
     sparsity: SparsitySpec | None = None
     corruption: Choice | None = None
     dropout: float = 0.0
+    discriminator_steps: int = 1
     centering: CenteringSpec | None = None
     clamp: tuple | None = None
     positive: PositivePhaseSpec = PositivePhaseSpec()
@@ -190,6 +194,8 @@ class LogLikelihoodSpec:
     spacing: str = "salakhutdinov"
     reverse: int = 100
     meanfield_iterations: int = 50
+    samples: int = 1000
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +245,22 @@ class EvaluateSpec:
     pseudo_log_likelihood: CountSpec | None = None
     probe: ProbeSpec | None = None
     codes: CodesSpec | None = None
+    modes: "ModesSpec | None" = None
+    classifier_score: "ClassifierScoreSpec | None" = None
+
+
+@dataclass(frozen=True)
+class ModesSpec:
+    count: int = 2500
+    radius: float = 3.0
+
+
+@dataclass(frozen=True)
+class ClassifierScoreSpec:
+    count: int = 10000
+    hidden: tuple = (512, 256)
+    classes: int = 10
+    epochs: int = 10
 
 
 @dataclass(frozen=True)

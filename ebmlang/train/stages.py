@@ -92,15 +92,18 @@ def stage_inputs(plans: tuple, index: int, params: dict, data: dict) -> dict:
     return {n: available[n] for n in plan.clamp}
 
 
-def sampled_inputs(plan: StagePlan, inputs: dict, seed: int, epoch: int) -> dict:
-    """`input: samples`: the fed (binary) layers drawn afresh each epoch from their means,
-    keyed (seed, stage, epoch) for exact resume."""
-    if plan.spec.input != "samples" or not plan.fed:
+def sampled_inputs(plan: StagePlan, inputs: dict, seed: int, epoch: int, redraw: tuple = ()) -> dict:
+    """Binary layers drawn afresh each epoch from their means, keyed (seed, stage, epoch) for exact
+    resume: the fed layers with `input: samples`, and the data layers ``redraw`` (`binarize: resample`)."""
+    drawn = tuple(n for n in redraw if n in plan.clamp and n not in plan.fed)
+    if plan.spec.input == "samples":
+        drawn += plan.fed
+    if not drawn:
         return inputs
     program = plan.program
     rng = Rng(program.xp, seed, 0x5A3F, plan.index, epoch)
     out = dict(inputs)
-    for name in plan.fed:
+    for name in drawn:
         mean = inputs[name]
         out[name] = (rng.uniform(mean.shape, mean.dtype) < mean).astype(mean.dtype)
     return out

@@ -72,9 +72,14 @@ class Trainer:
         return phase_difference(self.program, params, pos_state, neg_state, self.keys)
 
     def step(self, st: TrainState, batch: dict, rng: Rng) -> None:
-        """One update from ``batch`` (layer -> (B, size) data), in place on ``st``."""
-        grads, scale = self.objective.gradient(st.params, st.objective, batch, rng)
-        self.optimizers.update(st.params, st.slots, grads, self.program.keys, st.epoch, self.spec.epochs, scale)
+        """The updates of one minibatch (layer -> (B, size) data), in place on ``st``: one, or for
+        an objective with ``updates`` (a GAN's alternating players) each it yields, in turn."""
+        if hasattr(self.objective, "updates"):
+            steps = self.objective.updates(st.params, st.objective, batch, rng)
+        else:
+            steps = (self.objective.gradient(st.params, st.objective, batch, rng),)
+        for grads, scale in steps:
+            self.optimizers.update(st.params, st.slots, grads, self.program.keys, st.epoch, self.spec.epochs, scale)
 
     def epoch_rng(self, epoch: int) -> Rng:
         key = (self.seed, 1 + epoch) if self.index == 0 else (self.seed, self.index, 1 + epoch)

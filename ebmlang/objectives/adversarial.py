@@ -1,0 +1,154 @@
+"""Rule `adversarial`: a generative adversarial network (Goodfellow et al. 2014).
+
+The generator is the generative pass: latents z drawn from their prior (``eval.generative``) are
+mapped to the data layer's conditional mean, G(z). The discriminator is the recognition pass from
+its input layer to a layer of one binary unit, D(x) = q(d = 1 | x). Two parameter groups, each
+ascending its own objective (per example, batch sums with scale 1/B):
+
+    discriminator   J_D = log D(x) + log(1 − D(G(z)))        on real x and fresh fakes G(z)
+    generator       J_G = log D(G(z))                         the non-saturating loss (ibid., §3)
+
+Both are data log-likelihoods of the discriminator's unit — target 1 for real, 0 for fake — so
+their gradients are ``units.log_prob_grad`` at d sent back by ``kernels.backprop``: J_D through
+the discriminator only (the fakes are fixed inputs), J_G through the discriminator to its input
+(∂J/∂x of a given layer) and from there through the generator. Updates alternate: each minibatch
+takes a discriminator step, and every ``discriminator_steps``-th one is followed by a generator
+step on fresh latents, computed after the discriminator has moved (``updates`` yields one update
+at a time). Dropout, when set, drops units of the discriminator's hidden layers.
+
+Packing (PacGAN, Lin et al. 2018): with `pack: m` the discriminator judges m samples at once —
+its input layer has m times the data layer's size and takes m consecutive rows side by side,
+(B, n) → (B/m, m·n), all real or all fake — which lets it see a lack of diversity and so
+penalises mode collapse. Checked against central finite differences of ``value_d`` and
+``value_g`` (tests/test_adversarial.py).
+"""
+from __future__ import annotations
+
+from ..backend import Rng
+from ..compile import Program
+from ..eval.generative import latents, prior_draws
+from ..kernels.backprop import backward, forward
+from ..kernels.directed import directed_bias_key, directed_params
+from .state import ObjectiveState
+
+
+class AdversarialObjective:
+    def __init__(self, program: Program, stage, clamp: tuple, seed: int):
+        self.program, self.data = program, clamp[0]
+        self.latent = latents(program, tuple(clamp))
+        self.judge, self.input = critic_layer(program), critic_input(program)
+        self.pack = program.layers[self.input].size // program.layers[self.data].size
+        self.dropout, self.every = stage.dropout, stage.discriminator_steps
+        self.generator = _keys(program, "generative")
+        self.discriminator = _keys(program, "recognition")
+        self.keys = self.generator + self.discriminator
+
+    def init_state(self, params: dict) -> ObjectiveState:
+        return ObjectiveState(counters={"discriminator_steps": 0})
+
+    def updates(self, params: dict, state: ObjectiveState, batch: dict, rng: Rng):
+        """Yields (grads, scale): a discriminator step, then, every ``discriminator_steps``-th
+        call, a generator step computed from the parameters as the first left them."""
+        real = self.trim(batch[self.data])
+        rows = real.shape[0]
+        if rows == 0:           # a last minibatch smaller than one pack
+            return
+        yield self.discriminator_gradient(params, real, self.draw(params, rows, rng), rng), 1.0 / rows
+        state.counters["discriminator_steps"] += 1
+        if state.counters["discriminator_steps"] % self.every == 0:
+            yield self.generator_gradient(params, self.draw(params, rows, rng), rng), 1.0 / rows
+
+    def trim(self, x):
+        """The rows of ``x`` that fill whole packs."""
+        return x[: x.shape[0] - x.shape[0] % self.pack]
+
+    def draw(self, params: dict, rows: int, rng: Rng) -> dict:
+        """Latents from their prior: {latent: (rows, n)}."""
+        return prior_draws(self.program, params, rows, rng, (self.data,))
+
+    def generate(self, params: dict, z: dict):
+        """G(z): the data layer's conditional mean, (rows, n)."""
+        return self._generator_tape(params, z).output(self.data)
+
+    def _generator_tape(self, params: dict, z: dict):
+        return forward(self.program, params, z, ("generative",))
+
+    def _critic_tape(self, params: dict, x, rng: Rng | None):
+        """The discriminator's tape on ``x`` (B, n), packed to (B/m, m·n); dropout on its hidden
+        layers when it is set and ``rng`` is given."""
+        packed = x.reshape(x.shape[0] // self.pack, -1)
+        return forward(self.program, params, {self.input: packed}, ("recognition",), self.dropout if rng else 0.0,
+                       rng, lambda node: node[1] != self.judge)
+
+    def _verdict_grad(self, params: dict, tape, target: float) -> dict:
+        """{output node: ∂ log q(d = target | u)/∂u}."""
+        node, units = (0, self.judge), self.program.layers[self.judge].units
+        cond = tape.conds[node]
+        x = self.program.xp.full(units.mean(cond).shape, target, dtype=self.program.dtype)
+        p = directed_params(self.program, params, self.judge, "recognition")
+        return {node: units.log_prob_grad(x, cond, p, self.program.temperature)}
+
+    def discriminator_gradient(self, params: dict, real, z: dict, rng: Rng | None = None) -> dict:
+        """∂J_D/∂θ_D, batch sums; the fakes G(z) enter as fixed inputs."""
+        grads = {}
+        for x, target in ((real, 1.0), (self.generate(params, z), 0.0)):
+            tape = self._critic_tape(params, x, rng)
+            part = backward(self.program, params, tape, self._verdict_grad(params, tape, target),
+                            wanted=self.discriminator)
+            grads = {k: grads[k] + g if k in grads else g for k, g in part.items()}
+        return grads
+
+    def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None) -> dict:
+        """∂J_G/∂θ_G, batch sums: ∂J_G/∂x at the discriminator's input, unpacked, then back
+        through the generator."""
+        made = self._generator_tape(params, z)
+        fake = made.output(self.data)
+        judged = self._critic_tape(params, fake, rng)
+        at_input: dict = {}
+        backward(self.program, params, judged, self._verdict_grad(params, judged, 1.0), wanted=(), inputs=at_input)
+        node = made.source(0, self.data)
+        return backward(self.program, params, made, {}, grad_x={node: at_input[self.input].reshape(fake.shape)},
+                        wanted=self.generator)
+
+    def value_d(self, params: dict, real, z: dict, rng: Rng | None = None) -> float:
+        """J_D summed over the batch (what ``discriminator_gradient`` ascends)."""
+        return self._log_verdict(params, real, 1.0, rng) + self._log_verdict(params, self.generate(params, z), 0.0, rng)
+
+    def value_g(self, params: dict, z: dict, rng: Rng | None = None) -> float:
+        """J_G summed over the batch (what ``generator_gradient`` ascends)."""
+        return self._log_verdict(params, self.generate(params, z), 1.0, rng)
+
+    def verdict(self, params: dict, x) -> float:
+        """The mean of D over the packs of ``x``."""
+        return float(self._critic_tape(params, self.trim(x), None).output(self.judge).mean())
+
+    def _log_verdict(self, params: dict, x, target: float, rng) -> float:
+        """Σ over packs of log q(d = target | pack)."""
+        tape = self._critic_tape(params, x, rng)
+        units, u = self.program.layers[self.judge].units, tape.inputs[(0, self.judge)]
+        x = self.program.xp.full(u.shape, target, dtype=self.program.dtype)
+        p = directed_params(self.program, params, self.judge, "recognition")
+        return float(units.log_prob(x, u, p, self.program.temperature).sum())
+
+
+def critic_layer(program: Program) -> str:
+    """The discriminator's output: the recognition pass's layer that feeds no other."""
+    feeding = {c.a for c in program.directed if c.kind == "recognition"}
+    return next(n for n in reversed(program.order["recognition"]) if n not in feeding)
+
+
+def critic_input(program: Program) -> str:
+    """The discriminator's input: the layer its recognition couplings start from (the data layer,
+    or with packing a layer of m times its size)."""
+    computed = set(program.order["recognition"])
+    return next(c.a for c in program.directed if c.kind == "recognition" and c.a not in computed)
+
+
+def _keys(program: Program, kind: str) -> tuple:
+    """The trainable weights and the biases of the ``kind`` pass."""
+    weights = [c.key for c in program.directed if c.kind == kind and c.trainable]
+    biases = [directed_bias_key(program, n, kind) for n in program.order.get(kind, ())]
+    return tuple(dict.fromkeys(weights + biases))
+
+
+__all__ = ["AdversarialObjective", "critic_input", "critic_layer"]
