@@ -1,10 +1,39 @@
-"""Helpers for tests that compare run folders."""
+"""Helpers for tests: run a spec through the CLI, compare run folders, check gradients."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import numpy as np
+
+from ebmlang.backend import to_numpy
+from ebmlang.cli import main
+
+
+def run_spec(tmp_path: Path, text: str, name: str, *sets) -> tuple[int, dict, Path]:
+    """`ebm run` of spec ``text`` with ``--set`` overrides: (exit code, summary, run folder)."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    out = tmp_path / name
+    args = ["run", str(path), "--out", str(out), "--quiet"]
+    for s in sets:
+        args += ["--set", s]
+    code = main(args)
+    summary = json.loads((out / "summary.json").read_text()) if code == 0 else {}
+    return code, summary, out
+
+
+def assert_matches_finite_differences(value, params: dict, grads: dict, keys, xp, h: float = 1e-6) -> None:
+    """Each of ``grads[key]`` equals the central-difference slope of ``value(params)`` (a float)."""
+    for key in keys:
+        base = to_numpy(params[key]).copy()
+        slope = np.zeros_like(base)
+        for i in np.ndindex(base.shape):
+            for sign in (1, -1):
+                shifted = base.copy()
+                shifted[i] += sign * h
+                slope[i] += sign * value({**params, key: xp.asarray(shifted)}) / (2 * h)
+        np.testing.assert_allclose(to_numpy(grads[key]), slope, rtol=1e-4, atol=1e-5, err_msg=key)
 
 
 def metrics(path: Path) -> list[dict]:

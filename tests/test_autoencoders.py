@@ -25,7 +25,7 @@ from ebmlang.spec.constraints import Choice
 from ebmlang.spec.types import AdamSpec, GroupSpec, SgdSpec
 from ebmlang.train import Optimizers
 
-from runs import assert_same_run
+from runs import assert_same_run, run_spec
 
 TEMPLATE = """
 name: ae
@@ -73,26 +73,14 @@ def _trained(text: str, out):
     return spec, data, model
 
 
-def _run(tmp_path, text: str, name: str, *sets) -> tuple[int, dict, object]:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(text)
-    out = tmp_path / name
-    args = ["run", str(path), "--out", str(out), "--quiet"]
-    for s in sets:
-        args += ["--set", s]
-    code = main(args)
-    summary = json.loads((out / "summary.json").read_text()) if code == 0 else {}
-    return code, summary, out
-
-
 def test_a_template_expands_into_the_spec_written_by_hand():
     assert parse_spec(TEMPLATE, "t.yaml") == parse_spec(EXPANDED, "e.yaml")
 
 
 def test_fine_tuning_the_unrolled_stack_lowers_its_reconstruction_error(tmp_path):
-    code, tuned, out = _run(tmp_path, TEMPLATE, "tuned")
+    code, tuned, out = run_spec(tmp_path, TEMPLATE, "tuned")
     assert code == 0
-    _, unrolled, _ = _run(tmp_path, TEMPLATE, "unrolled", "template.autoencoder.finetune.epochs=0")
+    _, unrolled, _ = run_spec(tmp_path, TEMPLATE, "unrolled", "template.autoencoder.finetune.epochs=0")
     assert tuned["reconstruction_error.test"] < 0.8 * unrolled["reconstruction_error.test"]
     assert tuned["reconstruction_error.code_size"] == 8 and tuned["reconstruction_error.pca"] > 0
     assert {"reconstructions.png", "codes.png", "curves.png"} <= set(tuned["figures"])
@@ -121,7 +109,7 @@ def test_a_denoising_autoencoder_repairs_masked_inputs_better_than_a_plain_one(t
     text = TIED.replace("SEED", str(seed))
     errors = {}
     for name, sets in (("plain", ()), ("denoising", ("template.autoencoder.finetune.corruption={mask: {fraction: 0.3}}",))):
-        code, _, out = _run(tmp_path, text, name, *sets)
+        code, _, out = run_spec(tmp_path, text, name, *sets)
         assert code == 0
         _, data, model = _trained(text, out)
         test = data.train[:400]
@@ -136,7 +124,7 @@ def test_the_sparsity_penalty_holds_the_mean_activation_near_its_target(tmp_path
     means = {}
     for name, sets in (("free", ()), ("sparse", (sparse,))):
         text = TIED.replace("SEED", "0")
-        code, _, out = _run(tmp_path, text, name, *sets)
+        code, _, out = run_spec(tmp_path, text, name, *sets)
         assert code == 0
         _, data, model = _trained(text, out)
         means[name] = float(to_numpy(latent_means(model.program, model.params, {"v": data.train})["code"]).mean())
@@ -157,7 +145,7 @@ evaluate: {filters: false}
 
 
 def test_a_pretrained_classifier_fine_tuned_by_backprop_classifies(tmp_path):
-    code, summary, out = _run(tmp_path, CLASSIFIER, "clf")
+    code, summary, out = run_spec(tmp_path, CLASSIFIER, "clf")
     assert code == 0
     assert summary["classification.test_error"] < 0.2           # chance: 0.9
     records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
@@ -167,9 +155,9 @@ def test_a_pretrained_classifier_fine_tuned_by_backprop_classifies(tmp_path):
 
 def test_a_fine_tuning_stage_resumed_mid_way_equals_an_unbroken_one(tmp_path):
     quick = ("template.autoencoder.finetune.epochs=3",)
-    code, _, whole = _run(tmp_path, TEMPLATE, "whole", *quick)
+    code, _, whole = run_spec(tmp_path, TEMPLATE, "whole", *quick)
     assert code == 0
-    code, _, broken = _run(tmp_path, TEMPLATE, "broken", "template.autoencoder.finetune.epochs=1")
+    code, _, broken = run_spec(tmp_path, TEMPLATE, "broken", "template.autoencoder.finetune.epochs=1")
     assert code == 0
     with np.load(broken / "model.npz") as z:
         assert "adam_m.weight.v.h1" in z.files and int(z["adam_t.weight.v.h1"]) == 30
@@ -225,7 +213,7 @@ train: {layers: [v, h], epochs: 3, optimizer: {sgd: {lr: 0.1}}}
 
 def test_a_recognition_coupling_alone_is_pretrained_as_an_rbm(tmp_path):
     """A classifier's bottom pair: the CD stage trains W and the hidden layer's recognition bias."""
-    code, _, out = _run(tmp_path, RECOGNITION_ONLY, "up")
+    code, _, out = run_spec(tmp_path, RECOGNITION_ONLY, "up")
     assert code == 0
     start = compile_spec(parse_spec(RECOGNITION_ONLY, "up.yaml")).params       # the same seed's initial values
     with np.load(out / "model.npz") as z:

@@ -80,6 +80,28 @@ def test_binarize_by_sampling_keeps_the_mean():
     assert abs(sampled.train.mean() - grey.train.mean()) < 5 * 0.5 / np.sqrt(n)
 
 
+def test_resampled_binarisation_draws_each_epoch_afresh_and_the_test_set_once():
+    """`binarize: resample` keeps the training intensities; each epoch's draw is its own (and
+    the same again on resume), the test set is drawn once, as with `sample`."""
+    from ebmlang import compile_spec
+    from ebmlang.train.stages import plan_stages, sampled_inputs
+    text = _spec("{source: mnist-embedded, binarize: resample, train_size: 500}") + "train: {epochs: 1}\n"
+    spec = parse_spec(text, "s.yaml")
+    ds = load_data(spec)
+    fixed = load_data(parse_spec(text.replace("resample", "sample"), "s.yaml"))
+    assert ds.resample and len(np.unique(ds.train)) > 2
+    np.testing.assert_array_equal(ds.test, fixed.test)
+    model = compile_spec(spec, data_mean={"v": ds.train.mean(axis=0)})
+    plan = plan_stages(model.program, spec.stages, ds.layers)[0]
+    grey = {"v": ds.train}
+    first, again = (sampled_inputs(plan, grey, spec.seed, 0, ("v",))["v"] for _ in range(2))
+    second = sampled_inputs(plan, grey, spec.seed, 1, ("v",))["v"]
+    assert set(np.unique(first)) == {0.0, 1.0}
+    np.testing.assert_array_equal(first, again)
+    assert (first != second).mean() > 0.01
+    assert abs(first.mean() - ds.train.mean()) < 5 * 0.5 / np.sqrt(first.size)
+
+
 def test_user_npz_and_npy_files(tmp_path):
     x = np.random.default_rng(1).random((50, 6))
     np.savez(tmp_path / "d.npz", train=x[:40], test=x[40:])

@@ -24,30 +24,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..compile import Program
 from ..kernels.backprop import forward
-from ..kernels.directed import directed_params
-
-
-def latents(program: Program, data_layers: tuple = ()) -> tuple:
-    """The generative roots that are drawn from their prior (see the module docstring); () when
-    the net is not a generator (a plain autoencoder's code comes from its encoder)."""
-    if program.couplings or not program.order.get("generative"):
-        return ()
-    generated = set(program.order["generative"])
-    roots = dict.fromkeys(c.a for c in program.directed if c.kind == "generative" and c.a not in generated)
-    encoded = set(program.order.get("recognition", ())) - set(program.stochastic)
-    if any(r in encoded or r in data_layers for r in roots):
-        return ()
-    return tuple(roots)
-
-
-def prior_draws(program: Program, params: dict, count: int, rng, data_layers: tuple = ()) -> dict:
-    """{latent: (count, n)} drawn from each latent's prior."""
-    out = {}
-    for name in latents(program, data_layers):
-        units, p = program.layers[name].units, directed_params(program, params, name, "generative")
-        zero = program.xp.zeros((count, program.layers[name].size), dtype=program.dtype)
-        out[name] = units.sample(units.conditional(zero, p, program.temperature), rng)
-    return out
+from ..kernels.prior import latents, prior_draws
 
 
 def generate(program: Program, params: dict, latent: dict, layer: str) -> np.ndarray:

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from ..backend import Rng
 from ..compile import Program
-from ..eval.generative import latents, prior_draws
 from ..kernels.backprop import backward, forward
 from ..kernels.directed import directed_bias_key, directed_params
+from ..kernels.prior import latents, prior_draws
 from .state import ObjectiveState
 
 

@@ -26,10 +26,12 @@ def _label(ax, xlabel: str, title: str) -> None:
     ax.grid(alpha=0.3)
 
 
-def tile(images: np.ndarray, shape: tuple, pad: int = 1, normalise_each: bool = False) -> np.ndarray:
-    """(count, prod(shape)) -> one 2-D mosaic, about square, with ``pad`` pixels of gap."""
+def tile(images: np.ndarray, shape: tuple, pad: int = 1, normalise_each: bool = False,
+         columns: int | None = None) -> np.ndarray:
+    """(count, prod(shape)) -> one 2-D mosaic, about square (or ``columns`` wide), with ``pad``
+    pixels of gap."""
     count = len(images)
-    cols = math.ceil(math.sqrt(count))
+    cols = columns or math.ceil(math.sqrt(count))
     rows = math.ceil(count / cols)
     h, w = shape
     canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), np.nan)
@@ -43,9 +45,10 @@ def tile(images: np.ndarray, shape: tuple, pad: int = 1, normalise_each: bool = 
     return canvas
 
 
-def save_mosaic(path: Path, images: np.ndarray, shape: tuple, title: str, signed: bool = False) -> None:
+def save_mosaic(path: Path, images: np.ndarray, shape: tuple, title: str, signed: bool = False,
+                columns: int | None = None) -> None:
     plt = _plt()
-    mosaic = tile(images, shape, normalise_each=signed)
+    mosaic = tile(images, shape, normalise_each=signed, columns=columns)
     fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
     cmap = plt.get_cmap("RdBu_r" if signed else "gray").with_extremes(bad="white" if signed else "black")
     lim = (-1, 1) if signed else (0, 1)

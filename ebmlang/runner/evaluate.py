@@ -1,6 +1,8 @@
 """Measures taken each epoch and after training, and the figures of a run."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..backend import Rng, to_numpy
@@ -30,6 +32,10 @@ class Probe:
     def __init__(self, model: Model, data: Dataset, evaluate: EvaluateSpec):
         count = evaluate.free_energy_gap.count if evaluate.free_energy_gap else 1000
         xp, dtype = model.xp, model.program.dtype
+        if data.resample:       # training intensities drawn afresh each epoch: monitor one fixed draw of them
+            gen = np.random.default_rng([model.spec.seed if model.spec else 0, 0xB2])
+            rows = data.train[:count]
+            data = dataclasses.replace(data, train=(gen.random(rows.shape) < rows).astype(float))
         self.model, self.layer, self.evaluate = model, data.layer, evaluate
         self.train = {data.layer: xp.asarray(data.train[:count], dtype=dtype)}
         self.test = {data.layer: xp.asarray(data.test[:count], dtype=dtype)} if len(data.test) else None

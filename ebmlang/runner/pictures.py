@@ -32,7 +32,7 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     if net and data is not None and is_autoencoder(model.program, layer) and shape is not None and len(shape) == 2 \
             and evaluate.reconstruction and len(data.test):
         save_mosaic(folder.file("reconstructions.png"), _reconstructions(model, data, layer), tuple(shape),
-                    "test images (odd rows) and their reconstructions (even rows)")
+                    "test images (odd rows) and their reconstructions (even rows)", columns=10)
         drawn.append("reconstructions.png")
     if net and evaluate.samples and latents(model.program, data.layers if data else ()):
         drawn += _generator_figures(model, data, layer, shape, evaluate, folder, seed)
@@ -83,13 +83,14 @@ def _generator_figures(model: Model, data, layer: str, shape, evaluate: Evaluate
     ends = _interpolation_ends(model, data, rng, data_layers, pairs=8)
     path = generate(program, params, {k: model.xp.asarray(v, dtype=program.dtype)
                                       for k, v in interpolations(*ends, steps=10).items()}, layer)
-    save_mosaic(folder.file("interpolations.png"), path, tuple(shape), "straight lines in latent space, decoded")
+    save_mosaic(folder.file("interpolations.png"), path, tuple(shape), "straight lines in latent space, decoded",
+                columns=10)
     drawn.append("interpolations.png")
     names = latents(program, data_layers)
     if len(names) == 1 and program.layers[names[0]].size == 2:
         grid = {names[0]: model.xp.asarray(latent_grid(20), dtype=program.dtype)}
         save_mosaic(folder.file("manifold.png"), generate(program, params, grid, layer), tuple(shape),
-                    "the decoder over a 20 × 20 grid of latent quantiles")
+                    "the decoder over a 20 × 20 grid of latent quantiles", columns=20)
         drawn.append("manifold.png")
     return drawn
 

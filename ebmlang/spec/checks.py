@@ -13,6 +13,7 @@ import networkx as nx
 from ..errors import Diagnostic, SpecError
 from .constraints import suggest
 from .schema import BETWEEN_CONNECTIVITY, COUPLING, STORAGE_RULES, WITHIN_CONNECTIVITY, Spec
+from .values import FEEDFORWARD_UNIT_TYPES
 from .stage_checks import train_problems
 
 from .stage_checks import LABELLED_SOURCES, Problem, data_layer, generator_latents, is_net, stochastic_layers
@@ -69,8 +70,9 @@ def _couplings(spec: Spec) -> Iterator[Problem]:
         yield from _tied(spec, at, c)
         yield from _head(spec, at, c)
         units = {layers[n].units for n in c.between}
-        if "rectified" in units and not c.directed:
-            yield (f"{at}.kind", f"{at}: rectified units have no closed-form energy; couple them only by "
+        feedforward = sorted(units & set(FEEDFORWARD_UNIT_TYPES))
+        if feedforward and not c.directed:
+            yield (f"{at}.kind", f"{at}: {feedforward[0]} units have no closed-form energy; couple them only by "
                    "directed (generative or recognition) couplings")
         if units == {"gaussian"} and not c.directed:
             yield (f"{at}.between", f"{at}: a coupling between gaussian units makes the energy unbounded "
@@ -175,8 +177,9 @@ def _data_layer(spec: Spec) -> str:
 def _data(spec: Spec) -> Iterator[Problem]:
     for path, name in (("data.layer", _data_layer(spec) if spec.data else None),
                        ("data.labels", spec.data.labels if spec.data else None)):
-        if name in spec.model.layers and spec.model.layers[name].units == "rectified":
-            yield path, f"{path}: layer '{name}' is rectified, which has no data log-likelihood; give data to " \
+        if name in spec.model.layers and spec.model.layers[name].units in FEEDFORWARD_UNIT_TYPES:
+            kind = spec.model.layers[name].units
+            yield path, f"{path}: layer '{name}' is {kind}, which has no data log-likelihood; give data to " \
                         "binary, spin, gaussian or softmax layers"
     if spec.data and spec.data.layer and spec.data.layer not in spec.model.layers:
         name = spec.data.layer

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from .constraints import suggest
+from .values import FEEDFORWARD_UNIT_TYPES
 from .types import BACKPROP_RULES, DROPOUT_RULES, REGULARISED_RULES, STORAGE_RULES, NegativePhaseSpec, PositivePhaseSpec, Spec, default_clamp
 
 Problem = tuple[str, str]
@@ -140,8 +141,9 @@ def _rbm_views(spec: Spec, at: str, own: list) -> Iterator[Problem]:
         if layers[a].units == layers[b].units == "gaussian":
             yield (f"{at}.layers", f"{at} would train the gaussian pair {a}→{b} as an RBM, whose energy is "
                    "unbounded below; make one side discrete")
-        if "rectified" in (layers[a].units, layers[b].units):
-            yield (f"{at}.layers", f"{at} would train the pair {a}→{b} as an RBM, but rectified units have no "
+        feedforward = [u for u in (layers[a].units, layers[b].units) if u in FEEDFORWARD_UNIT_TYPES]
+        if feedforward:
+            yield (f"{at}.layers", f"{at} would train the pair {a}→{b} as an RBM, but {feedforward[0]} units have no "
                    "closed-form energy; pretrain only pairs of binary, spin, gaussian or softmax layers")
 
 

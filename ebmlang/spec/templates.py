@@ -35,6 +35,7 @@ from .nodes import Map, Node, Scalar, Seq, from_plain
 from .dump import dump
 from .schema import TEMPLATE
 from .train_schema import OPTIMIZER
+from .values import FEEDFORWARD_UNIT_TYPES
 
 def expand_template(root: Node, ctx: Context) -> Node:
     """``root`` with its `template` replaced by the `model` and `train` it generates."""
@@ -107,11 +108,12 @@ def _gan(o: dict) -> tuple[dict, dict]:
               "z": {"size": o["latent"], "units": "gaussian"}}
     if source != "v":
         layers[source] = {"size": sizes[source], "units": o["visible"]}
-    layers.update({n: {"size": sizes[n], "units": o["hidden"]} for n in gen[1:-1] + dis[1:-1]})
+    layers.update({n: {"size": sizes[n], "units": o["hidden"]} for n in gen[1:-1]})
+    layers.update({n: {"size": sizes[n], "units": o["discriminator_hidden"] or o["hidden"]} for n in dis[1:-1]})
     layers["d"] = {"size": 1, "units": "binary"}
-    couplings = [{"between": [a, b], "kind": "generative", "init": _glorot(sizes[a], sizes[b])}
+    couplings = [{"between": [a, b], "kind": "generative", "init": _weights(sizes[a], sizes[b], layers[b]["units"])}
                  for a, b in zip(gen, gen[1:])]
-    couplings += [{"between": [a, b], "kind": "recognition", "init": _glorot(sizes[a], sizes[b])}
+    couplings += [{"between": [a, b], "kind": "recognition", "init": _weights(sizes[a], sizes[b], layers[b]["units"])}
                   for a, b in zip(dis, dis[1:])]
     judge = [f"weight.{a}.{b}" for a, b in zip(dis, dis[1:])] + ["recbias.*"]
     group = {"params": judge, "optimizer": dump(o["discriminator_optimizer"], OPTIMIZER)}
@@ -131,17 +133,21 @@ def _vae_model(o: dict) -> dict:
     layers["z"] = {"size": sizes[-1], "units": "gaussian"}
     pairs = list(zip(names, names[1:]))
     size = dict(zip(names, sizes))
-    couplings = [{"between": [a, b], "kind": "recognition", "init": _glorot(size[a], size[b])} for a, b in pairs]
+    couplings = [{"between": [a, b], "kind": "recognition", "init": _weights(size[a], size[b], layers[b]["units"])}
+                 for a, b in pairs]
     couplings.append({"between": [names[-2], "z"], "kind": "recognition", "head": "log_variance",
                       "init": {"normal": {"std": 0.001}}})      # q starts near unit variance
-    couplings += [{"between": [b, a], "kind": "generative", "init": _glorot(size[a], size[b])}
+    couplings += [{"between": [b, a], "kind": "generative", "init": _weights(size[b], size[a], layers[a]["units"])}
                   for a, b in reversed(pairs)]
     return {"layers": layers, "couplings": couplings}
 
 
-def _glorot(n_a: int, n_b: int) -> dict:
-    """Normal weights with variance 2 / (fan_in + fan_out) (Glorot & Bengio 2010)."""
-    return {"normal": {"std": round((2.0 / (n_a + n_b)) ** 0.5, 6)}}
+def _weights(fan_in: int, fan_out: int, units: str) -> dict:
+    """Normal weights that keep the signal's scale through the layers: variance 2 / fan_in into
+    rectified and leaky units (He et al. 2015), 2 / (fan_in + fan_out) otherwise (Glorot & Bengio
+    2010)."""
+    variance = 2.0 / fan_in if units in FEEDFORWARD_UNIT_TYPES else 2.0 / (fan_in + fan_out)
+    return {"normal": {"std": round(variance ** 0.5, 6)}}
 
 
 def _train(family: str, raw: Map, names: list, where) -> Seq:

@@ -13,7 +13,8 @@ With φ = b + u (bias plus input) and temperature T:
 (for gaussian units the bias b is the mean μ.) A rectified unit has mean max(0, φ) and is drawn as
 max(0, φ + N(0, σ(φ))), the noisy ReLU that approximates a sum of binary units with shared
 weights and offset biases; it has no closed-form energy, so it serves feed-forward maps and
-sampling, not free energies.
+sampling, not free energies. A leaky unit (max(φ, 0.2φ), deterministic) serves feed-forward maps
+only, the hidden units of GANs.
 """
 from __future__ import annotations
 
@@ -295,11 +296,44 @@ class Rectifier(UnitType):
         return None
 
 
+class Leaky(UnitType):
+    """Leaky rectified linear units, max(φ, aφ) with a = 0.2 (Maas et al. 2013), the hidden units of
+    most GANs: they never die (a rectified unit whose field stays negative passes no gradient).
+    Deterministic: a draw is the mean."""
+
+    name = "leaky"
+    discrete = False
+    slope = 0.2
+
+    def conditional(self, u, p, temperature):
+        field = (u + p.bias) / temperature if temperature != 1 else u + p.bias
+        return Rectified(field, namespace_of(field).maximum(field, self.slope * field))
+
+    def mean(self, cond):
+        return cond.mean
+
+    def mean_backward(self, cond, grad, p, temperature):
+        xp = namespace_of(grad)
+        return grad * xp.where(cond.field > 0, 1.0, self.slope).astype(grad.dtype) / temperature
+
+    def sample(self, cond, rng):
+        return cond.mean
+
+    def self_energy(self, x, p):
+        raise TypeError("leaky units have no closed-form energy; use them in directed couplings")
+
+    def log_partition(self, u, p, temperature):
+        raise TypeError("leaky units have no closed-form log-partition; use them in directed couplings")
+
+    def check_data(self, x):
+        return None
+
+
 def make_units(kind: str, size: int, categories: int | None = None) -> UnitType:
     if kind == "softmax":
         return Softmax(categories or size)
-    return {"binary": Binary, "spin": Spin, "gaussian": Gaussian, "rectified": Rectifier}[kind]()
+    return {"binary": Binary, "spin": Spin, "gaussian": Gaussian, "rectified": Rectifier, "leaky": Leaky}[kind]()
 
 
-__all__ = ["Bernoulli", "Binary", "Categorical", "Gaussian", "LayerParams", "Normal", "Rectified", "Rectifier",
+__all__ = ["Bernoulli", "Binary", "Categorical", "Gaussian", "LayerParams", "Leaky", "Normal", "Rectified", "Rectifier",
            "Softmax", "Spin", "make_units", "sigmoid", "softplus"]
