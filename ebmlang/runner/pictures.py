@@ -72,7 +72,7 @@ def _generator_figures(model: Model, data, layer: str, shape, evaluate: Evaluate
     samples = generate(program, params, draws, layer)
     images = shape is not None and len(shape) == 2
     if images:
-        save_mosaic(folder.file("samples.png"), samples, tuple(shape), "decoder means of latents drawn from the prior")
+        save_mosaic(folder.file("samples.png"), samples, tuple(shape), "generated from latents drawn from the prior")
     elif samples.shape[1] == 2 and data is not None:
         save_scatter(folder.file("samples.png"), data.test, samples, "data and generated samples")
     else:
