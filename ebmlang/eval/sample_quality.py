@@ -6,7 +6,7 @@ With p(y | x) the classifier's class probabilities and f(x) its penultimate feat
                        (the Inception score of Salimans et al. 2016 with an MNIST classifier: 1 for
                        a generator whose samples all look alike or are all ambiguous, the number of
                        classes for confident, evenly spread ones)
-    Fréchet distance   ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁^½ Σ₂ Σ₁^½)^½)  between Gaussians fitted to
+    Fréchet distance   ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁^½ Σ₂ Σ₁^½)^½) between Gaussians fitted to
                        the features of two sets (Heusel et al. 2017); the matrix square roots come
                        from symmetric eigendecompositions, so the trace term is exact
     class shares       the share of samples the classifier assigns to each class

@@ -41,7 +41,8 @@ def log_weights(program: Program, params: dict, data: dict, k: int, rng):
             mu = xp.repeat(program.layers[name].units.mean(q.conds[node]), k, axis=0)
             var = xp.exp(xp.repeat(q.logvar[node], k, axis=0))
             value = mu + xp.sqrt(var) * rng.normal(mu.shape, mu.dtype)
-            log_q = log_q + gaussian_log_density(value, mu, var) - gaussian_log_density(value, *prior(program, params, name))
+            log_prior = gaussian_log_density(value, *prior(program, params, name))
+            log_q = log_q + gaussian_log_density(value, mu, var) - log_prior
         given[name] = value
     p = forward(program, params, given, ("generative",))
     targets = {(0, n): xp.repeat(x, k, axis=0) for n, x in data.items() if n in program.order["generative"]}

@@ -28,7 +28,7 @@ A *stochastic* layer z (``program.stochastic``: a gaussian layer with a recognit
 head, a VAE's latents) also gets ℓ_z = lvbias_z + Σ_a s(x_a) V_az in the recognition pass, and
 given standard normal noise ε (B, n) its value is the reparameterised draw (Kingma & Welling 2014)
 
-    z = μ + e^{ℓ/2} ⊙ ε,     so  ∂J/∂μ = ∂J/∂z,   ∂J/∂ℓ = ∂J/∂z ⊙ ε ⊙ e^{ℓ/2} / 2   (+ direct terms)
+    z = μ + e^{ℓ/2} ⊙ ε,   so   ∂J/∂μ = ∂J/∂z,   ∂J/∂ℓ = ∂J/∂z ⊙ ε ⊙ e^{ℓ/2} / 2  (+ direct terms)
 
 (without noise, z = μ: the posterior mean). All of it is checked against central finite
 differences on random nets (tests/test_backprop.py), the noise held fixed.

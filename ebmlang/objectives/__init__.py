@@ -47,6 +47,7 @@ def make_objective(program: Program, stage, clamp: tuple, seed: int):
     return BoltzmannObjective(program, stage, clamp, seed)
 
 
-__all__ = ["AdversarialObjective", "BackpropObjective", "BoltzmannObjective", "ElboObjective", "ObjectiveState", "StorageObjective", "UpDownObjective",
+__all__ = ["AdversarialObjective", "BackpropObjective", "BoltzmannObjective", "ElboObjective", "ObjectiveState",
+           "StorageObjective", "UpDownObjective",
            "make_objective",
            "phase_difference", "trainable_keys"]

@@ -112,7 +112,8 @@ class AdversarialObjective:
 
     def value_d(self, params: dict, real, z: dict, rng: Rng | None = None) -> float:
         """J_D summed over the batch (what ``discriminator_gradient`` ascends)."""
-        return self._log_verdict(params, real, 1.0, rng) + self._log_verdict(params, self.generate(params, z), 0.0, rng)
+        fake = self.generate(params, z)
+        return self._log_verdict(params, real, 1.0, rng) + self._log_verdict(params, fake, 0.0, rng)
 
     def value_g(self, params: dict, z: dict, rng: Rng | None = None) -> float:
         """J_G summed over the batch (what ``generator_gradient`` ascends)."""
