@@ -77,8 +77,9 @@ class AdversarialObjective:
         """The discriminator's tape on ``x`` (B, n), packed to (B/m, m·n); dropout on its hidden
         layers when it is set and ``rng`` is given."""
         packed = x.reshape(x.shape[0] // self.pack, -1)
-        return forward(self.program, params, {self.input: packed}, ("recognition",), self.dropout if rng else 0.0,
-                       rng, lambda node: node[1] != self.judge)
+        dropout = self.dropout if rng else 0.0
+        return forward(self.program, params, {self.input: packed}, ("recognition",), dropout, rng,
+                       lambda node: node[1] != self.judge)
 
     def _verdict_grad(self, params: dict, tape, target: float) -> dict:
         """{output node: ∂ log q(d = target | u)/∂u}."""
@@ -105,7 +106,8 @@ class AdversarialObjective:
         fake = made.output(self.data)
         judged = self._critic_tape(params, fake, rng)
         at_input: dict = {}
-        backward(self.program, params, judged, self._verdict_grad(params, judged, 1.0), wanted=(), inputs=at_input)
+        verdict = self._verdict_grad(params, judged, 1.0)
+        backward(self.program, params, judged, verdict, wanted=(), inputs=at_input)
         node = made.source(0, self.data)
         return backward(self.program, params, made, {}, grad_x={node: at_input[self.input].reshape(fake.shape)},
                         wanted=self.generator)

@@ -85,7 +85,8 @@ class ElboObjective:
         return {k: g for k, g in grads.items() if k in self.keys}
 
     def value(self, params: dict, batch: dict, noise: dict) -> float:
-        """Σ over the batch of log p(x | z) − KL(q ‖ p) at the draws ``noise``: what ``gradient`` ascends."""
+        """Σ over the batch of log p(x | z) − KL(q ‖ p) at the draws ``noise``: what ``gradient``
+        ascends."""
         return float(self.elbo(params, batch, noise).sum())
 
     def elbo(self, params: dict, batch: dict, noise: dict):

@@ -52,7 +52,8 @@ class GanMonitor:
         rows = real.shape[0]
         z = objective.draw(params, rows, Rng(self.program.xp, self.seed, 0x6A1))
         fake = objective.generate(params, z)
-        out = {"loss_d": -objective.value_d(params, real, z) / rows, "loss_g": -objective.value_g(params, z) / rows,
+        out = {"loss_d": -objective.value_d(params, real, z) / rows,
+               "loss_g": -objective.value_g(params, z) / rows,
                "d_real": objective.verdict(params, real), "d_fake": objective.verdict(params, fake)}
         if self.grid is not None:
             coverage = mode_coverage(to_numpy(fake), self.grid["means"], self.grid["std"])
@@ -75,8 +76,8 @@ def generator_summary(model, data: Dataset, evaluate, spec) -> dict:
     out = {}
     if evaluate.modes is not None and grid_of(spec) is not None:
         grid = grid_of(spec)
-        coverage = mode_coverage(samples(model, data, evaluate.modes.count, spec.seed), grid["means"], grid["std"],
-                                 evaluate.modes.radius)
+        drawn = samples(model, data, evaluate.modes.count, spec.seed)
+        coverage = mode_coverage(drawn, grid["means"], grid["std"], evaluate.modes.radius)
         out.update({"gan.modes": coverage["modes"], "gan.modes_of": coverage["of"],
                     "gan.high_quality": coverage["high_quality"]})
     if evaluate.classifier_score is not None:
@@ -90,7 +91,8 @@ def _classifier_figures(model, data: Dataset, settings, spec) -> dict:
     probs, features = judge(fake)
     _, test_features = judge(data.test[: settings.count])
     _, train_features = judge(data.train[: settings.count])
-    return {"gan.classifier_score": classifier_score(probs), "gan.frechet": frechet_distance(features, test_features),
+    return {"gan.classifier_score": classifier_score(probs),
+            "gan.frechet": frechet_distance(features, test_features),
             "gan.frechet_floor": frechet_distance(train_features, test_features),
             "gan.class_shares": class_shares(probs, probs.shape[1]), "gan.classifier_accuracy": accuracy,
             "gan.samples": settings.count}
@@ -99,7 +101,8 @@ def _classifier_figures(model, data: Dataset, settings, spec) -> dict:
 def classifier_spec(spec, settings) -> str:
     """The YAML of the scoring classifier: the classifier template on the run's data (intensities)."""
     from ..spec import to_plain
-    data = {k: v for k, v in to_plain(spec)["data"].items() if k in ("source", "path", "train_size", "test_size")}
+    kept = ("source", "path", "train_size", "test_size")
+    data = {k: v for k, v in to_plain(spec)["data"].items() if k in kept}
     size = spec.model.layers[spec.data.layer or next(iter(spec.model.layers))].size
     return yaml.safe_dump({
         "name": "score-classifier", "seed": spec.seed, "data": data,
