@@ -26,16 +26,21 @@ def _draw(init: Choice, shape: tuple, gen: np.random.Generator) -> np.ndarray:
     raise ValueError(f"initialiser {init.kind} needs data")
 
 
-def data_rate_bias(kind: str, mean: np.ndarray) -> np.ndarray:
+def data_rate_bias(units, mean: np.ndarray) -> np.ndarray:
     """Biases that make each unit's marginal match the data's mean (Hinton's guide, §8):
-    binary logit(p), spin atanh(m), softmax log p, gaussian the mean itself."""
+    binary logit(p), spin atanh(m), softmax log p, gaussian the mean itself. Softmax rates are
+    taken within each group, over the examples where it is present (missing groups)."""
+    kind = units.name
     if kind == "binary":
         p = np.clip(mean, 1e-3, 1 - 1e-3)
         return np.log(p / (1 - p))
     if kind == "spin":
         return np.arctanh(np.clip(mean, -0.999, 0.999))
     if kind == "softmax":
-        return np.log(np.clip(mean, 1e-3, 1))
+        grouped = mean.reshape(-1, units.k)
+        total = grouped.sum(axis=1, keepdims=True)
+        rates = np.where(total > 0, grouped / np.where(total > 0, total, 1), 1 / units.k)
+        return np.log(np.clip(rates, 1e-3, 1)).reshape(-1)
     return mean
 
 
@@ -86,7 +91,7 @@ def init_params(program: Program, seed: int, data_mean: dict | None = None, file
         if layer.bias_init.kind == "file":
             host[f"bias.{name}"] = files[f"bias.{name}"]
         elif layer.bias_init.kind == "data_rates":
-            host[f"bias.{name}"] = data_rate_bias(layer.units.name, np.asarray(data_mean[name], float))
+            host[f"bias.{name}"] = data_rate_bias(layer.units, np.asarray(data_mean[name], float))
         else:
             host[f"bias.{name}"] = _draw(layer.bias_init, (layer.size,), gen)
         if layer.units.name == "gaussian":

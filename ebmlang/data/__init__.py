@@ -15,6 +15,8 @@ from ..graph import resolve
 from ..spec import Spec
 from ..units import make_units
 from .mnist import IdxError, load_mnist
+from .ratings import Ratings, RatingsError, index_ratings, locate, read_triples, split_triples
+from .sparse import SparseRows, is_sparse
 from .synthetic import bars_and_stripes, gaussian_grid, gaussian_mixture
 
 EMBEDDED = Path(__file__).with_name("mnist_embedded.npz")
@@ -34,18 +36,23 @@ class Dataset:
     label_layer: str | None = None      # the softmax layer the labels are clamped to, one-hot
     classes: int = 0                    # its size
     resample: bool = False              # train holds intensities, binarised afresh each epoch by the trainer
+    ratings: Ratings | None = None      # ratings data: train and test are SparseRows, these the triples
+    implicit_layer: str | None = None   # the layer told which groups each row rated (a conditional RBM)
 
     @property
     def layers(self) -> tuple:
-        """The layers this data set fills: the data layer, then the label layer if any."""
-        return (self.layer,) + ((self.label_layer,) if self.label_layer else ())
+        """The layers this data set fills: the data layer, then the label or implicit layer if any."""
+        return (self.layer,) + tuple(n for n in (self.label_layer, self.implicit_layer) if n)
 
     def arrays(self, split: str) -> dict:
-        """{layer: (N, size)} for ``split`` (`train` or `test`): the data, and one-hot labels."""
+        """{layer: (N, size)} for ``split`` (`train` or `test`): the data, one-hot labels, and which
+        groups each row rated (the same in both splits: test items count as implicit feedback)."""
         out = {self.layer: getattr(self, split)}
         if self.label_layer:
             labels = getattr(self, f"{split}_labels")
             out[self.label_layer] = np.eye(self.classes)[labels.astype(int)]
+        if self.implicit_layer:
+            out[self.implicit_layer] = self.ratings.implicit()
         return out
 
 
@@ -53,7 +60,8 @@ def load_data(spec: Spec) -> Dataset:
     d = spec.data
     layer = d.layer or next(iter(spec.model.layers))
     loader = {"mnist": _mnist, "mnist-embedded": _mnist, "bars-and-stripes": _bars,
-              "gaussian-mixture": _mixture, "gaussian-grid": _grid, "file": _file, "patterns": _patterns}[d.source]
+              "gaussian-mixture": _mixture, "gaussian-grid": _grid, "file": _file, "patterns": _patterns,
+              "ratings": _ratings}[d.source]
     ds = loader(spec, layer)
     ds = _binarize(spec, _subset(spec, ds))
     if d.labels:
@@ -132,6 +140,41 @@ def _file(spec: Spec, layer: str) -> Dataset:
     return Dataset("file", layer, train[:cut], train[cut:] if cut < len(train) else train[:0])
 
 
+def _ratings(spec: Spec, layer: str) -> Dataset:
+    """Ratings as sparse rows of one-hot groups: the training rows, and the test ratings by row."""
+    d, info = spec.data, spec.model.layers[layer]
+    levels = info.categories or info.size
+    files = {"train": d.train, "test": d.test} if d.train else {"path": d.path}
+    triples = {}
+    for key, name in files.items():
+        try:
+            triples[key] = read_triples(locate(name, Path(spec.file).parent))
+        except (FileNotFoundError, RatingsError) as exc:
+            raise DataError(str(exc), spec.loc(f"data.{key}")) from None
+        except OSError as exc:
+            raise DataError(f"cannot read ratings file '{name}': {exc.strerror or exc}", spec.loc(f"data.{key}")) from None
+    if "path" in triples:
+        triples["train"], triples["test"] = split_triples(triples.pop("path"), d.test_fraction, d.seed)
+    try:
+        ratings = index_ratings(triples["train"], triples["test"], levels, d.orientation)
+    except RatingsError as exc:
+        raise DataError(str(exc), spec.loc(f"model.layers.{layer}.categories")) from None
+    _check_width(spec, layer, ratings.groups * levels, ratings, "ratings")
+    if d.implicit:
+        _check_width(spec, d.implicit, ratings.groups, ratings, "implicit feedback")
+    return Dataset("ratings", layer, ratings.one_hot(ratings.train), ratings.one_hot(ratings.test),
+                   ratings=ratings, implicit_layer=d.implicit)
+
+
+def _check_width(spec: Spec, layer: str, width: int, ratings: Ratings, what: str) -> None:
+    size = spec.model.layers[layer].size
+    if size != width:
+        rows, groups = ("users", "items") if ratings.orientation == "users" else ("items", "users")
+        per = f"{ratings.groups} {groups} × {ratings.levels} ratings" if what == "ratings" else f"{ratings.groups} {groups}"
+        raise DataError(f"the {what} need layer '{layer}' of size {width} ({per}; {ratings.rows} {rows} are the "
+                        f"examples), but it has size {size}", spec.loc(f"model.layers.{layer}.size"))
+
+
 def _subset(spec: Spec, ds: Dataset) -> Dataset:
     d, out = spec.data, ds
     for split, size in (("train", d.train_size), ("test", d.test_size)):
@@ -166,7 +209,12 @@ def _binarize(spec: Spec, ds: Dataset) -> Dataset:
 
 
 def check_fits(spec: Spec, ds: Dataset) -> None:
-    """The data's width, finiteness and range must suit the layer it is clamped to."""
+    """The data's width, finiteness and range must suit the layer it is clamped to (ratings are
+    checked as they are read)."""
+    if ds.ratings is not None:
+        if len(ds.ratings.train) == 0:
+            raise DataError("the training set holds no ratings", spec.loc("data"))
+        return
     layer = spec.model.layers[ds.layer]
     for split in ("train", "test"):
         x = getattr(ds, split)
@@ -195,4 +243,5 @@ def _check_labels(spec: Spec, ds: Dataset) -> None:
                             f"'{ds.label_layer}' of size {ds.classes}", where)
 
 
-__all__ = ["Dataset", "load_data", "check_fits", "bars_and_stripes", "gaussian_mixture"]
+__all__ = ["Dataset", "Ratings", "SparseRows", "load_data", "check_fits", "bars_and_stripes", "gaussian_mixture",
+           "is_sparse"]

@@ -125,7 +125,7 @@ def base_biases(program: Program, data_layer: str | None, data_mean) -> dict:
     for name, info in program.layers.items():
         bias = np.zeros(info.size)
         if name == data_layer and data_mean is not None:
-            bias = data_rate_bias(info.units.name, np.asarray(data_mean, dtype=float))
+            bias = data_rate_bias(info.units, np.asarray(data_mean, dtype=float))
             bias = bias * program.temperature if info.units.discrete else bias
         out[name] = xp.asarray(bias, dtype=program.dtype)
     return out

@@ -28,7 +28,7 @@ def build_graph(spec: Spec) -> nx.MultiDiGraph:
     g = nx.MultiDiGraph(name=spec.name, temperature=spec.model.temperature)
     for name, layer in spec.model.layers.items():
         g.add_node(name, size=layer.size, kind=layer.units, shape=layer.shape,
-                   units=make_units(layer.units, layer.size, layer.categories),
+                   units=make_units(layer.units, layer.size, layer.categories, layer.missing),
                    sigma=layer.sigma if layer.sigma is not None else 1.0,
                    learn_sigma=layer.learn_sigma, bias_init=layer.bias)
     for i, c in enumerate(spec.model.couplings):

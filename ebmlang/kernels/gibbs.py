@@ -16,13 +16,15 @@ def conditional(program: Program, params: dict, state: dict, name: str, temperat
     """Parameters of p(x_name | all other layers) (unit-type specific NamedTuple).
 
     A layer with a field gain g (a pretraining stage's doubled layer) takes the conditional of the
-    field g·(b + u), i.e. the same conditional at temperature T/g."""
+    field g·(b + u), i.e. the same conditional at temperature T/g. When ``state`` holds the layer
+    itself, the conditional keeps to the units present in it (softmax groups that are missing)."""
     t = program.temperature if temperature is None else temperature
     neighbours = {n: state[n] for n in program.neighbours[name]}
     batch = next(iter(state.values())).shape[0]
     u = layer_input(program, params, coupling_stats(program, params, neighbours), name, batch)
     info = program.layers[name]
-    return info.units.conditional(u, layer_params(program, params, name), t / info.gain)
+    cond = info.units.conditional(u, layer_params(program, params, name), t / info.gain)
+    return info.units.restrict(cond, state[name]) if name in state else cond
 
 
 def conditional_mean(program: Program, params: dict, state: dict, name: str, temperature=None):

@@ -10,6 +10,8 @@ optimizer folds into its learning rate (a pass over every weight matrix saved pe
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..backend import Rng
 from ..compile import Program
 from ..kernels import param_stats, random_state
@@ -27,11 +29,22 @@ class BoltzmannObjective:
         self.phases: Phases = phases_for(
             program, stage.rule, stage.k, clamp, neg.chains, pos.infer, pos.sweeps,
             temperatures(pos.anneal) if pos.anneal else (), temperatures(neg.anneal) if neg.anneal else (),
-            MeanField(pos.iterations, pos.damping, pos.tolerance))
+            MeanField(pos.iterations, pos.damping, pos.tolerance), neg.clamp)
+        self.k, self.k_schedule = stage.k, tuple(stage.k_schedule)
         self.chain_count = stage.chains or stage.batch_size
         self.sparsity, self.centering = stage.sparsity, stage.centering
         self.sparse_layer = (self.sparsity.layer or self.phases.latent[0]) if self.sparsity else None
         self.keys = trainable_keys(program)
+
+    def at_epoch(self, epoch: int) -> None:
+        """Set the sweeps of the negative phase for ``epoch``: k, or the last [epoch, k] of
+        ``k_schedule`` reached (CD-T with T growing)."""
+        sweeps = self.k
+        for start, k in self.k_schedule:
+            if epoch >= start:
+                sweeps = k
+        if sweeps != self.phases.sweeps:
+            self.phases = replace(self.phases, sweeps=sweeps)
 
     @property
     def persistent(self) -> bool:

@@ -56,11 +56,12 @@ class Phases:
     positive_anneal: tuple = ()     # temperatures swept once each before those sweeps
     negative_anneal: tuple = ()
     meanfield: MeanField = MeanField()
+    negative_clamp: tuple = ()      # layers the free chains keep at their data (a conditional RBM's)
 
 
 def phases_for(program: Program, rule: str, k: int, clamp: tuple, chains: str | None = None,
                infer: str = "auto", positive_sweeps: int = 10, positive_anneal=(), negative_anneal=(),
-               meanfield: MeanField = MeanField()) -> Phases:
+               meanfield: MeanField = MeanField(), negative_clamp=()) -> Phases:
     """The phases of ``rule`` on ``program``; ``infer`` `auto` picks exact means where the latent
     layers are mutually uncoupled, mean field for `dbm`, Gibbs sweeps otherwise."""
     latent = tuple(n for n in program.layers if n not in clamp)
@@ -69,7 +70,7 @@ def phases_for(program: Program, rule: str, k: int, clamp: tuple, chains: str | 
     elif infer == "auto":
         infer = "meanfield" if rule == "dbm" else "gibbs"
     return Phases(tuple(clamp), latent, infer, chains or CHAINS_OF_RULE[rule], k, positive_sweeps,
-                  tuple(positive_anneal), tuple(negative_anneal), meanfield)
+                  tuple(positive_anneal), tuple(negative_anneal), meanfield, tuple(negative_clamp))
 
 
 def random_fill(program: Program, params: dict, state: dict, names, batch: int, rng) -> dict:
@@ -139,9 +140,11 @@ def positive(program: Program, params: dict, data: dict, phases: Phases, rng):
 
 
 def negative(program: Program, params: dict, start: dict, phases: Phases, rng, keep_samples: bool):
-    """Run the free chains from ``start`` (fresh chains: from random states instead)."""
+    """Run the free chains from ``start`` (fresh chains: from random states instead), the layers of
+    ``phases.negative_clamp`` held at their values in ``start``."""
+    held = {n: start[n] for n in phases.negative_clamp}
     if phases.chains == "fresh":
         batch = next(iter(start.values())).shape[0]
-        start = random_fill(program, params, {}, program.layers, batch, rng)
-    return run_chains(program, params, start, rng, phases.sweeps, anneal=phases.negative_anneal,
-                      keep_samples=keep_samples)
+        start = random_fill(program, params, held, [n for n in program.layers if n not in held], batch, rng)
+    return run_chains(program, params, start, rng, phases.sweeps, frozenset(held), phases.negative_anneal,
+                      keep_samples)

@@ -24,6 +24,7 @@ from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
 from .evaluate import Probe, final_summary
 from .pictures import draw_figures
+from .ratings import RatingsProbe
 from .folder import RunFolder
 from .training import train_stages
 
@@ -72,7 +73,7 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True) -> di
     data = load_data(spec) if spec.data is not None else None
     model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
     model.load_parameters(folder.load_checkpoint())
-    probe = Probe(model, data, spec.evaluate) if data is not None else None
+    probe = make_probe(model, data, spec.evaluate)
     summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
     spec_file.write_text(to_yaml(spec))
     return _evaluate(spec, model, data, probe, folder, Progress(0, progress), summary)
@@ -129,8 +130,15 @@ def ais_line(summary: dict) -> str:
     return text
 
 
+def make_probe(model, data, evaluate):
+    """What is measured on the data each epoch and at the end (None without data)."""
+    if data is None:
+        return None
+    return RatingsProbe(model, data) if data.ratings is not None else Probe(model, data, evaluate)
+
+
 def _train_and_evaluate(spec, model, data, checkpoint, folder, report) -> dict:
-    probe = Probe(model, data, spec.evaluate) if data is not None else None
+    probe = make_probe(model, data, spec.evaluate)
     started = time.perf_counter()
     state = None
     if spec.train is not None:
@@ -147,6 +155,11 @@ def _train_and_evaluate(spec, model, data, checkpoint, folder, report) -> dict:
 
 def _evaluate(spec, model, data, probe, folder, report, summary: dict) -> dict:
     """Everything after training: measures, studies, figures; writes summary.json last."""
+    if isinstance(probe, RatingsProbe):         # ratings are judged by their error, not by pictures
+        summary.update(probe.summary())
+        folder.write_summary(summary)
+        report.note("  ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float)))
+        return summary
     summary.update(final_summary(model, data, spec.evaluate, probe))
     if spec.sample is not None:
         summary["sample"] = _scan(spec, model, folder, report)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from ..data.sparse import on_backend
 from ..spec.types import BACKPROP_RULES, STORAGE_RULES
 from ..train import Trainer, TrainState
 from ..train.stages import StagePlan, plan_stages, sampled_inputs, stage_inputs
@@ -18,7 +19,7 @@ def train_stages(spec, model, data, folder: RunFolder, report, probe, checkpoint
     """Run every stage not yet finished; ``checkpoint`` (the arrays of model.npz) resumes mid-run."""
     xp, dtype = model.xp, model.program.dtype
     plans = plan_stages(model.program, spec.stages, data.layers)
-    train = {n: xp.asarray(x, dtype=dtype) for n, x in data.arrays("train").items()}
+    train = {n: on_backend(x, xp, dtype) for n, x in data.arrays("train").items()}
     first = checkpoint_stage(checkpoint) if checkpoint else 0
     state = None
     for plan in plans[first:]:

@@ -43,6 +43,8 @@ def _layers(spec: Spec) -> Iterator[Problem]:
                 yield f"{at}.sigma", f"{at}.sigma applies only to gaussian layers, not {layer.units}"
             if layer.learn_sigma:
                 yield f"{at}.learn_sigma", f"{at}.learn_sigma applies only to gaussian layers"
+        if layer.missing and layer.units != "softmax":
+            yield f"{at}.missing", f"{at}.missing applies only to softmax layers, not {layer.units}"
         if layer.bias.kind == "data_rates" and (spec.data is None or _data_layer(spec) != name):
             yield f"{at}.bias", f"{at}.bias: data_rates needs data clamped to layer '{name}'"
 
@@ -184,6 +186,8 @@ def _data(spec: Spec) -> Iterator[Problem]:
     if spec.data and spec.data.layer and spec.data.layer not in spec.model.layers:
         name = spec.data.layer
         yield "data.layer", f"data.layer names unknown layer '{name}'{suggest(name, spec.model.layers)}"
+    if spec.data:
+        yield from _ratings(spec)
     labels = spec.data.labels if spec.data else None
     if labels is None:
         return
@@ -198,6 +202,32 @@ def _data(spec: Spec) -> Iterator[Problem]:
         yield "data.labels", "data.labels must name another layer than the data's own"
     if spec.data.source not in LABELLED_SOURCES:
         yield "data.labels", f"data.labels: source '{spec.data.source}' has no labels"
+
+
+def _ratings(spec: Spec) -> Iterator[Problem]:
+    """Ratings fill a softmax layer with missing groups, and optionally a binary implicit layer."""
+    d, layers = spec.data, spec.model.layers
+    if d.source != "ratings":
+        return
+    if (d.train is None) != (d.test is None):
+        given = "train" if d.train else "test"
+        yield f"data.{given}", f"data.{given} needs data.{'test' if d.train else 'train'} beside it"
+    elif d.train is None and d.path is None:
+        yield "data", "data: source ratings needs `path` (one file to split) or `train` and `test` files"
+    name = _data_layer(spec)
+    layer = layers.get(name)
+    if layer is not None and (layer.units != "softmax" or not layer.missing):
+        yield ("data.source", f"data: ratings fill a softmax layer with `missing: true` (one group of K "
+               f"categories per item, unrated items absent), but layer '{name}' is "
+               f"{layer.units}{'' if layer.units != 'softmax' else ' without missing: true'}")
+    if d.implicit is None:
+        return
+    if d.implicit not in layers:
+        yield "data.implicit", f"data.implicit names unknown layer '{d.implicit}'{suggest(d.implicit, layers)}"
+    elif d.implicit == name:
+        yield "data.implicit", "data.implicit must name another layer than the ratings' own"
+    elif layers[d.implicit].units != "binary":
+        yield "data.implicit", f"data.implicit: layer '{d.implicit}' must be binary, not {layers[d.implicit].units}"
 
 
 def _codes(spec: Spec) -> Iterator[Problem]:
@@ -231,6 +261,11 @@ def _evaluate(spec: Spec) -> Iterator[Problem]:
     """Estimators that assume an energy over every layer, refused for a DBN (generative couplings)
     and, when written out, for a feed-forward net (no undirected coupling: nothing to sample)."""
     ll = spec.evaluate.log_likelihood
+    missing = [n for n, layer in spec.model.layers.items() if layer.missing]
+    for name in ("log_likelihood", "pseudo_log_likelihood"):
+        if missing and getattr(spec.evaluate, name) is not None:
+            yield (f"evaluate.{name}", f"evaluate.{name}: layer '{missing[0]}' has missing groups, so each example "
+                   "has a model (and a partition function) of its own; ratings are judged by RMSE")
     if ll is not None and ll.method == "importance" and not stochastic_layers(spec):
         yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: importance sampling draws from a VAE's "
                "encoder; it needs a recognition coupling with head: log_variance")

@@ -43,6 +43,9 @@ LAYER = Section("layer", {
     "sigma": Field(POSITIVE, None, "gaussian only: standard deviation of each unit (default 1)"),
     "learn_sigma": Field(Bool(), False, "gaussian only: learn log σ along with the weights"),
     "bias": Field(INIT, Choice("zeros"), "initial biases (`data_rates`: logit of the data's mean)"),
+    "missing": Field(Bool(), False, "softmax only: a group whose data is all zero is absent from that "
+                     "example's model — neither sampled nor counted (an item a user did not rate: "
+                     "Salakhutdinov, Mnih & Hinton 2007); training must start chains at the data (rule cd)"),
 }, lambda **kw: LayerSpec(**kw))
 
 CONNECTIVITY = Tagged("connectivity", {
@@ -149,6 +152,21 @@ DATA = Discriminated("data", "source", {
         "test_fraction": Field(Float(0.0, 1.0, max_open=True), 0.1,
                                "held-out fraction when the file has no test set"),
         **_SIZES}),
+    "ratings": _data("data: ratings", {
+        "path": Field(Str(), None, "one ratings file (`user item rating [timestamp]` per line, tab-, `::`-, comma- or "
+                      "space-separated: GroupLens's u.data or ratings.dat), split by `test_fraction`; looked for "
+                      "beside the spec, then in $EBMLANG_DATA and ~/.cache/ebmlang (`ebm fetch movielens`)"),
+        "train": Field(Str(), None, "a training ratings file (GroupLens's u1.base); with `test`, replaces `path`"),
+        "test": Field(Str(), None, "the test ratings file (u1.test)"),
+        "test_fraction": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.2,
+                               "share of the ratings held out when one file is split"),
+        "seed": Field(Int(0), 0, "seed of that split"),
+        "orientation": Field(Enum("users", "items"), "users", "`users`: one example per user, one softmax group "
+                             "per item (U-RBM); `items`: one example per item over the users (I-RBM, Sedhain et "
+                             "al. 2015)"),
+        "implicit": Field(Identifier(), None, "a binary layer (one unit per group) given which groups each "
+                          "example rated, in the training or the test set: the conditional RBM's input"),
+    }),
 })
 
 SAMPLE = Section("sample", {

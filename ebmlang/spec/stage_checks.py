@@ -16,6 +16,7 @@ from .types import BACKPROP_RULES, DROPOUT_RULES, REGULARISED_RULES, STORAGE_RUL
 Problem = tuple[str, str]
 LABELLED_SOURCES = ("mnist", "mnist-embedded", "gaussian-mixture", "gaussian-grid", "file")
 PERSISTENT_RULES = ("pcd", "dbm")
+CHAINS_OF_RULE = {"cd": "data", "pcd": "persistent", "dbm": "persistent", "boltzmann": "fresh"}
 
 
 def data_layer(spec: Spec) -> str:
@@ -43,7 +44,7 @@ def generator_latents(spec: Spec) -> tuple:
     roots = tuple(dict.fromkeys(c.between[0] for c in couplings if c.kind == "generative"
                                 and c.between[0] not in generated))
     encoded = {c.between[1] for c in couplings if c.kind == "recognition"} - set(stochastic_layers(spec))
-    filled = encoded | ({data_layer(spec), spec.data.labels} if spec.data else set())
+    filled = encoded | ({data_layer(spec), *spec.data.layers} if spec.data else set())
     return () if not roots or any(r in filled for r in roots) else roots
 
 
@@ -53,7 +54,7 @@ def train_problems(spec: Spec) -> Iterator[Problem]:
     if spec.data is None:
         yield "train", "train needs a data section to learn from"
         return
-    data_layers = (data_layer(spec),) + ((spec.data.labels,) if spec.data.labels else ())
+    data_layers = (data_layer(spec),) + spec.data.layers
     available = list(data_layers)
     for index, stage in enumerate(spec.stages):
         at = spec.stage_path(index)
@@ -69,6 +70,7 @@ def train_problems(spec: Spec) -> Iterator[Problem]:
         else:
             yield from _rbm_views(spec, at, own)
         yield from _rule_options(stage, at)
+        yield from _negative_clamp(spec, stage, at, own, available, data_layers)
         available += [n for n in own if n not in available]
 
 
@@ -236,6 +238,29 @@ def _updown(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]
                "pass infers every layer the generative couplings start from)")
 
 
+def _negative_clamp(spec: Spec, stage, at: str, own: list, available: list, data_layers: tuple) -> Iterator[Problem]:
+    """The free chains may hold only layers the positive phase clamps; a layer with missing groups
+    needs chains started at the data (each example has a model of its own)."""
+    clamped = set(stage.clamp or default_clamp(own, data_layers, available))
+    for j, name in enumerate(stage.negative.clamp):
+        if name not in clamped:
+            yield (f"{at}.negative.clamp.{j}", f"{at}.negative.clamp: layer '{name}' is not clamped to data in this "
+                   f"stage (clamped: {', '.join(sorted(clamped)) or 'none'})")
+    if stage.rule in BACKPROP_RULES + STORAGE_RULES + ("updown",):
+        return
+    chains = stage.negative.chains or CHAINS_OF_RULE[stage.rule]
+    if stage.negative.clamp and chains == "persistent":
+        yield (f"{at}.negative.clamp", f"{at}.negative.clamp holds layers at each example's data, but persistent "
+               "chains belong to no example; use chains that start at the data (rule cd)")
+    missing = [n for n in own if spec.model.layers[n].missing]
+    if missing and chains != "data":
+        yield (f"{at}.rule", f"{at}.rule: layer '{missing[0]}' has missing groups, so every example is a model of its "
+               f"own and the negative chains must start at its data (rule cd), not {chains} chains")
+    epochs = [e for e, _ in stage.k_schedule]
+    if epochs != sorted(set(epochs)):
+        yield f"{at}.k_schedule", f"{at}.k_schedule: the epochs must increase ([epoch, k] pairs in order)"
+
+
 def _rule_options(stage, at: str) -> Iterator[Problem]:
     if stage.centering and stage.rule in STORAGE_RULES + ("updown",) + BACKPROP_RULES:
         yield (f"{at}.centering", f"{at}.centering applies to Boltzmann rules (cd, pcd, boltzmann, dbm), "
@@ -246,6 +271,8 @@ def _rule_options(stage, at: str) -> Iterator[Problem]:
     if stage.dropout and stage.rule not in DROPOUT_RULES:
         yield (f"{at}.dropout", f"{at}.dropout applies to rules reconstruction, supervised and adversarial, "
                f"not {stage.rule}")
+    if stage.k_schedule and stage.rule in BACKPROP_RULES + STORAGE_RULES + ("updown",):
+        yield f"{at}.k_schedule", f"{at}.k_schedule applies to rules cd, pcd, boltzmann and dbm, not {stage.rule}"
     if stage.discriminator_steps != 1 and stage.rule != "adversarial":
         yield f"{at}.discriminator_steps", f"{at}.discriminator_steps applies to rule adversarial, not {stage.rule}"
     if stage.rule in BACKPROP_RULES:

@@ -89,6 +89,8 @@ PHASE_NEGATIVE = Section("negative", {
     "chains": Field(Enum("data", "persistent", "fresh"), None, "where the free chains start: at the data "
                     "(CD), where they stopped (PCD), at random (Boltzmann learning); default: by the rule"),
     "anneal": Field(TEMPERATURES, None, "temperatures swept once each before the k sweeps"),
+    "clamp": Field(ListOf(Identifier()), (), "layers the free chains keep at their data: the conditioning "
+                   "layers of a conditional RBM (the implicit feedback of Salakhutdinov et al. 2007)"),
 }, lambda **kw: NegativePhaseSpec(**kw))
 
 TRAIN = Section("train", {
@@ -114,6 +116,8 @@ TRAIN = Section("train", {
     "input": Field(Enum("means", "samples"), "means", "layers fed by earlier stages' up-pass are clamped to "
                    "its means, or to a fresh binary sample of them each epoch"),
     "k": Field(Int(1), 1, "Gibbs sweeps of the negative phase per update"),
+    "k_schedule": Field(ListOf(ListOf(Int(0), 2, 2)), (), "pairs [epoch, k]: from that epoch on, k sweeps "
+                        "(CD-T with T growing over training, Salakhutdinov et al. 2007)"),
     "epochs": Field(Int(0), 10, "passes over the training set"),
     "batch_size": Field(Int(1), 100, "examples per update"),
     "chains": Field(Int(1), None, "pcd: number of persistent chains (default: batch_size)"),

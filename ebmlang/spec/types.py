@@ -26,6 +26,7 @@ class LayerSpec:
     sigma: float | None = None
     learn_sigma: bool = False
     bias: Choice = Choice("zeros")
+    missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,15 @@ class DataSpec:
     seed: int = 0
     count: int = 10
     probability: float = 0.5
+    train: str | None = None
+    test: str | None = None
+    orientation: str = "users"
+    implicit: str | None = None
+
+    @property
+    def layers(self) -> tuple:
+        """The layers besides the data layer that the data fills: labels, implicit feedback."""
+        return tuple(n for n in (self.labels, self.implicit) if n)
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,7 @@ class PositivePhaseSpec:
 class NegativePhaseSpec:
     chains: str | None = None
     anneal: Choice | None = None
+    clamp: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,7 @@ class TrainSpec:
     field_gain: dict | None = None
     input: str = "means"
     k: int = 1
+    k_schedule: tuple = ()
     epochs: int = 10
     batch_size: int = 100
     chains: int | None = None

@@ -9,7 +9,7 @@ UNIT_TYPES = ENERGY_UNIT_TYPES + FEEDFORWARD_UNIT_TYPES
 BETWEEN_CONNECTIVITY = ("dense", "random", "edges", "mask")
 WITHIN_CONNECTIVITY = ("complete", "lattice", "random", "random_regular", "edges")
 DATA_SOURCES = ("mnist", "mnist-embedded", "bars-and-stripes", "gaussian-mixture", "gaussian-grid", "file",
-                "patterns")
+                "patterns", "ratings")
 
 POSITIVE = Float(0.0, min_open=True)
 PROBABILITY_OPEN = Float(0.0, 1.0, min_open=True, max_open=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..backend import Rng
 from ..compile import Program, tie_mirrors
+from ..data.sparse import is_sparse
 from ..objectives import ObjectiveState, make_objective, phase_difference
 from ..spec.types import TrainSpec
 from .optim import Optimizers
@@ -94,13 +95,19 @@ class Trainer:
             st.epoch = max(self.spec.epochs, 1)
             return
         xp, epoch = self.program.xp, st.epoch
+        if hasattr(self.objective, "at_epoch"):
+            self.objective.at_epoch(epoch)
         rng = self.epoch_rng(epoch)
         n = next(iter(train.values())).shape[0]
-        order = xp.asarray(rng.permutation(n))
-        shuffled = {k: v[order] for k, v in train.items()}
+        order = rng.permutation(n)
+        # dense data is shuffled once on the backend; sparse rows are densified a minibatch at a time
+        shuffled = {k: v if is_sparse(v) else v[xp.asarray(order)] for k, v in train.items()}
         size = self.spec.batch_size
         for start in range(0, n, size):
-            self.step(st, {k: v[start:start + size] for k, v in shuffled.items()}, rng)
+            rows = slice(start, start + size)
+            batch = {k: v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v) else v[rows]
+                     for k, v in shuffled.items()}
+            self.step(st, batch, rng)
             if on_batch is not None:
                 on_batch(min(start + size, n), n)
         tie_mirrors(self.program, st.params)

@@ -104,6 +104,11 @@ class UnitType:
         """How many joint states n units have; discrete unit types only."""
         raise TypeError(f"{self.name} units cannot be enumerated")
 
+    def restrict(self, cond, current):
+        """``cond`` restricted to the units present in ``current`` (batch, n), the layer's state
+        before the update: only softmax layers with missing groups keep absent groups absent."""
+        return cond
+
     def random_state(self, batch: int, n: int, p: LayerParams, rng, dtype):
         """Independent draws at zero input, to start chains from."""
         xp = rng.xp

@@ -34,7 +34,8 @@ class Bernoulli(NamedTuple):
 
 class Categorical(NamedTuple):
     logits: Any     # (batch, groups, K)
-    probs: Any      # (batch, groups, K)
+    probs: Any      # (batch, groups, K); 0 in absent groups
+    present: Any = None     # (batch, groups, 1) 0/1, or None when every group is present
 
 
 class Normal(NamedTuple):
@@ -156,12 +157,16 @@ class Spin(UnitType):
 
 
 class Softmax(UnitType):
-    """Groups of K mutually exclusive units; the layer's n = groups × K units are stored flat."""
+    """Groups of K mutually exclusive units; the layer's n = groups × K units are stored flat.
+
+    With ``missing``, a group whose state is all zero is absent: the example's model has only
+    its present groups (a user's RBM has the items she rated; Salakhutdinov, Mnih & Hinton 2007).
+    An absent group adds nothing to any field or energy, and an update keeps it absent."""
 
     name = "softmax"
 
-    def __init__(self, categories: int):
-        self.k = categories
+    def __init__(self, categories: int, missing: bool = False):
+        self.k, self.missing = categories, missing
 
     def self_energy(self, x, p):
         return -(x @ p.bias)
@@ -178,6 +183,12 @@ class Softmax(UnitType):
     def mean(self, cond):
         return cond.probs.reshape(cond.probs.shape[0], -1)
 
+    def restrict(self, cond, current):
+        if not self.missing:
+            return cond
+        present = (self._grouped(current).sum(axis=-1, keepdims=True) > 0).astype(cond.probs.dtype)
+        return Categorical(cond.logits, cond.probs * present, present)
+
     def mean_backward(self, cond, grad, p, temperature):
         """Per group: ∂L/∂φ_k = p_k (g_k − Σ_j p_j g_j) / T."""
         g = self._grouped(grad)
@@ -190,6 +201,8 @@ class Softmax(UnitType):
         index = (xp.cumsum(cond.probs, axis=-1) < u).sum(axis=-1, keepdims=True)
         index = xp.minimum(index, self.k - 1)          # guards a cumulative sum that rounds below 1
         onehot = (xp.arange(self.k) == index).astype(cond.probs.dtype)
+        if cond.present is not None:
+            onehot *= cond.present
         return onehot.reshape(onehot.shape[0], -1)
 
     def log_partition(self, u, p, temperature):
@@ -213,8 +226,11 @@ class Softmax(UnitType):
         if x.min() < 0 or x.max() > 1:
             return f"softmax units take values in [0, 1], but the data spans [{x.min():g}, {x.max():g}]"
         sums = x.reshape(x.shape[0], -1, self.k).sum(axis=-1)
+        if self.missing:
+            sums = np.where(sums < 1e-4, 1, sums)
         if not np.allclose(sums, 1, atol=1e-4):
-            return f"softmax data must sum to 1 within each group of {self.k} categories"
+            return (f"softmax data must sum to 1 within each group of {self.k} categories"
+                    + (" (or 0 in an absent group)" if self.missing else ""))
         return None
 
 
@@ -329,9 +345,9 @@ class Leaky(UnitType):
         return None
 
 
-def make_units(kind: str, size: int, categories: int | None = None) -> UnitType:
+def make_units(kind: str, size: int, categories: int | None = None, missing: bool = False) -> UnitType:
     if kind == "softmax":
-        return Softmax(categories or size)
+        return Softmax(categories or size, missing)
     return {"binary": Binary, "spin": Spin, "gaussian": Gaussian, "rectified": Rectifier, "leaky": Leaky}[kind]()
 
 
