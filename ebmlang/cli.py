@@ -43,9 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     _overrides(graph)
 
     fetch = sub.add_parser("fetch", help="download a data set (with checksums)")
-    fetch.add_argument("dataset", choices=("mnist",))
-    fetch.add_argument("--dest", help="folder (default $EBMLANG_DATA/mnist or ~/.cache/ebmlang/mnist)")
-    fetch.add_argument("--mirror", help="base URL of the four .gz files")
+    fetch.add_argument("dataset", choices=("mnist", "movielens"))
+    fetch.add_argument("--dest", help="folder (default: $EBMLANG_DATA/mnist or ~/.cache/ebmlang/mnist; for "
+                       "movielens $EBMLANG_DATA or ~/.cache/ebmlang, which get ml-100k/ and ml-1m/)")
+    fetch.add_argument("--mirror", help="base URL of the files (mnist: the four .gz files; movielens: the zips)")
     return p
 
 
@@ -118,12 +119,18 @@ def cmd_graph(args) -> int:
 
 
 def cmd_fetch(args) -> int:
-    from .data.mnist import MIRROR, candidate_dirs, fetch
-    dest = Path(args.dest) if args.dest else candidate_dirs(None)[0]
+    from .data import mnist, ratings
     try:
-        paths = fetch(dest, args.mirror or MIRROR)
+        if args.dataset == "movielens":
+            dest = Path(args.dest) if args.dest else ratings.default_root()
+            paths = ratings.fetch(dest, args.mirror or ratings.GROUPLENS)
+        else:
+            dest = Path(args.dest) if args.dest else mnist.candidate_dirs(None)[0]
+            paths = mnist.fetch(dest, args.mirror or mnist.MIRROR)
     except OSError as exc:
         raise UsageError(f"download failed: {exc}") from None
+    except ValueError as exc:           # a checksum mismatch
+        raise UsageError(str(exc)) from None
     print("\n".join(str(p) for p in paths))
     return 0
 

@@ -66,5 +66,10 @@ class BackendError(EbmError):
     """The requested array backend is not available."""
 
 
+class TrainingError(EbmError):
+    """Training diverged (a parameter or a measure stopped being finite): the spec's settings,
+    usually a learning rate too large, not the code, are at fault."""
+
+
 class UsageError(EbmError):
     """Bad command-line arguments (a run folder that is not one, a malformed --set)."""

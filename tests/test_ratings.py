@@ -3,6 +3,7 @@ the conditional RBM's clamped negative phase, sparse data, the ratings reader an
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,8 @@ from ebmlang.spec.types import NegativePhaseSpec, TrainSpec
 import oracle
 from runs import run_spec
 from strategies import compile_dict, dense_params
+
+ROOT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @st.composite
@@ -304,3 +307,38 @@ def test_bad_ratings_file_is_a_located_data_error(tmp_path, capsys):
     code, _, out = run_spec(tmp_path, CF_SPEC, "cf")
     err = capsys.readouterr().err
     assert code == 2 and "line 2" in err and "cf.yaml:4:" in err and not out.exists()
+
+
+def test_fetch_movielens_checks_the_zip_and_the_ratings(tmp_path, monkeypatch):
+    """From a local mirror: a zip with the expected MD5 is unpacked and its ratings checked; a
+    corrupt zip is refused with the expected checksum named."""
+    import hashlib
+    import zipfile
+
+    from ebmlang.data import ratings
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    content = b"1\t10\t5\t0\n2\t10\t3\t0\n"
+    with zipfile.ZipFile(mirror / "ml-100k.zip", "w") as z:
+        for member in ratings.ARCHIVES["ml-100k"][2]:
+            z.writestr(f"ml-100k/{member}", content)
+    md5 = hashlib.md5((mirror / "ml-100k.zip").read_bytes()).hexdigest()
+    monkeypatch.setitem(ratings.ARCHIVES, "ml-100k", ("ml-100k.zip", md5, ratings.ARCHIVES["ml-100k"][2]))
+    monkeypatch.setitem(ratings.SHA256, "ml-100k/u.data", hashlib.sha256(content).hexdigest())
+    paths = ratings.fetch(tmp_path / "dest", mirror.as_uri(), names=("ml-100k",))
+    assert (tmp_path / "dest" / "ml-100k" / "u.data") in paths
+    np.testing.assert_array_equal(read_triples(tmp_path / "dest" / "ml-100k" / "u.data"), [[1, 10, 5], [2, 10, 3]])
+    (mirror / "ml-100k.zip").write_bytes(b"not a zip")
+    (tmp_path / "dest" / "ml-100k" / "u.data").unlink()
+    with pytest.raises(RatingsError, match=f"MD5 {md5}"):
+        ratings.fetch(tmp_path / "dest", mirror.as_uri(), names=("ml-100k",))
+
+
+def test_shipped_movielens_ratings_match_their_checksum():
+    from ebmlang.data.ratings import SHA256
+    import hashlib
+    path = ROOT_DATA / "ml-100k" / "u.data"
+    if not path.exists():
+        pytest.skip(f"MovieLens 100K not found at {path}")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == SHA256["ml-100k/u.data"]

@@ -142,6 +142,11 @@ def candidate_paths(relative: str, spec_dir: Path) -> list[Path]:
     return out
 
 
+def default_root() -> Path:
+    """Where `ebm fetch movielens` puts ml-100k/ and ml-1m/: $EBMLANG_DATA, else ~/.cache/ebmlang."""
+    return Path(os.environ["EBMLANG_DATA"]) if os.environ.get("EBMLANG_DATA") else Path.home() / ".cache" / "ebmlang"
+
+
 def locate(relative: str, spec_dir: Path) -> Path:
     candidates = candidate_paths(relative, spec_dir)
     for path in candidates:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from ..backend import namespace_of
 from ..compile import Piece, Program
+from ..units.types import Normal
 from .energy import coupling_stats, layer_input, layer_params
+from .langevin import langevin_moves
 
 
 def conditional(program: Program, params: dict, state: dict, name: str, temperature: float | None = None):
@@ -31,10 +33,19 @@ def conditional_mean(program: Program, params: dict, state: dict, name: str, tem
     return program.layers[name].units.mean(conditional(program, params, state, name, temperature))
 
 
-def _update_piece(program, params, state, piece: Piece, rng, temperature, mean: bool):
+def _update_piece(program, params, state, piece: Piece, rng, temperature, mean: bool, langevin=None):
     units = program.layers[piece.layer].units
     cond = conditional(program, params, state, piece.layer, temperature)
-    return merge_units(state[piece.layer], units.mean(cond) if mean else units.sample(cond, rng), piece)
+    new = units.mean(cond) if mean else draw(units, cond, state[piece.layer], rng, langevin)
+    return merge_units(state[piece.layer], new, piece)
+
+
+def draw(units, cond, current, rng, langevin=None):
+    """A draw from ``cond``; with ``langevin`` = (steps, step size), gaussian units instead move
+    from ``current`` by adjusted Langevin steps (see ``langevin.py``)."""
+    if langevin is not None and not units.discrete and isinstance(cond, Normal):
+        return langevin_moves(cond, current, rng, *langevin)
+    return units.sample(cond, rng)
 
 
 def merge_units(old, new, piece: Piece):
@@ -45,13 +56,14 @@ def merge_units(old, new, piece: Piece):
 
 
 def block_update(program: Program, params: dict, state: dict, block, rng, clamp=frozenset(),
-                 temperature: float | None = None, mean: bool = False) -> dict:
-    """Draw every unclamped piece of ``block`` from its conditional (``mean``: set it to E[x])."""
+                 temperature: float | None = None, mean: bool = False, langevin=None) -> dict:
+    """Draw every unclamped piece of ``block`` from its conditional (``mean``: set it to E[x];
+    ``langevin``: gaussian units take adjusted Langevin steps instead of an exact draw)."""
     new_state = dict(state)
     for piece in block:
         if piece.layer not in clamp:
             # pieces of one block are independent of each other: read from the old state
-            new_state[piece.layer] = _update_piece(program, params, state, piece, rng, temperature, mean)
+            new_state[piece.layer] = _update_piece(program, params, state, piece, rng, temperature, mean, langevin)
     return new_state
 
 

@@ -29,7 +29,8 @@ class BoltzmannObjective:
         self.phases: Phases = phases_for(
             program, stage.rule, stage.k, clamp, neg.chains, pos.infer, pos.sweeps,
             temperatures(pos.anneal) if pos.anneal else (), temperatures(neg.anneal) if neg.anneal else (),
-            MeanField(pos.iterations, pos.damping, pos.tolerance), neg.clamp)
+            MeanField(pos.iterations, pos.damping, pos.tolerance), neg.clamp,
+            (neg.langevin_steps, neg.step_size) if neg.sampler == "langevin" else None)
         self.k, self.k_schedule = stage.k, tuple(stage.k_schedule)
         self.chain_count = stage.chains or stage.batch_size
         self.sparsity, self.centering = stage.sparsity, stage.centering

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ..compile import Program
 from ..kernels import block_update, layer_params
-from ..kernels.gibbs import conditional, merge_units
+from ..kernels.gibbs import conditional, draw, merge_units
 from ..kernels.meanfield import mean_field
 
 CHAINS_OF_RULE = {"cd": "data", "pcd": "persistent", "boltzmann": "fresh", "dbm": "persistent"}
@@ -57,11 +57,12 @@ class Phases:
     negative_anneal: tuple = ()
     meanfield: MeanField = MeanField()
     negative_clamp: tuple = ()      # layers the free chains keep at their data (a conditional RBM's)
+    langevin: tuple | None = None   # (steps, step size): gaussian layers move by Langevin, not exact draws
 
 
 def phases_for(program: Program, rule: str, k: int, clamp: tuple, chains: str | None = None,
                infer: str = "auto", positive_sweeps: int = 10, positive_anneal=(), negative_anneal=(),
-               meanfield: MeanField = MeanField(), negative_clamp=()) -> Phases:
+               meanfield: MeanField = MeanField(), negative_clamp=(), langevin=None) -> Phases:
     """The phases of ``rule`` on ``program``; ``infer`` `auto` picks exact means where the latent
     layers are mutually uncoupled, mean field for `dbm`, Gibbs sweeps otherwise."""
     latent = tuple(n for n in program.layers if n not in clamp)
@@ -70,7 +71,7 @@ def phases_for(program: Program, rule: str, k: int, clamp: tuple, chains: str | 
     elif infer == "auto":
         infer = "meanfield" if rule == "dbm" else "gibbs"
     return Phases(tuple(clamp), latent, infer, chains or CHAINS_OF_RULE[rule], k, positive_sweeps,
-                  tuple(positive_anneal), tuple(negative_anneal), meanfield, tuple(negative_clamp))
+                  tuple(positive_anneal), tuple(negative_anneal), meanfield, tuple(negative_clamp), langevin)
 
 
 def random_fill(program: Program, params: dict, state: dict, names, batch: int, rng) -> dict:
@@ -83,10 +84,11 @@ def random_fill(program: Program, params: dict, state: dict, names, batch: int, 
 
 
 def run_chains(program: Program, params: dict, start: dict, rng, sweeps: int, clamp=frozenset(),
-               anneal=(), keep_samples: bool = True):
+               anneal=(), keep_samples: bool = True, langevin=None):
     """Sweep once at each temperature of ``anneal``, then ``sweeps`` times at the model's own:
     (state for the statistics, chain state). The last block enters the statistics as means;
-    ``keep_samples=False`` (chains about to be dropped) skips drawing it."""
+    ``keep_samples=False`` (chains about to be dropped) skips drawing it. ``langevin``: gaussian
+    layers move by adjusted Langevin steps (Gibbs–Langevin)."""
     state = start
     for t in anneal:
         for block in program.schedule:
@@ -95,19 +97,20 @@ def run_chains(program: Program, params: dict, start: dict, rng, sweeps: int, cl
     for sweep in range(sweeps):
         for i, block in enumerate(blocks):
             if sweep == sweeps - 1 and i == len(blocks) - 1:
-                return _last_block(program, params, state, block, rng, clamp, keep_samples)
-            state = block_update(program, params, state, block, rng, clamp)
+                return _last_block(program, params, state, block, rng, clamp, keep_samples, langevin)
+            state = block_update(program, params, state, block, rng, clamp, langevin=langevin)
     return state, state          # nothing to sweep
 
 
-def _last_block(program, params, state, block, rng, clamp, keep_samples):
+def _last_block(program, params, state, block, rng, clamp, keep_samples, langevin=None):
     stat, chain = dict(state), dict(state)
     for piece in (p for p in block if p.layer not in clamp):
         units = program.layers[piece.layer].units
         cond = conditional(program, params, state, piece.layer)
         stat[piece.layer] = merge_units(state[piece.layer], units.mean(cond), piece)
         if keep_samples:
-            chain[piece.layer] = merge_units(state[piece.layer], units.sample(cond, rng), piece)
+            chain[piece.layer] = merge_units(state[piece.layer], draw(units, cond, state[piece.layer], rng, langevin),
+                                             piece)
     return stat, chain
 
 
@@ -147,4 +150,4 @@ def negative(program: Program, params: dict, start: dict, phases: Phases, rng, k
         batch = next(iter(start.values())).shape[0]
         start = random_fill(program, params, held, [n for n in program.layers if n not in held], batch, rng)
     return run_chains(program, params, start, rng, phases.sweeps, frozenset(held), phases.negative_anneal,
-                      keep_samples)
+                      keep_samples, phases.langevin)

@@ -6,9 +6,11 @@ record and a checkpoint holding the stage and epoch, so `--resume` continues mid
 """
 from __future__ import annotations
 
+import math
 import time
 
 from ..data.sparse import on_backend
+from ..errors import TrainingError
 from ..spec.types import BACKPROP_RULES, STORAGE_RULES
 from ..train import Trainer, TrainState
 from ..train.stages import StagePlan, plan_stages, sampled_inputs, stage_inputs
@@ -39,6 +41,28 @@ def train_stages(spec, model, data, folder: RunFolder, report, probe, checkpoint
     return state
 
 
+def check_finite(spec, plan: StagePlan, state: TrainState, record: dict, staged: bool) -> None:
+    """Stop a diverged run before its epoch is recorded: a TrainingError (exit 2) at the stage's
+    optimizer names the epoch and the first parameter or measure that is NaN or infinite; the run
+    folder keeps the checkpoint of the last finite epoch."""
+    xp = plan.program.xp
+    bad = next((k for k, v in state.params.items() if not bool(xp.isfinite(v).all())), None)
+    what = f"parameter {bad}"
+    if bad is None:
+        bad = next((k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)), None)
+        what = f"measure {bad}"
+    if bad is None:
+        return
+    stage = f" of {plan.label}" if staged else ""
+    cause = ("a gaussian layer's σ collapsed or blew up" if bad.startswith("sigma.") else
+             "the updates grew without bound")
+    kept = (f"the run folder keeps the checkpoint of epoch {state.epoch - 1}" if state.epoch > 1 else
+            "no epoch of this stage finished")
+    raise TrainingError(f"training diverged in epoch {state.epoch}{stage}: {what} is no longer finite ({cause}); "
+                        f"lower the learning rate or set train.clip_norm ({kept})",
+                        spec.loc(f"{spec.stage_path(plan.index)}.optimizer"))
+
+
 def _run_stage(spec, plan: StagePlan, trainer: Trainer, state: TrainState, inputs: dict, monitor, folder,
                report, upstream, staged: bool, redraw: tuple) -> None:
     stage = plan.spec
@@ -54,6 +78,7 @@ def _run_stage(spec, plan: StagePlan, trainer: Trainer, state: TrainState, input
         trainer.run_epoch(state, train, on_batch=lambda d, n: report.batch(state.epoch + 1, d, n))
         record = {"epoch": state.epoch, **({"stage": plan.index + 1} if staged else {}),
                   "seconds": round(time.perf_counter() - t0, 3), **monitor.epoch_metrics()}
+        check_finite(spec, plan, state, record, staged)
         folder.append_metrics(record)
         folder.save_checkpoint(state.params, state, spec.seed, upstream)
         report.epoch(record)

@@ -256,6 +256,9 @@ def _negative_clamp(spec: Spec, stage, at: str, own: list, available: list, data
     if missing and chains != "data":
         yield (f"{at}.rule", f"{at}.rule: layer '{missing[0]}' has missing groups, so every example is a model of its "
                f"own and the negative chains must start at its data (rule cd), not {chains} chains")
+    if stage.negative.sampler == "langevin" and not any(spec.model.layers[n].units == "gaussian" for n in own):
+        yield (f"{at}.negative.sampler", f"{at}.negative.sampler: langevin moves gaussian layers, and this stage "
+               "has none")
     epochs = [e for e, _ in stage.k_schedule]
     if epochs != sorted(set(epochs)):
         yield f"{at}.k_schedule", f"{at}.k_schedule: the epochs must increase ([epoch, k] pairs in order)"

@@ -91,6 +91,13 @@ PHASE_NEGATIVE = Section("negative", {
     "anneal": Field(TEMPERATURES, None, "temperatures swept once each before the k sweeps"),
     "clamp": Field(ListOf(Identifier()), (), "layers the free chains keep at their data: the conditioning "
                    "layers of a conditional RBM (the implicit feedback of Salakhutdinov et al. 2007)"),
+    "sampler": Field(Enum("gibbs", "langevin"), "gibbs", "how the free chains update gaussian layers: an exact "
+                     "draw from their conditional (block Gibbs), or `langevin_steps` Metropolis-adjusted "
+                     "Langevin steps from where they are (the Gibbs–Langevin sampler of Liao et al. 2022); "
+                     "discrete layers are drawn by Gibbs either way"),
+    "langevin_steps": Field(Int(1), 10, "sampler langevin: Langevin steps per sweep"),
+    "step_size": Field(Float(0.0, 1.0, min_open=True), 0.5, "sampler langevin: ε, the step as a fraction of "
+                       "each unit's conditional variance"),
 }, lambda **kw: NegativePhaseSpec(**kw))
 
 TRAIN = Section("train", {
@@ -131,6 +138,9 @@ TRAIN = Section("train", {
     "dropout": Field(Float(0.0, 1.0, max_open=True), 0.0, "rules reconstruction, supervised, adversarial: the "
                      "fraction of every hidden layer's units (a GAN: the discriminator's) dropped in each training "
                      "pass (Srivastava et al. 2014)"),
+    "clip_norm": Field(POSITIVE, None, "rescale each update's gradient so that its L2 norm over all the "
+                       "stage's parameters is at most this (Liao et al. 2022 train Gaussian RBMs with large "
+                       "learning rates this way)"),
     "discriminator_steps": Field(Int(1), 1, "rule adversarial: discriminator updates (one per minibatch) per "
                                  "generator update"),
     "centering": Field(Section("centering", {

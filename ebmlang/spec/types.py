@@ -143,6 +143,9 @@ class NegativePhaseSpec:
     chains: str | None = None
     anneal: Choice | None = None
     clamp: tuple = ()
+    sampler: str = "gibbs"
+    langevin_steps: int = 10
+    step_size: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class TrainSpec:
     corruption: Choice | None = None
     dropout: float = 0.0
     discriminator_steps: int = 1
+    clip_norm: float | None = None
     centering: CenteringSpec | None = None
     clamp: tuple | None = None
     positive: PositivePhaseSpec = PositivePhaseSpec()

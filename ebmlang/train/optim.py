@@ -118,7 +118,8 @@ class Optimizers:
     """A stage's optimizers: one per parameter group (the first group whose patterns match a key
     takes it), the stage's own `optimizer` for the rest."""
 
-    def __init__(self, default, groups: tuple, keys: tuple):
+    def __init__(self, default, groups: tuple, keys: tuple, clip_norm: float | None = None):
+        self.clip_norm = clip_norm
         owners, rest = [], list(keys)
         for group in groups:
             mine = [k for k in rest if any(fnmatchcase(k, p) for p in group.params)]
@@ -139,8 +140,18 @@ class Optimizers:
 
     def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
                scale: float) -> None:
+        if self.clip_norm is not None:
+            scale = clipped_scale(grads, scale, self.clip_norm)
         for part in self.parts:
             part.update(params, slots, grads, roles, epoch, epochs, scale)
+
+
+def clipped_scale(grads: dict, scale: float, clip: float) -> float:
+    """``scale`` shrunk so that ‖scale · g‖₂ over every gradient is at most ``clip`` (one host
+    read per step: the price of the option)."""
+    squares = sum(float((g * g).sum()) for g in grads.values())
+    norm = scale * squares ** 0.5
+    return scale * clip / norm if norm > clip else scale
 
 
 def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float, weight_decay: float,

@@ -1,0 +1,137 @@
+"""Gaussian–Bernoulli RBMs: the Gibbs–Langevin sampler's stationarity, gradient clipping, the
+divergence watch, standardised data and the exact mixture check."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ebmlang.backend import Rng, to_numpy
+from ebmlang.kernels import block_update
+from ebmlang.kernels.langevin import langevin_moves
+from ebmlang.train.optim import Optimizers
+from ebmlang.units.types import Normal
+from ebmlang.spec.constraints import Choice
+from ebmlang.spec.types import SgdSpec
+
+from runs import run_spec
+from strategies import compile_dict
+
+
+def test_langevin_moves_keep_a_gaussian_and_move():
+    """x ~ N(m, s²) exactly, five adjusted steps: still N(m, s²), and most units moved."""
+    gen = np.random.default_rng(0)
+    n = 200_000
+    m, s = np.array([0.5, -2.0, 3.0]), np.array([1.0, 0.3, 2.5])
+    x = m + s * gen.standard_normal((n, 3))
+    cond = Normal(np.broadcast_to(m, x.shape), np.broadcast_to(s, x.shape))
+    y = langevin_moves(cond, x, Rng(np, 1), steps=5, step_size=0.7)
+    z = (y - m) / s
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=5 / np.sqrt(n))
+    np.testing.assert_allclose(z.var(axis=0), 1, atol=5 * np.sqrt(2 / n))
+    np.testing.assert_allclose((z ** 3).mean(axis=0), 0, atol=5 * np.sqrt(15 / n))
+    assert (y != x).mean() > 0.5
+
+
+@st.composite
+def grbm_specs(draw):
+    return {"name": "grbm", "seed": draw(st.integers(0, 999)), "dtype": "float64", "model": {
+        "layers": {"v": {"size": draw(st.integers(1, 2)), "units": "gaussian",
+                         "sigma": draw(st.sampled_from([0.5, 1.0, 1.5])), "bias": {"normal": {"std": 1.0}}},
+                   "h": {"size": draw(st.integers(1, 2)), "units": "binary", "bias": {"normal": {"std": 1.0}}}},
+        "couplings": [{"between": ["v", "h"], "init": {"normal": {"std": 1.0}}}]}}
+
+
+def _exact_joint_draws(model, n, gen):
+    """(v, h) from the GRBM's exact joint: h from p(h) ∝ e^{c·h + A_v(W h)} (v integrated out),
+    then v | h; also p(h) and the hidden states."""
+    from ebmlang.kernels import conditional, layer_params
+    program, params = model.program, model.params
+    states = program.layers["h"].units.states(program.layers["h"].size)
+    cond_v = conditional(program, params, {"h": states}, "v")
+    p_v = layer_params(program, params, "v")
+    inputs = (to_numpy(cond_v.mean) - to_numpy(p_v.bias)) / to_numpy(p_v.sigma)        # u = W h
+    log_w = states @ to_numpy(params["bias.h"]) + to_numpy(program.layers["v"].units.log_partition(inputs, p_v, 1.0))
+    p_h = np.exp(log_w - log_w.max())
+    p_h /= p_h.sum()
+    pick = gen.choice(len(states), n, p=p_h)
+    mean, std = to_numpy(cond_v.mean)[pick], to_numpy(cond_v.std)[pick]
+    return {"v": mean + std * gen.standard_normal(mean.shape), "h": states[pick]}, p_h, states
+
+
+@settings(max_examples=10)
+@given(grbm_specs(), st.integers(0, 2**16), st.sampled_from([0.2, 0.6, 1.0]))
+def test_one_gibbs_langevin_sweep_leaves_the_joint_invariant(spec, seed, step):
+    """Exact draws of (v, h), one sweep with v moved by adjusted Langevin steps: the hidden
+    marginal and each hidden state's v mean and variance stay those of the model."""
+    model = compile_dict(spec)
+    gen = np.random.default_rng(seed)
+    n = 40_000
+    state, p_h, states = _exact_joint_draws(model, n, gen)
+    rng = Rng(np, seed, 7)
+    for block in model.program.schedule:
+        state = block_update(model.program, model.params, state, block, rng, langevin=(3, step))
+    v, h = to_numpy(state["v"]), to_numpy(state["h"])
+    index = (h * 2 ** np.arange(h.shape[1])[::-1]).sum(axis=1).astype(int)
+    counts = np.bincount(index, minlength=len(states))
+    assert np.all(np.abs(counts / n - p_h) <= 5 * np.sqrt(p_h * (1 - p_h) / n) + 1e-3)
+    reference, _, _ = _exact_joint_draws(model, n, np.random.default_rng(seed + 1))
+    ref_index = (reference["h"] * 2 ** np.arange(h.shape[1])[::-1]).sum(axis=1).astype(int)
+    for k in range(len(states)):
+        mine, ref = v[index == k], reference["v"][ref_index == k]
+        if len(mine) < 500 or len(ref) < 500:
+            continue
+        scale = ref.std(axis=0)
+        fewer = min(len(mine), len(ref))
+        assert np.all(np.abs(mine.mean(axis=0) - ref.mean(axis=0)) <= 6 * scale * np.sqrt(2 / fewer))
+        assert np.all(np.abs(mine.var(axis=0) / ref.var(axis=0) - 1) <= 8 * np.sqrt(2 / fewer))
+
+
+def test_clip_norm_bounds_every_update():
+    """With SGD at lr 1 and no momentum the update is the scaled gradient: its norm is the clip."""
+    params = {"weight.v.h": np.zeros((3, 2)), "bias.v": np.zeros(3)}
+    grads = {"weight.v.h": np.full((3, 2), 30.0), "bias.v": np.full(3, 40.0)}
+    roles = {k: type("Role", (), {"decays": False, "log_scale": False})() for k in params}
+    opt = Optimizers(Choice("sgd", SgdSpec(lr=1.0)), (), tuple(params), clip_norm=2.0)
+    slots = opt.init_slots(params, np)
+    opt.update(params, slots, grads, roles, 0, 1, 0.5)
+    norm = np.sqrt(sum((p ** 2).sum() for p in params.values()))
+    assert norm == pytest.approx(2.0)
+
+
+DIVERGING = """
+name: grbm-diverges
+seed: 0
+data: {source: gaussian-mixture, dim: 2, components: 3, samples: 500}
+model:
+  layers:
+    v: {size: 2, units: gaussian, learn_sigma: true}
+    h: {size: 8, units: binary}
+  couplings:
+    - {between: [v, h]}
+train:
+  epochs: 5
+  batch_size: 50
+  optimizer: {sgd: {lr: 1000.0, momentum: 0.9}}
+evaluate: {samples: false, filters: false}
+"""
+
+
+def test_a_diverging_run_stops_with_a_located_error(tmp_path, capsys):
+    with np.errstate(all="ignore"):
+        code, _, out = run_spec(tmp_path, DIVERGING, "diverges")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "diverges.yaml:14:" in err and "training diverged in epoch" in err and "no longer finite" in err
+    assert not (out / "summary.json").exists()
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"
+    for line in (out / "metrics.jsonl").read_text().splitlines() if (out / "metrics.jsonl").exists() else ():
+        assert "NaN" not in line and "Infinity" not in line
+
+
+def test_clip_norm_keeps_the_same_run_finite(tmp_path):
+    code, summary, _ = run_spec(tmp_path, DIVERGING, "clipped", "train.clip_norm=1.0", "train.optimizer.sgd.lr=0.05")
+    assert code == 0 and np.isfinite(summary["reconstruction_error"])
