@@ -38,6 +38,7 @@ class Dataset:
     resample: bool = False              # train holds intensities, binarised afresh each epoch by the trainer
     ratings: Ratings | None = None      # ratings data: train and test are SparseRows, these the triples
     implicit_layer: str | None = None   # the layer told which groups each row rated (a conditional RBM)
+    generator: tuple | None = None      # a generated mixture's (means (C, d), std (d,)), equal weights
 
     @property
     def layers(self) -> tuple:
@@ -93,9 +94,10 @@ def _bars(spec: Spec, layer: str) -> Dataset:
 
 def _mixture(spec: Spec, layer: str) -> Dataset:
     d = spec.data
-    train, train_labels, test, test_labels = gaussian_mixture(d.dim, d.components, d.samples, d.separation,
-                                                              d.noise, d.seed)
-    return Dataset("gaussian-mixture", layer, train, test, train_labels, test_labels)
+    train, train_labels, test, test_labels, means = gaussian_mixture(d.dim, d.components, d.samples, d.separation,
+                                                                     d.noise, d.seed, d.layout)
+    return Dataset("gaussian-mixture", layer, train, test, train_labels, test_labels,
+                   generator=(means, np.full(d.dim, d.noise)))
 
 
 def _grid(spec: Spec, layer: str) -> Dataset:

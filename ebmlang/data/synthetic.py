@@ -18,11 +18,17 @@ def bars_and_stripes(side: int) -> np.ndarray:
 
 
 def gaussian_mixture(dim: int, components: int, samples: int, separation: float, noise: float,
-                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(train, train_labels, test, test_labels): equal-weight components with means drawn as
-    separation × N(0, I) and isotropic spread ``noise``; ``samples`` points in each set."""
+                     seed: int, layout: str = "random") -> tuple[np.ndarray, ...]:
+    """(train, train_labels, test, test_labels, means): equal-weight components of isotropic
+    spread ``noise``, ``samples`` points in each set. Means: layout `random` draws ``components``
+    of them as separation × N(0, I); `hypercube` puts 2^dim at the corners {±separation/2}^dim
+    (``components`` is then 2^dim), a mixture a GRBM with dim hidden units represents exactly."""
     gen = np.random.default_rng(np.random.SeedSequence([seed, 0x6A055]))
-    means = separation * gen.standard_normal((components, dim))
+    if layout == "hypercube":
+        means = separation * (np.array(list(itertools.product((-0.5, 0.5), repeat=dim))))
+        components = len(means)
+    else:
+        means = separation * gen.standard_normal((components, dim))
 
     def draw(n):
         labels = gen.integers(0, components, n)
@@ -30,7 +36,7 @@ def gaussian_mixture(dim: int, components: int, samples: int, separation: float,
 
     train, train_labels = draw(samples)
     test, test_labels = draw(samples)
-    return train, train_labels, test, test_labels
+    return train, train_labels, test, test_labels, means
 
 
 def grid_means(side: int, spacing: float) -> np.ndarray:

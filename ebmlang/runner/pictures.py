@@ -18,8 +18,10 @@ from ..eval.feedforward import autoencode, is_autoencoder, is_net, principal_com
 from ..backend import Rng
 from ..eval.generative import generate, interpolations, latent_grid, latents, prior_draws
 from ..eval.metrics import latent_means
+from ..eval.mixture import grbm_components, mixture_log_density
 from ..kernels.backprop import forward
 from ..report import save_codes, save_curves, save_mosaic, save_scatter
+from ..report.figures import save_densities
 from ..spec.schema import EvaluateSpec
 from .folder import RunFolder
 
@@ -53,6 +55,9 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     if evaluate.codes and data is not None and data.test_labels is not None:
         _codes(model, data, evaluate.codes, folder)
         drawn.append("codes.png")
+    if data is not None and data.generator is not None and not model.program.generated:
+        _densities(model, data, folder)
+        drawn.append("density.png")
     metrics = folder.read_metrics()
     if metrics:
         save_curves(folder.file("curves.png"), metrics,
@@ -61,6 +66,22 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
                      "elbo_test"))
         drawn.append("curves.png")
     return drawn
+
+
+def _densities(model: Model, data: Dataset, folder: RunFolder, points: int = 200) -> None:
+    """density.png: the generating mixture's density and the model's exact one over the first two
+    coordinates (both exact marginals), the test points over them."""
+    test = np.asarray(data.test, dtype=float)
+    lo, hi = float(test[:, :2].min()) - 0.5, float(test[:, :2].max()) + 0.5
+    axis = np.linspace(lo, hi, points)
+    grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)[:, : test.shape[1]]
+    means, std = data.generator
+    star = mixture_log_density(grid, np.full(len(means), -np.log(len(means))), means, std)
+    mine = mixture_log_density(grid, *grbm_components(model.program, model.params, data.layer))
+    shape = (points, points) if test.shape[1] > 1 else (1, points)
+    kind = "" if test.shape[1] <= 2 else f" (coordinates 1–2 of {test.shape[1]})"
+    save_densities(folder.file("density.png"), (lo, hi), [(f"data-generating mixture{kind}", star.reshape(shape)),
+                                                         (f"the RBM's exact marginal{kind}", mine.reshape(shape))], test)
 
 
 def _generator_figures(model: Model, data, layer: str, shape, evaluate: EvaluateSpec, folder: RunFolder,

@@ -79,6 +79,7 @@ class DataSpec:
     train: str | None = None
     test: str | None = None
     orientation: str = "users"
+    layout: str = "random"
     implicit: str | None = None
 
     @property
