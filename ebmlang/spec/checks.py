@@ -188,8 +188,6 @@ def _data(spec: Spec) -> Iterator[Problem]:
         yield "data.layer", f"data.layer names unknown layer '{name}'{suggest(name, spec.model.layers)}"
     if spec.data:
         yield from _ratings(spec)
-        if spec.data.layout == "hypercube" and spec.written("data.components"):
-            yield "data.components", f"data.components: the hypercube layout has 2^dim = {2 ** spec.data.dim} components"
     labels = spec.data.labels if spec.data else None
     if labels is None:
         return

@@ -136,8 +136,8 @@ DATA = Discriminated("data", "source", {
         "separation": Field(POSITIVE, 4.0, "spread of the component means"),
         "noise": Field(POSITIVE, 1.0, "standard deviation within a component"),
         "layout": Field(Enum("random", "hypercube"), "random", "`random`: `components` means drawn as "
-                        "separation × N(0, I); `hypercube`: the 2^dim corners {±separation/2}^dim (then "
-                        "components must be left out), a mixture a GRBM with dim hidden units represents "
+                        "separation × N(0, I); `hypercube`: the 2^dim corners {±separation/2}^dim (`components` "
+                        "is not used), a mixture a GRBM with dim hidden units represents "
                         "exactly"),
         "seed": Field(Int(0), 0, "seed of the generated set")}),
     "gaussian-grid": _data("data: gaussian-grid", {
