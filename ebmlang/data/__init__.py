@@ -39,6 +39,7 @@ class Dataset:
     ratings: Ratings | None = None      # ratings data: train and test are SparseRows, these the triples
     implicit_layer: str | None = None   # the layer told which groups each row rated (a conditional RBM)
     generator: tuple | None = None      # a generated mixture's (means (C, d), std (d,)), equal weights
+    scale: tuple | None = None          # (mean, spread) per unit that standardised the data; figures undo it
 
     @property
     def layers(self) -> tuple:
@@ -64,7 +65,7 @@ def load_data(spec: Spec) -> Dataset:
               "gaussian-mixture": _mixture, "gaussian-grid": _grid, "file": _file, "patterns": _patterns,
               "ratings": _ratings}[d.source]
     ds = loader(spec, layer)
-    ds = _binarize(spec, _subset(spec, ds))
+    ds = _standardize(spec, _binarize(spec, _subset(spec, ds)))
     if d.labels:
         ds = _replace(ds, label_layer=d.labels, classes=spec.model.layers[d.labels].size)
     check_fits(spec, ds)
@@ -208,6 +209,17 @@ def _binarize(spec: Spec, ds: Dataset) -> Dataset:
             return _replace(ds, test=test, resample=True)
         return _replace(ds, train=train, test=test)
     return _replace(ds, train=(ds.train > how).astype(float), test=(ds.test > how).astype(float))
+
+
+SPREAD_FLOOR = 0.1      # intensity units: MNIST's border pixels barely vary and must not be blown up
+
+
+def _standardize(spec: Spec, ds: Dataset) -> Dataset:
+    """x → (x − mean) / max(spread, 0.1), mean and spread per unit from the training set."""
+    if not getattr(spec.data, "standardize", False):
+        return ds
+    mean, spread = ds.train.mean(axis=0), np.maximum(ds.train.std(axis=0), SPREAD_FLOOR)
+    return _replace(ds, train=(ds.train - mean) / spread, test=(ds.test - mean) / spread, scale=(mean, spread))
 
 
 def check_fits(spec: Spec, ds: Dataset) -> None:

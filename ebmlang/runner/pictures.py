@@ -141,8 +141,10 @@ def _samples(model: Model, data: Dataset | None, layer: str, spec, seed: int) ->
     if spec.start == "data" and data is not None and len(data.test):
         start = {layer: data.test[np.arange(spec.count) % len(data.test)]}
     state = model.sample(spec.count, spec.steps, seed, start=start)
-    means = model.layers[layer].units.mean(model.conditional(layer, state))
-    return to_numpy(means)
+    means = to_numpy(model.layers[layer].units.mean(model.conditional(layer, state)))
+    if data is not None and data.scale is not None:     # back to intensities
+        means = np.clip(means * data.scale[1] + data.scale[0], 0, 1)
+    return means
 
 
 def _reconstructions(model: Model, data: Dataset, layer: str, per_row: int = 10, pairs: int = 5) -> np.ndarray:

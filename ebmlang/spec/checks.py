@@ -188,6 +188,8 @@ def _data(spec: Spec) -> Iterator[Problem]:
         yield "data.layer", f"data.layer names unknown layer '{name}'{suggest(name, spec.model.layers)}"
     if spec.data:
         yield from _ratings(spec)
+        if spec.data.standardize and spec.data.binarize != "none":
+            yield "data.standardize", "data.standardize and data.binarize exclude each other (binary data has no spread to fix)"
     labels = spec.data.labels if spec.data else None
     if labels is None:
         return

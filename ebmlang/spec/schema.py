@@ -107,6 +107,9 @@ _BINARIZE = Field(AnyOf(Float(0.0, 1.0), Enum("sample", "resample", "none")), "n
                   "a threshold on intensities in [0, 1], `sample` (one Bernoulli draw of each image, fixed), "
                   "`resample` (the training images drawn afresh each epoch, the test images once: dynamic "
                   "binarisation, as VAE results use), or `none`")
+_STANDARDIZE = Field(Bool(), False, "shift and scale each unit to mean 0 and spread 1 over the training set "
+                    "(spreads below 0.1 are taken as 0.1), for gaussian visible units; figures show the data "
+                    "unstandardised")
 _SIZES = {
     "train_size": Field(Int(1), None, "use the first N training examples"),
     "test_size": Field(Int(1), None, "use the first N test examples"),
@@ -123,8 +126,8 @@ DATA = Discriminated("data", "source", {
     "mnist": _data("data: mnist", {
         "path": Field(Str(), None, "folder of the four IDX files (default: $EBMLANG_DATA/mnist, "
                       "then ~/.cache/ebmlang/mnist)"),
-        "binarize": _BINARIZE, **_SIZES}),
-    "mnist-embedded": _data("data: mnist-embedded", {"binarize": _BINARIZE, **_SIZES}),
+        "binarize": _BINARIZE, "standardize": _STANDARDIZE, **_SIZES}),
+    "mnist-embedded": _data("data: mnist-embedded", {"binarize": _BINARIZE, "standardize": _STANDARDIZE, **_SIZES}),
     "bars-and-stripes": _data("data: bars-and-stripes", {
         "side": Field(Int(2, 5), 3, "images are side × side; the test set is every distinct pattern once"),
         "samples": Field(Int(1), 1000, "training examples, drawn uniformly from the patterns"),
@@ -153,6 +156,7 @@ DATA = Discriminated("data", "source", {
     "file": _data("data: file", {
         "path": Field(Str(), doc=".npy (one array) or .npz (`train`, optional `test`), relative to the spec"),
         "binarize": _BINARIZE,
+        "standardize": _STANDARDIZE,
         "test_fraction": Field(Float(0.0, 1.0, max_open=True), 0.1,
                                "held-out fraction when the file has no test set"),
         **_SIZES}),

@@ -80,6 +80,7 @@ class DataSpec:
     test: str | None = None
     orientation: str = "users"
     layout: str = "random"
+    standardize: bool = False
     implicit: str | None = None
 
     @property
