@@ -192,14 +192,17 @@ def _adversarial(spec: Spec, at: str, data: str, decoded: set) -> Iterator[Probl
     if data not in decoded or not generator_latents(spec):
         yield (f"{at}.rule", f"{at}.rule: adversarial needs a generator: generative couplings from latent layers "
                f"(which no data or encoder fills) to the data layer '{data}'")
-    sources = {c.between[0] for c in spec.model.couplings if c.kind == "recognition"}
-    sinks = [c.between[1] for c in spec.model.couplings if c.kind == "recognition" and c.between[1] not in sources]
     layers = spec.model.layers
+    if data not in layers:
+        return
+    recognition = [c for c in spec.model.couplings if c.kind == "recognition" and all(n in layers for n in c.between)]
+    sources = {c.between[0] for c in recognition}
+    sinks = [c.between[1] for c in recognition if c.between[1] not in sources]
     if len(set(sinks)) != 1 or layers[sinks[0]].units != "binary" or layers[sinks[0]].size != 1:
         yield (f"{at}.rule", f"{at}.rule: adversarial needs a discriminator: recognition couplings from the data "
                "layer ending in one layer of one binary unit (D(x), the probability that x is real)")
-    targets = {c.between[1] for c in spec.model.couplings if c.kind == "recognition"}
-    inputs = {c.between[0] for c in spec.model.couplings if c.kind == "recognition"} - targets
+    targets = {c.between[1] for c in recognition}
+    inputs = {c.between[0] for c in recognition} - targets
     size = layers[data].size
     if len(inputs) != 1 or layers[min(inputs)].size % size or (min(inputs) != data and min(inputs) in decoded):
         yield (f"{at}.rule", f"{at}.rule: the discriminator must read one layer: the data layer '{data}', or for "
