@@ -44,9 +44,13 @@ def _parser() -> argparse.ArgumentParser:
 
     fetch = sub.add_parser("fetch", help="download a data set (with checksums)")
     fetch.add_argument("dataset", choices=("mnist", "movielens"))
-    fetch.add_argument("--dest", help="folder (default: $EBMLANG_DATA/mnist or ~/.cache/ebmlang/mnist; for "
-                       "movielens $EBMLANG_DATA or ~/.cache/ebmlang, which get ml-100k/ and ml-1m/)")
-    fetch.add_argument("--mirror", help="base URL of the files (mnist: the four .gz files; movielens: the zips)")
+    fetch.add_argument("--dest",
+                       help="folder (default: $EBMLANG_DATA/mnist or ~/.cache/ebmlang/mnist; for "
+                            "movielens $EBMLANG_DATA or ~/.cache/ebmlang, which get ml-100k/ and "
+                            "ml-1m/)")
+    fetch.add_argument("--mirror",
+                       help="base URL of the files (mnist: the four .gz files; movielens: the "
+                            "zips)")
     return p
 
 

@@ -36,14 +36,19 @@ class Dataset:
     label_layer: str | None = None      # the softmax layer the labels are clamped to, one-hot
     classes: int = 0                    # its size
     resample: bool = False              # train holds intensities, binarised afresh each epoch by the trainer
-    ratings: Ratings | None = None      # ratings data: train and test are SparseRows, these the triples
-    implicit_layer: str | None = None   # the layer told which groups each row rated (a conditional RBM)
-    generator: tuple | None = None      # a generated mixture's (means (C, d), std (d,)), equal weights
-    scale: tuple | None = None          # (mean, spread) per unit that standardised the data; figures undo it
+    ratings: Ratings | None = None      # ratings data: train and test are SparseRows, these the
+                                        # triples
+    implicit_layer: str | None = None   # the layer told which groups each row rated (a conditional
+                                        # RBM)
+    generator: tuple | None = None      # a generated mixture's (means (C, d), std (d,)), equal
+                                        # weights
+    scale: tuple | None = None          # (mean, spread) per unit that standardised the data;
+                                        # figures undo it
 
     @property
     def layers(self) -> tuple:
-        """The layers this data set fills: the data layer, then the label or implicit layer if any."""
+        """The layers this data set fills: the data layer, then the label or implicit layer if
+        any."""
         return (self.layer,) + tuple(n for n in (self.label_layer, self.implicit_layer) if n)
 
     def arrays(self, split: str) -> dict:
@@ -62,8 +67,8 @@ def load_data(spec: Spec) -> Dataset:
     d = spec.data
     layer = d.layer or next(iter(spec.model.layers))
     loader = {"mnist": _mnist, "mnist-embedded": _mnist, "bars-and-stripes": _bars,
-              "gaussian-mixture": _mixture, "gaussian-grid": _grid, "file": _file, "patterns": _patterns,
-              "ratings": _ratings}[d.source]
+              "gaussian-mixture": _mixture, "gaussian-grid": _grid, "file": _file,
+              "patterns": _patterns, "ratings": _ratings}[d.source]
     ds = loader(spec, layer)
     ds = _standardize(spec, _binarize(spec, _subset(spec, ds)))
     if d.labels:
@@ -95,8 +100,9 @@ def _bars(spec: Spec, layer: str) -> Dataset:
 
 def _mixture(spec: Spec, layer: str) -> Dataset:
     d = spec.data
-    train, train_labels, test, test_labels, means = gaussian_mixture(d.dim, d.components, d.samples, d.separation,
-                                                                     d.noise, d.seed, d.layout)
+    train, train_labels, test, test_labels, means = gaussian_mixture(d.dim, d.components, d.samples,
+                                                                     d.separation, d.noise, d.seed,
+                                                                     d.layout)
     return Dataset("gaussian-mixture", layer, train, test, train_labels, test_labels,
                    generator=(means, np.full(d.dim, d.noise)))
 
@@ -155,9 +161,11 @@ def _ratings(spec: Spec, layer: str) -> Dataset:
         except (FileNotFoundError, RatingsError) as exc:
             raise DataError(str(exc), spec.loc(f"data.{key}")) from None
         except OSError as exc:
-            raise DataError(f"cannot read ratings file '{name}': {exc.strerror or exc}", spec.loc(f"data.{key}")) from None
+            raise DataError(f"cannot read ratings file '{name}': {exc.strerror or exc}",
+                            spec.loc(f"data.{key}")) from None
     if "path" in triples:
-        triples["train"], triples["test"] = split_triples(triples.pop("path"), d.test_fraction, d.seed)
+        triples["train"], triples["test"] = split_triples(triples.pop("path"), d.test_fraction,
+                                                          d.seed)
     try:
         ratings = index_ratings(triples["train"], triples["test"], levels, d.orientation)
     except RatingsError as exc:
@@ -173,9 +181,11 @@ def _check_width(spec: Spec, layer: str, width: int, ratings: Ratings, what: str
     size = spec.model.layers[layer].size
     if size != width:
         rows, groups = ("users", "items") if ratings.orientation == "users" else ("items", "users")
-        per = f"{ratings.groups} {groups} × {ratings.levels} ratings" if what == "ratings" else f"{ratings.groups} {groups}"
-        raise DataError(f"the {what} need layer '{layer}' of size {width} ({per}; {ratings.rows} {rows} are the "
-                        f"examples), but it has size {size}", spec.loc(f"model.layers.{layer}.size"))
+        per = (f"{ratings.groups} {groups} × {ratings.levels} ratings" if what == "ratings"
+               else f"{ratings.groups} {groups}")
+        raise DataError(f"the {what} need layer '{layer}' of size {width} ({per}; "
+                        f"{ratings.rows} {rows} are the examples), but it has size {size}",
+                        spec.loc(f"model.layers.{layer}.size"))
 
 
 def _subset(spec: Spec, ds: Dataset) -> Dataset:
@@ -211,7 +221,8 @@ def _binarize(spec: Spec, ds: Dataset) -> Dataset:
     return _replace(ds, train=(ds.train > how).astype(float), test=(ds.test > how).astype(float))
 
 
-SPREAD_FLOOR = 0.1      # intensity units: MNIST's border pixels barely vary and must not be blown up
+SPREAD_FLOOR = 0.1      # intensity units: MNIST's border pixels barely vary and must not be
+                        # blown up
 
 
 def _standardize(spec: Spec, ds: Dataset) -> Dataset:
@@ -219,7 +230,8 @@ def _standardize(spec: Spec, ds: Dataset) -> Dataset:
     if not getattr(spec.data, "standardize", False):
         return ds
     mean, spread = ds.train.mean(axis=0), np.maximum(ds.train.std(axis=0), SPREAD_FLOOR)
-    return _replace(ds, train=(ds.train - mean) / spread, test=(ds.test - mean) / spread, scale=(mean, spread))
+    return _replace(ds, train=(ds.train - mean) / spread, test=(ds.test - mean) / spread,
+                    scale=(mean, spread))
 
 
 def check_fits(spec: Spec, ds: Dataset) -> None:
@@ -257,5 +269,5 @@ def _check_labels(spec: Spec, ds: Dataset) -> None:
                             f"'{ds.label_layer}' of size {ds.classes}", where)
 
 
-__all__ = ["Dataset", "Ratings", "SparseRows", "load_data", "check_fits", "bars_and_stripes", "gaussian_mixture",
-           "is_sparse"]
+__all__ = ["Dataset", "Ratings", "SparseRows", "load_data", "check_fits", "bars_and_stripes",
+           "gaussian_mixture", "is_sparse"]

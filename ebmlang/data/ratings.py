@@ -67,11 +67,13 @@ def _first_bad_line(path: Path, text: str) -> str:
         if not fields:
             continue
         if len(fields) < 3:
-            return f"{path}, line {number}: expected `user item rating [timestamp]`, got {line.strip()[:40]!r}"
+            return (f"{path}, line {number}: expected `user item rating [timestamp]`, "
+                    f"got {line.strip()[:40]!r}")
         try:
             [float(f) for f in fields[:3]]
         except ValueError:
-            return f"{path}, line {number}: user, item and rating must be numbers, got {line.strip()[:40]!r}"
+            return (f"{path}, line {number}: user, item and rating must be numbers, "
+                    f"got {line.strip()[:40]!r}")
     return f"{path}: not a ratings file (`user item rating [timestamp]` per line)"
 
 
@@ -93,14 +95,16 @@ class Ratings:
                                        self.groups * self.levels)
 
     def implicit(self) -> SparseRows:
-        """1 where a row rated a group, in the training or the test set (the conditional RBM's input)."""
+        """1 where a row rated a group, in the training or the test set (the conditional RBM's
+        input)."""
         pairs = np.unique(np.concatenate([self.train[:, :2], self.test[:, :2]]), axis=0)
-        return SparseRows.from_entries(pairs[:, 0], pairs[:, 1], np.ones(len(pairs)), self.rows, self.groups)
+        return SparseRows.from_entries(pairs[:, 0], pairs[:, 1], np.ones(len(pairs)), self.rows,
+                                       self.groups)
 
     def per_row(self, triples: np.ndarray) -> SparseRows:
         """The ratings themselves (1 … K) by row, columns = groups."""
-        return SparseRows.from_entries(triples[:, 0], triples[:, 1], triples[:, 2].astype(float), self.rows,
-                                       self.groups)
+        return SparseRows.from_entries(triples[:, 0], triples[:, 1], triples[:, 2].astype(float),
+                                       self.rows, self.groups)
 
 
 def index_ratings(train: np.ndarray, test: np.ndarray, levels: int, orientation: str) -> Ratings:
@@ -108,8 +112,9 @@ def index_ratings(train: np.ndarray, test: np.ndarray, levels: int, orientation:
     is `items`. RatingsError when a rating lies outside 1 … ``levels``."""
     for name, t in (("training", train), ("test", test)):
         if len(t) and (t[:, 2].min() < 1 or t[:, 2].max() > levels):
-            raise RatingsError(f"the {name} ratings span {t[:, 2].min()} … {t[:, 2].max()}, but the softmax layer "
-                               f"has {levels} categories: ratings must be 1 … {levels}")
+            raise RatingsError(f"the {name} ratings span {t[:, 2].min()} … {t[:, 2].max()}, "
+                               f"but the softmax layer has {levels} categories: "
+                               f"ratings must be 1 … {levels}")
     both = np.concatenate([train, test])
     users, items = np.unique(both[:, 0]), np.unique(both[:, 1])
 
@@ -122,7 +127,8 @@ def index_ratings(train: np.ndarray, test: np.ndarray, levels: int, orientation:
     return Ratings(index(train), index(test), rows, groups, levels, orientation)
 
 
-def split_triples(triples: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_triples(triples: np.ndarray, test_fraction: float,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded random split of the ratings (not of the users): (train, test)."""
     order = np.random.default_rng([seed, 0x5A71]).permutation(len(triples))
     cut = int(round(test_fraction * len(triples)))
@@ -143,8 +149,10 @@ def candidate_paths(relative: str, spec_dir: Path) -> list[Path]:
 
 
 def default_root() -> Path:
-    """Where `ebm fetch movielens` puts ml-100k/ and ml-1m/: $EBMLANG_DATA, else ~/.cache/ebmlang."""
-    return Path(os.environ["EBMLANG_DATA"]) if os.environ.get("EBMLANG_DATA") else Path.home() / ".cache" / "ebmlang"
+    """Where `ebm fetch movielens` puts ml-100k/ and ml-1m/: $EBMLANG_DATA, else
+    ~/.cache/ebmlang."""
+    return (Path(os.environ["EBMLANG_DATA"]) if os.environ.get("EBMLANG_DATA")
+            else Path.home() / ".cache" / "ebmlang")
 
 
 def locate(relative: str, spec_dir: Path) -> Path:
@@ -174,7 +182,8 @@ def fetch(dest: Path, mirror: str = GROUPLENS, names=tuple(ARCHIVES)) -> list[Pa
                     open(zip_path, "wb") as f:
                 shutil.copyfileobj(r, f)
             if hashlib.md5(zip_path.read_bytes()).hexdigest() != md5:
-                raise RatingsError(f"{archive}: checksum mismatch (expected MD5 {md5}); the download is bad")
+                raise RatingsError(f"{archive}: checksum mismatch (expected MD5 {md5}); "
+                                   f"the download is bad")
             with zipfile.ZipFile(zip_path) as z:
                 for member in members:
                     part = folder / (member + ".part")

@@ -6,8 +6,8 @@ would be 943 × 1682 × 5 numbers (Netflix: 480k × 18k × 5); stored as (row, c
 the 100,000 ratings. The trainer shuffles rows and asks for each minibatch dense (B × width),
 where the absent groups are zeros.
 
-    SparseRows(indptr (N+1,), columns (nnz,), values (nnz,), width)     CSR: row r's entries are
-                                                                         columns[indptr[r]:indptr[r+1]]
+    SparseRows(indptr (N+1,), columns (nnz,), values (nnz,), width)
+        CSR: row r's entries are columns[indptr[r]:indptr[r+1]]
 """
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ class SparseRows:
 
     def __getitem__(self, rows) -> "SparseRows":
         """The rows ``rows`` (a slice or an index array), in that order."""
-        rows = np.arange(len(self))[rows] if isinstance(rows, slice) else np.asarray(rows, dtype=np.int64)
+        rows = (np.arange(len(self))[rows] if isinstance(rows, slice)
+                else np.asarray(rows, dtype=np.int64))
         starts, counts = self.indptr[rows], np.diff(self.indptr)[rows]
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])

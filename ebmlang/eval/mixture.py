@@ -30,31 +30,36 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     return (top + np.log(np.exp(a - top).sum(axis=axis, keepdims=True))).squeeze(axis)
 
 
-def grbm_components(program: Program, params: dict, visible: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grbm_components(program: Program, params: dict,
+                    visible: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(log π (S,), means (S, d), std (S, d)) of the model's marginal over ``visible``, one
     component per state of its one discrete hidden layer."""
     hidden = [n for n in program.layers if n != visible]
     if len(hidden) != 1 or not program.layers[hidden[0]].units.discrete:
-        raise ValueError("the mixture form needs one gaussian visible layer and one discrete hidden layer")
+        raise ValueError("the mixture form needs one gaussian visible layer and one discrete "
+                         "hidden layer")
     name = hidden[0]
     states = program.layers[name].units.states(program.layers[name].size)
     given = {name: program.xp.asarray(states, dtype=program.dtype)}
-    log_w = -to_numpy(free_energy(program, params, given, (visible,))).astype(float) / program.temperature
+    log_w = (-to_numpy(free_energy(program, params, given, (visible,))).astype(float)
+             / program.temperature)
     log_w -= _logsumexp(log_w, 0)
     cond = conditional(program, params, given, visible)
     return log_w, to_numpy(cond.mean).astype(float), to_numpy(cond.std).astype(float)
 
 
-def mixture_log_density(x: np.ndarray, log_w: np.ndarray, means: np.ndarray, std: np.ndarray) -> np.ndarray:
+def mixture_log_density(x: np.ndarray, log_w: np.ndarray, means: np.ndarray,
+                        std: np.ndarray) -> np.ndarray:
     """log Σ_c w_c N(x; means_c, diag std_c²) for each row of ``x`` (N, k), over the first k
     coordinates of the components; std is (C, d) or (d,)."""
     k = x.shape[1]
     std = np.broadcast_to(std, means.shape)[:, :k]
-    rows = max(1, CELLS // (len(means) * k))           # bounds the (rows × components × k) temporary
+    rows = max(1, CELLS // (len(means) * k))  # bounds the (rows × components × k) temporary
     out = np.empty(len(x))
     for start in range(0, len(x), rows):
         z = (x[start:start + rows, None, :] - means[None, :, :k]) / std[None]
-        log_n = -0.5 * (z ** 2).sum(axis=2) - np.log(std).sum(axis=1)[None] - 0.5 * k * np.log(2 * np.pi)
+        log_n = (-0.5 * (z ** 2).sum(axis=2) - np.log(std).sum(axis=1)[None]
+                 - 0.5 * k * np.log(2 * np.pi))
         out[start:start + rows] = _logsumexp(log_n + log_w[None], 1)
     return out
 
@@ -66,5 +71,6 @@ def kl_from_generator(test: np.ndarray, generator: tuple, model_parts: tuple) ->
     log_star = mixture_log_density(test, np.full(len(means), -np.log(len(means))), means, std)
     log_model = mixture_log_density(test, *model_parts)
     gap = log_star - log_model
-    return {"mixture.kl": float(gap.mean()), "mixture.kl_stderr": float(gap.std(ddof=1) / np.sqrt(len(gap))),
+    return {"mixture.kl": float(gap.mean()),
+            "mixture.kl_stderr": float(gap.std(ddof=1) / np.sqrt(len(gap))),
             "log_likelihood.generating": float(log_star.mean())}

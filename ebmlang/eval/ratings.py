@@ -27,15 +27,16 @@ from ..kernels.energy import coupling_stats, layer_input
 ROWS_PER_CHUNK = 512        # rows densified at once: bounds the (rows × width) temporaries
 
 
-def rating_probabilities(program: Program, params: dict, layer: str, given: dict, pair_rows, pair_groups,
-                         levels: int):
+def rating_probabilities(program: Program, params: dict, layer: str, given: dict, pair_rows,
+                         pair_groups, levels: int):
     """(pairs, K) p(v_g = k | given row) for each pair (row index into ``given``, group g).
 
     ``given``: {layer: (R, size)} the rows of the data layer (and any other clamped layer)."""
     xp, t = program.xp, program.temperature
     latent = tuple(n for n in program.layers if n not in given)
     if not program.summable(latent):
-        raise ValueError(f"layers {latent} are coupled to each other; the rating conditional needs them summable")
+        raise ValueError(f"layers {latent} are coupled to each other; the rating conditional "
+                         f"needs them summable")
     stats = coupling_stats(program, params, given)
     columns = xp.asarray(pair_groups[:, None] * levels + np.arange(levels))          # (P, K)
     logits = params[program.layers[layer].bias_key][columns] / t
@@ -49,7 +50,8 @@ def rating_probabilities(program: Program, params: dict, layer: str, given: dict
             u = u + (w.T[columns] if is_a else w[columns])                             # (P, K, H)
         pairs = u.shape[0]
         units = program.layers[name].units
-        a = units.log_partition(u.reshape(pairs * levels, -1), layer_params(program, params, name), t)
+        a = units.log_partition(u.reshape(pairs * levels, -1), layer_params(program, params, name),
+                                t)
         logits = logits + a.reshape(pairs, levels)
     logits = logits - logits.max(axis=1, keepdims=True)
     p = xp.exp(logits)
@@ -64,7 +66,8 @@ def predict_ratings(program: Program, params: dict, layer: str, rows: dict, trip
     order = np.argsort(triples[:, 0], kind="stable")
     sorted_rows = triples[order, 0]
     ratings = np.arange(1, levels + 1, dtype=float)
-    bounds = np.searchsorted(sorted_rows, np.arange(0, sorted_rows.max() + ROWS_PER_CHUNK + 1, ROWS_PER_CHUNK))
+    bounds = np.searchsorted(sorted_rows,
+                             np.arange(0, sorted_rows.max() + ROWS_PER_CHUNK + 1, ROWS_PER_CHUNK))
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         if lo == hi:
             continue
@@ -82,16 +85,19 @@ def errors(predicted: np.ndarray, actual: np.ndarray) -> dict:
     return {"rmse": float(np.sqrt(np.mean(diff ** 2))), "mae": float(np.mean(np.abs(diff)))}
 
 
-def bias_baseline(train: np.ndarray, rows: int, groups: int, row_reg: float = 10.0, group_reg: float = 25.0,
-                  sweeps: int = 10):
-    """(μ, b_row (rows,), b_group (groups,)) minimising Σ (r − μ − b_row − b_group)² + λ_row Σ b_row²
-    + λ_group Σ b_group² over the training triples, by alternating exact minimisation."""
+def bias_baseline(train: np.ndarray, rows: int, groups: int, row_reg: float = 10.0,
+                  group_reg: float = 25.0, sweeps: int = 10):
+    """(μ, b_row (rows,), b_group (groups,)) minimising Σ (r − μ − b_row − b_group)²
+    + λ_row Σ b_row² + λ_group Σ b_group² over the training triples, by alternating exact
+    minimisation."""
     r, g, y = train[:, 0].astype(np.int64), train[:, 1].astype(np.int64), train[:, 2].astype(float)
     mu = y.mean()
     b_row, b_group = np.zeros(rows), np.zeros(groups)
     for _ in range(sweeps):
-        b_group = np.bincount(g, y - mu - b_row[r], groups) / (group_reg + np.bincount(g, minlength=groups))
-        b_row = np.bincount(r, y - mu - b_group[g], rows) / (row_reg + np.bincount(r, minlength=rows))
+        b_group = (np.bincount(g, y - mu - b_row[r], groups)
+                   / (group_reg + np.bincount(g, minlength=groups)))
+        b_row = (np.bincount(r, y - mu - b_group[g], rows)
+                 / (row_reg + np.bincount(r, minlength=rows)))
     return mu, b_row, b_group
 
 

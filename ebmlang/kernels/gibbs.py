@@ -33,7 +33,8 @@ def conditional_mean(program: Program, params: dict, state: dict, name: str, tem
     return program.layers[name].units.mean(conditional(program, params, state, name, temperature))
 
 
-def _update_piece(program, params, state, piece: Piece, rng, temperature, mean: bool, langevin=None):
+def _update_piece(program, params, state, piece: Piece, rng, temperature, mean: bool,
+                  langevin=None):
     units = program.layers[piece.layer].units
     cond = conditional(program, params, state, piece.layer, temperature)
     new = units.mean(cond) if mean else draw(units, cond, state[piece.layer], rng, langevin)
@@ -63,7 +64,8 @@ def block_update(program: Program, params: dict, state: dict, block, rng, clamp=
     for piece in block:
         if piece.layer not in clamp:
             # pieces of one block are independent of each other: read from the old state
-            new_state[piece.layer] = _update_piece(program, params, state, piece, rng, temperature, mean, langevin)
+            new_state[piece.layer] = _update_piece(program, params, state, piece, rng, temperature,
+                                                   mean, langevin)
     return new_state
 
 

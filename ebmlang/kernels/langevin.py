@@ -18,14 +18,16 @@ import math
 
 
 def langevin_moves(cond, x, rng, steps: int, step_size: float):
-    """``steps`` adjusted Langevin steps of ``x`` (batch, n) towards p(x | rest) = N(cond.mean, cond.std²)."""
+    """``steps`` adjusted Langevin steps of ``x`` (batch, n) towards p(x | rest) =
+    N(cond.mean, cond.std²)."""
     xp, m, s = rng.xp, cond.mean, cond.std
     eps = step_size
     for _ in range(steps):
         proposal = x - eps * (x - m) + math.sqrt(2 * eps) * s * rng.normal(x.shape, x.dtype)
         # log of p(x') q(x | x') / (p(x) q(x' | x)), the acceptance ratio
         log_ratio = (_log_target(proposal, m, s) - _log_target(x, m, s)
-                     + _log_proposal(x, proposal, m, s, eps) - _log_proposal(proposal, x, m, s, eps))
+                     + _log_proposal(x, proposal, m, s, eps)
+                     - _log_proposal(proposal, x, m, s, eps))
         accept = xp.log(rng.uniform(x.shape, x.dtype)) < log_ratio
         x = xp.where(accept, proposal, x)
     return x

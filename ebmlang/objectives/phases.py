@@ -56,8 +56,10 @@ class Phases:
     positive_anneal: tuple = ()     # temperatures swept once each before those sweeps
     negative_anneal: tuple = ()
     meanfield: MeanField = MeanField()
-    negative_clamp: tuple = ()      # layers the free chains keep at their data (a conditional RBM's)
-    langevin: tuple | None = None   # (steps, step size): gaussian layers move by Langevin, not exact draws
+    negative_clamp: tuple = ()      # layers the free chains keep at their data (a conditional
+                                    # RBM's)
+    langevin: tuple | None = None   # (steps, step size): gaussian layers move by Langevin, not
+                                    # exact draws
 
 
 def phases_for(program: Program, rule: str, k: int, clamp: tuple, chains: str | None = None,
@@ -71,7 +73,8 @@ def phases_for(program: Program, rule: str, k: int, clamp: tuple, chains: str | 
     elif infer == "auto":
         infer = "meanfield" if rule == "dbm" else "gibbs"
     return Phases(tuple(clamp), latent, infer, chains or CHAINS_OF_RULE[rule], k, positive_sweeps,
-                  tuple(positive_anneal), tuple(negative_anneal), meanfield, tuple(negative_clamp), langevin)
+                  tuple(positive_anneal), tuple(negative_anneal), meanfield, tuple(negative_clamp),
+                  langevin)
 
 
 def random_fill(program: Program, params: dict, state: dict, names, batch: int, rng) -> dict:
@@ -97,7 +100,8 @@ def run_chains(program: Program, params: dict, start: dict, rng, sweeps: int, cl
     for sweep in range(sweeps):
         for i, block in enumerate(blocks):
             if sweep == sweeps - 1 and i == len(blocks) - 1:
-                return _last_block(program, params, state, block, rng, clamp, keep_samples, langevin)
+                return _last_block(program, params, state, block, rng, clamp, keep_samples,
+                                   langevin)
             state = block_update(program, params, state, block, rng, clamp, langevin=langevin)
     return state, state          # nothing to sweep
 
@@ -109,7 +113,8 @@ def _last_block(program, params, state, block, rng, clamp, keep_samples, langevi
         cond = conditional(program, params, state, piece.layer)
         stat[piece.layer] = merge_units(state[piece.layer], units.mean(cond), piece)
         if keep_samples:
-            chain[piece.layer] = merge_units(state[piece.layer], draw(units, cond, state[piece.layer], rng, langevin),
+            chain[piece.layer] = merge_units(state[piece.layer],
+                                             draw(units, cond, state[piece.layer], rng, langevin),
                                              piece)
     return stat, chain
 
@@ -148,6 +153,7 @@ def negative(program: Program, params: dict, start: dict, phases: Phases, rng, k
     held = {n: start[n] for n in phases.negative_clamp}
     if phases.chains == "fresh":
         batch = next(iter(start.values())).shape[0]
-        start = random_fill(program, params, held, [n for n in program.layers if n not in held], batch, rng)
-    return run_chains(program, params, start, rng, phases.sweeps, frozenset(held), phases.negative_anneal,
-                      keep_samples, phases.langevin)
+        start = random_fill(program, params, held, [n for n in program.layers if n not in held],
+                            batch, rng)
+    return run_chains(program, params, start, rng, phases.sweeps, frozenset(held),
+                      phases.negative_anneal, keep_samples, phases.langevin)

@@ -98,13 +98,15 @@ def save_scatter(path: Path, data: np.ndarray, samples: np.ndarray, title: str) 
     _save(fig, path)
 
 
-def save_densities(path: Path, extent: tuple, panels: list[tuple[str, np.ndarray]], data: np.ndarray) -> None:
+def save_densities(path: Path, extent: tuple, panels: list[tuple[str, np.ndarray]],
+                   data: np.ndarray) -> None:
     """Log-densities on a square grid (``extent`` = (lo, hi) on both axes), side by side, the
     data's first two coordinates over each."""
     plt = _plt()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4))
     for ax, (title, log_density) in zip(np.atleast_1d(axes), panels):
-        ax.imshow(np.exp(log_density), origin="lower", extent=(*extent, *extent), cmap="magma", aspect="equal")
+        ax.imshow(np.exp(log_density), origin="lower", extent=(*extent, *extent), cmap="magma",
+                  aspect="equal")
         ax.scatter(data[:300, 0], data[:300, 1], s=2, c="cyan", alpha=0.5)
         ax.set_title(title, fontsize=9)
     _save(fig, path)

@@ -80,8 +80,9 @@ def _densities(model: Model, data: Dataset, folder: RunFolder, points: int = 200
     mine = mixture_log_density(grid, *grbm_components(model.program, model.params, data.layer))
     shape = (points, points) if test.shape[1] > 1 else (1, points)
     kind = "" if test.shape[1] <= 2 else f" (coordinates 1–2 of {test.shape[1]})"
-    save_densities(folder.file("density.png"), (lo, hi), [(f"data-generating mixture{kind}", star.reshape(shape)),
-                                                         (f"the RBM's exact marginal{kind}", mine.reshape(shape))], test)
+    save_densities(folder.file("density.png"), (lo, hi),
+                   [(f"data-generating mixture{kind}", star.reshape(shape)),
+                    (f"the RBM's exact marginal{kind}", mine.reshape(shape))], test)
 
 
 def _generator_figures(model: Model, data, layer: str, shape, evaluate: EvaluateSpec, folder: RunFolder,

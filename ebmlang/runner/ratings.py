@@ -21,7 +21,8 @@ class RatingsProbe:
     def test_errors(self) -> dict:
         r, data = self.data.ratings, self.data
         rows = {n: x for n, x in data.arrays("train").items()}
-        predicted = predict_ratings(self.model.program, self.model.params, data.layer, rows, r.test, r.levels)
+        predicted = predict_ratings(self.model.program, self.model.params, data.layer, rows, r.test,
+                                    r.levels)
         return errors(predicted, r.test[:, 2].astype(float))
 
     def epoch_metrics(self) -> dict:
@@ -37,6 +38,8 @@ class RatingsProbe:
             return out
         by_user = (lambda t: t) if r.orientation == "users" else (lambda t: t[:, [1, 0, 2]])
         users, items = (r.rows, r.groups) if r.orientation == "users" else (r.groups, r.rows)
-        e, base = self.test_errors(), baseline_errors(by_user(r.train), by_user(r.test), users, items)
+        e, base = (self.test_errors(),
+                   baseline_errors(by_user(r.train), by_user(r.test), users, items))
         return {**out, "rating.rmse.test": e["rmse"], "rating.mae.test": e["mae"],
-                "rating.rmse.baseline": base["biases"], "rating.rmse.global_mean": base["global_mean"]}
+                "rating.rmse.baseline": base["biases"],
+                "rating.rmse.global_mean": base["global_mean"]}

@@ -49,17 +49,19 @@ def check_finite(spec, plan: StagePlan, state: TrainState, record: dict, staged:
     bad = next((k for k, v in state.params.items() if not bool(xp.isfinite(v).all())), None)
     what = f"parameter {bad}"
     if bad is None:
-        bad = next((k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)), None)
+        bad = next((k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)),
+                   None)
         what = f"measure {bad}"
     if bad is None:
         return
     stage = f" of {plan.label}" if staged else ""
     cause = ("a gaussian layer's σ collapsed or blew up" if bad.startswith("sigma.") else
              "the updates grew without bound")
-    kept = (f"the run folder keeps the checkpoint of epoch {state.epoch - 1}" if state.epoch > 1 else
-            "no epoch of this stage finished")
-    raise TrainingError(f"training diverged in epoch {state.epoch}{stage}: {what} is no longer finite ({cause}); "
-                        f"lower the learning rate or set train.clip_norm ({kept})",
+    kept = (f"the run folder keeps the checkpoint of epoch {state.epoch - 1}"
+            if state.epoch > 1 else "no epoch of this stage finished")
+    raise TrainingError(f"training diverged in epoch {state.epoch}{stage}: {what} is no longer "
+                        f"finite ({cause}); lower the learning rate or set train.clip_norm "
+                        f"({kept})",
                         spec.loc(f"{spec.stage_path(plan.index)}.optimizer"))
 
 

@@ -189,7 +189,8 @@ def _data(spec: Spec) -> Iterator[Problem]:
     if spec.data:
         yield from _ratings(spec)
         if spec.data.standardize and spec.data.binarize != "none":
-            yield "data.standardize", "data.standardize and data.binarize exclude each other (binary data has no spread to fix)"
+            yield ("data.standardize", "data.standardize and data.binarize exclude each other "
+                   "(binary data has no spread to fix)")
     labels = spec.data.labels if spec.data else None
     if labels is None:
         return
@@ -215,21 +216,24 @@ def _ratings(spec: Spec) -> Iterator[Problem]:
         given = "train" if d.train else "test"
         yield f"data.{given}", f"data.{given} needs data.{'test' if d.train else 'train'} beside it"
     elif d.train is None and d.path is None:
-        yield "data", "data: source ratings needs `path` (one file to split) or `train` and `test` files"
+        yield ("data", "data: source ratings needs `path` (one file to split) or `train` and "
+               "`test` files")
     name = _data_layer(spec)
     layer = layers.get(name)
     if layer is not None and (layer.units != "softmax" or not layer.missing):
-        yield ("data.source", f"data: ratings fill a softmax layer with `missing: true` (one group of K "
-               f"categories per item, unrated items absent), but layer '{name}' is "
+        yield ("data.source", f"data: ratings fill a softmax layer with `missing: true` (one group "
+               f"of K categories per item, unrated items absent), but layer '{name}' is "
                f"{layer.units}{'' if layer.units != 'softmax' else ' without missing: true'}")
     if d.implicit is None:
         return
     if d.implicit not in layers:
-        yield "data.implicit", f"data.implicit names unknown layer '{d.implicit}'{suggest(d.implicit, layers)}"
+        yield ("data.implicit", f"data.implicit names unknown layer "
+               f"'{d.implicit}'{suggest(d.implicit, layers)}")
     elif d.implicit == name:
         yield "data.implicit", "data.implicit must name another layer than the ratings' own"
     elif layers[d.implicit].units != "binary":
-        yield "data.implicit", f"data.implicit: layer '{d.implicit}' must be binary, not {layers[d.implicit].units}"
+        yield ("data.implicit", f"data.implicit: layer '{d.implicit}' must be binary, "
+               f"not {layers[d.implicit].units}")
 
 
 def _codes(spec: Spec) -> Iterator[Problem]:
@@ -266,8 +270,9 @@ def _evaluate(spec: Spec) -> Iterator[Problem]:
     missing = [n for n, layer in spec.model.layers.items() if layer.missing]
     for name in ("log_likelihood", "pseudo_log_likelihood"):
         if missing and getattr(spec.evaluate, name) is not None:
-            yield (f"evaluate.{name}", f"evaluate.{name}: layer '{missing[0]}' has missing groups, so each example "
-                   "has a model (and a partition function) of its own; ratings are judged by RMSE")
+            yield (f"evaluate.{name}", f"evaluate.{name}: layer '{missing[0]}' has missing "
+                   "groups, so each example has a model (and a partition function) of its own; "
+                   "ratings are judged by RMSE")
     if ll is not None and ll.method == "importance" and not stochastic_layers(spec):
         yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: importance sampling draws from a VAE's "
                "encoder; it needs a recognition coupling with head: log_variance")

@@ -43,9 +43,10 @@ LAYER = Section("layer", {
     "sigma": Field(POSITIVE, None, "gaussian only: standard deviation of each unit (default 1)"),
     "learn_sigma": Field(Bool(), False, "gaussian only: learn log σ along with the weights"),
     "bias": Field(INIT, Choice("zeros"), "initial biases (`data_rates`: logit of the data's mean)"),
-    "missing": Field(Bool(), False, "softmax only: a group whose data is all zero is absent from that "
-                     "example's model — neither sampled nor counted (an item a user did not rate: "
-                     "Salakhutdinov, Mnih & Hinton 2007); training must start chains at the data (rule cd)"),
+    "missing": Field(Bool(), False, "softmax only: a group whose data is all zero is absent "
+                     "from that example's model — neither sampled nor counted (an item a user "
+                     "did not rate: Salakhutdinov, Mnih & Hinton 2007); training must start "
+                     "chains at the data (rule cd)"),
 }, lambda **kw: LayerSpec(**kw))
 
 CONNECTIVITY = Tagged("connectivity", {
@@ -107,9 +108,9 @@ _BINARIZE = Field(AnyOf(Float(0.0, 1.0), Enum("sample", "resample", "none")), "n
                   "a threshold on intensities in [0, 1], `sample` (one Bernoulli draw of each image, fixed), "
                   "`resample` (the training images drawn afresh each epoch, the test images once: dynamic "
                   "binarisation, as VAE results use), or `none`")
-_STANDARDIZE = Field(Bool(), False, "shift and scale each unit to mean 0 and spread 1 over the training set "
-                    "(spreads below 0.1 are taken as 0.1), for gaussian visible units; figures show the data "
-                    "unstandardised")
+_STANDARDIZE = Field(Bool(), False, "shift and scale each unit to mean 0 and spread 1 over the "
+                     "training set (spreads below 0.1 are taken as 0.1), for gaussian visible "
+                     "units; figures show the data unstandardised")
 _SIZES = {
     "train_size": Field(Int(1), None, "use the first N training examples"),
     "test_size": Field(Int(1), None, "use the first N test examples"),
@@ -127,7 +128,8 @@ DATA = Discriminated("data", "source", {
         "path": Field(Str(), None, "folder of the four IDX files (default: $EBMLANG_DATA/mnist, "
                       "then ~/.cache/ebmlang/mnist)"),
         "binarize": _BINARIZE, "standardize": _STANDARDIZE, **_SIZES}),
-    "mnist-embedded": _data("data: mnist-embedded", {"binarize": _BINARIZE, "standardize": _STANDARDIZE, **_SIZES}),
+    "mnist-embedded": _data("data: mnist-embedded", {
+        "binarize": _BINARIZE, "standardize": _STANDARDIZE, **_SIZES}),
     "bars-and-stripes": _data("data: bars-and-stripes", {
         "side": Field(Int(2, 5), 3, "images are side × side; the test set is every distinct pattern once"),
         "samples": Field(Int(1), 1000, "training examples, drawn uniformly from the patterns"),
@@ -138,10 +140,10 @@ DATA = Discriminated("data", "source", {
         "samples": Field(Int(2), 2000, "points generated (train and test each)"),
         "separation": Field(POSITIVE, 4.0, "spread of the component means"),
         "noise": Field(POSITIVE, 1.0, "standard deviation within a component"),
-        "layout": Field(Enum("random", "hypercube"), "random", "`random`: `components` means drawn as "
-                        "separation × N(0, I); `hypercube`: the 2^dim corners {±separation/2}^dim (`components` "
-                        "is not used), a mixture a GRBM with dim hidden units represents "
-                        "exactly"),
+        "layout": Field(Enum("random", "hypercube"), "random",
+                        "`random`: `components` means drawn as separation × N(0, I); `hypercube`: "
+                        "the 2^dim corners {±separation/2}^dim (`components` is not used), a "
+                        "mixture a GRBM with dim hidden units represents exactly"),
         "seed": Field(Int(0), 0, "seed of the generated set")}),
     "gaussian-grid": _data("data: gaussian-grid", {
         "side": Field(Int(1), 5, "modes per side of the square grid (5: the 25 modes of VEEGAN and PacGAN)"),
@@ -161,19 +163,23 @@ DATA = Discriminated("data", "source", {
                                "held-out fraction when the file has no test set"),
         **_SIZES}),
     "ratings": _data("data: ratings", {
-        "path": Field(Str(), None, "one ratings file (`user item rating [timestamp]` per line, tab-, `::`-, comma- or "
-                      "space-separated: GroupLens's u.data or ratings.dat), split by `test_fraction`; looked for "
-                      "beside the spec, then in $EBMLANG_DATA and ~/.cache/ebmlang (`ebm fetch movielens`)"),
-        "train": Field(Str(), None, "a training ratings file (GroupLens's u1.base); with `test`, replaces `path`"),
+        "path": Field(Str(), None, "one ratings file (`user item rating [timestamp]` per line, "
+                      "tab-, `::`-, comma- or space-separated: GroupLens's u.data or ratings.dat), "
+                      "split by `test_fraction`; looked for beside the spec, then in $EBMLANG_DATA "
+                      "and ~/.cache/ebmlang (`ebm fetch movielens`)"),
+        "train": Field(Str(), None, "a training ratings file (GroupLens's u1.base); with `test`, "
+                       "replaces `path`"),
         "test": Field(Str(), None, "the test ratings file (u1.test)"),
         "test_fraction": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.2,
                                "share of the ratings held out when one file is split"),
         "seed": Field(Int(0), 0, "seed of that split"),
-        "orientation": Field(Enum("users", "items"), "users", "`users`: one example per user, one softmax group "
-                             "per item (U-RBM); `items`: one example per item over the users (I-RBM, Sedhain et "
-                             "al. 2015)"),
-        "implicit": Field(Identifier(), None, "a binary layer (one unit per group) given which groups each "
-                          "example rated, in the training or the test set: the conditional RBM's input"),
+        "orientation": Field(Enum("users", "items"), "users",
+                             "`users`: one example per user, one softmax group per item (U-RBM); "
+                             "`items`: one example per item over the users (I-RBM, Sedhain et al. "
+                             "2015)"),
+        "implicit": Field(Identifier(), None, "a binary layer (one unit per group) given which "
+                          "groups each example rated, in the training or the test set: the "
+                          "conditional RBM's input"),
     }),
 })
 

@@ -195,7 +195,8 @@ def _adversarial(spec: Spec, at: str, data: str, decoded: set) -> Iterator[Probl
     layers = spec.model.layers
     if data not in layers:
         return
-    recognition = [c for c in spec.model.couplings if c.kind == "recognition" and all(n in layers for n in c.between)]
+    recognition = [c for c in spec.model.couplings
+                   if c.kind == "recognition" and all(n in layers for n in c.between)]
     sources = {c.between[0] for c in recognition}
     sinks = [c.between[1] for c in recognition if c.between[1] not in sources]
     if len(set(sinks)) != 1 or layers[sinks[0]].units != "binary" or layers[sinks[0]].size != 1:
@@ -241,30 +242,36 @@ def _updown(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Problem]
                "pass infers every layer the generative couplings start from)")
 
 
-def _negative_clamp(spec: Spec, stage, at: str, own: list, available: list, data_layers: tuple) -> Iterator[Problem]:
+def _negative_clamp(spec: Spec, stage, at: str, own: list, available: list,
+                    data_layers: tuple) -> Iterator[Problem]:
     """The free chains may hold only layers the positive phase clamps; a layer with missing groups
     needs chains started at the data (each example has a model of its own)."""
     clamped = set(stage.clamp or default_clamp(own, data_layers, available))
     for j, name in enumerate(stage.negative.clamp):
         if name not in clamped:
-            yield (f"{at}.negative.clamp.{j}", f"{at}.negative.clamp: layer '{name}' is not clamped to data in this "
-                   f"stage (clamped: {', '.join(sorted(clamped)) or 'none'})")
+            yield (f"{at}.negative.clamp.{j}", f"{at}.negative.clamp: layer '{name}' is not "
+                   f"clamped to data in this stage (clamped: "
+                   f"{', '.join(sorted(clamped)) or 'none'})")
     if stage.rule in BACKPROP_RULES + STORAGE_RULES + ("updown",):
         return
     chains = stage.negative.chains or CHAINS_OF_RULE[stage.rule]
     if stage.negative.clamp and chains == "persistent":
-        yield (f"{at}.negative.clamp", f"{at}.negative.clamp holds layers at each example's data, but persistent "
-               "chains belong to no example; use chains that start at the data (rule cd)")
+        yield (f"{at}.negative.clamp", f"{at}.negative.clamp holds layers at each example's data, "
+               "but persistent chains belong to no example; use chains that start at the data "
+               "(rule cd)")
     missing = [n for n in own if spec.model.layers[n].missing]
     if missing and chains != "data":
-        yield (f"{at}.rule", f"{at}.rule: layer '{missing[0]}' has missing groups, so every example is a model of its "
-               f"own and the negative chains must start at its data (rule cd), not {chains} chains")
-    if stage.negative.sampler == "langevin" and not any(spec.model.layers[n].units == "gaussian" for n in own):
-        yield (f"{at}.negative.sampler", f"{at}.negative.sampler: langevin moves gaussian layers, and this stage "
-               "has none")
+        yield (f"{at}.rule", f"{at}.rule: layer '{missing[0]}' has missing groups, so every "
+               f"example is a model of its own and the negative chains must start at its data "
+               f"(rule cd), not {chains} chains")
+    if (stage.negative.sampler == "langevin"
+            and not any(spec.model.layers[n].units == "gaussian" for n in own)):
+        yield (f"{at}.negative.sampler", f"{at}.negative.sampler: langevin moves gaussian layers, "
+               "and this stage has none")
     epochs = [e for e, _ in stage.k_schedule]
     if epochs != sorted(set(epochs)):
-        yield f"{at}.k_schedule", f"{at}.k_schedule: the epochs must increase ([epoch, k] pairs in order)"
+        yield (f"{at}.k_schedule", f"{at}.k_schedule: the epochs must increase ([epoch, k] pairs "
+               "in order)")
 
 
 def _rule_options(stage, at: str) -> Iterator[Problem]:
@@ -278,7 +285,8 @@ def _rule_options(stage, at: str) -> Iterator[Problem]:
         yield (f"{at}.dropout", f"{at}.dropout applies to rules reconstruction, supervised and adversarial, "
                f"not {stage.rule}")
     if stage.k_schedule and stage.rule in BACKPROP_RULES + STORAGE_RULES + ("updown",):
-        yield f"{at}.k_schedule", f"{at}.k_schedule applies to rules cd, pcd, boltzmann and dbm, not {stage.rule}"
+        yield (f"{at}.k_schedule", f"{at}.k_schedule applies to rules cd, pcd, boltzmann and dbm, "
+               f"not {stage.rule}")
     if stage.discriminator_steps != 1 and stage.rule != "adversarial":
         yield f"{at}.discriminator_steps", f"{at}.discriminator_steps applies to rule adversarial, not {stage.rule}"
     if stage.rule in BACKPROP_RULES:

@@ -89,15 +89,17 @@ PHASE_NEGATIVE = Section("negative", {
     "chains": Field(Enum("data", "persistent", "fresh"), None, "where the free chains start: at the data "
                     "(CD), where they stopped (PCD), at random (Boltzmann learning); default: by the rule"),
     "anneal": Field(TEMPERATURES, None, "temperatures swept once each before the k sweeps"),
-    "clamp": Field(ListOf(Identifier()), (), "layers the free chains keep at their data: the conditioning "
-                   "layers of a conditional RBM (the implicit feedback of Salakhutdinov et al. 2007)"),
-    "sampler": Field(Enum("gibbs", "langevin"), "gibbs", "how the free chains update gaussian layers: an exact "
-                     "draw from their conditional (block Gibbs), or `langevin_steps` Metropolis-adjusted "
-                     "Langevin steps from where they are (the Gibbs–Langevin sampler of Liao et al. 2022); "
-                     "discrete layers are drawn by Gibbs either way"),
+    "clamp": Field(ListOf(Identifier()), (), "layers the free chains keep at their data: the "
+                   "conditioning layers of a conditional RBM (the implicit feedback of "
+                   "Salakhutdinov et al. 2007)"),
+    "sampler": Field(Enum("gibbs", "langevin"), "gibbs", "how the free chains update gaussian "
+                     "layers: an exact draw from their conditional (block Gibbs), or "
+                     "`langevin_steps` Metropolis-adjusted Langevin steps from where they are (the "
+                     "Gibbs–Langevin sampler of Liao et al. 2022); discrete layers are drawn by "
+                     "Gibbs either way"),
     "langevin_steps": Field(Int(1), 10, "sampler langevin: Langevin steps per sweep"),
-    "step_size": Field(Float(0.0, 1.0, min_open=True), 0.5, "sampler langevin: ε, the step as a fraction of "
-                       "each unit's conditional variance"),
+    "step_size": Field(Float(0.0, 1.0, min_open=True), 0.5, "sampler langevin: ε, the step as a "
+                       "fraction of each unit's conditional variance"),
 }, lambda **kw: NegativePhaseSpec(**kw))
 
 TRAIN = Section("train", {
@@ -123,8 +125,8 @@ TRAIN = Section("train", {
     "input": Field(Enum("means", "samples"), "means", "layers fed by earlier stages' up-pass are clamped to "
                    "its means, or to a fresh binary sample of them each epoch"),
     "k": Field(Int(1), 1, "Gibbs sweeps of the negative phase per update"),
-    "k_schedule": Field(ListOf(ListOf(Int(0), 2, 2)), (), "pairs [epoch, k]: from that epoch on, k sweeps "
-                        "(CD-T with T growing over training, Salakhutdinov et al. 2007)"),
+    "k_schedule": Field(ListOf(ListOf(Int(0), 2, 2)), (), "pairs [epoch, k]: from that epoch on, "
+                        "k sweeps (CD-T with T growing over training, Salakhutdinov et al. 2007)"),
     "epochs": Field(Int(0), 10, "passes over the training set"),
     "batch_size": Field(Int(1), 100, "examples per update"),
     "chains": Field(Int(1), None, "pcd: number of persistent chains (default: batch_size)"),
@@ -138,9 +140,9 @@ TRAIN = Section("train", {
     "dropout": Field(Float(0.0, 1.0, max_open=True), 0.0, "rules reconstruction, supervised, adversarial: the "
                      "fraction of every hidden layer's units (a GAN: the discriminator's) dropped in each training "
                      "pass (Srivastava et al. 2014)"),
-    "clip_norm": Field(POSITIVE, None, "rescale each update's gradient so that its L2 norm over all the "
-                       "stage's parameters is at most this (Liao et al. 2022 train Gaussian RBMs with large "
-                       "learning rates this way)"),
+    "clip_norm": Field(POSITIVE, None, "rescale each update's gradient so that its L2 norm over "
+                       "all the stage's parameters is at most this (Liao et al. 2022 train "
+                       "Gaussian RBMs with large learning rates this way)"),
     "discriminator_steps": Field(Int(1), 1, "rule adversarial: discriminator updates (one per minibatch) per "
                                  "generator update"),
     "centering": Field(Section("centering", {

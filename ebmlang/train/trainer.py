@@ -100,7 +100,8 @@ class Trainer:
         rng = self.epoch_rng(epoch)
         n = next(iter(train.values())).shape[0]
         order = rng.permutation(n)
-        # dense data is shuffled once on the backend; sparse rows are densified a minibatch at a time
+        # dense data is shuffled once on the backend; sparse rows are densified a minibatch at a
+        # time
         shuffled = {k: v if is_sparse(v) else v[xp.asarray(order)] for k, v in train.items()}
         size = self.spec.batch_size
         for start in range(0, n, size):

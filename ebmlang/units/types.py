@@ -345,7 +345,8 @@ class Leaky(UnitType):
         return None
 
 
-def make_units(kind: str, size: int, categories: int | None = None, missing: bool = False) -> UnitType:
+def make_units(kind: str, size: int, categories: int | None = None,
+               missing: bool = False) -> UnitType:
     if kind == "softmax":
         return Softmax(categories or size, missing)
     return {"binary": Binary, "spin": Spin, "gaussian": Gaussian, "rectified": Rectifier, "leaky": Leaky}[kind]()
