@@ -15,6 +15,26 @@ from .errors import EbmError, UsageError
 from .backend.memory import keep_freed_memory
 
 
+def _max_memory(parser) -> None:
+    parser.add_argument("--max-memory", metavar="SIZE", help="refuse specs estimated to need more memory than "
+                        "this (e.g. 8G; default: the machine's physical memory)")
+
+
+def _checked_spec(path, overrides, args):
+    """The spec at ``path``, refused (exit 2) when it would need more than the memory allowed."""
+    from .spec import load_spec
+    from .spec.resources import check_resources, parse_size
+    limit = None
+    if getattr(args, "max_memory", None):
+        try:
+            limit = parse_size(args.max_memory)
+        except ValueError as exc:
+            raise UsageError(f"--max-memory: {exc}") from None
+    spec = load_spec(path, overrides)
+    check_resources(spec, limit)
+    return spec
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ebm", description="Declarative energy-based models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -27,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=("numpy", "cupy", "auto"))
     run.add_argument("--seed", type=int)
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    _max_memory(run)
 
     ev = sub.add_parser("eval", help="evaluate a finished run again from its saved model (no retraining)")
     ev.add_argument("run_dir")
@@ -36,11 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check specs; exit 2 with FILE:LINE:COL lines if any is invalid")
     val.add_argument("specs", nargs="+")
     _overrides(val)
+    _max_memory(val)
 
     graph = sub.add_parser("graph", help="print layers, couplings and block schedule; write GraphML/DOT")
     graph.add_argument("spec")
     graph.add_argument("--write", metavar="FILE", help="write the layer graph (.graphml or .dot)")
     _overrides(graph)
+    _max_memory(graph)
 
     fetch = sub.add_parser("fetch", help="download a data set (with checksums)")
     fetch.add_argument("dataset", choices=("mnist", "movielens"))
@@ -73,11 +96,11 @@ def cmd_run(args) -> int:
         spec_file = Path(args.resume) / "spec.resolved.yaml"
         if not spec_file.exists():
             raise UsageError(f"{args.resume} is not a run folder (no spec.resolved.yaml)")
-        run(load_spec(spec_file, overrides), args.resume, resume=True, progress=not args.quiet)
+        run(_checked_spec(spec_file, overrides, args), args.resume, resume=True, progress=not args.quiet)
         return 0
     if not args.spec:
         raise UsageError("ebm run needs a spec file (or --resume DIR)")
-    run(load_spec(args.spec, overrides), args.out, progress=not args.quiet)
+    run(_checked_spec(args.spec, overrides, args), args.out, progress=not args.quiet)
     return 0
 
 
@@ -94,7 +117,7 @@ def cmd_validate(args) -> int:
     problems = []
     for path in args.specs:
         try:
-            build_graph(load_spec(path, args.overrides))
+            build_graph(_checked_spec(path, args.overrides, args))
         except EbmError as exc:
             problems += exc.diagnostics
     for d in problems:
@@ -110,7 +133,7 @@ def cmd_graph(args) -> int:
     from .graph import build_graph
     from .graph.export import describe, write
     from .spec import load_spec
-    spec = load_spec(args.spec, args.overrides)
+    spec = _checked_spec(args.spec, args.overrides, args)
     program = lower(build_graph(spec), get_namespace("numpy"), spec.dtype)
     print(describe(program))
     if args.write:

@@ -29,7 +29,15 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
+        """One line, whatever the message quotes (a key with a newline in it is shown escaped)."""
+        return f"{self.location}: {one_line(self.message)}"
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines, tabs, NUL, …) written as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class EbmError(Exception):
@@ -69,6 +77,11 @@ class BackendError(EbmError):
 class TrainingError(EbmError):
     """Training diverged (a parameter or a measure stopped being finite): the spec's settings,
     usually a learning rate too large, not the code, are at fault."""
+
+
+class FolderError(EbmError):
+    """The run folder cannot be written or read back: no space, no permission, a damaged file,
+    another `ebm` process using it."""
 
 
 class UsageError(EbmError):

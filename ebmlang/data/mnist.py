@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,12 @@ class IdxError(ValueError):
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (magic 0x0000TTDD: type code TT, DD dimensions, big-endian sizes)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise IdxError(f"{path} is damaged ({exc}: cut short or corrupt); fetch it again with "
+                       "`ebm fetch mnist`") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
         raise IdxError(f"{path} is not an IDX file (bad magic number)")
     ndim = raw[3]
@@ -48,7 +53,8 @@ def read_idx(path: Path) -> np.ndarray:
     dtype = np.dtype(_DTYPES[raw[2]])
     body = raw[4 + 4 * ndim:]
     if len(body) != int(np.prod(shape)) * dtype.itemsize:
-        raise IdxError(f"{path} holds {len(body)} bytes of data, its header promises shape {shape}")
+        raise IdxError(f"{path} holds {len(body)} bytes of data, its header promises shape {shape}: the file is "
+                       "cut short or corrupt; fetch it again with `ebm fetch mnist`")
     return np.frombuffer(body, dtype=dtype).reshape(shape)
 
 

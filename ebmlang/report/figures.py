@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,17 @@ def _plt():
     return plt
 
 
-def _save(fig, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path)
-    _plt().close(fig)
+def _save(fig, path: Path, tight: bool = True) -> None:
+    """Written to a temporary name and renamed: a figure is whole or absent."""
+    if tight:
+        fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        _plt().close(fig)
 
 
 def _label(ax, xlabel: str, title: str) -> None:
@@ -83,8 +91,7 @@ def save_codes(path: Path, codes: np.ndarray, pca: np.ndarray, labels: np.ndarra
         scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=3, alpha=0.7)
         ax.set_title(title)
     fig.colorbar(scatter, ax=axes, ticks=range(10), label="class")
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path, tight=False)
 
 
 def save_scatter(path: Path, data: np.ndarray, samples: np.ndarray, title: str) -> None:

@@ -40,15 +40,19 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
     folder = RunFolder(out or default_out(spec))
     checkpoint = None
     if resume:
+        folder.lock()
         checkpoint = folder.load_checkpoint()
         model.load_parameters(checkpoint)
         folder.set_status("running")
     else:
         folder.create()
-    folder.file("spec.resolved.yaml").write_text(to_yaml(spec))
+    folder.write_text("spec.resolved.yaml", to_yaml(spec))
     report = Progress(0, progress)
     try:
         summary = _train_and_evaluate(spec, model, data, checkpoint, folder, report)
+    except KeyboardInterrupt:
+        folder.set_status("interrupted", resume=f"ebm run --resume {folder.path}")
+        raise
     except BaseException as exc:
         folder.set_status("failed", error=f"{type(exc).__name__}: {exc}")
         raise
@@ -69,13 +73,14 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True) -> di
         if not text.startswith("evaluate."):
             raise UsageError(f"ebm eval changes only evaluate.*; '{text.partition('=')[0]}' would need retraining",
                              Location("--set", 1, 1))
+    folder.lock()
     spec = load_spec(spec_file, overrides)
     data = load_data(spec) if spec.data is not None else None
     model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
     model.load_parameters(folder.load_checkpoint())
     probe = make_probe(model, data, spec.evaluate)
     summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
-    spec_file.write_text(to_yaml(spec))
+    folder.write_text("spec.resolved.yaml", to_yaml(spec))
     return _evaluate(spec, model, data, probe, folder, Progress(0, progress), summary)
 
 

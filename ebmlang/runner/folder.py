@@ -10,38 +10,78 @@
     metrics.jsonl        one JSON object per epoch
     summary.json         final metrics; written last, so its presence marks a finished run
     *.png                figures
-    run.json             status (running / complete / failed) and versions
+    run.json             status (running / complete / failed / interrupted) and versions
+    run.lock             held (flock) by the `ebm` process using the folder; the kernel releases it
+                         when that process ends, however it ends
+
+Nothing a run needs is lost: every file is written to a temporary name, flushed to the disk and
+renamed over the old one (a rename is atomic), so a kill or a full disk at any moment leaves the
+previous complete version; metrics.jsonl is appended and synced one record at a time, and a
+record torn by a kill is dropped on reading.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import shutil
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..backend import to_numpy
-from ..errors import UsageError
+from ..errors import FolderError, Location, UsageError
 from ..train.trainer import TrainState
-
 
 
 class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock = None
 
     def file(self, name: str) -> Path:
         return self.path / name
 
+    # ------------------------------------------------------------------------------ locking
+    def lock(self) -> None:
+        """Hold run.lock for this process; FolderError if another process holds it."""
+        try:
+            handle = open(self.file("run.lock"), "a+")
+        except OSError as exc:
+            raise _folder_error(exc, self.file("run.lock")) from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise FolderError(f"{self.path} is in use by another ebm process (pid {owner}); wait for it, or "
+                              "choose another --out", Location(str(self.path), 1, 1)) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
+
     # ----------------------------------------------------------------------------- creation
     def create(self) -> None:
-        """Start afresh. An existing folder is replaced only if it is a run folder of ours."""
+        """Start afresh, holding the lock. An existing folder is replaced only if it is a run
+        folder of ours that no other process is using."""
         if self.path.exists():
             if not self.path.is_dir() or (any(self.path.iterdir()) and not self.file("run.json").exists()):
                 raise UsageError(f"{self.path} exists and is not an ebmlang run folder; choose another --out")
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True)
+            self.lock()
+            with _reported(self.path):
+                for entry in self.path.iterdir():
+                    if entry.name != "run.lock":
+                        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        else:
+            with _reported(self.path):
+                self.path.mkdir(parents=True)
+            self.lock()
         self.set_status("running")
 
     def set_status(self, status: str, **extra) -> None:
@@ -49,9 +89,28 @@ class RunFolder:
         self._write_json("run.json", {"status": status, "ebmlang": __version__, **extra})
 
     def _write_json(self, name: str, obj) -> None:
-        tmp = self.file(name + ".tmp")
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.file(name))
+        self.write_text(name, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+    def write_text(self, name: str, text: str) -> None:
+        """The file ``name``, replaced atomically (see the module's docstring)."""
+        with self.replacing(name) as tmp:
+            tmp.write_text(text)
+
+    @contextmanager
+    def replacing(self, name: str):
+        """Yields a temporary path to write ``name``'s new content to; then syncs it and renames
+        it over ``name``. On any failure the old ``name`` is left as it was."""
+        target = self.file(name)
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            yield tmp
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+            _sync_dir(self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _folder_error(exc, target) from None
 
     def write_summary(self, summary: dict) -> None:
         """summary.json; a non-finite number (an AIS bound that does not exist) is written as null."""
@@ -59,18 +118,31 @@ class RunFolder:
 
     # ------------------------------------------------------------------------------ metrics
     def append_metrics(self, record: dict) -> None:
-        with open(self.file("metrics.jsonl"), "a") as f:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
+        path = self.file("metrics.jsonl")
+        try:
+            with open(path, "a") as f:
+                f.write(json.dumps(record, sort_keys=True) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise _folder_error(exc, path) from None
 
     def read_metrics(self) -> list[dict]:
+        """The records; a last line torn by a kill mid-write is dropped."""
         path = self.file("metrics.jsonl")
-        return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+        records = []
+        for line in path.read_text().splitlines() if path.exists() else ():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+        return records
 
     def truncate_metrics(self, stage: int, epochs: int) -> None:
         """Keep the records the checkpoint includes: earlier stages, and the first ``epochs``
         epochs of stage ``stage`` (records carry a 1-based "stage" in multi-stage runs)."""
         kept = [r for r in self.read_metrics() if (r.get("stage", 1) - 1, r.get("epoch", 0)) <= (stage, epochs)]
-        self.file("metrics.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+        self.write_text("metrics.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
     # --------------------------------------------------------------------------- checkpoint
     def save_checkpoint(self, params: dict, state: TrainState | None, seed: int, upstream: dict | None = None) -> None:
@@ -84,16 +156,49 @@ class RunFolder:
             arrays.update({"rng.seed": np.array(seed), "rng.epoch": np.array(state.epoch + 1),
                            "train.epoch": np.array(state.epoch), "train.stage": np.array(state.stage)})
         arrays.update({f"upstream.{k}": to_numpy(v) for k, v in (upstream or {}).items()})
-        tmp = self.file("model.tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, self.file("model.npz"))
+        with self.replacing("model.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
 
     def load_checkpoint(self) -> dict:
         path = self.file("model.npz")
         if not path.exists():
             raise UsageError(f"{self.path} has no model.npz to resume from")
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
+        try:
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files}
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
+            raise FolderError(f"{path} is damaged ({type(exc).__name__}: {exc}); it was not written by ebm's "
+                              "atomic checkpoint (copied in part, or the disk failed): restore the file from a "
+                              "copy, or start the run again", Location(str(path), 1, 1)) from None
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _folder_error(exc: OSError, path: Path) -> FolderError:
+    """An OSError while writing the run folder, said plainly: a full disk, no permission."""
+    if exc.errno == errno.ENOSPC:
+        what = "no space left on the device; the files written before (the last checkpoint) are intact"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "permission denied (a read-only folder or file system?); choose another --out"
+    else:
+        what = exc.strerror or str(exc)
+    return FolderError(f"writing this file failed: {what}", Location(str(path), 1, 1))
+
+
+@contextmanager
+def _reported(path: Path):
+    try:
+        yield
+    except OSError as exc:
+        raise _folder_error(exc, path) from None
 
 
 def restore_state(arrays: dict, state: TrainState, xp) -> TrainState:

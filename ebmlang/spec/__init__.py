@@ -57,10 +57,22 @@ def load_spec(path: str | Path, overrides: list[str] | tuple = ()) -> Spec:
     """Read and validate the spec file at ``path`` (with `--set` style overrides)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the spec: {exc.strerror or exc}", Location(str(path), 1, 1)) from None
-    return parse_spec(text, str(path), overrides)
+    return parse_spec(decode_text(raw, str(path)), str(path), overrides)
+
+
+def decode_text(raw: bytes, file: str) -> str:
+    """UTF-8 text, or a SpecError at the first byte that is not (a binary file, another encoding)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise SpecError(f"the spec is not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot start a character); "
+                        "is this a YAML file?", Location(file, line, col)) from None
 
 
 def _with_locations(spec: Spec, ctx: Context, file: str) -> Spec:

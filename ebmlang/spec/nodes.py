@@ -3,6 +3,10 @@
 Every mapping, sequence and scalar keeps the ``Location`` where it starts, so that any later
 stage can point at the exact spot of a mistake. Duplicate keys, which PyYAML silently merges,
 are reported here.
+
+The reader has limits, each a located error rather than a crash or a machine brought to its
+knees: at most MAX_TEXT characters, nesting at most MAX_DEPTH levels deep, at most MAX_NODES
+values once aliases are expanded (a "billion laughs" document), and no alias inside itself.
 """
 from __future__ import annotations
 
@@ -37,6 +41,10 @@ class Map:
 
 Node = Union[Scalar, Seq, Map]
 
+MAX_TEXT = 1_000_000        # characters: a spec is a page, not a data file
+MAX_DEPTH = 50              # nesting levels; the deepest real spec has fewer than 10
+MAX_NODES = 100_000         # values after aliases are expanded
+
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads `1e-3` as a float (YAML 1.1 insists on a dot)."""
@@ -59,7 +67,13 @@ def parse_yaml(text: str, file: str, problems: list[Diagnostic] | None = None) -
     Duplicate keys are appended to ``problems`` when given (so validation can go on and report
     them with everything else), else raised at once.
     """
-    loader = _Loader(text)
+    if len(text) > MAX_TEXT:
+        raise SpecError(Diagnostic(Location(file, 1, 1), f"the spec has {len(text):,} characters, more than the "
+                                   f"{MAX_TEXT:,} a spec may have; is this a data file?"))
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise SpecError(_unreadable(text, exc, file)) from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -70,41 +84,81 @@ def parse_yaml(text: str, file: str, problems: list[Diagnostic] | None = None) -
             started = _loc(exc.context_mark, file)
             context = f" ({exc.context} started at line {started.line}, column {started.col})"
         raise SpecError(Diagnostic(where, f"YAML syntax error: {exc.problem or exc.context}{context}")) from None
+    except yaml.reader.ReaderError as exc:
+        raise SpecError(_unreadable(text, exc, file)) from None
     except yaml.YAMLError as exc:
-        raise SpecError(Diagnostic(Location(file, 1, 1), f"YAML error: {exc}")) from None
+        message = " ".join(str(exc).split())
+        raise SpecError(Diagnostic(Location(file, 1, 1), f"YAML error: {message}")) from None
+    except RecursionError:
+        raise SpecError(Diagnostic(Location(file, 1, 1), f"the YAML is nested more than {MAX_DEPTH} levels "
+                                   "deep")) from None
     finally:
         loader.dispose()
     if root is None:
         raise SpecError(Diagnostic(Location(file, 1, 1), "the spec is empty; expected a mapping"))
     found: list[Diagnostic] = []
-    node = _convert(root, loader, file, found)
+    node = _Converter(loader, file, found).convert(root, ())
     if found and problems is None:
         raise SpecError(found)
     (problems if problems is not None else []).extend(found)
     return node
 
 
-def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str, problems: list[Diagnostic]) -> Node:
-    where = _loc(node.start_mark, file)
-    if isinstance(node, yaml.MappingNode):
+def _unreadable(text: str, exc: yaml.reader.ReaderError, file: str) -> Diagnostic:
+    """A character YAML does not allow (a control character, a NUL: a binary file)."""
+    before = text[: exc.position]
+    where = Location(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+    char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return Diagnostic(where, f"YAML does not allow the character U+{char:04X} in a spec; is this a text file?")
+
+
+class _Converter:
+    """YAML nodes -> located nodes, within the reader's limits (see the module's docstring)."""
+
+    def __init__(self, loader: yaml.SafeLoader, file: str, problems: list[Diagnostic]):
+        self.loader, self.file, self.problems, self.count = loader, file, problems, 0
+
+    def convert(self, node: yaml.Node, path: tuple) -> Node:
+        where = _loc(node.start_mark, self.file)
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SpecError(Diagnostic(where, f"the spec expands to more than {MAX_NODES:,} values (aliases "
+                                       "repeating aliases?)"))
+        if any(node is outer for outer in path):
+            raise SpecError(Diagnostic(where, "an alias refers to the node that contains it (a recursive YAML "
+                                       "structure)"))
+        if len(path) >= MAX_DEPTH:
+            raise SpecError(Diagnostic(where, f"the YAML is nested more than {MAX_DEPTH} levels deep"))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, where, path + (node,))
+        if isinstance(node, yaml.SequenceNode):
+            return Seq([self.convert(item, path + (node,)) for item in node.value], where)
+        return Scalar(self._construct(node, where), where, node.value)
+
+    def _construct(self, node: yaml.Node, where: Location):
+        """The Python value of a scalar; a tag YAML cannot build (`=`, `!!python/…`) is an error."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise SpecError(Diagnostic(where, f"cannot read this value: {problem}")) from None
+
+    def _mapping(self, node: yaml.MappingNode, where: Location, path: tuple) -> Map:
         out = Map({}, where)
         for key_node, value_node in node.value:
-            key_where = _loc(key_node.start_mark, file)
+            key_where = _loc(key_node.start_mark, self.file)
             if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(Diagnostic(key_where, "mapping keys must be plain names"))
+                self.problems.append(Diagnostic(key_where, "mapping keys must be plain names"))
                 continue
-            key = str(loader.construct_object(key_node))
+            key = str(self._construct(key_node, key_where))
             if key in out.entries:
                 first = out.key_locs[key]
-                problems.append(Diagnostic(key_where, f"duplicate key '{key}' (first given at line {first.line})"))
+                self.problems.append(Diagnostic(key_where, f"duplicate key '{key}' (first given at line "
+                                                           f"{first.line})"))
                 continue
-            out.entries[key] = _convert(value_node, loader, file, problems)
+            out.entries[key] = self.convert(value_node, path)
             out.key_locs[key] = key_where
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return Seq([_convert(item, loader, file, problems) for item in node.value], where)
-    value = loader.construct_object(node, deep=True)
-    return Scalar(value, where, node.value)
 
 
 def to_plain(node: Node) -> Any:

@@ -1,0 +1,265 @@
+"""Hardening: inputs nobody listed, resources refused before allocation, damaged files, the run
+folder under faults (kill -9, a full disk, a second process, Ctrl-C)."""
+from __future__ import annotations
+
+import contextlib
+import errno
+import gzip
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from ebmlang.cli import main
+from ebmlang.runner.folder import RunFolder
+
+from runs import assert_same_run, run_spec
+
+LOCATED = re.compile(r"^.+:\d+:\d+: \S.*$")
+
+
+def _ebm(*args) -> tuple[int, str]:
+    """`ebm ARGS` in process: (exit code, stderr)."""
+    err = io.StringIO()
+    quiet = ("--quiet",) if args[0] in ("run", "eval") else ()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(list(args) + list(quiet))
+    return code, err.getvalue()
+
+
+def _assert_located(code: int, err: str, *words: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert lines and all(LOCATED.match(line) for line in lines), err
+    for word in words:
+        assert word in err, err
+
+
+# --- the spec file ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content, words", [
+    (bytes(range(256)) * 4, ("not UTF-8 text",)),
+    (b"a: " + b"[" * 5000 + b"]" * 5000, ("nested more than",)),
+    (b"a: " + b"[" * 60 + b"]" * 60, ("nested more than",)),
+    (b"name: &a [*a]\n", ("refers to the node that contains it",)),
+    (b"a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + b"".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n".encode() for p, c in zip("abcdefg", "bcdefgh")),
+     ("more than 100,000 values",)),
+    (b"name: x\n" + b"#" * 1_100_000, ("characters",)),
+    (b"\x00\x01name: x", ("YAML",)),
+])
+def test_hostile_spec_files_are_located_errors(tmp_path, content, words):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    code, err = _ebm("validate", str(path))
+    _assert_located(code, err, "bad.yaml:", *words)
+
+
+HUGE = """
+name: huge
+model:
+  layers:
+    s: {size: 1000000000, units: spin}
+  couplings:
+    - {between: [s, s], connectivity: {random_regular: {degree: 3}}}
+"""
+
+
+def test_a_huge_model_is_refused_before_anything_is_allocated(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text(HUGE)
+    started = time.perf_counter()
+    code, err = _ebm("validate", str(path))
+    _assert_located(code, err, "huge.yaml:7:", "needs about", "PiB")
+    assert time.perf_counter() - started < 5
+    code, err = _ebm("run", str(path), "--out", str(tmp_path / "run"))
+    _assert_located(code, err, "needs about")
+    assert not (tmp_path / "run").exists()
+
+
+def test_max_memory_sets_the_limit(tmp_path):
+    from conftest import ROOT
+    spec = str(ROOT / "specs" / "rbm-mnist-small.yaml")
+    _assert_located(*_ebm("validate", spec, "--max-memory", "10M"), "more than the 10 MiB allowed")
+    assert _ebm("validate", spec, "--max-memory", "10G")[0] == 0
+    code, err = _ebm("validate", spec, "--max-memory", "lots")
+    assert code == 2 and "--max-memory" in err
+
+
+def test_an_exact_enumeration_too_large_is_refused_by_validate(tmp_path):
+    path = tmp_path / "exact.yaml"
+    path.write_text("""name: exact
+model:
+  layers:
+    v: {size: 30, units: binary}
+    h: {size: 30, units: binary}
+  couplings:
+    - {between: [v, h]}
+evaluate: {log_likelihood: {method: exact}}
+""")
+    _assert_located(*_ebm("validate", str(path)), "exact.yaml:8:", "joint states")
+
+
+# --- data files and checkpoints -----------------------------------------------------------------
+
+def _idx(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+MNIST_SPEC = """name: m
+data: {source: mnist, path: MNIST, binarize: 0.5}
+model:
+  layers:
+    v: {size: 784, units: binary}
+    h: {size: 8, units: binary}
+  couplings:
+    - {between: [v, h]}
+train: {epochs: 1, batch_size: 10}
+evaluate: {samples: false, filters: false}
+"""
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.99])
+def test_a_truncated_idx_file_names_itself_and_the_remedy(tmp_path, cut, capsys):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    gen = np.random.default_rng(0)
+    files = {"train-images-idx3-ubyte": gen.integers(0, 256, (20, 28, 28)), "train-labels-idx1-ubyte": np.arange(20) % 10,
+             "t10k-images-idx3-ubyte": gen.integers(0, 256, (10, 28, 28)), "t10k-labels-idx1-ubyte": np.arange(10)}
+    for stem, array in files.items():
+        (folder / f"{stem}.gz").write_bytes(gzip.compress(_idx(array)))
+    spec = MNIST_SPEC.replace("MNIST", str(folder))
+    code, _, out = run_spec(tmp_path, spec, "m")
+    assert code == 0
+    whole = (folder / "t10k-images-idx3-ubyte.gz").read_bytes()
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(whole[: int(cut * len(whole))])
+    capsys.readouterr()
+    code, _, _ = run_spec(tmp_path, spec, "m2")
+    err = capsys.readouterr().err
+    _assert_located(code, err, "t10k-images-idx3-ubyte.gz", "ebm fetch mnist")
+    assert not (tmp_path / "m2").exists()
+
+
+SMALL = """name: small
+seed: 3
+data: {source: bars-and-stripes, samples: 200}
+model:
+  layers:
+    v: {size: 9, units: binary}
+    h: {size: 6, units: binary}
+  couplings:
+    - {between: [v, h]}
+train: {rule: pcd, epochs: 40, batch_size: 10, optimizer: {sgd: {lr: 0.05, momentum: 0.5}}}
+evaluate: {samples: {count: 4, steps: 3}, filters: false}
+"""
+
+
+def test_a_damaged_checkpoint_is_named_by_resume_and_eval(tmp_path):
+    code, _, out = run_spec(tmp_path, SMALL, "small", "train.epochs=2")
+    assert code == 0
+    whole = (out / "model.npz").read_bytes()
+    (out / "model.npz").write_bytes(whole[: len(whole) // 2])
+    for args in (("run", "--resume", str(out)), ("eval", str(out))):
+        _assert_located(*_ebm(*args), "model.npz", "is damaged")
+
+
+# --- the run folder under faults ----------------------------------------------------------------
+
+def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path):
+    code, _, out = run_spec(tmp_path, SMALL, "small", "train.epochs=1")
+    holder = RunFolder(out)
+    holder.lock()
+    (tmp_path / "small.yaml").write_text(SMALL)
+    for args in (("run", str(tmp_path / "small.yaml"), "--out", str(out)), ("run", "--resume", str(out)),
+                 ("eval", str(out))):
+        _assert_located(*_ebm(*args), "in use by another ebm process", f"pid {os.getpid()}")
+    holder._lock.close()                   # the process ends: the kernel drops the lock
+    assert _ebm("eval", str(out))[0] == 0
+
+
+def test_a_full_disk_is_reported_and_the_last_checkpoint_kept(tmp_path, monkeypatch):
+    code, _, out = run_spec(tmp_path, SMALL, "small", "train.epochs=3")
+    before = (out / "model.npz").read_bytes()
+    real_savez = np.savez
+
+    def full(file, **arrays):
+        real_savez(file, **arrays)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full)
+    _assert_located(*_ebm("run", "--resume", str(out), "--set", "train.epochs=5"), "model.npz",
+                    "no space left on the device")
+    assert (out / "model.npz").read_bytes() == before
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.undo()
+    assert _ebm("run", "--resume", str(out), "--set", "train.epochs=5")[0] == 0
+
+
+def _spawn(spec_path, out, *extra):
+    """`ebm run SPEC --out OUT` (or, with ``spec_path`` None, `ebm run EXTRA`) as a process."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    where = [str(spec_path), "--out", str(out)] if spec_path else []
+    return subprocess.Popen([sys.executable, "-m", "ebmlang.cli", "run", *where, "--quiet", *extra], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_then_resume_gives_the_unbroken_run(tmp_path):
+    """SIGKILL mid-run (mid-epoch, mid-checkpoint, wherever it lands), resume, kill again, …:
+    the finished run equals one that was never stopped, bit for bit."""
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL.replace("epochs: 40", "epochs: 600").replace("samples: 200", "samples: 2000"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    assert subprocess.run([sys.executable, "-m", "ebmlang.cli", "run", str(spec), "--out", str(tmp_path / "whole"),
+                           "--quiet"], env=env).returncode == 0
+    gen = np.random.default_rng(0)
+    out = tmp_path / "killed"
+    proc, kills = _spawn(spec, out), 0
+    for _ in range(8):
+        time.sleep(float(gen.uniform(1.0, 2.5)))
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        if not (out / "model.npz").exists():      # killed before the first checkpoint: start again
+            proc = _spawn(spec, out)
+            continue
+        proc = _spawn(None, out, "--resume", str(out))
+    assert proc.wait() == 0, proc.stderr.read().decode()
+    assert kills >= 3
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    assert_same_run(tmp_path / "whole", out)
+
+
+def test_ctrl_c_leaves_a_resumable_folder(tmp_path):
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL.replace("epochs: 40", "epochs: 400"))
+    out = tmp_path / "run"
+    proc = _spawn(spec, out)
+    deadline = time.time() + 60
+    while not (out / "metrics.jsonl").exists() or not (out / "metrics.jsonl").read_text().count("\n") >= 2:
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait() == 130
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "interrupted" and "--resume" in status["resume"]
+    assert _ebm("run", "--resume", str(out), "--set", "train.epochs=5")[0] == 0
+
+
+def test_a_torn_metrics_line_is_dropped_on_resume(tmp_path):
+    code, _, out = run_spec(tmp_path, SMALL, "small", "train.epochs=2")
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 3, "recon_err')
+    assert _ebm("run", "--resume", str(out), "--set", "train.epochs=4")[0] == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
