@@ -111,13 +111,18 @@ def cmd_eval(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    """Spec and graph (edge and mask files too); data is checked by `ebm run`, which loads it."""
+    """Spec, resources, graph, edge, mask and initial-weight files: everything `ebm run` checks
+    before it loads the data, so that validate accepts exactly what run accepts but for the data."""
+    from .backend import get_namespace
+    from .compile import lower
+    from .compile.params import read_init_files
     from .graph import build_graph
-    from .spec import load_spec
     problems = []
     for path in args.specs:
         try:
-            build_graph(_checked_spec(path, args.overrides, args))
+            spec = _checked_spec(path, args.overrides, args)
+            if spec.model is not None:
+                read_init_files(spec, lower(build_graph(spec), get_namespace("numpy"), spec.dtype))
         except EbmError as exc:
             problems += exc.diagnostics
     for d in problems:

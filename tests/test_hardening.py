@@ -263,3 +263,42 @@ def test_a_torn_metrics_line_is_dropped_on_resume(tmp_path):
     assert _ebm("run", "--resume", str(out), "--set", "train.epochs=4")[0] == 0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+
+
+def _cut(path, keep: float) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(keep * len(data))])
+
+
+FILE_SPEC = """name: f
+data: {source: file, path: DATA}
+model:
+  layers:
+    v: {size: 9, units: binary}
+    h: {size: 4, units: binary}
+  couplings:
+    - {between: [v, h], init: INIT}
+train: {epochs: 1}
+evaluate: {samples: false, filters: false}
+"""
+
+
+@pytest.mark.parametrize("kind", ["npz", "npy"])
+def test_a_damaged_data_file_is_named(tmp_path, kind, capsys):
+    x = (np.random.default_rng(0).random((50, 9)) < 0.5).astype(float)
+    path = tmp_path / f"d.{kind}"
+    np.savez(path, train=x) if kind == "npz" else np.save(path, x)
+    _cut(path, 0.5)
+    code, _, out = run_spec(tmp_path, FILE_SPEC.replace("DATA", path.name).replace("INIT", "{normal: {std: 0.1}}"), "f")
+    _assert_located(code, capsys.readouterr().err, "f.yaml:2:", f"d.{kind}")
+    assert not out.exists()
+
+
+def test_validate_reads_initial_weight_files_as_run_does(tmp_path):
+    """A damaged `init: {file: ...}` is refused by `ebm validate`, not first by `ebm run`."""
+    np.save(tmp_path / "w.npy", np.zeros((9, 4)))
+    _cut(tmp_path / "w.npy", 0.4)
+    (tmp_path / "d.npy").write_bytes(b"")
+    spec = tmp_path / "f.yaml"
+    spec.write_text(FILE_SPEC.replace("DATA", "d.npy").replace("INIT", "{file: {path: w.npy}}"))
+    _assert_located(*_ebm("validate", str(spec)), "f.yaml:8:", "w.npy", "damaged")

@@ -59,8 +59,9 @@ def read_init_files(spec, program: Program) -> dict:
         where = spec.loc(f"{at}.file.path")
         try:
             array = np.load(resolve(spec, init.options["path"]), allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise CompileError(f"cannot read '{init.options['path']}' as .npy: {exc}", where) from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise CompileError(f"cannot read '{init.options['path']}' as .npy ({exc}): the file is damaged or "
+                               "not an array; write it again with numpy.save", where) from None
         if array.shape != shape:
             raise CompileError(f"'{init.options['path']}' has shape {array.shape}, {key} needs {shape}", where)
         if program.keys[key].lateral:

@@ -5,6 +5,7 @@ unit type's range) is a :class:`DataError` pointing at the spec line to fix.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,18 +127,17 @@ def _file(spec: Spec, layer: str) -> Dataset:
     path = resolve(spec, spec.data.path)
     try:
         loaded = np.load(path, allow_pickle=False)
+        arrays = {"train": loaded} if isinstance(loaded, np.ndarray) else _npz_arrays(loaded)
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"data file '{spec.data.path}' is damaged ({exc}): cut short or corrupt; write it again",
+                        spec.loc("data.path")) from None
     except OSError as exc:
         raise DataError(f"cannot read data file '{spec.data.path}': {exc.strerror or exc}", spec.loc("data.path")) from None
     except ValueError as exc:
         raise DataError(f"data file '{spec.data.path}' is not a .npy or .npz array file: {exc}", spec.loc("data.path")) from None
-    if isinstance(loaded, np.ndarray):
-        arrays = {"train": loaded}
-    else:
-        with loaded:
-            arrays = {k: loaded[k] for k in loaded.files}
-        if "train" not in arrays:
-            raise DataError(f"data file '{spec.data.path}' has no array named 'train' (found: {', '.join(arrays)})",
-                            spec.loc("data.path"))
+    if "train" not in arrays:
+        raise DataError(f"data file '{spec.data.path}' has no array named 'train' (found: {', '.join(arrays)})",
+                        spec.loc("data.path"))
     train = np.asarray(arrays["train"], dtype=float)
     if train.ndim != 2:
         raise DataError(f"data file '{spec.data.path}': 'train' must be 2-D (examples × units), got shape {train.shape}",
@@ -186,6 +186,11 @@ def _check_width(spec: Spec, layer: str, width: int, ratings: Ratings, what: str
         raise DataError(f"the {what} need layer '{layer}' of size {width} ({per}; "
                         f"{ratings.rows} {rows} are the examples), but it has size {size}",
                         spec.loc(f"model.layers.{layer}.size"))
+
+
+def _npz_arrays(loaded) -> dict:
+    with loaded:
+        return {k: loaded[k] for k in loaded.files}
 
 
 def _subset(spec: Spec, ds: Dataset) -> Dataset:
