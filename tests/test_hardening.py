@@ -302,3 +302,16 @@ def test_validate_reads_initial_weight_files_as_run_does(tmp_path):
     spec = tmp_path / "f.yaml"
     spec.write_text(FILE_SPEC.replace("DATA", "d.npy").replace("INIT", "{file: {path: w.npy}}"))
     _assert_located(*_ebm("validate", str(spec)), "f.yaml:8:", "w.npy", "damaged")
+
+
+def test_a_read_only_output_folder_is_a_clear_error(tmp_path, monkeypatch):
+    """As root no folder is read-only, so the refusal is simulated where the folder is made."""
+    import pathlib
+    (tmp_path / "small.yaml").write_text(SMALL)
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", refuse)
+    code, err = _ebm("run", str(tmp_path / "small.yaml"), "--out", str(tmp_path / "ro" / "run"))
+    _assert_located(code, err, "ro/run:1:1:", "permission denied", "--out")
