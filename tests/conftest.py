@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from hypothesis import HealthCheck, settings
 from ebmlang.backend import cupy_usable
 
 ROOT = Path(__file__).resolve().parents[1]
+# decoded data sets and cached helper models go to a throw-away folder, not the user's ~/.cache
+os.environ["EBMLANG_CACHE"] = os.environ.get("EBMLANG_TEST_CACHE") or tempfile.mkdtemp(prefix="ebmlang-cache-")
 MNIST_DIR = Path(os.environ.get("EBMLANG_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
 
 settings.register_profile("ci", max_examples=100, deadline=None,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .png import diverging, grey, upscale, write_png
+
 
 def _plt():
     import matplotlib
@@ -55,15 +57,12 @@ def tile(images: np.ndarray, shape: tuple, pad: int = 1, normalise_each: bool = 
 
 def save_mosaic(path: Path, images: np.ndarray, shape: tuple, title: str, signed: bool = False,
                 columns: int | None = None) -> None:
-    plt = _plt()
+    """The images tiled and written as a PNG directly (no plotting library: see ``png.py``); grey
+    in [0, 1], or for ``signed`` weights blue–white–red, each tile scaled to its largest
+    magnitude. ``title`` is kept as the PNG's description of what it shows."""
     mosaic = tile(images, shape, normalise_each=signed, columns=columns)
-    fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
-    cmap = plt.get_cmap("RdBu_r" if signed else "gray").with_extremes(bad="white" if signed else "black")
-    lim = (-1, 1) if signed else (0, 1)
-    ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=lim[0], vmax=lim[1], interpolation="nearest")
-    ax.set_title(title)
-    ax.axis("off")
-    _save(fig, path)
+    pixels = diverging(mosaic) if signed else grey(mosaic, 0.0, 1.0)
+    write_png(path, upscale(pixels), title)
 
 
 def save_curves(path: Path, metrics: list[dict], keys: tuple) -> None:

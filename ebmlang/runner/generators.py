@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..data.mnist import cache_root
 from ..backend import Rng, to_numpy
 from ..data import Dataset
 from ..data.synthetic import grid_means
@@ -114,7 +115,7 @@ def classifier_spec(spec, settings) -> str:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("EBMLANG_CACHE", Path.home() / ".cache" / "ebmlang"))
+    return cache_root()
 
 
 def score_classifier(spec, settings):

@@ -59,7 +59,7 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
         _densities(model, data, folder)
         drawn.append("density.png")
     metrics = folder.read_metrics()
-    if metrics:
+    if len(metrics) > 1:                        # a curve needs two points
         save_curves(folder.file("curves.png"), metrics,
                     ("recon_error_train", "recon_error_test", "loss_train", "loss_test", "free_energy_gap",
                      "log_likelihood_test", "kl_divergence", "classification_error_test", "elbo_train",

@@ -200,7 +200,7 @@ class CountSpec:
 @dataclass(frozen=True)
 class SamplesSpec:
     count: int = 64
-    steps: int = 1000
+    steps: int = 200
     start: str = "random"
 
 
