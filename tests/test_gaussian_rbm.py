@@ -170,6 +170,7 @@ def test_standardized_pixels_have_mean_zero_and_unit_spread():
     from ebmlang import load_data, parse_spec
     spec = parse_spec("""
 name: s
+dtype: float64
 data: {source: mnist-embedded, standardize: true}
 model:
   layers:
