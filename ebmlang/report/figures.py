@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,20 @@ from .png import diverging, grey, upscale, write_png
 
 
 def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    with _IMPORT_LOCK:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
     return plt
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_in_background() -> None:
+    """Start importing matplotlib (half a second) on a thread, while training runs: BLAS releases
+    the interpreter, so the import costs the run nothing on its critical path."""
+    threading.Thread(target=_plt, daemon=True).start()
 
 
 def _save(fig, path: Path, tight: bool = True) -> None:

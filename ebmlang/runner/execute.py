@@ -18,7 +18,7 @@ from ..eval.capacity import capacity_study
 from ..eval.observables import temperature_scan
 from ..eval.optimize import anneal_restarts, maxcut_report, tsp_report
 from ..problems import tsp
-from ..report.figures import save_capacity, save_observables, save_tour, save_weight_spread
+from ..report.figures import import_in_background, save_capacity, save_observables, save_tour, save_weight_spread
 from ..model import Model
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
@@ -144,6 +144,8 @@ def make_probe(model, data, evaluate):
 
 def _train_and_evaluate(spec, model, data, checkpoint, folder, report) -> dict:
     probe = make_probe(model, data, spec.evaluate)
+    if spec.train is not None and spec.stages[-1].epochs > 1:
+        import_in_background()          # the curves need matplotlib; the other figures do not
     started = time.perf_counter()
     state = None
     if spec.train is not None:
