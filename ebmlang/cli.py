@@ -16,7 +16,8 @@ from .backend.memory import keep_freed_memory
 
 
 def _max_memory(parser) -> None:
-    parser.add_argument("--max-memory", metavar="SIZE", help="refuse specs estimated to need more memory than "
+    parser.add_argument("--max-memory", metavar="SIZE",
+                        help="refuse specs estimated to need more memory than "
                         "this (e.g. 8G; default: the machine's physical memory)")
 
 
@@ -96,7 +97,8 @@ def cmd_run(args) -> int:
         spec_file = Path(args.resume) / "spec.resolved.yaml"
         if not spec_file.exists():
             raise UsageError(f"{args.resume} is not a run folder (no spec.resolved.yaml)")
-        run(_checked_spec(spec_file, overrides, args), args.resume, resume=True, progress=not args.quiet)
+        run(_checked_spec(spec_file, overrides, args), args.resume, resume=True,
+            progress=not args.quiet)
         return 0
     if not args.spec:
         raise UsageError("ebm run needs a spec file (or --resume DIR)")

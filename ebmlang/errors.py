@@ -37,7 +37,8 @@ def one_line(text: str) -> str:
     """``text`` with control characters (newlines, tabs, NUL, …) written as escapes."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 class EbmError(Exception):

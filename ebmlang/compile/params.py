@@ -60,7 +60,8 @@ def read_init_files(spec, program: Program) -> dict:
         try:
             array = np.load(resolve(spec, init.options["path"]), allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
-            raise CompileError(f"cannot read '{init.options['path']}' as .npy ({exc}): the file is damaged or "
+            raise CompileError(f"cannot read '{init.options['path']}' as .npy ({exc}): "
+                               "the file is damaged or "
                                "not an array; write it again with numpy.save", where) from None
         if array.shape != shape:
             raise CompileError(f"'{init.options['path']}' has shape {array.shape}, {key} needs {shape}", where)

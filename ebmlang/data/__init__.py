@@ -89,7 +89,8 @@ def _mnist(spec: Spec, layer: str) -> Dataset:
     except (FileNotFoundError, IdxError, OSError) as exc:
         raise DataError(str(exc), spec.loc("data.path" if spec.data.path else "data.source")) from None
     return Dataset(spec.data.source, layer, _pixels(arrays["train_images"], spec),
-                   _pixels(arrays["test_images"], spec), arrays["train_labels"], arrays["test_labels"], (28, 28))
+                   _pixels(arrays["test_images"], spec), arrays["train_labels"],
+                   arrays["test_labels"], (28, 28))
 
 
 def _pixels(images: np.ndarray, spec: Spec) -> np.ndarray:
@@ -141,14 +142,16 @@ def _file(spec: Spec, layer: str) -> Dataset:
         loaded = np.load(path, allow_pickle=False)
         arrays = {"train": loaded} if isinstance(loaded, np.ndarray) else _npz_arrays(loaded)
     except (zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"data file '{spec.data.path}' is damaged ({exc}): cut short or corrupt; write it again",
+        raise DataError(f"data file '{spec.data.path}' is damaged ({exc}): "
+                        "cut short or corrupt; write it again",
                         spec.loc("data.path")) from None
     except OSError as exc:
         raise DataError(f"cannot read data file '{spec.data.path}': {exc.strerror or exc}", spec.loc("data.path")) from None
     except ValueError as exc:
         raise DataError(f"data file '{spec.data.path}' is not a .npy or .npz array file: {exc}", spec.loc("data.path")) from None
     if "train" not in arrays:
-        raise DataError(f"data file '{spec.data.path}' has no array named 'train' (found: {', '.join(arrays)})",
+        raise DataError(f"data file '{spec.data.path}' has no array named 'train' "
+                        f"(found: {', '.join(arrays)})",
                         spec.loc("data.path"))
     train = np.asarray(arrays["train"], dtype=float)
     if train.ndim != 2:
@@ -235,7 +238,8 @@ def _binarize(spec: Spec, ds: Dataset) -> Dataset:
         if how == "resample":           # the training intensities stay; each epoch draws its own binary set
             return _replace(ds, test=test, resample=True)
         return _replace(ds, train=train, test=test)
-    return _replace(ds, train=(ds.train > how).astype(ds.train.dtype), test=(ds.test > how).astype(ds.test.dtype))
+    return _replace(ds, train=(ds.train > how).astype(ds.train.dtype),
+                    test=(ds.test > how).astype(ds.test.dtype))
 
 
 SPREAD_FLOOR = 0.1      # intensity units: MNIST's border pixels barely vary and must not be

@@ -53,7 +53,8 @@ def read_idx(path: Path) -> np.ndarray:
     dtype = np.dtype(_DTYPES[raw[2]])
     body = raw[4 + 4 * ndim:]
     if len(body) != int(np.prod(shape)) * dtype.itemsize:
-        raise IdxError(f"{path} holds {len(body)} bytes of data, its header promises shape {shape}: the file is "
+        raise IdxError(f"{path} holds {len(body)} bytes of data, "
+                       f"its header promises shape {shape}: the file is "
                        "cut short or corrupt; fetch it again with `ebm fetch mnist`")
     return np.frombuffer(body, dtype=dtype).reshape(shape)
 
@@ -86,7 +87,8 @@ def locate(path: str | None) -> dict[str, Path]:
 
 
 def cache_root() -> Path:
-    """Where decoded data sets and cached helper models live: $EBMLANG_CACHE, else ~/.cache/ebmlang."""
+    """Where decoded data sets and cached helper models live: $EBMLANG_CACHE, else
+    ~/.cache/ebmlang."""
     return Path(os.environ.get("EBMLANG_CACHE", Path.home() / ".cache" / "ebmlang"))
 
 
@@ -95,7 +97,8 @@ def read_idx_cached(path: Path) -> np.ndarray:
     modification time) so that the next run maps it in instead of decompressing it: a run of
     MNIST spends ~1 s in gzip otherwise. A cache that cannot be written is simply not used."""
     stat = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|"
+                         f"{stat.st_mtime_ns}".encode()).hexdigest()[:24]
     cached = cache_root() / "decoded" / f"{path.name.split('.')[0]}-{key}.npy"
     if cached.is_file():
         try:

@@ -15,7 +15,8 @@ import numpy as np
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
 
 def write_png(path: Path, pixels: np.ndarray, title: str = "") -> None:
@@ -24,11 +25,11 @@ def write_png(path: Path, pixels: np.ndarray, title: str = "") -> None:
     h, w = pixels.shape[:2]
     colour = 2 if pixels.ndim == 3 else 0
     rows = pixels.reshape(h, -1)
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()      # filter 0 per row
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 per row
     header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
     text = _chunk(b"tEXt", b"Title\x00" + title.encode("latin-1", "replace")) if title else b""
-    data = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + text + _chunk(b"IDAT", zlib.compress(raw, 6))
-            + _chunk(b"IEND", b""))
+    data = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + text
+            + _chunk(b"IDAT", zlib.compress(raw, 6)) + _chunk(b"IEND", b""))
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -41,7 +42,8 @@ def grey(values: np.ndarray, low: float, high: float, missing: int = 0) -> np.nd
 
 
 def diverging(values: np.ndarray) -> np.ndarray:
-    """Values in [−1, 1] → RGB from blue through white to red (weights: sign and size); NaN white."""
+    """Values in [−1, 1] → RGB from blue through white to red (weights: sign and size);
+    NaN white."""
     v = np.clip(np.nan_to_num(values, nan=0.0), -1, 1)[..., None]
     blue, white, red = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([178, 24, 43])
     rgb = np.where(v < 0, white + (blue - white) * -v, white + (red - white) * v)

@@ -18,7 +18,8 @@ from ..eval.capacity import capacity_study
 from ..eval.observables import temperature_scan
 from ..eval.optimize import anneal_restarts, maxcut_report, tsp_report
 from ..problems import tsp
-from ..report.figures import import_in_background, save_capacity, save_observables, save_tour, save_weight_spread
+from ..report.figures import (import_in_background, save_capacity, save_observables, save_tour,
+                              save_weight_spread)
 from ..model import Model
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml

@@ -58,7 +58,8 @@ class RunFolder:
             handle.seek(0)
             owner = handle.read().strip() or "unknown"
             handle.close()
-            raise FolderError(f"{self.path} is in use by another ebm process (pid {owner}); wait for it, or "
+            raise FolderError(f"{self.path} is in use by another ebm process (pid {owner}); "
+                              "wait for it, or "
                               "choose another --out", Location(str(self.path), 1, 1)) from None
         handle.seek(0)
         handle.truncate()
@@ -142,7 +143,8 @@ class RunFolder:
         """Keep the records the checkpoint includes: earlier stages, and the first ``epochs``
         epochs of stage ``stage`` (records carry a 1-based "stage" in multi-stage runs)."""
         kept = [r for r in self.read_metrics() if (r.get("stage", 1) - 1, r.get("epoch", 0)) <= (stage, epochs)]
-        self.write_text("metrics.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+        self.write_text("metrics.jsonl",
+                        "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
     # --------------------------------------------------------------------------- checkpoint
     def save_checkpoint(self, params: dict, state: TrainState | None, seed: int, upstream: dict | None = None) -> None:
@@ -168,8 +170,10 @@ class RunFolder:
             with np.load(path) as z:
                 return {k: z[k] for k in z.files}
         except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
-            raise FolderError(f"{path} is damaged ({type(exc).__name__}: {exc}); it was not written by ebm's "
-                              "atomic checkpoint (copied in part, or the disk failed): restore the file from a "
+            raise FolderError(f"{path} is damaged ({type(exc).__name__}: {exc}); "
+                              "it was not written by ebm's "
+                              "atomic checkpoint (copied in part, or the disk failed): "
+                              "restore the file from a "
                               "copy, or start the run again", Location(str(path), 1, 1)) from None
 
 
@@ -185,7 +189,8 @@ def _sync_dir(path: Path) -> None:
 def _folder_error(exc: OSError, path: Path) -> FolderError:
     """An OSError while writing the run folder, said plainly: a full disk, no permission."""
     if exc.errno == errno.ENOSPC:
-        what = "no space left on the device; the files written before (the last checkpoint) are intact"
+        what = ("no space left on the device; the files written before "
+                "(the last checkpoint) are intact")
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         what = "permission denied (a read-only folder or file system?); choose another --out"
     else:

@@ -64,14 +64,16 @@ def load_spec(path: str | Path, overrides: list[str] | tuple = ()) -> Spec:
 
 
 def decode_text(raw: bytes, file: str) -> str:
-    """UTF-8 text, or a SpecError at the first byte that is not (a binary file, another encoding)."""
+    """UTF-8 text, or a SpecError at the first byte that is not (a binary file, another
+    encoding)."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
         col = len(before) - (before.rfind(b"\n") + 1) + 1
-        raise SpecError(f"the spec is not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot start a character); "
+        raise SpecError(f"the spec is not UTF-8 text "
+                        f"(byte 0x{raw[exc.start]:02x} cannot start a character); "
                         "is this a YAML file?", Location(file, line, col)) from None
 
 

@@ -68,7 +68,8 @@ def parse_yaml(text: str, file: str, problems: list[Diagnostic] | None = None) -
     them with everything else), else raised at once.
     """
     if len(text) > MAX_TEXT:
-        raise SpecError(Diagnostic(Location(file, 1, 1), f"the spec has {len(text):,} characters, more than the "
+        raise SpecError(Diagnostic(Location(file, 1, 1),
+                                   f"the spec has {len(text):,} characters, more than the "
                                    f"{MAX_TEXT:,} a spec may have; is this a data file?"))
     try:
         loader = _Loader(text)
@@ -90,7 +91,8 @@ def parse_yaml(text: str, file: str, problems: list[Diagnostic] | None = None) -
         message = " ".join(str(exc).split())
         raise SpecError(Diagnostic(Location(file, 1, 1), f"YAML error: {message}")) from None
     except RecursionError:
-        raise SpecError(Diagnostic(Location(file, 1, 1), f"the YAML is nested more than {MAX_DEPTH} levels "
+        raise SpecError(Diagnostic(Location(file, 1, 1),
+                                   f"the YAML is nested more than {MAX_DEPTH} levels "
                                    "deep")) from None
     finally:
         loader.dispose()
@@ -109,7 +111,8 @@ def _unreadable(text: str, exc: yaml.reader.ReaderError, file: str) -> Diagnosti
     before = text[: exc.position]
     where = Location(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
     char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-    return Diagnostic(where, f"YAML does not allow the character U+{char:04X} in a spec; is this a text file?")
+    return Diagnostic(where, f"YAML does not allow the character U+{char:04X} in a spec; "
+                             "is this a text file?")
 
 
 class _Converter:
@@ -122,13 +125,14 @@ class _Converter:
         where = _loc(node.start_mark, self.file)
         self.count += 1
         if self.count > MAX_NODES:
-            raise SpecError(Diagnostic(where, f"the spec expands to more than {MAX_NODES:,} values (aliases "
-                                       "repeating aliases?)"))
+            raise SpecError(Diagnostic(where, f"the spec expands to more than {MAX_NODES:,} values "
+                                       "(aliases repeating aliases?)"))
         if any(node is outer for outer in path):
-            raise SpecError(Diagnostic(where, "an alias refers to the node that contains it (a recursive YAML "
-                                       "structure)"))
+            raise SpecError(Diagnostic(where, "an alias refers to the node that contains it "
+                                       "(a recursive YAML structure)"))
         if len(path) >= MAX_DEPTH:
-            raise SpecError(Diagnostic(where, f"the YAML is nested more than {MAX_DEPTH} levels deep"))
+            raise SpecError(Diagnostic(where,
+                                       f"the YAML is nested more than {MAX_DEPTH} levels deep"))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, where, path + (node,))
         if isinstance(node, yaml.SequenceNode):
@@ -153,8 +157,8 @@ class _Converter:
             key = str(self._construct(key_node, key_where))
             if key in out.entries:
                 first = out.key_locs[key]
-                self.problems.append(Diagnostic(key_where, f"duplicate key '{key}' (first given at line "
-                                                           f"{first.line})"))
+                self.problems.append(Diagnostic(key_where, f"duplicate key '{key}' "
+                                                           f"(first given at line {first.line})"))
                 continue
             out.entries[key] = self.convert(value_node, path)
             out.key_locs[key] = key_where

@@ -105,7 +105,8 @@ def estimate(spec) -> list[tuple[float, str, str]]:
     parts.append((8 * rows * total_units * itemsize, f"model.layers.{largest}.size",
                   f"chains and minibatches ({rows} rows × {total_units:,} units)"))
     if spec.data is not None:
-        parts.append((DATA_BYTES.get(spec.data.source, 0), "data.source", f"the {spec.data.source} data"))
+        parts.append((DATA_BYTES.get(spec.data.source, 0), "data.source",
+                      f"the {spec.data.source} data"))
     return sorted(parts, reverse=True)
 
 
@@ -123,7 +124,8 @@ def _log2_counts(layers: dict) -> dict:
 
 def exact_states(spec) -> float:
     """log2 of the joint states exact evaluation enumerates: all discrete layers outside the
-    largest set of mutually uncoupled layers that it sums out (gaussian layers always among those)."""
+    largest set of mutually uncoupled layers that it sums out (gaussian layers always among
+    those)."""
     layers = spec.model.layers
     counts = _log2_counts(layers)
     coupled = {frozenset(c.between) for c in spec.model.couplings if not c.directed}
@@ -150,15 +152,18 @@ def check_resources(spec, limit: int | None = None) -> None:
     total = sum(p[0] for p in parts)
     if total > limit:
         size, path, what = parts[0]
-        problems.append(Diagnostic(spec.loc(path), f"this spec needs about {_human(total)} of memory ({what}: "
-                                                   f"{_human(size)}), more than the {_human(limit)} allowed "
-                                                   "(the machine's memory, or --max-memory)"))
+        problems.append(Diagnostic(spec.loc(path),
+                                   f"this spec needs about {_human(total)} of memory ({what}: "
+                                   f"{_human(size)}), more than the {_human(limit)} allowed "
+                                   "(the machine's memory, or --max-memory)"))
     ll = spec.evaluate.log_likelihood
-    if ll is not None and ll.method == "exact" and not any(c.kind == "generative" for c in spec.model.couplings):
+    if ll is not None and ll.method == "exact" and not any(c.kind == "generative"
+                                                           for c in spec.model.couplings):
         log2_states = exact_states(spec)
         if log2_states > math.log2(EXACT_STATES):
-            problems.append(Diagnostic(spec.loc("evaluate.log_likelihood.method"), f"exact evaluation would "
-                                       f"enumerate 2^{log2_states:.4g} joint states, more than the "
-                                       f"{EXACT_STATES:,} it may; use method ais (or a smaller model)"))
+            problems.append(Diagnostic(spec.loc("evaluate.log_likelihood.method"),
+                                       f"exact evaluation would enumerate 2^{log2_states:.4g} "
+                                       f"joint states, more than the {EXACT_STATES:,} it may; "
+                                       "use method ais (or a smaller model)"))
     if problems:
         raise SpecError(problems)

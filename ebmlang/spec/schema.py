@@ -201,8 +201,9 @@ EVALUATE = Section("evaluate", {
         CountSpec(1000), "mean free energy of held-out minus training examples, per epoch (overfitting)"),
     "samples": Field(Section("samples", {
         "count": Field(Int(1), 64, "chains drawn"),
-        "steps": Field(Int(1), 200, "Gibbs sweeps before the picture is taken (an RBM's chains look alike after "
-                       "200 and after 1000; set more for slowly mixing models)"),
+        "steps": Field(Int(1), 200, "Gibbs sweeps before the picture is taken "
+                       "(an RBM's chains look alike after 200 and after 1000; "
+                       "set more for slowly mixing models)"),
         "start": Field(Enum("random", "data"), "random", "chains start from random states, or from test "
                        "examples")}, lambda **kw: SamplesSpec(**kw),
         switchable=True), SamplesSpec(), "a PNG of model samples (the data layer's conditional means at the last sweep)"),
