@@ -250,7 +250,7 @@ def test_ctrl_c_leaves_a_resumable_folder(tmp_path):
         assert time.time() < deadline and proc.poll() is None
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait() == 130
+    assert proc.wait() == 130, proc.stderr.read().decode()
     status = json.loads((out / "run.json").read_text())
     assert status["status"] == "interrupted" and "--resume" in status["resume"]
     assert _ebm("run", "--resume", str(out), "--set", "train.epochs=5")[0] == 0
