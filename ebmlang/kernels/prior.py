@@ -17,7 +17,8 @@ def latents(program: Program, data_layers: tuple = ()) -> tuple:
     if program.couplings or not program.order.get("generative"):
         return ()
     generated = set(program.order["generative"])
-    roots = dict.fromkeys(c.a for c in program.directed if c.kind == "generative" and c.a not in generated)
+    roots = dict.fromkeys(c.a for c in program.directed
+                          if c.kind == "generative" and c.a not in generated)
     encoded = set(program.order.get("recognition", ())) - set(program.stochastic)
     if any(r in encoded or r in data_layers for r in roots):
         return ()

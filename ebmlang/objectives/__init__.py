@@ -47,7 +47,8 @@ def make_objective(program: Program, stage, clamp: tuple, seed: int):
     return BoltzmannObjective(program, stage, clamp, seed)
 
 
-__all__ = ["AdversarialObjective", "BackpropObjective", "BoltzmannObjective", "ElboObjective", "ObjectiveState",
+__all__ = ["AdversarialObjective", "BackpropObjective", "BoltzmannObjective", "ElboObjective",
+           "ObjectiveState",
            "StorageObjective", "UpDownObjective",
            "make_objective",
            "phase_difference", "trainable_keys"]

@@ -110,7 +110,8 @@ def save_scatter(path: Path, data: np.ndarray, samples: np.ndarray, title: str) 
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     ax.scatter(data[:, 0], data[:, 1 % data.shape[1]], s=4, alpha=0.4, label="data")
     ax.scatter(samples[:, 0], samples[:, 1 % samples.shape[1]], s=4, alpha=0.6, label="model samples")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)   # off the data
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06),   # off the data
+              ncol=2, frameon=False)
     ax.set_title(title)
     _save(fig, path)
 

@@ -33,7 +33,8 @@ class Probe:
     def __init__(self, model: Model, data: Dataset, evaluate: EvaluateSpec):
         count = evaluate.free_energy_gap.count if evaluate.free_energy_gap else 1000
         xp, dtype = model.xp, model.program.dtype
-        if data.resample:       # training intensities drawn afresh each epoch: monitor one fixed draw of them
+        # training intensities drawn afresh each epoch: monitor one fixed draw of them
+        if data.resample:
             gen = np.random.default_rng([model.spec.seed if model.spec else 0, 0xB2])
             rows = data.train[:count]
             data = dataclasses.replace(data, train=(gen.random(rows.shape) < rows).astype(float))

@@ -131,7 +131,7 @@ def score_classifier(spec, settings):
     if not (folder / "summary.json").exists():
         run(classifier, out=folder, progress=False)
     summary = yaml.safe_load((folder / "summary.json").read_text())
-    size = classifier.model.layers["v"].size          # the initial biases are overwritten by the checkpoint
+    size = classifier.model.layers["v"].size  # the initial biases are overwritten by the checkpoint
     net = Model.from_spec(classifier, backend=spec.backend if spec.backend != "auto" else None,
                           data_mean={"v": np.full(size, 0.5)})
     net.load_parameters(RunFolder(folder).load_checkpoint())

@@ -94,7 +94,8 @@ def _generator_figures(model: Model, data, layer: str, shape, evaluate: Evaluate
     samples = generate(program, params, draws, layer)
     images = shape is not None and len(shape) == 2
     if images:
-        save_mosaic(folder.file("samples.png"), samples, tuple(shape), "generated from latents drawn from the prior")
+        save_mosaic(folder.file("samples.png"), samples, tuple(shape),
+                    "generated from latents drawn from the prior")
     elif samples.shape[1] == 2 and data is not None:
         save_scatter(folder.file("samples.png"), data.test, samples, "data and generated samples")
     else:
@@ -105,7 +106,8 @@ def _generator_figures(model: Model, data, layer: str, shape, evaluate: Evaluate
     ends = _interpolation_ends(model, data, rng, data_layers, pairs=8)
     path = generate(program, params, {k: model.xp.asarray(v, dtype=program.dtype)
                                       for k, v in interpolations(*ends, steps=10).items()}, layer)
-    save_mosaic(folder.file("interpolations.png"), path, tuple(shape), "straight lines in latent space, decoded",
+    save_mosaic(folder.file("interpolations.png"), path, tuple(shape),
+                "straight lines in latent space, decoded",
                 columns=10)
     drawn.append("interpolations.png")
     names = latents(program, data_layers)

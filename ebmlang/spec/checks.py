@@ -74,7 +74,8 @@ def _couplings(spec: Spec) -> Iterator[Problem]:
         units = {layers[n].units for n in c.between}
         feedforward = sorted(units & set(FEEDFORWARD_UNIT_TYPES))
         if feedforward and not c.directed:
-            yield (f"{at}.kind", f"{at}: {feedforward[0]} units have no closed-form energy; couple them only by "
+            yield (f"{at}.kind", f"{at}: {feedforward[0]} units "
+                   "have no closed-form energy; couple them only by "
                    "directed (generative or recognition) couplings")
         if units == {"gaussian"} and not c.directed:
             yield (f"{at}.between", f"{at}: a coupling between gaussian units makes the energy unbounded "
@@ -181,7 +182,8 @@ def _data(spec: Spec) -> Iterator[Problem]:
                        ("data.labels", spec.data.labels if spec.data else None)):
         if name in spec.model.layers and spec.model.layers[name].units in FEEDFORWARD_UNIT_TYPES:
             kind = spec.model.layers[name].units
-            yield path, f"{path}: layer '{name}' is {kind}, which has no data log-likelihood; give data to " \
+            yield path, f"{path}: layer '{name}' is {kind}, " \
+                        "which has no data log-likelihood; give data to " \
                         "binary, spin, gaussian or softmax layers"
     if spec.data and spec.data.layer and spec.data.layer not in spec.model.layers:
         name = spec.data.layer

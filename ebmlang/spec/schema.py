@@ -12,9 +12,10 @@ from __future__ import annotations
 from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, Float, Identifier, Int,
                           ListOf, MapOf, OneOrList, Section, Str, Tagged)
 from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spec.schema import Spec` works)
-    BACKPROP_RULES, STORAGE_RULES, AdamSpec, CapacitySpec, CenteringSpec, ClassifierScoreSpec, CodesSpec, CountSpec,
-    CouplingSpec, DataSpec, Enabled, EvaluateSpec, GroupSpec, LayerSpec, LogLikelihoodSpec, ModelSpec, ModesSpec,
-    NegativePhaseSpec, OptimizeSpec, PositivePhaseSpec, ProbeSpec, RecallSpec, SampleSpec, SamplesSpec, SgdSpec,
+    BACKPROP_RULES, STORAGE_RULES, AdamSpec, CapacitySpec, CenteringSpec, ClassifierScoreSpec,
+    CodesSpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, GroupSpec, LayerSpec,
+    LogLikelihoodSpec, ModelSpec, ModesSpec, NegativePhaseSpec, OptimizeSpec, PositivePhaseSpec,
+    ProbeSpec, RecallSpec, SampleSpec, SamplesSpec, SgdSpec,
     SparsitySpec, Spec, StudySpec, TrainSpec)
 from .values import (BETWEEN_CONNECTIVITY, DATA_SOURCES, ENERGY_UNIT_TYPES, MOMENTUM, POSITIVE,  # noqa: F401
                      PROBABILITY_OPEN, UNIT_TYPES, WITHIN_CONNECTIVITY)

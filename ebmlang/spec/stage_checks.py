@@ -145,7 +145,8 @@ def _rbm_views(spec: Spec, at: str, own: list) -> Iterator[Problem]:
                    "unbounded below; make one side discrete")
         feedforward = [u for u in (layers[a].units, layers[b].units) if u in FEEDFORWARD_UNIT_TYPES]
         if feedforward:
-            yield (f"{at}.layers", f"{at} would train the pair {a}→{b} as an RBM, but {feedforward[0]} units have no "
+            yield (f"{at}.layers", f"{at} would train the pair {a}→{b} as an RBM, "
+                   f"but {feedforward[0]} units have no "
                    "closed-form energy; pretrain only pairs of binary, spin, gaussian or softmax layers")
 
 

@@ -109,11 +109,14 @@ def _gan(o: dict) -> tuple[dict, dict]:
     if source != "v":
         layers[source] = {"size": sizes[source], "units": o["visible"]}
     layers.update({n: {"size": sizes[n], "units": o["hidden"]} for n in gen[1:-1]})
-    layers.update({n: {"size": sizes[n], "units": o["discriminator_hidden"] or o["hidden"]} for n in dis[1:-1]})
+    layers.update({n: {"size": sizes[n], "units": o["discriminator_hidden"] or o["hidden"]}
+                   for n in dis[1:-1]})
     layers["d"] = {"size": 1, "units": "binary"}
-    couplings = [{"between": [a, b], "kind": "generative", "init": _weights(sizes[a], sizes[b], layers[b]["units"])}
+    couplings = [{"between": [a, b], "kind": "generative",
+                  "init": _weights(sizes[a], sizes[b], layers[b]["units"])}
                  for a, b in zip(gen, gen[1:])]
-    couplings += [{"between": [a, b], "kind": "recognition", "init": _weights(sizes[a], sizes[b], layers[b]["units"])}
+    couplings += [{"between": [a, b], "kind": "recognition",
+                   "init": _weights(sizes[a], sizes[b], layers[b]["units"])}
                   for a, b in zip(dis, dis[1:])]
     judge = [f"weight.{a}.{b}" for a, b in zip(dis, dis[1:])] + ["recbias.*"]
     group = {"params": judge, "optimizer": dump(o["discriminator_optimizer"], OPTIMIZER)}
@@ -133,11 +136,13 @@ def _vae_model(o: dict) -> dict:
     layers["z"] = {"size": sizes[-1], "units": "gaussian"}
     pairs = list(zip(names, names[1:]))
     size = dict(zip(names, sizes))
-    couplings = [{"between": [a, b], "kind": "recognition", "init": _weights(size[a], size[b], layers[b]["units"])}
+    couplings = [{"between": [a, b], "kind": "recognition",
+                  "init": _weights(size[a], size[b], layers[b]["units"])}
                  for a, b in pairs]
     couplings.append({"between": [names[-2], "z"], "kind": "recognition", "head": "log_variance",
                       "init": {"normal": {"std": 0.001}}})      # q starts near unit variance
-    couplings += [{"between": [b, a], "kind": "generative", "init": _weights(size[b], size[a], layers[a]["units"])}
+    couplings += [{"between": [b, a], "kind": "generative",
+                   "init": _weights(size[b], size[a], layers[a]["units"])}
                   for a, b in reversed(pairs)]
     return {"layers": layers, "couplings": couplings}
 

@@ -197,8 +197,10 @@ TEMPLATE = Tagged("template", {
         "latent": Field(Int(1), 100, "size of the noise layer `z`, gaussian with prior N(0, I)"),
         "generator": Field(ListOf(Int(1), 1), doc="hidden layer sizes of the generator z → g1 → … → v"),
         "discriminator": Field(ListOf(Int(1), 1), doc="hidden layer sizes of the discriminator v → d1 → … → d"),
-        "hidden": Field(Enum(*UNIT_TYPES), "leaky", "unit type of the generator's hidden layers (leaky: max(φ, 0.2φ), as in most GANs)"),
-        "discriminator_hidden": Field(Enum(*UNIT_TYPES), None, "unit type of the discriminator's hidden layers "
+        "hidden": Field(Enum(*UNIT_TYPES), "leaky", "unit type of the generator's hidden layers "
+                        "(leaky: max(φ, 0.2φ), as in most GANs)"),
+        "discriminator_hidden": Field(Enum(*UNIT_TYPES), None,
+                                      "unit type of the discriminator's hidden layers "
                                       "(default: `hidden`)"),
         "pack": Field(Int(1), 1, "samples the discriminator judges together (PacGAN, Lin et al. 2018): with m > 1 "
                       "it reads a layer `packed` of m × size units, m real or m generated samples side by side"),

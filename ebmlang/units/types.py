@@ -339,7 +339,8 @@ class Leaky(UnitType):
         raise TypeError("leaky units have no closed-form energy; use them in directed couplings")
 
     def log_partition(self, u, p, temperature):
-        raise TypeError("leaky units have no closed-form log-partition; use them in directed couplings")
+        raise TypeError("leaky units have no closed-form log-partition; "
+                        "use them in directed couplings")
 
     def check_data(self, x):
         return None
@@ -349,8 +350,10 @@ def make_units(kind: str, size: int, categories: int | None = None,
                missing: bool = False) -> UnitType:
     if kind == "softmax":
         return Softmax(categories or size, missing)
-    return {"binary": Binary, "spin": Spin, "gaussian": Gaussian, "rectified": Rectifier, "leaky": Leaky}[kind]()
+    return {"binary": Binary, "spin": Spin, "gaussian": Gaussian, "rectified": Rectifier,
+            "leaky": Leaky}[kind]()
 
 
-__all__ = ["Bernoulli", "Binary", "Categorical", "Gaussian", "LayerParams", "Leaky", "Normal", "Rectified", "Rectifier",
+__all__ = ["Bernoulli", "Binary", "Categorical", "Gaussian", "LayerParams", "Leaky", "Normal",
+           "Rectified", "Rectifier",
            "Softmax", "Spin", "make_units", "sigmoid", "softplus"]
