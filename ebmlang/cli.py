@@ -1,4 +1,4 @@
-"""The `ebm` command: run, eval, validate, graph, fetch.
+"""The `ebm` command: run, eval, validate, graph, fetch, sweep, schema.
 
 Exit codes: 0 success, 2 bad input (spec, data, arguments), 1 internal error. Bad input prints
 one `FILE:LINE:COL: message` line per mistake on stderr and never a traceback.
@@ -19,6 +19,13 @@ def _max_memory(parser) -> None:
     parser.add_argument("--max-memory", metavar="SIZE",
                         help="refuse specs estimated to need more memory than "
                         "this (e.g. 8G; default: the machine's physical memory)")
+
+
+def _scheduler(parser, what: str, default: str = "serial") -> None:
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help=f"where {what} run: a Dask scheduler's address (tcp://host:port), "
+                        f"`local` (a Dask LocalCluster of one process per core) or `serial` "
+                        f"(default: {default})")
 
 
 def _checked_spec(path, overrides, args):
@@ -49,11 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--quiet", action="store_true", help="no progress output")
     _max_memory(run)
+    _scheduler(run, "a study's models")
 
     ev = sub.add_parser("eval", help="evaluate a finished run again from its saved model (no retraining)")
     ev.add_argument("run_dir")
     _overrides(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress output")
+    _scheduler(ev, "a study's models")
 
     val = sub.add_parser("validate", help="check specs; exit 2 with FILE:LINE:COL lines if any is invalid")
     val.add_argument("specs", nargs="+")
@@ -66,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     _overrides(graph)
     _max_memory(graph)
 
+    _sweep_parser(sub)
+    sub.add_parser("schema", help="print the JSON Schema of specs (for editors' YAML language "
+                   "servers)")
+
     fetch = sub.add_parser("fetch", help="download a data set (with checksums)")
     fetch.add_argument("dataset", choices=("mnist", "movielens"))
     fetch.add_argument("--dest",
@@ -76,6 +89,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="base URL of the files (mnist: the four .gz files; movielens: the "
                             "zips)")
     return p
+
+
+def _sweep_parser(sub) -> None:
+    sw = sub.add_parser("sweep", help="run the product of value grids over a spec, each trial a "
+                        "run folder, on Dask when installed")
+    sw.add_argument("spec")
+    sw.add_argument("--grid", action="append", default=[], metavar="KEY.PATH=V1,V2,...",
+                    help="values to try at a spec path (repeatable; replaces the spec's "
+                    "sweep.grid entry of that path)")
+    sw.add_argument("--seeds", type=int, metavar="N", help="runs of every point, seeds s .. s+N-1")
+    sw.add_argument("--out", help="sweep folder (default runs/<name>-sweep); rerun to resume")
+    _scheduler(sw, "the trials", "local when dask.distributed is installed, else serial")
+    sw.add_argument("--workers", type=int, help="LocalCluster processes (default: the cores)")
+    sw.add_argument("--metric", help="the summary key plotted in sweep.png")
+    _overrides(sw)
 
 
 def _overrides(p: argparse.ArgumentParser) -> None:
@@ -98,17 +126,18 @@ def cmd_run(args) -> int:
         if not spec_file.exists():
             raise UsageError(f"{args.resume} is not a run folder (no spec.resolved.yaml)")
         run(_checked_spec(spec_file, overrides, args), args.resume, resume=True,
-            progress=not args.quiet)
+            progress=not args.quiet, scheduler=args.scheduler)
         return 0
     if not args.spec:
         raise UsageError("ebm run needs a spec file (or --resume DIR)")
-    run(_checked_spec(args.spec, overrides, args), args.out, progress=not args.quiet)
+    run(_checked_spec(args.spec, overrides, args), args.out, progress=not args.quiet,
+        scheduler=args.scheduler)
     return 0
 
 
 def cmd_eval(args) -> int:
     from .runner import evaluate_run
-    evaluate_run(args.run_dir, args.overrides, progress=not args.quiet)
+    evaluate_run(args.run_dir, args.overrides, progress=not args.quiet, scheduler=args.scheduler)
     return 0
 
 
@@ -152,6 +181,26 @@ def cmd_graph(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .runner.sweep import SweepSettings, sweep
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError("--seeds must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    _checked_spec(args.spec, args.overrides, args)
+    settings = SweepSettings(args.spec, args.out, tuple(args.grid), args.seeds,
+                             tuple(args.overrides), args.scheduler, args.workers, args.metric)
+    rows = sweep(settings, note=lambda text: print(text, flush=True))
+    return 2 if any(r["status"] == "failed" for r in rows) else 0     # the table says which
+
+
+def cmd_schema(args) -> int:
+    import json
+    from .spec.json_schema import json_schema
+    print(json.dumps(json_schema(), indent=1, ensure_ascii=False))
+    return 0
+
+
 def cmd_fetch(args) -> int:
     from .data import mnist, ratings
     try:
@@ -173,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     keep_freed_memory()
     command = {"run": cmd_run, "eval": cmd_eval, "validate": cmd_validate, "graph": cmd_graph,
-               "fetch": cmd_fetch}[args.command]
+               "fetch": cmd_fetch, "sweep": cmd_sweep, "schema": cmd_schema}[args.command]
     try:
         return command(args)
     except EbmError as exc:

@@ -165,3 +165,19 @@ def test_whatever_the_validator_accepts_the_schema_accepts(validator, plain):
         return
     event("accepted by the validator")
     assert _errors(validator, _as_json(to_plain(parse_yaml(text, "drawn.yaml")))) == []
+
+
+def test_the_sweep_section_is_checked(validator):
+    base = _read(ROOT / "specs" / "rbm-bars-and-stripes.yaml")
+    good = {**base, "sweep": {"grid": {"train.k": [1, 3], "model.layers.h.size": [8]},
+                              "seeds": 2, "metric": "log_likelihood.exact"}}
+    assert _errors(validator, good) == []
+    for bad in ({"grid": {"train k": [1]}}, {"grid": {"train.k": []}}, {"grid": {}},
+                {"grid": {"train.k": [1]}, "seeds": 0}, {"grid": {"train.k": [1]}, "x": 1}):
+        assert _errors(validator, {**base, "sweep": bad}), bad
+
+
+def test_ebm_schema_prints_the_schema(capsys):
+    from ebmlang.cli import main
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == _as_json(json_schema())

@@ -14,6 +14,7 @@ from ebmlang.errors import EbmError
 from ebmlang.spec.constraints import (AnyOf, Bool, Discriminated, Enum, Float, Identifier, Int, ListOf, MapOf,
                                       OneOrList, REQUIRED, Section, Str, Tagged)
 from ebmlang.spec.schema import SPEC
+from ebmlang.spec.sweep_schema import AnyValue, PathMap
 
 NAMES = st.sampled_from(["v", "h", "h2", "x"])
 
@@ -45,6 +46,11 @@ def from_table(c, depth=0):
         return st.one_of(one, st.lists(one, min_size=1, max_size=2))
     if isinstance(c, MapOf):
         return st.dictionaries(NAMES, from_table(c.value, depth + 1), min_size=max(1, c.min_len), max_size=3)
+    if isinstance(c, PathMap):
+        paths = st.sampled_from(["train.k", "seed", "model.layers.h.size"])
+        return st.dictionaries(paths, from_table(c.value, depth + 1), min_size=1, max_size=2)
+    if isinstance(c, AnyValue):
+        return st.one_of(st.integers(-3, 3), st.sampled_from(["a", 0.5, None]))
     if isinstance(c, Tagged):
         return st.sampled_from(sorted(c.options)).flatmap(
             lambda tag: st.just(tag) if c.options[tag] is None else

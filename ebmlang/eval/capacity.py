@@ -6,6 +6,7 @@ threshold (0.9): about 0.138 for the Hebbian rule as N → ∞ (Amit, Gutfreund 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,10 +22,7 @@ def _model_of_size(spec: Spec, layer: str, n: int):
     from ..model import Model
     layers = dict(spec.model.layers)
     layers[layer] = dataclasses.replace(layers[layer], size=n, shape=None)
-    resized = dataclasses.replace(spec, model=dataclasses.replace(spec.model, layers=layers))
-    object.__setattr__(resized, "where", spec.where)
-    object.__setattr__(resized, "file", spec.file)
-    return Model.from_spec(resized)
+    return Model.from_spec(spec.replace(model=dataclasses.replace(spec.model, layers=layers)))
 
 
 def mean_final_overlap(model, layer: str, rule: str, n: int, p: int, max_sweeps: int, seed) -> float:
@@ -43,25 +41,51 @@ def critical_load(loads, overlap, threshold: float):
     return next((a for a, m in zip(loads, overlap) if m < threshold), None)
 
 
-def capacity_study(spec: Spec, study: CapacitySpec, report=None) -> dict:
+@dataclass(frozen=True)
+class CurveTask:
+    """One (rule, N) point of the study: everything a worker process needs (it pickles)."""
+
+    spec: Spec
+    layer: str
+    rule: str
+    n: int
+
+
+def overlap_curve(task: CurveTask) -> list[float]:
+    """The mean final overlap at each load of the study, for one rule and size."""
+    study = task.spec.study.capacity
+    model = _model_of_size(task.spec, task.layer, task.n)
+    curve = []
+    for i, alpha in enumerate(study.loads):
+        p = max(1, int(round(alpha * task.n)))
+        seeds = [(task.spec.seed, task.n, i, t) for t in range(study.trials)]
+        trials = [mean_final_overlap(model, task.layer, task.rule, task.n, p, study.max_sweeps, seed)
+                  for seed in seeds]
+        curve.append(float(np.mean(trials)))
+    return curve
+
+
+def capacity_study(spec: Spec, study: CapacitySpec, report=None, executor=None) -> dict:
+    """Every (rule, N) curve as one task of ``executor`` (``runner/executors.py``; default: here,
+    one after another). Each task's patterns are seeded by (seed, N, load, trial), so the result
+    does not depend on where or in which order the tasks run."""
+    from ..runner.executors import Failure, SerialExecutor
     layer = next(iter(spec.model.layers))
     out = {"loads": list(study.loads), "sizes": list(study.sizes), "threshold": study.threshold}
     for rule in study.rules:
         out[rule] = {"overlap": {}, "critical_load_by_size": {}}
-    for n in study.sizes:
-        model = _model_of_size(spec, layer, n)
-        for rule in study.rules:
-            curve = []
-            for i, alpha in enumerate(study.loads):
-                p = max(1, int(round(alpha * n)))
-                trials = [mean_final_overlap(model, layer, rule, n, p, study.max_sweeps, (spec.seed, n, i, t))
-                          for t in range(study.trials)]
-                curve.append(float(np.mean(trials)))
-            out[rule]["overlap"][str(n)] = curve
-            out[rule]["critical_load_by_size"][str(n)] = critical_load(study.loads, curve, study.threshold)
-            if report is not None:
-                report(rule, n, out[rule]["critical_load_by_size"][str(n)])
+    tasks = [CurveTask(spec, layer, rule, n) for n in study.sizes for rule in study.rules]
+    for index, curve in (executor or SerialExecutor()).map(overlap_curve, tasks):
+        task = tasks[index]
+        if isinstance(curve, Failure):
+            raise RuntimeError(f"capacity study, {task.rule} at N = {task.n}: {curve.error}")
+        out[task.rule]["overlap"][str(task.n)] = curve
+        critical = critical_load(study.loads, curve, study.threshold)
+        out[task.rule]["critical_load_by_size"][str(task.n)] = critical
+        if report is not None:
+            report(task.rule, task.n, critical)
     largest = str(max(study.sizes))
     for rule in study.rules:
+        out[rule]["overlap"] = {str(n): out[rule]["overlap"][str(n)] for n in study.sizes}
         out[rule]["critical_load"] = out[rule]["critical_load_by_size"][largest]
     return out

@@ -195,3 +195,30 @@ def save_weight_spread(path: Path, log_weights: np.ndarray, log_z: float,
         ax.set_ylabel("examples")
         _label(ax, "log Ẑ_rev(v) − forward log Ẑ", f"reverse AIS ({len(reverse_log_z)} examples)")
     _save(fig, path)
+
+
+def save_sweep(path: Path, rows: list[dict], keys: list[str], metric: str) -> None:
+    """One panel per swept key: ``metric`` of every finished trial against that key's value
+    (dots), and its mean over the other axes (line). Numeric values on a numeric axis (log when
+    they span a factor of 20 or more), anything else as categories in the sweep's order."""
+    keys = [k for k in keys if k != "seed"] or keys      # seeds are replicates: dots, not a panel
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), dpi=100, squeeze=False)
+    done = [r for r in rows if isinstance(r.get(metric), (int, float))]
+    for ax, key in zip(axes[0], keys):
+        values = list(dict.fromkeys(r[key] for r in rows))
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        where = {v: (v if numeric else i) for i, v in enumerate(values)}
+        xs = [where[r[key]] for r in done]
+        ax.plot(xs, [r[metric] for r in done], "o", alpha=0.5, markersize=4)
+        means = [(where[v], np.mean([r[metric] for r in done if r[key] == v]))
+                 for v in values if any(r[key] == v for r in done)]
+        ax.plot(*zip(*sorted(means)), "-", color="C1")
+        if numeric and min(values) > 0 and max(values) >= 20 * min(values):
+            ax.set_xscale("log")
+        ticks = values if numeric else range(len(values))
+        if len(values) <= 8:
+            ax.set_xticks(list(ticks), [str(v) for v in values])
+        ax.set_ylabel(metric)
+        _label(ax, key, f"{metric} by {key.rpartition('.')[2]}")
+    _save(fig, path)

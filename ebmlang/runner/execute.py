@@ -27,6 +27,7 @@ from .evaluate import Probe, final_summary
 from .pictures import draw_figures
 from .ratings import RatingsProbe
 from .folder import RunFolder
+from .executors import make_executor
 from .training import train_stages
 
 
@@ -34,8 +35,11 @@ def default_out(spec: Spec) -> Path:
     return Path("runs") / spec.name
 
 
-def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progress: bool = True) -> dict:
-    """Train and evaluate the model of ``spec``; returns the summary (also in summary.json)."""
+def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progress: bool = True,
+        scheduler: str | None = None) -> dict:
+    """Train and evaluate the model of ``spec``; returns the summary (also in summary.json).
+    ``scheduler`` runs a study's models on Dask (``runner/executors.make_executor``); default:
+    here, one after another."""
     data = load_data(spec) if spec.data is not None else None
     model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
     folder = RunFolder(out or default_out(spec))
@@ -50,7 +54,7 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
     folder.write_text("spec.resolved.yaml", to_yaml(spec))
     report = Progress(0, progress)
     try:
-        summary = _train_and_evaluate(spec, model, data, checkpoint, folder, report)
+        summary = _train_and_evaluate(spec, model, data, checkpoint, folder, report, scheduler)
     except KeyboardInterrupt:
         folder.set_status("interrupted", resume=f"ebm run --resume {folder.path}")
         raise
@@ -61,7 +65,8 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
     return summary
 
 
-def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True) -> dict:
+def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
+                 scheduler: str | None = None) -> dict:
     """`ebm eval`: measure a finished run again from its model.npz, without retraining.
 
     Only `evaluate.*` may be overridden: anything else would describe a model other than the one
@@ -82,7 +87,7 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True) -> di
     probe = make_probe(model, data, spec.evaluate)
     summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
     folder.write_text("spec.resolved.yaml", to_yaml(spec))
-    return _evaluate(spec, model, data, probe, folder, Progress(0, progress), summary)
+    return _evaluate(spec, model, data, probe, folder, Progress(0, progress), summary, scheduler)
 
 
 def _scan(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> dict:
@@ -94,12 +99,16 @@ def _scan(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> dict
     return scan
 
 
-def _capacity(spec: Spec, folder: RunFolder, report: Progress) -> dict:
+def _capacity(spec: Spec, folder: RunFolder, report: Progress, scheduler: str | None) -> dict:
     def line(rule, n, alpha):
         shown = "above every load" if alpha is None else f"{alpha:.4g}"
         report.note(f"capacity {rule:<15} N {n:<6} critical load {shown}")
 
-    study = capacity_study(spec, spec.study.capacity, line)
+    executor = make_executor(scheduler or "serial", note=report.note)
+    try:
+        study = capacity_study(spec, spec.study.capacity, line, executor)
+    finally:
+        executor.close()
     for rule in spec.study.capacity.rules:
         save_capacity(folder.file(f"capacity-{rule}.png"), study, rule)
     return study
@@ -143,7 +152,7 @@ def make_probe(model, data, evaluate):
     return RatingsProbe(model, data) if data.ratings is not None else Probe(model, data, evaluate)
 
 
-def _train_and_evaluate(spec, model, data, checkpoint, folder, report) -> dict:
+def _train_and_evaluate(spec, model, data, checkpoint, folder, report, scheduler=None) -> dict:
     probe = make_probe(model, data, spec.evaluate)
     if spec.train is not None and spec.stages[-1].epochs > 1:
         import_in_background()          # the curves need matplotlib; the other figures do not
@@ -158,10 +167,10 @@ def _train_and_evaluate(spec, model, data, checkpoint, folder, report) -> dict:
                "train_seconds": round(time.perf_counter() - started, 3)}
     if len(spec.stages) > 1:
         summary["stages"] = len(spec.stages)
-    return _evaluate(spec, model, data, probe, folder, report, summary)
+    return _evaluate(spec, model, data, probe, folder, report, summary, scheduler)
 
 
-def _evaluate(spec, model, data, probe, folder, report, summary: dict) -> dict:
+def _evaluate(spec, model, data, probe, folder, report, summary: dict, scheduler=None) -> dict:
     """Everything after training: measures, studies, figures; writes summary.json last."""
     if isinstance(probe, RatingsProbe):         # ratings are judged by their error, not by pictures
         summary.update(probe.summary())
@@ -172,7 +181,7 @@ def _evaluate(spec, model, data, probe, folder, report, summary: dict) -> dict:
     if spec.sample is not None:
         summary["sample"] = _scan(spec, model, folder, report)
     if spec.study is not None and spec.study.capacity is not None:
-        summary["capacity"] = _capacity(spec, folder, report)
+        summary["capacity"] = _capacity(spec, folder, report, scheduler)
     if spec.optimize is not None:
         summary["optimize"] = _optimize(spec, model, folder, report)
     summary["figures"] = draw_figures(model, data, spec.evaluate, folder, spec.seed)

@@ -33,6 +33,7 @@ from .constraints import (EMPTY, REQUIRED, AnyOf, Bool, Constraint, Discriminate
 from .dump import dump
 from .schema import INIT, SPEC
 from .train_schema import OPTIMIZER, TEMPERATURES, TRAIN
+from .sweep_schema import DOTTED_PATH, AnyValue, PathMap
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -159,6 +160,16 @@ class _Writer:
                   for tag, s in c.variants.items()]
         return {"type": "object", "required": [c.key],
                 "properties": {c.key: {"enum": list(c.variants)}}, "allOf": chosen}
+
+    @_inline.register(PathMap)
+    def _path_map(self, c: PathMap) -> dict:
+        return {"type": "object", "minProperties": 1,
+                "propertyNames": {"pattern": DOTTED_PATH.pattern},
+                "additionalProperties": self.schema(c.value)}
+
+    @_inline.register(AnyValue)
+    def _any_value(self, c: AnyValue) -> dict:
+        return {}                               # typed later, by the table of the path it is set at
 
     def _field(self, f: Field) -> dict:
         out = {**self.schema(f.constraint), "description": f.doc or f.constraint.describe()}

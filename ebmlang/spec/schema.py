@@ -20,6 +20,7 @@ from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spe
 from .values import (BETWEEN_CONNECTIVITY, DATA_SOURCES, ENERGY_UNIT_TYPES, MOMENTUM, POSITIVE,  # noqa: F401
                      PROBABILITY_OPEN, UNIT_TYPES, WITHIN_CONNECTIVITY)
 from .train_schema import TEMPERATURES, TEMPLATE, TRAIN  # noqa: F401 (re-exported)
+from .sweep_schema import SWEEP
 
 INIT = Tagged("initialiser", {
     "zeros": None,
@@ -318,6 +319,8 @@ SPEC = Section("spec", {
                    "absent: the model is only compiled and evaluated"),
     "sample": Field(SAMPLE, None, "sample the model over a range of temperatures and measure observables"),
     "study": Field(STUDY, None, "experiments over many instances of the model (e.g. a capacity study)"),
+    "sweep": Field(SWEEP, None, "grids of values over spec paths, run by `ebm sweep` (ignored by "
+                   "`ebm run`)"),
     "problem": Field(PROBLEM, None, "an optimisation problem compiled into the model's energy (instead of `model`)"),
     "optimize": Field(OPTIMIZE, None, "minimise the energy by simulated annealing, then decode the problem's answer"),
     "evaluate": Field(EVALUATE, EMPTY, "what to measure and draw after training"),

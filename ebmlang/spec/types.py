@@ -6,6 +6,7 @@ dotted path to the file:line:col it was written at, for errors raised by later s
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,6 +254,13 @@ class StudySpec:
 
 
 @dataclass(frozen=True)
+class SweepSpec:
+    grid: dict                      # dotted spec path -> tuple of plain values to try
+    seeds: int = 1
+    metric: str | None = None
+
+
+@dataclass(frozen=True)
 class EvaluateSpec:
     reconstruction: Enabled | None = Enabled()
     free_energy_gap: CountSpec | None = CountSpec(1000)
@@ -310,6 +318,7 @@ class Spec:
     train: TrainSpec | None = None
     sample: SampleSpec | None = None
     study: StudySpec | None = None
+    sweep: SweepSpec | None = None
     problem: Choice | None = None
     template: Any = None            # always None once parsed: a template expands into model and train
     optimize: OptimizeSpec | None = None
@@ -329,6 +338,13 @@ class Spec:
     def stage_path(self, index: int) -> str:
         """The dotted path of stage ``index`` in the spec (`train` or `train.<index>`)."""
         return f"train.{index}" if isinstance(self.train, tuple) else "train"
+
+    def replace(self, **changes) -> "Spec":
+        """A copy with ``changes``, keeping where each path was written."""
+        out = dataclasses.replace(self, **changes)
+        for name in ("where", "file", "defaulted"):
+            object.__setattr__(out, name, getattr(self, name))
+        return out
 
     def written(self, path: str) -> bool:
         """Whether the user wrote ``path`` (or one of its parents), rather than a default filling it."""
