@@ -265,3 +265,15 @@ def test_capacity_study_gives_the_same_curves_serially_and_on_a_local_cluster():
     finally:
         executor.close()
     assert parallel == serial
+
+
+def test_a_trial_waits_for_a_run_of_a_killed_sweep_still_holding_its_folder(tmp_path):
+    from ebmlang.runner.folder import RunFolder
+    (tmp_path / "run.lock").write_text("")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+        "print('held', flush=True); time.sleep(1.5)"), str(tmp_path / "run.lock")],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    RunFolder(tmp_path).wait_until_free(poll=0.05)
+    assert holder.poll() is not None            # it returned only once the holder was gone

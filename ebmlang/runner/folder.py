@@ -26,6 +26,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,19 @@ class RunFolder:
         handle.write(str(os.getpid()))
         handle.flush()
         self._lock = handle
+
+    def wait_until_free(self, poll: float = 0.5) -> None:
+        """Return once no other process holds run.lock (a lock dies with its process, so a held
+        one means a live run that will end)."""
+        while True:
+            try:
+                with open(self.file("run.lock"), "rb") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+            except FileNotFoundError:
+                return
+            except BlockingIOError:
+                time.sleep(poll)
 
     # ----------------------------------------------------------------------------- creation
     def create(self) -> None:

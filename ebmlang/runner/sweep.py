@@ -185,6 +185,7 @@ def run_trial(task: TrialTask) -> dict:
     problems: they come back as a failed outcome with the error's first line."""
     from . import run
     folder = RunFolder(task.folder)
+    folder.wait_until_free()        # a task of a killed sweep may still be running this trial
     if _finished(folder):
         return {"status": "done", "summary": json.loads(folder.file("summary.json").read_text()),
                 "seconds": None, "resumed": "skipped"}
