@@ -275,5 +275,7 @@ def test_a_trial_waits_for_a_run_of_a_killed_sweep_still_holding_its_folder(tmp_
         "print('held', flush=True); time.sleep(1.5)"), str(tmp_path / "run.lock")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
+    t0 = time.perf_counter()
     RunFolder(tmp_path).wait_until_free(poll=0.05)
-    assert holder.poll() is not None            # it returned only once the holder was gone
+    assert time.perf_counter() - t0 > 1.0       # it returned only once the holder let go
+    holder.wait(timeout=30)
