@@ -261,7 +261,7 @@ def test_capacity_study_gives_the_same_curves_serially_and_on_a_local_cluster():
     serial = capacity_study(spec, spec.study.capacity)
     executor = DaskExecutor(workers=2)
     try:
-        parallel = capacity_study(spec, spec.study.capacity, executor=executor)
+        parallel = capacity_study(spec, spec.study.capacity, map_tasks=executor.map)
     finally:
         executor.close()
     assert parallel == serial

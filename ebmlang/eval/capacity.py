@@ -65,19 +65,23 @@ def overlap_curve(task: CurveTask) -> list[float]:
     return curve
 
 
-def capacity_study(spec: Spec, study: CapacitySpec, report=None, executor=None) -> dict:
-    """Every (rule, N) curve as one task of ``executor`` (``runner/executors.py``; default: here,
-    one after another). Each task's patterns are seeded by (seed, N, load, trial), so the result
-    does not depend on where or in which order the tasks run."""
-    from ..runner.executors import Failure, SerialExecutor
+def _in_order(fn, tasks):
+    return enumerate(map(fn, tasks))
+
+
+def capacity_study(spec: Spec, study: CapacitySpec, report=None, map_tasks=_in_order) -> dict:
+    """Every (rule, N) curve as one task of ``map_tasks(fn, tasks)``, which yields (index,
+    outcome) as tasks finish: an executor's ``map`` (``runner/executors.py``: here or on Dask;
+    a failed task's outcome has an ``error`` line). Each task's patterns are seeded by (seed, N,
+    load, trial), so the result does not depend on where or in which order the tasks run."""
     layer = next(iter(spec.model.layers))
     out = {"loads": list(study.loads), "sizes": list(study.sizes), "threshold": study.threshold}
     for rule in study.rules:
         out[rule] = {"overlap": {}, "critical_load_by_size": {}}
     tasks = [CurveTask(spec, layer, rule, n) for n in study.sizes for rule in study.rules]
-    for index, curve in (executor or SerialExecutor()).map(overlap_curve, tasks):
+    for index, curve in map_tasks(overlap_curve, tasks):
         task = tasks[index]
-        if isinstance(curve, Failure):
+        if hasattr(curve, "error"):
             raise RuntimeError(f"capacity study, {task.rule} at N = {task.n}: {curve.error}")
         out[task.rule]["overlap"][str(task.n)] = curve
         critical = critical_load(study.loads, curve, study.threshold)

@@ -106,7 +106,7 @@ def _capacity(spec: Spec, folder: RunFolder, report: Progress, scheduler: str | 
 
     executor = make_executor(scheduler or "serial", note=report.note)
     try:
-        study = capacity_study(spec, spec.study.capacity, line, executor)
+        study = capacity_study(spec, spec.study.capacity, line, executor.map)
     finally:
         executor.close()
     for rule in spec.study.capacity.rules:
