@@ -279,3 +279,18 @@ def test_a_trial_waits_for_a_run_of_a_killed_sweep_still_holding_its_folder(tmp_
     RunFolder(tmp_path).wait_until_free(poll=0.05)
     assert time.perf_counter() - t0 > 1.0       # it returned only once the holder let go
     holder.wait(timeout=30)
+
+
+def test_without_dask_trials_run_one_after_another_saying_how_to_get_it(monkeypatch, tmp_path,
+                                                                          capsys):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)     # `import` now fails
+    from ebmlang.runner.executors import SerialExecutor, make_executor
+    notes = []
+    assert isinstance(make_executor(None, note=notes.append), SerialExecutor)
+    assert "pip install 'ebmlang[sweep]'" in notes[0]
+    with pytest.raises(UsageError, match="needs dask.distributed"):
+        make_executor("tcp://127.0.0.1:8786")
+    spec, out = write_spec(tmp_path), tmp_path / "sw"
+    assert sweep(spec, "--grid", "train.k=1,2", "--out", out) == 0
+    assert "one after another" in capsys.readouterr().out
+    assert [r["status"] for r in rows(out)] == ["done", "done"]
