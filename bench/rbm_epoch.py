@@ -3,6 +3,9 @@ NumPy loop a user would write and against scikit-learn's BernoulliRBM, timed in 
 
     python bench/rbm_epoch.py [--backend numpy|cupy] [--batch 100] [--repeats 3] [--mnist DIR]
 
+On CuPy it adds the CUDA-graph floor (the GEMMs captured once and replayed) and, where PyTorch
+happens to be installed with a GPU, the PyTorch loop a user would write (never a dependency).
+
 Prints seconds per epoch and the ratios (ebmlang / plain loop; scikit-learn / ebmlang). Each
 contender first runs once untimed (the first to touch fresh memory pays its page faults), then
 the timed repeats alternate their order, and each keeps its best of ``repeats``, since a shared
@@ -94,6 +97,73 @@ def time_gemm_floor(x, batch, xp, seed):
     return time.perf_counter() - t0
 
 
+def time_graph_floor(x, batch, xp, seed):
+    """The same GEMMs captured once as a CUDA graph and replayed (CuPy): what is left when no
+    launch costs anything. Full batches only; outputs preallocated (no allocation may happen
+    while a stream is being captured)."""
+    w = xp.asarray(0.01 * np.random.default_rng(seed).standard_normal((784, 500)), dtype=np.float32)
+    h, v1 = xp.empty((batch, 500), np.float32), xp.empty((batch, 784), np.float32)
+    dw = xp.empty((784, 500), np.float32)
+    stream = xp.cuda.Stream(non_blocking=True)
+
+    def gemms(v):
+        xp.matmul(v, w, out=h)
+        xp.matmul(h, w.T, out=v1)
+        xp.matmul(v1, w, out=h)
+        xp.matmul(v.T, h, out=dw)
+        xp.matmul(v1.T, h, out=dw)
+
+    with stream:
+        gemms(x[:batch])                    # cuBLAS's handle and workspace, outside the capture
+        stream.synchronize()
+        stream.begin_capture()
+        for i in range(0, len(x) - batch + 1, batch):
+            gemms(x[i:i + batch])
+        graph = stream.end_capture()
+        graph.launch(stream)                # the first launch uploads the graph
+        stream.synchronize()
+        t0 = time.perf_counter()
+        graph.launch(stream)
+        stream.synchronize()
+    return time.perf_counter() - t0
+
+
+def time_torch(host, batch, seed):
+    """The PyTorch loop a GPU user writes in ten minutes (bench only: never a dependency);
+    None without torch or a CUDA device."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    gen = torch.Generator(device="cuda").manual_seed(seed)
+    x = torch.from_numpy(host).cuda()
+    w = 0.01 * torch.randn(784, 500, device="cuda", generator=gen)
+    b, c = torch.zeros(784, device="cuda"), torch.zeros(500, device="cuda")
+    vw, vb, vc = torch.zeros_like(w), torch.zeros_like(b), torch.zeros_like(c)
+    lr, mom = 0.05, 0.5
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    x = x[torch.randperm(len(x), device="cuda", generator=gen)]
+    for i in range(0, len(x), batch):
+        v0 = x[i:i + batch]
+        ph0 = torch.sigmoid(v0 @ w + c)
+        h0 = (torch.rand(ph0.shape, device="cuda", generator=gen) < ph0).float()
+        pv1 = torch.sigmoid(h0 @ w.T + b)
+        v1 = (torch.rand(pv1.shape, device="cuda", generator=gen) < pv1).float()
+        ph1 = torch.sigmoid(v1 @ w + c)
+        n = len(v0)
+        vw.mul_(mom).add_(v0.T @ ph0 - v1.T @ ph1, alpha=lr / n)
+        w += vw
+        vb.mul_(mom).add_((v0 - v1).sum(0), alpha=lr / n)
+        b += vb
+        vc.mul_(mom).add_((ph0 - ph1).sum(0), alpha=lr / n)
+        c += vc
+    torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
 def time_sklearn(x, batch, seed):
     try:
         from sklearn.neural_network import BernoulliRBM
@@ -116,6 +186,12 @@ def main():
     contenders = [("ebmlang", lambda r: time_ebmlang(x, args.batch, args.backend, r)),
                   ("plain loop", lambda r: time_plain(x, args.batch, xp, r)),
                   ("GEMM floor", lambda r: time_gemm_floor(x, args.batch, xp, r))]
+    if args.backend == "cupy":
+        contenders.append(("CUDA graph floor", lambda r: time_graph_floor(x, args.batch, xp, r)))
+        if time_torch(host[: args.batch * 2], args.batch, 0) is not None:
+            contenders.append(("PyTorch loop", lambda r: time_torch(host, args.batch, r)))
+            times["PyTorch loop"] = []
+        times["CUDA graph floor"] = []
     time_alternating(contenders, args.repeats, times)
     if args.backend == "numpy":   # scikit-learn: its default float64, and float32
         for r in range(2):
@@ -126,9 +202,12 @@ def main():
     best = {k: min(v) for k, v in times.items() if v}
     print(f"784-500 RBM, CD-1, batch {args.batch}, one epoch of {len(host)} images, backend {args.backend}")
     for name, t in best.items():
-        print(f"  {name:<13} {t:7.3f} s   (best of {len(times[name])})")
+        print(f"  {name:<17} {t:7.3f} s   (best of {len(times[name])})")
     print(f"ratio ebmlang / plain loop       = {best['ebmlang'] / best['plain loop']:.3f}   (aim ≤ 1.15)")
     print(f"ratio ebmlang / GEMM floor       = {best['ebmlang'] / best['GEMM floor']:.3f}")
+    for name in ("CUDA graph floor", "PyTorch loop"):
+        if name in best:
+            print(f"ratio ebmlang / {name:<16} = {best['ebmlang'] / best[name]:.3f}")
     for name in ("sklearn f64", "sklearn f32"):
         if name in best:
             print(f"ratio {name} / ebmlang     = {best[name] / best['ebmlang']:.2f}    (aim ≥ 3)")
