@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:     # `ebm schema | head`: the reader had enough; nothing went wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:    # a bug of ours, not the user's: say so, keep it short
         if os.environ.get("EBM_DEBUG"):
             traceback.print_exc()

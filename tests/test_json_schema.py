@@ -181,3 +181,13 @@ def test_ebm_schema_prints_the_schema(capsys):
     from ebmlang.cli import main
     assert main(["schema"]) == 0
     assert json.loads(capsys.readouterr().out) == _as_json(json_schema())
+
+
+def test_ebm_schema_into_a_pipe_closed_early_is_no_error():
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "ebmlang.cli", "schema"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                         # gone before a line is written, as `| head` may be
+    assert proc.wait(timeout=60) == 0
+    assert b"internal error" not in proc.stderr.read()
