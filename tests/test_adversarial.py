@@ -51,13 +51,14 @@ def gans(draw):
 
 
 @settings(max_examples=80, deadline=None)
-@given(gans(), st.sampled_from([0.0, 0.3]), st.integers(0, 2 ** 16))
-def test_both_players_gradients_match_finite_differences(backend, spec, dropout, seed):
+@given(gans(), st.sampled_from([0.0, 0.3]), st.integers(0, 2 ** 16), st.sampled_from([1.0, 0.9]))
+def test_both_players_gradients_match_finite_differences(backend, spec, dropout, seed, real_label):
     model = compile_spec(parse_spec(yaml.safe_dump(spec), "gan.yaml"), backend)
     program, xp, gen = model.program, model.xp, np.random.default_rng(seed)
     params = {k: v if k.startswith("sigma.") else v + xp.asarray(gen.normal(0, 0.3, v.shape))
               for k, v in model.params.items()}
-    objective = make_objective(program, TrainSpec(rule="adversarial", dropout=dropout), ("v",), seed)
+    stage = TrainSpec(rule="adversarial", dropout=dropout, real_label=real_label)
+    objective = make_objective(program, stage, ("v",), seed)
     real = xp.asarray(_data(program, "v", 4, gen))
     z = objective.draw(params, 4, Rng(xp, seed, 1))
 

@@ -5,10 +5,13 @@ mapped to the data layer's conditional mean, G(z). The discriminator is the reco
 its input layer to a layer of one binary unit, D(x) = q(d = 1 | x). Two parameter groups, each
 ascending its own objective (per example, batch sums with scale 1/B):
 
-    discriminator   J_D = log D(x) + log(1 − D(G(z)))        on real x and fresh fakes G(z)
+    discriminator   J_D = s log D(x) + (1 − s) log(1 − D(x)) + log(1 − D(G(z)))
+                                                              on real x and fresh fakes G(z)
     generator       J_G = log D(G(z))                         the non-saturating loss (ibid., §3)
 
-Both are data log-likelihoods of the discriminator's unit — target 1 for real, 0 for fake — so
+with s = `real_label`, 1 unless one-sided label smoothing lowers it (Salimans et al. 2016: a
+discriminator that may not be certain of real data sends the generator gentler gradients).
+Both are data log-likelihoods of the discriminator's unit — target s for real, 0 for fake — so
 their gradients are ``units.log_prob_grad`` at d sent back by ``kernels.backprop``: J_D through
 the discriminator only (the fakes are fixed inputs), J_G through the discriminator to its input
 (∂J/∂x of a given layer) and from there through the generator. Updates alternate: each minibatch
@@ -39,6 +42,7 @@ class AdversarialObjective:
         self.judge, self.input = critic_layer(program), critic_input(program)
         self.pack = program.layers[self.input].size // program.layers[self.data].size
         self.dropout, self.every = stage.dropout, stage.discriminator_steps
+        self.real_label = stage.real_label
         self.generator = _keys(program, "generative")
         self.discriminator = _keys(program, "recognition")
         self.keys = self.generator + self.discriminator
@@ -92,7 +96,7 @@ class AdversarialObjective:
     def discriminator_gradient(self, params: dict, real, z: dict, rng: Rng | None = None) -> dict:
         """∂J_D/∂θ_D, batch sums; the fakes G(z) enter as fixed inputs."""
         grads = {}
-        for x, target in ((real, 1.0), (self.generate(params, z), 0.0)):
+        for x, target in ((real, self.real_label), (self.generate(params, z), 0.0)):
             tape = self._critic_tape(params, x, rng)
             part = backward(self.program, params, tape, self._verdict_grad(params, tape, target),
                             wanted=self.discriminator)
@@ -115,7 +119,8 @@ class AdversarialObjective:
     def value_d(self, params: dict, real, z: dict, rng: Rng | None = None) -> float:
         """J_D summed over the batch (what ``discriminator_gradient`` ascends)."""
         fake = self.generate(params, z)
-        return self._log_verdict(params, real, 1.0, rng) + self._log_verdict(params, fake, 0.0, rng)
+        return (self._log_verdict(params, real, self.real_label, rng)
+                + self._log_verdict(params, fake, 0.0, rng))
 
     def value_g(self, params: dict, z: dict, rng: Rng | None = None) -> float:
         """J_G summed over the batch (what ``generator_gradient`` ascends)."""

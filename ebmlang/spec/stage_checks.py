@@ -288,6 +288,8 @@ def _rule_options(stage, at: str) -> Iterator[Problem]:
     if stage.k_schedule and stage.rule in BACKPROP_RULES + STORAGE_RULES + ("updown",):
         yield (f"{at}.k_schedule", f"{at}.k_schedule applies to rules cd, pcd, boltzmann and dbm, "
                f"not {stage.rule}")
+    if stage.real_label != 1.0 and stage.rule != "adversarial":
+        yield f"{at}.real_label", f"{at}.real_label applies to rule adversarial, not {stage.rule}"
     if stage.discriminator_steps != 1 and stage.rule != "adversarial":
         yield f"{at}.discriminator_steps", f"{at}.discriminator_steps applies to rule adversarial, not {stage.rule}"
     if stage.rule in BACKPROP_RULES:

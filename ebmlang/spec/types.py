@@ -171,6 +171,7 @@ class TrainSpec:
     corruption: Choice | None = None
     dropout: float = 0.0
     discriminator_steps: int = 1
+    real_label: float = 1.0
     clip_norm: float | None = None
     centering: CenteringSpec | None = None
     clamp: tuple | None = None
