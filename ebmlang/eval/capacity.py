@@ -59,8 +59,8 @@ def overlap_curve(task: CurveTask) -> list[float]:
     for i, alpha in enumerate(study.loads):
         p = max(1, int(round(alpha * task.n)))
         seeds = [(task.spec.seed, task.n, i, t) for t in range(study.trials)]
-        trials = [mean_final_overlap(model, task.layer, task.rule, task.n, p, study.max_sweeps, seed)
-                  for seed in seeds]
+        trials = [mean_final_overlap(model, task.layer, task.rule, task.n, p, study.max_sweeps,
+                                     seed) for seed in seeds]
         curve.append(float(np.mean(trials)))
     return curve
 

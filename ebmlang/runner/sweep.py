@@ -265,7 +265,8 @@ def _claim(folder: RunFolder, settings: SweepSettings) -> None:
 
 
 def _settings_record(settings: SweepSettings, axes=()) -> dict:
-    record = {"spec": str(Path(settings.spec_path).resolve()), "overrides": list(settings.overrides)}
+    record = {"spec": str(Path(settings.spec_path).resolve()),
+              "overrides": list(settings.overrides)}
     if axes:
         record["axes"] = {a.key: list(a.values) for a in axes}
     return record

@@ -46,8 +46,9 @@ class PathMap(Constraint):
 
 SWEEP = Section("sweep", {
     "grid": Field(PathMap(ListOf(AnyValue(), 1), "lists of values to try"),
-                  doc="the values to try at each spec path (e.g. `train.k: [1, 3, 10]`); the trials "
-                      "are the product of the lists, each one `ebm run` with those values set"),
+                  doc="the values to try at each spec path (e.g. `train.k: [1, 3, 10]`); the "
+                      "trials are the product of the lists, each one `ebm run` with those values "
+                      "set"),
     "seeds": Field(Int(1), 1, "runs of every point, with seed = seed, seed + 1, …"),
     "metric": Field(Str(), None, "the summary.json key plotted against each swept value "
                     "(default: the log-likelihood, accuracy, error or rating RMSE the trials "

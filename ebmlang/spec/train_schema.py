@@ -145,8 +145,9 @@ TRAIN = Section("train", {
                        "Gaussian RBMs with large learning rates this way)"),
     "discriminator_steps": Field(Int(1), 1, "rule adversarial: discriminator updates (one per minibatch) per "
                                  "generator update"),
-    "real_label": Field(Float(0.5, 1.0, min_open=True), 1.0, "rule adversarial: the discriminator's target "
-                        "on real data; below 1, one-sided label smoothing (Salimans et al. 2016)"),
+    "real_label": Field(Float(0.5, 1.0, min_open=True), 1.0,
+                        "rule adversarial: the discriminator's target on real data; below 1, "
+                        "one-sided label smoothing (Salimans et al. 2016)"),
     "centering": Field(Section("centering", {
         "rate": Field(Float(0.0, 1.0, min_open=True), 0.01, "sliding-average rate ν of the offsets: "
                       "μ ← (1 − ν) μ + ν ⟨s⟩₊")}, lambda **kw: CenteringSpec(**kw), switchable=True), None,
