@@ -99,8 +99,8 @@ def time_gemm_floor(x, batch, xp, seed):
 
 def time_graph_floor(x, batch, xp, seed):
     """The same GEMMs captured once as a CUDA graph and replayed (CuPy): what is left when no
-    launch costs anything. Full batches only; outputs preallocated (no allocation may happen
-    while a stream is being captured)."""
+    launch costs anything. Full batches only; outputs preallocated, so the graph holds GEMMs
+    and nothing else."""
     w = xp.asarray(0.01 * np.random.default_rng(seed).standard_normal((784, 500)), dtype=np.float32)
     h, v1 = xp.empty((batch, 500), np.float32), xp.empty((batch, 784), np.float32)
     dw = xp.empty((784, 500), np.float32)
@@ -113,13 +113,16 @@ def time_graph_floor(x, batch, xp, seed):
         xp.matmul(v.T, h, out=dw)
         xp.matmul(v1.T, h, out=dw)
 
+    sync(xp)                                # w, on the default stream, is ready
     with stream:
         gemms(x[:batch])                    # cuBLAS's handle and workspace, outside the capture
         stream.synchronize()
         stream.begin_capture()
-        for i in range(0, len(x) - batch + 1, batch):
-            gemms(x[i:i + batch])
-        graph = stream.end_capture()
+        try:
+            for i in range(0, len(x) - batch + 1, batch):
+                gemms(x[i:i + batch])
+        finally:
+            graph = stream.end_capture()    # never leave the stream capturing
         graph.launch(stream)                # the first launch uploads the graph
         stream.synchronize()
         t0 = time.perf_counter()
@@ -128,13 +131,23 @@ def time_graph_floor(x, batch, xp, seed):
     return time.perf_counter() - t0
 
 
+def usable(contender, *args) -> bool:
+    """Whether a bench-only contender runs here at all (a tiny run first): one that cannot is
+    left out with its reason, rather than taking the other contenders' figures down with it."""
+    try:
+        return contender(*args) is not None
+    except Exception as exc:
+        print(f"  ({contender.__name__} left out: {type(exc).__name__}: {exc})")
+        return False
+
+
 def time_torch(host, batch, seed):
     """The PyTorch loop a GPU user writes in ten minutes (bench only: never a dependency);
     None without torch or a CUDA device."""
     try:
         import torch
     except ImportError:
-        return None
+        return None             # any other failure (a build without this GPU) tells its reason
     if not torch.cuda.is_available():
         return None
     gen = torch.Generator(device="cuda").manual_seed(seed)
@@ -187,11 +200,12 @@ def main():
                   ("plain loop", lambda r: time_plain(x, args.batch, xp, r)),
                   ("GEMM floor", lambda r: time_gemm_floor(x, args.batch, xp, r))]
     if args.backend == "cupy":
-        contenders.append(("CUDA graph floor", lambda r: time_graph_floor(x, args.batch, xp, r)))
-        if time_torch(host[: args.batch * 2], args.batch, 0) is not None:
+        if usable(time_graph_floor, x[: args.batch * 2], args.batch, xp, 0):
+            contenders.append(("CUDA graph floor", lambda r: time_graph_floor(x, args.batch, xp, r)))
+            times["CUDA graph floor"] = []
+        if usable(time_torch, host[: args.batch * 2], args.batch, 0):
             contenders.append(("PyTorch loop", lambda r: time_torch(host, args.batch, r)))
             times["PyTorch loop"] = []
-        times["CUDA graph floor"] = []
     time_alternating(contenders, args.repeats, times)
     if args.backend == "numpy":   # scikit-learn: its default float64, and float32
         for r in range(2):

@@ -190,8 +190,26 @@ def cmd_sweep(args) -> int:
     _checked_spec(args.spec, args.overrides, args)
     settings = SweepSettings(args.spec, args.out, tuple(args.grid), args.seeds,
                              tuple(args.overrides), args.scheduler, args.workers, args.metric)
-    rows = sweep(settings, note=lambda text: print(text, flush=True))
+    rows = sweep(settings, note=_printer())
     return 2 if any(r["status"] == "failed" for r in rows) else 0     # the table says which
+
+
+def _printer():
+    """print for progress lines, falling silent (not stopping the work) once the reader of a
+    pipe has gone (`ebm sweep ... | head`)."""
+    gone = False
+
+    def note(text: str) -> None:
+        nonlocal gone
+        if gone:
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            gone = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+    return note
 
 
 def cmd_schema(args) -> int:

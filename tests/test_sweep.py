@@ -213,7 +213,7 @@ def test_twelve_trials_over_two_grids_on_a_local_cluster(tmp_path):
     assert (out / "sweep.png").exists()
 
 
-def test_a_scheduler_and_worker_started_apart_with_dasks_own_commands(tmp_path):
+def test_a_scheduler_and_worker_started_apart_with_dasks_own_commands(tmp_path, monkeypatch):
     pytest.importorskip("dask.distributed")
     dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
     if dask is None:
@@ -222,24 +222,52 @@ def test_a_scheduler_and_worker_started_apart_with_dasks_own_commands(tmp_path):
     common = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     scheduler = subprocess.Popen([dask, "scheduler", "--scheduler-file", str(file), "--port", "0",
                                   "--no-dashboard", "--host", "127.0.0.1"], **common)
+    elsewhere = tmp_path / "worker-home"           # the worker runs in another folder
+    elsewhere.mkdir()
     worker = None
     try:
-        deadline = time.time() + 60
-        while not file.exists() and time.time() < deadline:
-            time.sleep(0.2)
-        address = json.loads(file.read_text())["address"]
+        address = _scheduler_address(file)
         worker = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
-                                   "--no-dashboard"], **common)
-        spec, out = write_spec(tmp_path), tmp_path / "sw"
+                                   "--no-dashboard"], cwd=elsewhere, **common)
+        _wait_for_a_worker(address)
+        spec = write_spec(tmp_path)
+        monkeypatch.chdir(tmp_path)                 # a relative --out
         code = sweep(spec, "--grid", "train.k=1,2", "--grid", "model.layers.h.size=2,3",
-                     "--scheduler", address, "--out", out)
+                     "--scheduler", address, "--out", "sw")
         assert code == 0
-        assert [r["status"] for r in rows(out)] == ["done"] * 4
+        assert [r["status"] for r in rows(tmp_path / "sw")] == ["done"] * 4
+        assert len(list((tmp_path / "sw" / "trials").glob("*/summary.json"))) == 4
+        assert not (elsewhere / "sw").exists()
     finally:
         for proc in (worker, scheduler):
             if proc is not None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=30)
+                _stop(proc)
+
+
+def _scheduler_address(file: Path) -> str:
+    """The address in Dask's scheduler file, once it is written whole."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            return json.loads(file.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.2)
+    raise AssertionError("the Dask scheduler wrote no scheduler file in 60 s")
+
+
+def _wait_for_a_worker(address: str) -> None:
+    from dask.distributed import Client
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(1, timeout=60)
+
+
+def _stop(proc) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 def test_an_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):
@@ -272,12 +300,12 @@ def test_a_trial_waits_for_a_run_of_a_killed_sweep_still_holding_its_folder(tmp_
     (tmp_path / "run.lock").write_text("")
     holder = subprocess.Popen([sys.executable, "-c", (
         "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
-        "print('held', flush=True); time.sleep(1.5)"), str(tmp_path / "run.lock")],
+        "print('held', flush=True); time.sleep(3)"), str(tmp_path / "run.lock")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     t0 = time.perf_counter()
     RunFolder(tmp_path).wait_until_free(poll=0.05)
-    assert time.perf_counter() - t0 > 1.0       # it returned only once the holder let go
+    assert time.perf_counter() - t0 > 1.5       # it returned only once the holder let go
     holder.wait(timeout=30)
 
 
@@ -294,3 +322,44 @@ def test_without_dask_trials_run_one_after_another_saying_how_to_get_it(monkeypa
     assert sweep(spec, "--grid", "train.k=1,2", "--out", out) == 0
     assert "one after another" in capsys.readouterr().out
     assert [r["status"] for r in rows(out)] == ["done", "done"]
+
+
+# ------------------------------------------------------------------------ values and identity
+def test_values_that_read_alike_get_folders_of_their_own_and_keep_their_type(tmp_path):
+    trials = plan_trials([Axis("model.couplings.0.init.normal.mean", ("-1", "1"), (None,) * 2)])
+    assert trials[1].name == "mean=1" and trials[0].name.startswith("mean=1~")
+    spec, out = write_spec(tmp_path), tmp_path / "sw"
+    code = sweep(spec, "--grid", "train.optimizer.sgd.lr=1e-3,0.1", "--grid",
+                 "model.layers.h.size=2", "--scheduler", "serial", "--out", out)
+    assert code == 0
+    assert [r["train.optimizer.sgd.lr"] for r in rows(out)] == [0.001, 0.1]    # floats, not text
+
+
+def test_a_trial_folder_run_with_another_spec_is_never_reported_as_this_trial(tmp_path):
+    spec, out = write_spec(tmp_path), tmp_path / "sw"
+    assert sweep(spec, "--grid", "train.k=1", "--scheduler", "serial", "--out", out) == 0
+    spec.write_text(spec.read_text().replace("lr: 0.1", "lr: 0.2"))      # edited since
+    assert sweep(spec, "--grid", "train.k=1", "--scheduler", "serial", "--out", out) == 2
+    (row,) = rows(out)
+    assert row["status"] == "failed" and "holds a run of another spec" in row["error"]
+
+
+def test_list_valued_axes_are_plotted_and_the_fallback_metric_is_no_swept_value(tmp_path):
+    from ebmlang.runner.table import choose_metric
+    spec, out = write_spec(tmp_path), tmp_path / "sw"
+    assert sweep(spec, "--grid", "train.batch_size=10", "--grid",
+                 "model.layers.v.shape=[2, 2],[4, 1]", "--scheduler", "serial", "--out", out) == 0
+    assert (out / "sweep.png").exists()
+    table = [{**r, "log_likelihood.exact": None} for r in rows(out)]
+    chosen = choose_metric(table, skip={"train.batch_size", "model.layers.v.shape"})
+    assert chosen not in ("train.batch_size", "model.layers.v.shape") and chosen is not None
+
+
+def test_a_value_that_breaks_another_line_says_which_value_did(tmp_path, capsys):
+    spec = write_spec(tmp_path)
+    spec.write_text(spec.read_text().replace("v: {size: 4, units: binary}",
+                                             "v: {size: 4, units: binary, shape: [2, 2]}"))
+    assert sweep(spec, "--grid", "model.layers.v.size=4,5", "--out", tmp_path / "sw",
+                 "--scheduler", "serial") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{spec}:") and "with model.layers.v.size=5" in err[0]

@@ -90,6 +90,7 @@ def capacity_study(spec: Spec, study: CapacitySpec, report=None, map_tasks=_in_o
             report(task.rule, task.n, critical)
     largest = str(max(study.sizes))
     for rule in study.rules:
-        out[rule]["overlap"] = {str(n): out[rule]["overlap"][str(n)] for n in study.sizes}
+        for part in ("overlap", "critical_load_by_size"):     # tasks finish in any order
+            out[rule][part] = {str(n): out[rule][part][str(n)] for n in study.sizes}
         out[rule]["critical_load"] = out[rule]["critical_load_by_size"][largest]
     return out

@@ -206,13 +206,14 @@ def save_sweep(path: Path, rows: list[dict], keys: list[str], metric: str) -> No
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), dpi=100, squeeze=False)
     done = [r for r in rows if isinstance(r.get(metric), (int, float))]
     for ax, key in zip(axes[0], keys):
-        values = list(dict.fromkeys(r[key] for r in rows))
+        label = {id(r): _hashable(r[key]) for r in rows}      # a list or mapping by its text
+        values = list(dict.fromkeys(label.values()))
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         where = {v: (v if numeric else i) for i, v in enumerate(values)}
-        xs = [where[r[key]] for r in done]
+        xs = [where[label[id(r)]] for r in done]
         ax.plot(xs, [r[metric] for r in done], "o", alpha=0.5, markersize=4)
-        means = [(where[v], np.mean([r[metric] for r in done if r[key] == v]))
-                 for v in values if any(r[key] == v for r in done)]
+        means = [(where[v], np.mean([r[metric] for r in done if label[id(r)] == v]))
+                 for v in values if any(label[id(r)] == v for r in done)]
         ax.plot(*zip(*sorted(means)), "-", color="C1")
         if numeric and min(values) > 0 and max(values) >= 20 * min(values):
             ax.set_xscale("log")
@@ -222,3 +223,7 @@ def save_sweep(path: Path, rows: list[dict], keys: list[str], metric: str) -> No
         ax.set_ylabel(metric)
         _label(ax, key, f"{metric} by {key.rpartition('.')[2]}")
     _save(fig, path)
+
+
+def _hashable(value):
+    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)

@@ -61,15 +61,21 @@ class DaskExecutor:
         from dask.distributed import Client, LocalCluster
         self._cluster = None
         if address is None:
-            self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
+            # memory_limit=0: no nanny restarts a worker at a share of the RAM; every trial was
+            # checked against the machine's memory before the sweep started
+            self._cluster = LocalCluster(n_workers=workers or usable_cores(),
                                          threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
-            self.client = Client(self._cluster)
+                                         dashboard_address=None, memory_limit=0)
+            try:
+                self.client = Client(self._cluster)
+            except BaseException:
+                self._cluster.close()
+                raise
             self.name = f"dask LocalCluster ({len(self._cluster.workers)} processes)"
         else:
             try:
                 self.client = Client(address, timeout="10s")
-            except OSError as exc:
+            except (OSError, ValueError, TypeError) as exc:   # unreachable, or not an address
                 raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler "
                                  f"({exc})") from None
             self.name = f"dask scheduler {address}"
@@ -81,9 +87,9 @@ class DaskExecutor:
 
     def map(self, fn: Callable, tasks: Iterable) -> Iterator[tuple[int, object]]:
         from dask.distributed import as_completed
-        # pure=False: two identical tasks (say a retried trial) must both run
-        futures = [self.client.submit(fn, task, pure=False, key=f"ebm-task-{i}-{os.getpid()}")
-                   for i, task in enumerate(tasks)]
+        # pure=False: Dask makes each key unique, so two sweeps on one scheduler never share a
+        # result, and a task submitted again runs again
+        futures = [self.client.submit(fn, task, pure=False) for task in tasks]
         index = {f.key: i for i, f in enumerate(futures)}
         for future in as_completed(futures):
             try:
@@ -102,6 +108,14 @@ class DaskExecutor:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or CI's limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:          # not on Linux
+        return os.cpu_count() or 1
 
 
 def make_executor(scheduler: str | None, workers: int | None = None, note=print):

@@ -18,6 +18,7 @@ is reported where it was written (the spec's `sweep.grid` or the `--grid` argume
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -28,7 +29,8 @@ from pathlib import Path
 import yaml
 
 from ..errors import Diagnostic, EbmError, Location, SpecError, UsageError, one_line
-from ..spec import Spec, load_spec
+from ..spec import Spec, load_spec, to_yaml
+from ..spec.nodes import FLOAT_WITH_EXPONENT, parse_yaml, to_plain
 from .executors import Failure, make_executor
 from .folder import RunFolder
 from .table import flat_numbers, write_csv
@@ -103,8 +105,22 @@ def spec_axes(spec: Spec) -> list[Axis]:
 
 
 def yaml_text(value) -> str:
-    """One value as flow-style YAML (a string that reads as a number stays quoted)."""
-    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...")
+    """One value as flow-style YAML that the spec loader reads back as the same value (a string
+    that reads as a number, `1e-3` included, stays quoted)."""
+    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, width=10**6)
+    return text.strip().removesuffix("\n...")
+
+
+def yaml_value(text: str):
+    """A grid value's text read as the spec loader reads it (`1e-3` is a float)."""
+    return to_plain(parse_yaml(text, GRID_ARG))
+
+
+class _Dumper(yaml.SafeDumper):
+    """Quotes the strings that the spec loader would read as floats (``nodes._Loader``)."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_WITH_EXPONENT, list("-+0123456789"))
 
 
 def seed_axis(spec: Spec, seeds: int) -> Axis:
@@ -129,8 +145,10 @@ def combine_axes(spec: Spec, cli_axes: list[Axis], seeds: int | None) -> list[Ax
 
 
 def plan_trials(axes: list[Axis]) -> list[Trial]:
-    """The product of the axes, named by their values (stable when axes grow, so a larger sweep
-    in the same folder reuses the trials already run)."""
+    """The product of the axes, named by their values (stable when an axis gets more values, so
+    a larger sweep in the same folder reuses the trials already run). A value that does not
+    read as a folder name as it is (`-1`, `[784, 30]`) is shortened and followed by a hash of
+    its text, so two values never share a folder."""
     labels = _labels(axes)
     trials = []
     for texts in itertools.product(*(a.values for a in axes)):
@@ -149,33 +167,39 @@ def _labels(axes: list[Axis]) -> list[str]:
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-")[:40] or "x"
+    readable = re.sub(r"[^A-Za-z0-9.+]+", "-", text).strip("-")[:40] or "x"
+    if readable == text:
+        return text
+    return f"{readable}~{hashlib.sha1(text.encode()).hexdigest()[:6]}"
 
 
 # ---------------------------------------------------------------------------------- validation
 def check_trials(spec_path: str, base: list[str], axes: list[Axis], trials: list[Trial]) -> None:
-    """Load every value alone, then every trial, before anything runs: a bad value is reported
-    where it was written; a bad combination at its first axis, naming the trial."""
+    """Load every value alone, then every trial, before anything runs, each within the memory
+    allowed. A mistake in a value is reported where the value was written; one that the value
+    causes elsewhere (a shape that no longer fits) where it shows, saying which value did it."""
     problems = []
     for axis in axes:
         for text, where in zip(axis.values, axis.where):
-            problems += _relocated(spec_path, base + [f"{axis.key}={text}"], where)
+            problems += _relocated(spec_path, base + [f"{axis.key}={text}"], where,
+                                   f"with {axis.key}={text}: ")
     if not problems:
         for trial in trials:
             problems += _relocated(spec_path, base + trial.overrides, axes[0].where[0],
-                                   f"trial {trial.name}: ")
+                                   f"in trial {trial.name}: ")
             if problems:
                 break
     if problems:
-        raise SpecError(problems)
+        raise SpecError(list({str(d): d for d in problems}.values()))     # each mistake once
 
 
-def _relocated(spec_path: str, overrides: list[str], where: Location, prefix: str = "") -> list:
+def _relocated(spec_path: str, overrides: list[str], where: Location, cause: str) -> list:
+    from ..spec.resources import check_resources
     try:
-        load_spec(spec_path, overrides)
+        check_resources(load_spec(spec_path, overrides))
     except EbmError as exc:
-        return [Diagnostic(where, prefix + d.message) if d.location.file == "--set" else d
-                for d in exc.diagnostics]
+        return [Diagnostic(where, d.message) if d.location.file == "--set" else
+                Diagnostic(d.location, cause + d.message) for d in exc.diagnostics]
     return []
 
 
@@ -186,21 +210,36 @@ def run_trial(task: TrialTask) -> dict:
     from . import run
     folder = RunFolder(task.folder)
     folder.wait_until_free()        # a task of a killed sweep may still be running this trial
-    if _finished(folder):
-        return {"status": "done", "summary": json.loads(folder.file("summary.json").read_text()),
-                "seconds": None, "resumed": "skipped"}
     t0 = time.perf_counter()
-    resume = folder.file("model.npz").exists()
     try:
         spec = load_spec(task.spec_path, list(task.overrides)).replace(sweep=None)
-        summary = run(spec, task.folder, resume=resume, progress=False)
+        how = _how_to_start(folder, spec)
+        if how != "skipped":
+            run(spec, task.folder, resume=how == "from checkpoint", progress=False)
     except EbmError as exc:
         first = exc.diagnostics[0]      # at --set:1:COL the place says nothing: the message alone
         line = one_line(first.message) if first.location.file == "--set" else str(first)
         return {"status": "failed", "error": line,
                 "seconds": round(time.perf_counter() - t0, 3)}
-    return {"status": "done", "summary": summary, "seconds": round(time.perf_counter() - t0, 3),
-            "resumed": "from checkpoint" if resume else "no"}
+    summary = json.loads(folder.file("summary.json").read_text())    # as a rerun will see it
+    return {"status": "done", "summary": summary, "resumed": how,
+            "seconds": None if how == "skipped" else round(time.perf_counter() - t0, 3)}
+
+
+def _how_to_start(folder: RunFolder, spec: Spec) -> str:
+    """`skipped` (finished), `from checkpoint` (killed mid-run) or `no` (a fresh start); a
+    folder that was run with another spec (the spec file or --set changed since) is refused,
+    never skipped or resumed as if it were this trial."""
+    written = folder.file("spec.resolved.yaml")
+    if not written.exists():
+        return "no"
+    if written.read_text() != to_yaml(spec):
+        raise UsageError(f"{folder.path} holds a run of another spec (the spec or its values "
+                         "changed since it ran); delete it or choose another --out",
+                         Location(str(written), 1, 1))
+    if _finished(folder):
+        return "skipped"
+    return "from checkpoint" if folder.file("model.npz").exists() else "no"
 
 
 def _finished(folder: RunFolder) -> bool:
@@ -235,9 +274,9 @@ def sweep(settings: SweepSettings, note=print) -> list[dict]:
     _claim(folder, settings)
     metric = settings.metric or (spec.sweep.metric if spec.sweep else None)
     executor = make_executor(settings.scheduler, settings.workers, note)
-    note(f"{spec.name}: {len(trials)} trials over {', '.join(a.key for a in axes)} "
-         f"on {executor.name}; folder {folder.path}")
     try:
+        note(f"{spec.name}: {len(trials)} trials over {', '.join(a.key for a in axes)} "
+             f"on {executor.name}; folder {folder.path}")
         rows = _execute(executor, settings, base, axes, trials, folder, note)
     finally:
         executor.close()
@@ -274,7 +313,8 @@ def _settings_record(settings: SweepSettings, axes=()) -> dict:
 
 def _execute(executor, settings, base, axes, trials, folder, note) -> list[dict]:
     spec_path = str(Path(settings.spec_path).resolve())
-    tasks = [TrialTask(spec_path, tuple(base + t.overrides), str(folder.file("trials") / t.name))
+    trials_dir = folder.file("trials").resolve()         # workers may run in other folders
+    tasks = [TrialTask(spec_path, tuple(base + t.overrides), str(trials_dir / t.name))
              for t in trials]
     rows: list[dict | None] = [None] * len(trials)
     counts = {"done": 0, "failed": 0}
@@ -291,7 +331,7 @@ def _execute(executor, settings, base, axes, trials, folder, note) -> list[dict]
 
 def _row(trial: Trial, outcome: dict) -> dict:
     row = {"trial": trial.name, "status": outcome["status"]}
-    row.update({key: yaml.safe_load(text) for key, text in trial.settings})
+    row.update({key: yaml_value(text) for key, text in trial.settings})
     row["seconds"] = outcome.get("seconds")
     row["error"] = outcome.get("error")
     row.update(flat_numbers(outcome.get("summary") or {}))
@@ -313,7 +353,7 @@ def _write_outputs(folder: RunFolder, settings, axes, rows, metric, note) -> Non
     record = {"settings": _settings_record(settings, axes), "rows": rows}
     folder.write_text("sweep.json", json.dumps(record, indent=1, default=str) + "\n")
     write_csv(folder, "sweep.csv", rows)
-    chosen = metric or choose_metric(rows)
+    chosen = metric or choose_metric(rows, skip={a.key for a in axes})
     if chosen is None or not any(isinstance(r.get(chosen), (int, float)) for r in rows):
         note(f"no finished trial has the number '{chosen}' in its summary.json: no sweep.png"
              if chosen else "no trial finished with a number to plot: no sweep.png")

@@ -27,14 +27,14 @@ def flat_numbers(summary: dict, prefix: str = "") -> dict:
     return out
 
 
-def choose_metric(rows: list[dict]) -> str | None:
+def choose_metric(rows: list[dict], skip: set = frozenset()) -> str | None:
     """A preferred metric that some row has, else the first number of the first finished row
-    that is not bookkeeping (epochs, seconds)."""
+    that is neither bookkeeping (epochs, seconds) nor in ``skip`` (the swept values)."""
     present = set().union(*(r.keys() for r in rows)) if rows else set()
     for key in PREFERRED_METRICS:
         if key in present:
             return key
-    skip = {"seconds", "train_seconds", "epochs", "seed"}
+    skip = {"seconds", "train_seconds", "epochs", "seed", *skip}
     for row in rows:
         if row["status"] != "done":
             continue

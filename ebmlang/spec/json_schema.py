@@ -164,7 +164,7 @@ class _Writer:
     @_inline.register(PathMap)
     def _path_map(self, c: PathMap) -> dict:
         return {"type": "object", "minProperties": 1,
-                "propertyNames": {"pattern": DOTTED_PATH.pattern},
+                "propertyNames": {"pattern": _anchored(DOTTED_PATH.pattern)},
                 "additionalProperties": self.schema(c.value)}
 
     @_inline.register(AnyValue)

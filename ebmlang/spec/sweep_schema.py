@@ -8,7 +8,7 @@ from .constraints import Constraint, Field, Int, ListOf, Section, Str, dotted
 from .nodes import Map, to_plain
 from .types import SweepSpec
 
-DOTTED_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+DOTTED_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 
 
 class AnyValue(Constraint):
@@ -33,7 +33,7 @@ class PathMap(Constraint):
             return ctx.error(node, f"{dotted(path)} must be {self.describe()}")
         out = {}
         for key, child in node.entries.items():
-            if not DOTTED_PATH.match(key):
+            if not DOTTED_PATH.fullmatch(key):
                 ctx.error(node.key_locs[key], f"{dotted(path)}: '{key}' is not a dotted spec path "
                           "(names joined by '.', e.g. train.optimizer.sgd.lr)")
                 continue
