@@ -154,6 +154,9 @@ def cmd_validate(args) -> int:
             spec = _checked_spec(path, args.overrides, args)
             if spec.model is not None:
                 read_init_files(spec, lower(build_graph(spec), get_namespace("numpy"), spec.dtype))
+            if spec.sweep is not None:          # every trial `ebm sweep` would run
+                from .runner.sweep import check_sweep
+                check_sweep(spec, path, args.overrides)
         except EbmError as exc:
             problems += exc.diagnostics
     for d in problems:

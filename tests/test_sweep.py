@@ -363,3 +363,11 @@ def test_a_value_that_breaks_another_line_says_which_value_did(tmp_path, capsys)
                  "--scheduler", "serial") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"{spec}:") and "with model.layers.v.size=5" in err[0]
+
+
+def test_validate_checks_every_trial_of_a_sweep_section(tmp_path, capsys):
+    spec = write_spec(tmp_path, "sweep:\n  grid:\n    train.k: [1, 0]\n")
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{spec}:17:") and "train.k must be" in err[0]
+    assert main(["validate", str(SPECS / "rbm-bars-and-stripes.yaml")]) == 0

@@ -193,6 +193,12 @@ def check_trials(spec_path: str, base: list[str], axes: list[Axis], trials: list
         raise SpecError(list({str(d): d for d in problems}.values()))     # each mistake once
 
 
+def check_sweep(spec: Spec, spec_path: str, base: list[str]) -> None:
+    """`ebm validate` of a spec with a sweep section: its trials as `ebm sweep` would plan them."""
+    axes = combine_axes(spec, [], None)
+    check_trials(spec_path, list(base), axes, plan_trials(axes))
+
+
 def _relocated(spec_path: str, overrides: list[str], where: Location, cause: str) -> list:
     from ..spec.resources import check_resources
     try:
