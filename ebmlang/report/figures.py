@@ -13,9 +13,13 @@ from .png import diverging, grey, upscale, write_png
 
 def _plt():
     with _IMPORT_LOCK:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        return _import_pyplot()
+
+
+def _import_pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     return plt
 
 
@@ -24,8 +28,24 @@ _IMPORT_LOCK = threading.Lock()
 
 def import_in_background() -> None:
     """Start importing matplotlib (half a second) on a thread, while training runs: BLAS releases
-    the interpreter, so the import costs the run nothing on its critical path."""
-    threading.Thread(target=_plt, daemon=True).start()
+    the interpreter, so the import costs the run nothing on its critical path. The thread also
+    draws one throw-away figure, since the first figure of a process pays again as much (fonts
+    found and loaded, text layout caches); a figure wanted meanwhile waits for the lock."""
+    threading.Thread(target=_import_and_warm, daemon=True).start()
+
+
+def _import_and_warm() -> None:
+    with _IMPORT_LOCK:
+        _import_pyplot()
+        import io
+
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(2, 2), dpi=50)     # not pyplot's: no figure the run could see
+        ax = fig.subplots()
+        ax.plot([1, 2], [1, 0], marker="o", markersize=3)
+        _label(ax, "epoch", "warm-up")
+        fig.tight_layout()
+        fig.savefig(io.BytesIO(), format="png")
 
 
 def _save(fig, path: Path, tight: bool = True) -> None:

@@ -100,14 +100,14 @@ class Trainer:
         rng = self.epoch_rng(epoch)
         n = next(iter(train.values())).shape[0]
         order = rng.permutation(n)
-        # dense data is shuffled once on the backend; sparse rows are densified a minibatch at a
-        # time
-        shuffled = {k: v if is_sparse(v) else v[xp.asarray(order)] for k, v in train.items()}
+        # each minibatch gathers its rows: no shuffled copy of the whole set (on 60,000 MNIST
+        # images that copy is 188 MB of fresh pages per epoch); sparse rows are densified here
+        on_backend = xp.asarray(order)
         size = self.spec.batch_size
         for start in range(0, n, size):
             rows = slice(start, start + size)
-            batch = {k: v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v) else v[rows]
-                     for k, v in shuffled.items()}
+            batch = {k: v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v) else v[on_backend[rows]]
+                     for k, v in train.items()}
             self.step(st, batch, rng)
             if on_batch is not None:
                 on_batch(min(start + size, n), n)
