@@ -3,7 +3,8 @@ and resume, and the measures of generated samples on known inputs.
 
 GANs are drawn as specs: a gaussian latent z of 1–2 units, a generator of 0–2 hidden layers (any
 unit type) into a binary or gaussian data layer, a discriminator of 1–2 hidden layers into one
-binary unit, reading the data layer or, packed (PacGAN), a layer of two samples side by side.
+binary unit, reading the data layer or, packed (PacGAN), a layer of two samples side by side;
+any hidden layer of either player may be batch-normalised.
 """
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ HIDDEN = ("binary", "spin", "gaussian", "rectified", "leaky")
 INIT = {"normal": {"std": 0.7}}
 
 
-def gan_spec(data: str, generator: list, discriminator: list, latent: int, pack: int) -> dict:
+def gan_spec(data: str, generator: list, discriminator: list, latent: int, pack: int,
+             normalized: tuple = ()) -> dict:
+    """``normalized``: the hidden layers with `normalize: batch`."""
     layers = {"v": _layer(data, 3), "z": {"size": latent, "units": "gaussian"}}
     layers.update({f"g{i}": _layer(k, 2) for i, k in enumerate(generator)})
     source = "v" if pack == 1 else "packed"
@@ -35,6 +38,8 @@ def gan_spec(data: str, generator: list, discriminator: list, latent: int, pack:
         layers["packed"] = {**_layer(data, 3), "size": 3 * pack}
     layers.update({f"d{i}": _layer(k, 2) for i, k in enumerate(discriminator)})
     layers["d"] = {"size": 1, "units": "binary"}
+    for name in normalized:
+        layers[name]["normalize"] = {"batch": {"momentum": 0.3, "epsilon": 1e-3}}
     gen = ["z"] + [f"g{i}" for i in range(len(generator))] + ["v"]
     dis = [source] + [f"d{i}" for i in range(len(discriminator))] + ["d"]
     couplings = [{"between": [a, b], "kind": "generative", "init": INIT} for a, b in zip(gen, gen[1:])]
@@ -46,8 +51,10 @@ def gan_spec(data: str, generator: list, discriminator: list, latent: int, pack:
 def gans(draw):
     generator = [draw(st.sampled_from(HIDDEN)) for _ in range(draw(st.integers(0, 2)))]
     discriminator = [draw(st.sampled_from(HIDDEN)) for _ in range(draw(st.integers(1, 2)))]
+    hidden = [f"g{i}" for i in range(len(generator))] + [f"d{i}" for i in range(len(discriminator))]
+    normalized = tuple(name for name in hidden if draw(st.booleans()))
     return gan_spec(draw(st.sampled_from(["binary", "gaussian"])), generator, discriminator,
-                    draw(st.integers(1, 2)), draw(st.sampled_from([1, 2])))
+                    draw(st.integers(1, 2)), draw(st.sampled_from([1, 2])), normalized)
 
 
 @settings(max_examples=80, deadline=None)
@@ -55,7 +62,7 @@ def gans(draw):
 def test_both_players_gradients_match_finite_differences(backend, spec, dropout, seed, real_label):
     model = compile_spec(parse_spec(yaml.safe_dump(spec), "gan.yaml"), backend)
     program, xp, gen = model.program, model.xp, np.random.default_rng(seed)
-    params = {k: v if k.startswith("sigma.") else v + xp.asarray(gen.normal(0, 0.3, v.shape))
+    params = {k: v if k.startswith(("sigma.", "run")) else v + xp.asarray(gen.normal(0, 0.3, v.shape))
               for k, v in model.params.items()}
     stage = TrainSpec(rule="adversarial", dropout=dropout, real_label=real_label)
     objective = make_objective(program, stage, ("v",), seed)

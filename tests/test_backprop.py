@@ -4,7 +4,7 @@ Nets are drawn as specs: a chain of layers of any unit type (rectified included)
 recognition couplings, with random skip connections, decoded by generative couplings that are
 tied to the encoder's weights or untied; or a classifier whose top layer is a softmax label.
 Every objective built on the backprop kernel (reconstruction with its sparsity and denoising
-options, dropout, supervised) must have a gradient equal to the finite-difference slope of its
+options, dropout, batch normalisation, supervised) must have a gradient equal to the finite-difference slope of its
 value (the noise held fixed), in float64, for every parameter it trains.
 """
 from __future__ import annotations
@@ -37,7 +37,8 @@ def _layer(kind: str, size: int) -> dict:
 
 @st.composite
 def nets(draw):
-    """(spec dict, rule): an autoencoder (reconstruction) or a classifier (supervised)."""
+    """(spec dict, rule): an autoencoder (reconstruction) or a classifier (supervised), some of
+    its layers batch-normalised."""
     rule = draw(st.sampled_from(["reconstruction", "supervised"]))
     depth = draw(st.integers(1, 3))
     kinds = [draw(st.sampled_from(DATA))] + [draw(st.sampled_from(HIDDEN)) for _ in range(depth)]
@@ -56,6 +57,11 @@ def nets(draw):
         for a, b in zip(names, names[1:]):
             tied = draw(st.booleans())
             couplings.append({"between": [b, a], "kind": "generative", **({"tied": True} if tied else {"init": init})})
+    # batch normalisation where one pass computes the layer: an autoencoder's code and output,
+    # any layer above a classifier's input
+    for name in (names[1:] if rule == "supervised" else [names[0], names[-1]]):
+        if draw(st.booleans()):
+            layers[name]["normalize"] = {"batch": {"momentum": 0.3, "epsilon": 1e-3}}
     return {"name": "net", "dtype": "float64", "model": {"layers": layers, "couplings": couplings}}, rule
 
 
@@ -82,7 +88,7 @@ def test_gradient_matches_finite_differences(backend, net, sparse, corruption, d
     gen = np.random.default_rng(seed)
     # every parameter away from its initial value (recognition biases start at 0: a rectified
     # unit fed only by masked inputs would sit on its kink)
-    params = {k: v if k.startswith("sigma.") else v + model.xp.asarray(gen.normal(0, 0.3, v.shape))
+    params = {k: v if k.startswith(("sigma.", "run")) else v + model.xp.asarray(gen.normal(0, 0.3, v.shape))
               for k, v in model.params.items()}
     names = list(program.layers)
     clamp = (names[0],) if rule == "reconstruction" else (names[0], names[-1])

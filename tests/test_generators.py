@@ -117,18 +117,22 @@ def test_a_vae_with_a_2d_latent_draws_its_manifold(tmp_path):
     assert code == 0 and "manifold.png" in summary["figures"]
 
 
-def test_a_gan_trains_reports_its_measures_and_resumes_bit_for_bit(tmp_path):
-    code, summary, whole = run_spec(tmp_path, GAN, "whole")
+@pytest.mark.parametrize("batch_norm", ["none", "both"])
+def test_a_gan_trains_reports_its_measures_and_resumes_bit_for_bit(tmp_path, batch_norm):
+    text = GAN.replace("    pack: 2\n", f"    pack: 2\n    batch_norm: {batch_norm}\n")
+    code, summary, whole = run_spec(tmp_path, text, "whole")
     assert code == 0
     assert summary["gan.modes_of"] == 9 and 0 <= summary["gan.modes"] <= 9 and "samples.png" in summary["figures"]
     records = [json.loads(line) for line in (whole / "metrics.jsonl").read_text().splitlines()]
     assert {"loss_d", "loss_g", "d_real", "d_fake", "modes", "high_quality"} <= set(records[-1])
-    code, _, broken = run_spec(tmp_path, GAN, "broken", "template.gan.train.epochs=2")
+    code, _, broken = run_spec(tmp_path, text, "broken", "template.gan.train.epochs=2")
     assert code == 0
     with np.load(broken / "model.npz") as z:
         assert int(z["counter.discriminator_steps"]) == 2 * 40
     assert main(["run", "--resume", str(broken), "--quiet", "--set", "train.0.epochs=4"]) == 0
-    assert_same_run(whole, broken)
+    assert_same_run(whole, broken)      # the running statistics too: they are in model.npz
+    with np.load(whole / "model.npz") as z:
+        assert ("runmean.g1" in z.files and "runvar.d1" not in z.files) == (batch_norm == "both")
 
 
 def test_the_scoring_classifier_rates_real_digits_high_and_one_digit_low(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ differences, and the importance-sampled bound (IWAE) against the exact log-likel
 small enough to integrate.
 
 VAEs are drawn as specs: a data layer of any energy unit type, an encoder of 0–2 hidden layers
-(any unit type) into a gaussian latent z with a log-variance head (from the last hidden layer, or
+(any unit type, each possibly batch-normalised) into a gaussian latent z with a log-variance head (from the last hidden layer, or
 from every hidden layer with skip maps), and a decoder from z back to the data.
 """
 from __future__ import annotations
@@ -29,11 +29,15 @@ DATA = ("binary", "spin", "gaussian", "softmax")
 INIT = {"normal": {"std": 0.7}}
 
 
-def vae_spec(data: str, hidden: list, latent: int, skip: bool = False, dtype: str = "float64") -> dict:
+def vae_spec(data: str, hidden: list, latent: int, skip: bool = False, dtype: str = "float64",
+             normalized: tuple = ()) -> dict:
+    """``normalized``: the hidden layers with `normalize: batch`."""
     layers = {"v": _layer(data, 3)}
     layers.update({f"e{i}": _layer(k, 2) for i, k in enumerate(hidden)})
     layers["z"] = {"size": latent, "units": "gaussian"}
     layers.update({f"d{i}": _layer(k, 2) for i, k in enumerate(hidden)})
+    for name in normalized:
+        layers[name]["normalize"] = {"batch": {"momentum": 0.3, "epsilon": 1e-3}}
     enc = ["v"] + [f"e{i}" for i in range(len(hidden))]
     dec = [f"d{i}" for i in reversed(range(len(hidden)))] + ["v"]
     couplings = [{"between": [a, b], "kind": "recognition", "init": INIT} for a, b in zip(enc, enc[1:] + ["z"])]
@@ -46,12 +50,15 @@ def vae_spec(data: str, hidden: list, latent: int, skip: bool = False, dtype: st
 @st.composite
 def vaes(draw):
     hidden = [draw(st.sampled_from(HIDDEN)) for _ in range(draw(st.integers(0, 2)))]
-    return vae_spec(draw(st.sampled_from(DATA)), hidden, draw(st.integers(1, 3)), draw(st.booleans()))
+    names = [f"{side}{i}" for side in "ed" for i in range(len(hidden))]
+    normalized = tuple(name for name in names if draw(st.booleans()))
+    return vae_spec(draw(st.sampled_from(DATA)), hidden, draw(st.integers(1, 3)), draw(st.booleans()),
+                    normalized=normalized)
 
 
 def _perturbed(model, gen) -> dict:
     """Every parameter away from its initial value (zero biases would put rectified units on their kink)."""
-    return {k: v if k.startswith("sigma.") else v + model.xp.asarray(gen.normal(0, 0.3, v.shape))
+    return {k: v if k.startswith(("sigma.", "run")) else v + model.xp.asarray(gen.normal(0, 0.3, v.shape))
             for k, v in model.params.items()}
 
 

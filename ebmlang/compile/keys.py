@@ -9,6 +9,9 @@
     lvweight.<a>.<b>    (size_a, size_b)   a recognition map a → b into the log-variance ℓ of a
                                            gaussian layer's q(b | ·) = N(μ, diag e^ℓ) (a VAE's encoder)
     lvbias.<layer>      (size,)            the bias of that log-variance
+    gain.<layer>        (size,)            the gain γ of a batch-normalised layer (`normalize: batch`)
+    runmean.<layer>     (size,)            its running mean of the input field: not trained by
+    runvar.<layer>      (size,)            gradients but averaged in training (kernels/normalization.py)
 
 The parameter dicts stay keyed by these strings (they are the fixed file format); code that needs
 to know a key's role asks ``program.keys[key]`` instead of splitting the string.
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES = ("bias", "sigma", "weight", "recbias", "lvweight", "lvbias")
+ROLES = ("bias", "sigma", "weight", "recbias", "lvweight", "lvbias", "gain", "runmean", "runvar")
+RUNNING_ROLES = ("runmean", "runvar")
 PAIR_ROLES = ("weight", "lvweight")
 
 
@@ -31,7 +35,8 @@ class ParamKey:
         role, *layers = text.split(".")
         if role not in ROLES or len(layers) != (2 if role in PAIR_ROLES else 1):
             raise ValueError(f"'{text}' is not a parameter key (bias.<layer>, sigma.<layer>, weight.<a>.<b>, "
-                             "recbias.<layer>, lvweight.<a>.<b>, lvbias.<layer>)")
+                             "recbias.<layer>, lvweight.<a>.<b>, lvbias.<layer>, gain.<layer>, "
+                             "runmean.<layer>, runvar.<layer>)")
         return cls(role, tuple(layers))
 
     def __str__(self) -> str:
@@ -45,6 +50,12 @@ class ParamKey:
     def decays(self) -> bool:
         """Weight decay applies to couplings, never to biases or σ."""
         return self.role in PAIR_ROLES
+
+    @property
+    def running(self) -> bool:
+        """A running average of batch statistics: state kept with the parameters, never a
+        gradient's target."""
+        return self.role in RUNNING_ROLES
 
     @property
     def log_scale(self) -> bool:
@@ -73,4 +84,17 @@ def lvbias_key(layer: str) -> str:
     return f"lvbias.{layer}"
 
 
-__all__ = ["PAIR_ROLES", "ParamKey", "ROLES", "bias_key", "lvbias_key", "recbias_key", "sigma_key", "weight_key"]
+def gain_key(layer: str) -> str:
+    return f"gain.{layer}"
+
+
+def runmean_key(layer: str) -> str:
+    return f"runmean.{layer}"
+
+
+def runvar_key(layer: str) -> str:
+    return f"runvar.{layer}"
+
+
+__all__ = ["PAIR_ROLES", "ParamKey", "ROLES", "RUNNING_ROLES", "bias_key", "gain_key", "lvbias_key", "recbias_key",
+           "runmean_key", "runvar_key", "sigma_key", "weight_key"]

@@ -1,5 +1,6 @@
 """Initial parameters of a Program: `bias.<layer>`, `sigma.<layer>`, `weight.<a>.<b>`, `recbias.<layer>`
-and `lvbias.<layer>` (zero), `lvweight.<a>.<b>`.
+and `lvbias.<layer>` (zero), `lvweight.<a>.<b>`; for a batch-normalised layer `gain.<layer>` (one),
+`runmean.<layer>` (zero) and `runvar.<layer>` (one).
 
 Draws happen on the host with NumPy and are then moved to the backend, so a CPU run and a GPU
 run of the same spec and seed start from the same parameters.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec.constraints import Choice
-from .keys import weight_key
+from .keys import gain_key, runmean_key, runvar_key, weight_key
 from .program import Program
 
 
@@ -98,6 +99,10 @@ def init_params(program: Program, seed: int, data_mean: dict | None = None, file
             host[f"bias.{name}"] = _draw(layer.bias_init, (layer.size,), gen)
         if layer.units.name == "gaussian":
             host[f"sigma.{name}"] = np.full(layer.size, layer.sigma)
+        if layer.normalize is not None:         # γ = 1; running statistics of a standard field
+            host[gain_key(name)] = np.ones(layer.size)
+            host[runmean_key(name)] = np.zeros(layer.size)
+            host[runvar_key(name)] = np.ones(layer.size)
     for c in program.directed:
         if c.kind == "recognition":
             host[f"recbias.{c.b}"] = np.zeros(program.layers[c.b].size)

@@ -24,7 +24,7 @@ import numpy as np
 from ..graph.builders import bipartite_mask, lateral_mask
 from ..spec.constraints import Choice
 from ..units import UnitType
-from .keys import ParamKey, bias_key, lvbias_key, recbias_key, sigma_key
+from .keys import ParamKey, bias_key, gain_key, lvbias_key, recbias_key, runmean_key, runvar_key, sigma_key
 from .schedule import Block, Piece, colour_schedule
 
 
@@ -39,6 +39,7 @@ class LayerInfo:
     bias_init: Choice
     gain: float = 1.0       # factor on the field (bias + input) in conditionals; ≠ 1 only in pretraining stages
     bias_key: str = ""      # the parameter used as its bias; a DBN's RBM view reads `recbias.<layer>`
+    normalize: Choice | None = None     # `batch`: its directed input field is batch-normalised
 
     def __post_init__(self):
         if not self.bias_key:
@@ -46,7 +47,10 @@ class LayerInfo:
 
     @property
     def param_keys(self) -> tuple:
-        return (self.bias_key,) + ((sigma_key(self.name),) if self.units.name == "gaussian" else ())
+        own = (self.bias_key,) + ((sigma_key(self.name),) if self.units.name == "gaussian" else ())
+        if self.normalize is not None:
+            own += (gain_key(self.name), runmean_key(self.name), runvar_key(self.name))
+        return own
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,8 @@ class Program:
 
 def lower(graph: nx.MultiDiGraph, xp: ModuleType = np, dtype: str = "float32") -> Program:
     layers = {name: LayerInfo(name, d["size"], d["units"], d["shape"], d["sigma"], d["learn_sigma"],
-                              d["bias_init"]) for name, d in graph.nodes(data=True)}
+                              d["bias_init"], normalize=d.get("normalize"))
+              for name, d in graph.nodes(data=True)}
     everything = [_coupling(graph, {**d, "key": key}, xp) for _, _, key, d in graph.edges(keys=True, data=True)]
     everything = _tie(everything)
     order = list(layers)

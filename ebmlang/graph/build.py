@@ -1,7 +1,7 @@
 """Stage 2, build: Spec -> a networkx graph of layers (nodes) and couplings (edges).
 
 Node attributes: ``size``, ``units`` (a UnitType), ``kind``, ``shape``, ``sigma``,
-``learn_sigma``, ``bias_init``. Edges run a → b in the declared order (a MultiDiGraph, since a
+``learn_sigma``, ``bias_init``, ``normalize`` (None, or the `batch` choice). Edges run a → b in the declared order (a MultiDiGraph, since a
 DBN joins one pair by a generative edge down and a recognition edge up). Edge attributes:
 the multigraph's edge key (`weight.a.b`; a tied directed edge a → b shares `weight.b.a`; a
 log-variance head `lvweight.a.b`), ``head`` (`mean` or `log_variance`),
@@ -30,7 +30,7 @@ def build_graph(spec: Spec) -> nx.MultiDiGraph:
         g.add_node(name, size=layer.size, kind=layer.units, shape=layer.shape,
                    units=make_units(layer.units, layer.size, layer.categories, layer.missing),
                    sigma=layer.sigma if layer.sigma is not None else 1.0,
-                   learn_sigma=layer.learn_sigma, bias_init=layer.bias)
+                   learn_sigma=layer.learn_sigma, bias_init=layer.bias, normalize=layer.normalize)
     for i, c in enumerate(spec.model.couplings):
         a, b = c.between
         stencil = _stencil(c)

@@ -14,7 +14,8 @@ def describe(program: Program) -> str:
              f"T = {program.temperature:g}", "layers:"]
     for name, info in program.layers.items():
         shape = f"  shape {'x'.join(map(str, info.shape))}" if info.shape else ""
-        lines.append(f"  {name:<10} {info.units.name:<9} {info.size:>6}{shape}")
+        norm = "  batch-normalised" if info.normalize is not None else ""
+        lines.append(f"  {name:<10} {info.units.name:<9} {info.size:>6}{shape}{norm}")
     lines.append("couplings:")
     for c in program.couplings:
         edges = _edge_count(program, c)

@@ -30,7 +30,12 @@ given standard normal noise ε (B, n) its value is the reparameterised draw (Kin
 
     z = μ + e^{ℓ/2} ⊙ ε,   so   ∂J/∂μ = ∂J/∂z,   ∂J/∂ℓ = ∂J/∂z ⊙ ε ⊙ e^{ℓ/2} / 2  (+ direct terms)
 
-(without noise, z = μ: the posterior mean). All of it is checked against central finite
+(without noise, z = μ: the posterior mean). A layer declared with `normalize: batch` takes the
+batch-normalised field γ ⊙ (u_l − m)/√(v + ε) in place of u_l (``normalization``): with the
+batch's statistics when the forward pass is run with ``train=True`` (an objective's step), with
+their running averages otherwise; its ∂J/∂u_l then passes back through that map.
+
+All of it is checked against central finite
 differences on random nets (tests/test_backprop.py), the noise held fixed.
 """
 from __future__ import annotations
@@ -38,9 +43,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..compile import Program
-from ..compile.keys import lvbias_key, sigma_key
+from ..compile.keys import gain_key, lvbias_key, sigma_key
 from ..units import LayerParams
 from .directed import directed_bias_key, directed_params
+from .normalization import normalize, normalize_backward, update_running
 
 
 @dataclass(frozen=True)
@@ -63,12 +69,13 @@ class Net:
                    tuple((last[n], n) for n in clamp if n in last))
 
     def run(self, program: Program, params: dict, data: dict, dropout: float = 0.0, rng=None,
-            noise: dict | None = None) -> "Tape":
+            noise: dict | None = None, train: bool = False) -> "Tape":
         """The forward pass on ``data``; with ``dropout``, every hidden node (not a target) loses
-        that fraction of its units, drawn from ``rng``; ``noise`` draws the stochastic layers."""
+        that fraction of its units, drawn from ``rng``; ``noise`` draws the stochastic layers;
+        ``train`` normalises with batch statistics."""
         hidden = (lambda node: node not in self.targets) if dropout else None
         return forward(program, params, {n: data[n] for n in self.inputs}, self.passes, dropout, rng, hidden,
-                       noise)
+                       noise, train)
 
     def log_likelihood(self, program: Program, params: dict, tape: "Tape", data: dict):
         """Σ of log p(data | u) over the targets, per row: (B,)."""
@@ -90,6 +97,7 @@ class Tape:
     conds: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
     masks: dict = field(default_factory=dict)      # dropout: node -> kept/(1 − p), 0 where dropped
+    norms: dict = field(default_factory=dict)      # batch-normalised node -> Normalized
     logvar: dict = field(default_factory=dict)     # stochastic node -> ℓ, the log-variance of q
     noise: dict = field(default_factory=dict)      # stochastic node -> ε of its reparameterised draw
 
@@ -115,21 +123,24 @@ def _stat_params(program: Program, params: dict, layer: str) -> LayerParams:
 
 
 def forward(program: Program, params: dict, given: dict, passes: tuple, dropout: float = 0.0, rng=None,
-            droppable=None, noise: dict | None = None) -> Tape:
+            droppable=None, noise: dict | None = None, train: bool = False) -> Tape:
     """Run ``passes`` (kinds, e.g. ("recognition", "generative")) from ``given`` ({layer: (B, n)}).
 
     Dropout (Srivastava et al. 2014): each node for which ``droppable(node)`` holds has a random
     fraction ``dropout`` of its units set to 0 and the rest scaled by 1/(1 − dropout), so that the
     net without dropout (evaluation) sees the same expected input. ``noise`` ({layer: ε (B, n)})
-    draws the stochastic layers of the recognition pass as μ + e^{ℓ/2} ε; without it they take μ."""
+    draws the stochastic layers of the recognition pass as μ + e^{ℓ/2} ε; without it they take μ.
+    Batch-normalised layers use the batch's statistics with ``train``, the running ones without."""
     tape, t, noise = Tape(tuple(passes), dict(given)), program.temperature, noise or {}
     stochastic = set(program.stochastic)
     for index, kind in enumerate(passes):
         for name in program.order.get(kind, ()):
             u = _field(program, params, tape, index, program.directed_into(name, kind))
-            units = program.layers[name].units
+            info, node = program.layers[name], (index, name)
+            if info.normalize is not None:
+                u, tape.norms[node] = normalize(program.xp, params, name, info.normalize.options, u, train)
+            units = info.units
             cond = units.conditional(u, directed_params(program, params, name, kind), t)
-            node = (index, name)
             tape.inputs[node], tape.conds[node] = u, cond
             value = units.mean(cond)
             if kind == "recognition" and name in stochastic:
@@ -190,6 +201,9 @@ def backward(program: Program, params: dict, tape: Tape, grad_u: dict, grad_x: d
             if gu is None:
                 continue
             grads.add(directed_bias_key(program, name, kind), lambda: units.bias_grad(gu, p).sum(axis=0))
+            if node in tape.norms:              # back through γ ⊙ x̂ to the raw field
+                gu, gain_grad = normalize_backward(params, tape.norms[node], gu)
+                grads.add(gain_key(name), lambda: gain_grad)
             for c in program.directed_into(name, kind):
                 _into_parent(program, params, tape, index, c, gu, grads, grad_x)
     return grads.sums
@@ -230,6 +244,19 @@ class _Grads:
         self.sums[key] = self.sums[key] + g if key in self.sums else g
 
 
+def gain_keys(program: Program, layers) -> list:
+    """The gains γ of the batch-normalised layers among ``layers``: trained with the weights."""
+    return [gain_key(n) for n in dict.fromkeys(layers) if program.layers[n].normalize is not None]
+
+
+def update_running_statistics(program: Program, params: dict, tape: Tape) -> None:
+    """After a training forward pass: the running averages of every batch-normalised node move
+    towards its batch statistics (in place; ``normalization.update_running``)."""
+    for norm in tape.norms.values():
+        options = program.layers[norm.layer].normalize.options
+        update_running(params, norm, options["momentum"], norm.centred.shape[0])
+
+
 def log_likelihood(program: Program, params: dict, tape: Tape, targets: dict):
     """Σ over loss nodes of log p(data | u), per row (B,): ``targets`` maps node -> data (B, n)."""
     total = 0
@@ -250,4 +277,4 @@ def log_likelihood_grads(program: Program, params: dict, tape: Tape, targets: di
     return grads
 
 
-__all__ = ["Net", "Tape", "backward", "forward", "log_likelihood", "log_likelihood_grads"]
+__all__ = ["Net", "Tape", "backward", "forward", "gain_keys", "log_likelihood", "log_likelihood_grads", "update_running_statistics"]

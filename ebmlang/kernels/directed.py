@@ -7,7 +7,8 @@ For a target layer l with the parents P of one kind (couplings a → l, W_al of 
     p(x_l | x_P) = the unit type's conditional at bias + u_l, temperature T
     log p(x_l | x_P) = −(E_self(x_l; b) − s(x_l)·u_l)/T − A_l(u_l)
 
-with b the layer's generative bias `bias.l`, or its recognition bias `recbias.l` in q. A pass
+with b the layer's generative bias `bias.l`, or its recognition bias `recbias.l` in q; a
+batch-normalised layer's u_l is normalised with its running statistics (``normalization``). A pass
 visits the targets in topological order (``program.order[kind]``), parents first.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..compile import Program
 from ..compile.keys import recbias_key, sigma_key
 from ..units import LayerParams
 from .energy import apply_coupling, coupling_stats
+from .normalization import normalize_running
 
 
 def directed_bias_key(program: Program, name: str, kind: str) -> str:
@@ -28,13 +30,17 @@ def directed_params(program: Program, params: dict, name: str, kind: str) -> Lay
 
 
 def directed_input(program: Program, params: dict, state: dict, name: str, kind: str):
-    """u_l from the parents of ``name`` by couplings of ``kind``: (batch, size)."""
+    """u_l from the parents of ``name`` by couplings of ``kind``: (batch, size); for a
+    batch-normalised layer, normalised with its running statistics."""
     edges = program.directed_into(name, kind)
     stats = coupling_stats(program, params, {c.a: state[c.a] for c in edges})
     total = None
     for c in edges:
         term = apply_coupling(c, params[c.key], stats[c.a], into_b=not c.transposed)
         total = term if total is None else total + term
+    info = program.layers[name]
+    if info.normalize is not None:
+        total = normalize_running(program.xp, params, name, info.normalize.options, total)
     return total
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from ..backend import Rng
 from ..compile import Program
-from ..kernels.backprop import backward, forward
+from ..kernels.backprop import backward, forward, gain_keys, update_running_statistics
 from ..kernels.directed import directed_bias_key, directed_params
 from ..kernels.prior import latents, prior_draws
 from .state import ObjectiveState
@@ -57,10 +57,10 @@ class AdversarialObjective:
         rows = real.shape[0]
         if rows == 0:           # a last minibatch smaller than one pack
             return
-        yield self.discriminator_gradient(params, real, self.draw(params, rows, rng), rng), 1.0 / rows
+        yield self.discriminator_gradient(params, real, self.draw(params, rows, rng), rng, step=True), 1.0 / rows
         state.counters["discriminator_steps"] += 1
         if state.counters["discriminator_steps"] % self.every == 0:
-            yield self.generator_gradient(params, self.draw(params, rows, rng), rng), 1.0 / rows
+            yield self.generator_gradient(params, self.draw(params, rows, rng), rng, step=True), 1.0 / rows
 
     def trim(self, x):
         """The rows of ``x`` that fill whole packs."""
@@ -70,20 +70,28 @@ class AdversarialObjective:
         """Latents from their prior: {latent: (rows, n)}."""
         return prior_draws(self.program, params, rows, rng, (self.data,))
 
-    def generate(self, params: dict, z: dict):
-        """G(z): the data layer's conditional mean, (rows, n)."""
-        return self._generator_tape(params, z).output(self.data)
+    def generate(self, params: dict, z: dict, train: bool = False, step: bool = False):
+        """G(z): the data layer's conditional mean, (rows, n); ``train`` normalises with batch
+        statistics, and ``step`` also moves the running averages."""
+        return self._generator_tape(params, z, train, step).output(self.data)
 
-    def _generator_tape(self, params: dict, z: dict):
-        return forward(self.program, params, z, ("generative",))
+    def _generator_tape(self, params: dict, z: dict, train: bool = True, step: bool = False):
+        tape = forward(self.program, params, z, ("generative",), train=train)
+        if step:
+            update_running_statistics(self.program, params, tape)
+        return tape
 
-    def _critic_tape(self, params: dict, x, rng: Rng | None):
+    def _critic_tape(self, params: dict, x, rng: Rng | None, train: bool = True, step: bool = False):
         """The discriminator's tape on ``x`` (B, n), packed to (B/m, m·n); dropout on its hidden
-        layers when it is set and ``rng`` is given."""
+        layers when it is set and ``rng`` is given; batch statistics with ``train``, moved into
+        the running averages with ``step``."""
         packed = x.reshape(x.shape[0] // self.pack, -1)
         dropout = self.dropout if rng else 0.0
-        return forward(self.program, params, {self.input: packed}, ("recognition",), dropout, rng,
-                       lambda node: node[1] != self.judge)
+        tape = forward(self.program, params, {self.input: packed}, ("recognition",), dropout, rng,
+                       lambda node: node[1] != self.judge, train=train)
+        if step:
+            update_running_statistics(self.program, params, tape)
+        return tape
 
     def _verdict_grad(self, params: dict, tape, target: float) -> dict:
         """{output node: ∂ log q(d = target | u)/∂u}."""
@@ -93,22 +101,25 @@ class AdversarialObjective:
         p = directed_params(self.program, params, self.judge, "recognition")
         return {node: units.log_prob_grad(x, cond, p, self.program.temperature)}
 
-    def discriminator_gradient(self, params: dict, real, z: dict, rng: Rng | None = None) -> dict:
-        """∂J_D/∂θ_D, batch sums; the fakes G(z) enter as fixed inputs."""
+    def discriminator_gradient(self, params: dict, real, z: dict, rng: Rng | None = None,
+                               step: bool = False) -> dict:
+        """∂J_D/∂θ_D, batch sums; the fakes G(z) enter as fixed inputs. Batch-normalised layers
+        see the real and the fake batch apart; with ``step`` (a training step, not a check)
+        their running averages move."""
         grads = {}
-        for x, target in ((real, self.real_label), (self.generate(params, z), 0.0)):
-            tape = self._critic_tape(params, x, rng)
+        for x, target in ((real, self.real_label), (self.generate(params, z, True, step), 0.0)):
+            tape = self._critic_tape(params, x, rng, step=step)
             part = backward(self.program, params, tape, self._verdict_grad(params, tape, target),
                             wanted=self.discriminator)
             grads = {k: grads[k] + g if k in grads else g for k, g in part.items()}
         return grads
 
-    def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None) -> dict:
+    def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None, step: bool = False) -> dict:
         """∂J_G/∂θ_G, batch sums: ∂J_G/∂x at the discriminator's input, unpacked, then back
         through the generator."""
-        made = self._generator_tape(params, z)
+        made = self._generator_tape(params, z, step=step)
         fake = made.output(self.data)
-        judged = self._critic_tape(params, fake, rng)
+        judged = self._critic_tape(params, fake, rng, step=step)
         at_input: dict = {}
         verdict = self._verdict_grad(params, judged, 1.0)
         backward(self.program, params, judged, verdict, wanted=(), inputs=at_input)
@@ -118,17 +129,17 @@ class AdversarialObjective:
 
     def value_d(self, params: dict, real, z: dict, rng: Rng | None = None) -> float:
         """J_D summed over the batch (what ``discriminator_gradient`` ascends)."""
-        fake = self.generate(params, z)
+        fake = self.generate(params, z, train=True)
         return (self._log_verdict(params, real, self.real_label, rng)
                 + self._log_verdict(params, fake, 0.0, rng))
 
     def value_g(self, params: dict, z: dict, rng: Rng | None = None) -> float:
         """J_G summed over the batch (what ``generator_gradient`` ascends)."""
-        return self._log_verdict(params, self.generate(params, z), 1.0, rng)
+        return self._log_verdict(params, self.generate(params, z, train=True), 1.0, rng)
 
     def verdict(self, params: dict, x) -> float:
         """The mean of D over the packs of ``x``."""
-        return float(self._critic_tape(params, self.trim(x), None).output(self.judge).mean())
+        return float(self._critic_tape(params, self.trim(x), None, train=False).output(self.judge).mean())
 
     def _log_verdict(self, params: dict, x, target: float, rng) -> float:
         """Σ over packs of log q(d = target | pack)."""
@@ -153,10 +164,10 @@ def critic_input(program: Program) -> str:
 
 
 def _keys(program: Program, kind: str) -> tuple:
-    """The trainable weights and the biases of the ``kind`` pass."""
+    """The trainable weights, the biases and the gains of the ``kind`` pass."""
     weights = [c.key for c in program.directed if c.kind == kind and c.trainable]
     biases = [directed_bias_key(program, n, kind) for n in program.order.get(kind, ())]
-    return tuple(dict.fromkeys(weights + biases))
+    return tuple(dict.fromkeys(weights + biases + gain_keys(program, program.order.get(kind, ()))))
 
 
 __all__ = ["AdversarialObjective", "critic_input", "critic_layer"]

@@ -19,11 +19,13 @@ Three regularisers:
   ∂J/∂x_j = −cost · (−ρ/ρ̂_j + (1 − ρ)/(1 − ρ̂_j)).
 
 Gradients are batch sums with scale 1/B, like every objective's; the optimizer does the rest.
+The forward pass of a step normalises batch-normalised layers with the batch's statistics, and
+the step moves their running averages.
 """
 from __future__ import annotations
 
 from ..compile import Program
-from ..kernels.backprop import Net, backward
+from ..kernels.backprop import Net, backward, gain_keys, update_running_statistics
 from ..kernels.directed import directed_bias_key, directed_params
 from .state import ObjectiveState
 
@@ -42,7 +44,8 @@ class BackpropObjective:
         used = [c for c in program.directed if c.kind in kinds]
         targets = [(kind, n) for kind in self.net.passes for n in program.order.get(kind, ())]
         biases = [directed_bias_key(program, n, kind) for kind, n in targets]
-        self.keys = tuple(dict.fromkeys([c.key for c in used if c.trainable] + biases))
+        self.keys = tuple(dict.fromkeys([c.key for c in used if c.trainable] + biases
+                                        + gain_keys(program, [n for _, n in targets])))
         if self.sparsity is not None:
             hidden = [n for n in program.order.get("recognition", ()) if n not in clamp]
             self.sparse_node = (0, self.sparsity.layer or hidden[0])
@@ -52,6 +55,7 @@ class BackpropObjective:
 
     def gradient(self, params: dict, state: ObjectiveState, batch: dict, rng) -> tuple[dict, float]:
         tape = self._forward(params, batch, rng)
+        update_running_statistics(self.program, params, tape)
         grad_u = self.net.loss_grads(self.program, params, tape, batch)
         if self.sparsity is not None:
             node, penalty = self.sparse_node, self._sparsity_grad(params, tape)
@@ -75,7 +79,7 @@ class BackpropObjective:
         given = {n: batch[n] for n in self.net.inputs}
         if self.corruption is not None:
             given = {n: corrupt(x, self.corruption, rng) for n, x in given.items()}
-        return self.net.run(self.program, params, given, self.dropout, rng)
+        return self.net.run(self.program, params, given, self.dropout, rng, train=True)
 
     def _activity(self, tape):
         """The sparse layer's activations E[x | u], before any dropout: (B, n)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 from ..backend import namespace_of
 from ..compile import Program
 from ..compile.keys import bias_key, lvbias_key, sigma_key
-from ..kernels.backprop import Net, backward
+from ..kernels.backprop import Net, backward, gain_keys, update_running_statistics
 from ..kernels.directed import directed_bias_key, directed_params
 from .backprop import PASSES as NET_PASSES
 from .state import ObjectiveState
@@ -52,7 +52,8 @@ class ElboObjective:
         used = [c for c in program.directed if c.trainable]
         targets = [(kind, n) for kind in PASSES for n in program.order.get(kind, ())]
         biases = [directed_bias_key(program, n, kind) for kind, n in targets]
-        self.keys = tuple(dict.fromkeys([c.key for c in used] + biases + [lvbias_key(z) for z in self.latent]))
+        self.keys = tuple(dict.fromkeys([c.key for c in used] + biases + [lvbias_key(z) for z in self.latent]
+                                        + gain_keys(program, [n for _, n in targets])))
 
     def init_state(self, params: dict) -> ObjectiveState:
         return ObjectiveState()
@@ -69,7 +70,8 @@ class ElboObjective:
     def gradient_with(self, params: dict, batch: dict, noise: dict) -> dict:
         """∂L/∂θ summed over the batch, for the given draws ``noise``."""
         program, t = self.program, self.program.temperature
-        tape = self.net.run(program, params, batch, noise=noise)
+        tape = self.net.run(program, params, batch, noise=noise, train=True)
+        update_running_statistics(program, params, tape)
         grad_u = self.net.loss_grads(program, params, tape, batch)
         grad_logvar = {}
         for z in self.latent:
@@ -87,12 +89,13 @@ class ElboObjective:
     def value(self, params: dict, batch: dict, noise: dict) -> float:
         """Σ over the batch of log p(x | z) − KL(q ‖ p) at the draws ``noise``: what ``gradient``
         ascends."""
-        return float(self.elbo(params, batch, noise).sum())
+        return float(self.elbo(params, batch, noise, train=True).sum())
 
-    def elbo(self, params: dict, batch: dict, noise: dict):
-        """The one-draw ELBO of each row: (B,)."""
+    def elbo(self, params: dict, batch: dict, noise: dict, train: bool = False):
+        """The one-draw ELBO of each row: (B,); ``train`` normalises with batch statistics, as a
+        training step does."""
         program = self.program
-        tape = self.net.run(program, params, batch, noise=noise)
+        tape = self.net.run(program, params, batch, noise=noise, train=train)
         total = self.net.log_likelihood(program, params, tape, batch)
         for z in self.latent:
             node = (0, z)

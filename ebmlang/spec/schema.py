@@ -37,6 +37,13 @@ INIT = Tagged("initialiser", {
                     lambda **kw: kw),
 })
 
+NORMALIZE = Tagged("normalization", {
+    "batch": Section("batch", {
+        "momentum": Field(Float(0.0, 1.0, min_open=True), 0.1, "weight ρ of each batch in the running averages"),
+        "epsilon": Field(POSITIVE, 1e-5, "ε added to the variance"),
+    }, lambda **kw: kw),
+})
+
 LAYER = Section("layer", {
     "size": Field(Int(1), doc="number of units (for softmax: groups × categories)"),
     "units": Field(Enum(*UNIT_TYPES), doc="unit type"),
@@ -45,6 +52,11 @@ LAYER = Section("layer", {
     "sigma": Field(POSITIVE, None, "gaussian only: standard deviation of each unit (default 1)"),
     "learn_sigma": Field(Bool(), False, "gaussian only: learn log σ along with the weights"),
     "bias": Field(INIT, Choice("zeros"), "initial biases (`data_rates`: logit of the data's mean)"),
+    "normalize": Field(NORMALIZE, None, "`batch`: the layer's directed input field is batch-normalised "
+                       "(Ioffe & Szegedy 2015) with a learned gain `gain.<layer>` before its bias, "
+                       "using the batch's statistics in training and their running averages "
+                       "`runmean.<layer>`, `runvar.<layer>` elsewhere; for layers of feed-forward nets "
+                       "trained by backpropagation (e.g. a GAN's generator)"),
     "missing": Field(Bool(), False, "softmax only: a group whose data is all zero is absent "
                      "from that example's model — neither sampled nor counted (an item a user "
                      "did not rate: Salakhutdinov, Mnih & Hinton 2007); training must start "

@@ -16,7 +16,9 @@ hand (and `spec.resolved.yaml` shows it). Layers are named `v` (the data), `h1`,
                   the discriminator v → d1 → … → d by recognition couplings (d one binary unit);
                   one stage of rule adversarial whose `optimizer` is the generator's, with the
                   discriminator's parameters in a group with `discriminator_optimizer`; with
-                  `pack: m` the discriminator reads a layer `packed` of m × size units.
+                  `pack: m` the discriminator reads a layer `packed` of m × size units; `batch_norm`
+                  batch-normalises the generator's hidden layers (and the discriminator's after
+                  its first).
     vae           the encoder v → h1 → … → z by recognition couplings, with a second map from the
                   last hidden layer into z's log-variance (`head: log_variance`); z gaussian with
                   prior N(0, I); the decoder z → … → v by untied generative couplings; one stage of
@@ -112,13 +114,17 @@ def _gan(o: dict) -> tuple[dict, dict]:
     layers.update({n: {"size": sizes[n], "units": o["discriminator_hidden"] or o["hidden"]}
                    for n in dis[1:-1]})
     layers["d"] = {"size": 1, "units": "binary"}
+    normalized = gen[1:-1] + (dis[2:-1] if o["batch_norm"] == "both" else [])
+    for name in normalized if o["batch_norm"] != "none" else ():
+        layers[name]["normalize"] = "batch"
     couplings = [{"between": [a, b], "kind": "generative",
                   "init": _weights(sizes[a], sizes[b], layers[b]["units"])}
                  for a, b in zip(gen, gen[1:])]
     couplings += [{"between": [a, b], "kind": "recognition",
                    "init": _weights(sizes[a], sizes[b], layers[b]["units"])}
                   for a, b in zip(dis, dis[1:])]
-    judge = [f"weight.{a}.{b}" for a, b in zip(dis, dis[1:])] + ["recbias.*"]
+    judge = ([f"weight.{a}.{b}" for a, b in zip(dis, dis[1:])] + ["recbias.*"]
+             + [f"gain.{n}" for n in normalized if n in dis])
     group = {"params": judge, "optimizer": dump(o["discriminator_optimizer"], OPTIMIZER)}
     return {"layers": layers, "couplings": couplings}, {"name": "gan", "rule": "adversarial", "groups": [group]}
 

@@ -205,6 +205,9 @@ TEMPLATE = Tagged("template", {
         "discriminator_hidden": Field(Enum(*UNIT_TYPES), None,
                                       "unit type of the discriminator's hidden layers "
                                       "(default: `hidden`)"),
+        "batch_norm": Field(Enum("none", "generator", "both"), "none",
+                            "batch-normalised hidden layers (`normalize: batch`): the generator's "
+                            "(as PacGAN's), or also the discriminator's after its first (as DCGAN's)"),
         "pack": Field(Int(1), 1, "samples the discriminator judges together (PacGAN, Lin et al. 2018): with m > 1 "
                       "it reads a layer `packed` of m × size units, m real or m generated samples side by side"),
         "train": Field(TRAIN, doc=f"the training stage, rule adversarial (its optimizer is the generator's): "

@@ -28,6 +28,7 @@ class LayerSpec:
     learn_sigma: bool = False
     bias: Choice = Choice("zeros")
     missing: bool = False
+    normalize: Choice | None = None
 
 
 @dataclass(frozen=True)
