@@ -16,6 +16,7 @@ from ebmlang.objectives import make_objective
 from ebmlang.spec.types import TrainSpec
 from ebmlang.units import LayerParams
 
+from runs import assert_matches_finite_differences
 from test_backprop import HIDDEN
 
 CLASSIFIER = {"name": "net", "dtype": "float64", "model": {
@@ -94,3 +95,19 @@ def test_the_running_averages_settle_at_the_population_statistics_of_the_field()
     shrink = rho / (2 - rho)
     assert np.all(np.abs(params["runmean.h"] - mean) < 5 * np.sqrt(shrink * var / rows))
     assert np.all(np.abs(params["runvar.h"] - var) < 5 * np.sqrt(shrink * 2 * var ** 2 / (rows - 1)))
+
+
+def test_a_single_row_is_normalised_by_the_running_statistics_and_its_gradient_is_exact():
+    """A ragged last minibatch of one row has no batch spread: training uses the running
+    statistics for it, and backpropagates through that fixed affine map."""
+    model, gen = _model(), np.random.default_rng(3)
+    params = dict(model.params, **{"runmean.h": gen.normal(size=3), "runvar.h": 0.5 + gen.random(3)})
+    batch = _batch(gen, 1)
+    objective = make_objective(model.program, TrainSpec(rule="supervised"), ("x", "y"), 0)
+    grads, _ = objective.gradient({k: v.copy() for k, v in params.items()}, objective.init_state(params),
+                                  batch, Rng(np, 0, 1))
+    assert_matches_finite_differences(lambda p: objective.value(p, batch, Rng(np, 0, 1)), params, grads,
+                                      objective.keys, np)
+    tape = forward(model.program, params, batch, ("recognition",), train=True)
+    running = forward(model.program, params, batch, ("recognition",))
+    np.testing.assert_allclose(tape.output("y"), running.output("y"), rtol=1e-12)

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ROLES = ("bias", "sigma", "weight", "recbias", "lvweight", "lvbias", "gain", "runmean", "runvar")
-RUNNING_ROLES = ("runmean", "runvar")
 PAIR_ROLES = ("weight", "lvweight")
 
 
@@ -50,12 +49,6 @@ class ParamKey:
     def decays(self) -> bool:
         """Weight decay applies to couplings, never to biases or σ."""
         return self.role in PAIR_ROLES
-
-    @property
-    def running(self) -> bool:
-        """A running average of batch statistics: state kept with the parameters, never a
-        gradient's target."""
-        return self.role in RUNNING_ROLES
 
     @property
     def log_scale(self) -> bool:
@@ -96,5 +89,5 @@ def runvar_key(layer: str) -> str:
     return f"runvar.{layer}"
 
 
-__all__ = ["PAIR_ROLES", "ParamKey", "ROLES", "RUNNING_ROLES", "bias_key", "gain_key", "lvbias_key", "recbias_key",
+__all__ = ["PAIR_ROLES", "ParamKey", "ROLES", "bias_key", "gain_key", "lvbias_key", "recbias_key",
            "runmean_key", "runvar_key", "sigma_key", "weight_key"]

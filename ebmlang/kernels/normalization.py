@@ -40,7 +40,10 @@ class Normalized:
 
 
 def normalize(xp, params: dict, layer: str, options: dict, u, batch: bool) -> tuple:
-    """(û, Normalized) for input ``u`` (B, n) of ``layer``; ``options``: momentum, epsilon."""
+    """(û, Normalized) for input ``u`` (B, n) of ``layer``; ``options``: momentum, epsilon. A
+    batch of one row (a ragged last minibatch) has no spread to normalise by: it takes the
+    running statistics even in training."""
+    batch = batch and u.shape[0] > 1
     if batch:
         mean, var = u.mean(axis=0), u.var(axis=0)
     else:

@@ -70,18 +70,18 @@ class AdversarialObjective:
         """Latents from their prior: {latent: (rows, n)}."""
         return prior_draws(self.program, params, rows, rng, (self.data,))
 
-    def generate(self, params: dict, z: dict, train: bool = False, step: bool = False):
+    def generate(self, params: dict, z: dict, train: bool = False):
         """G(z): the data layer's conditional mean, (rows, n); ``train`` normalises with batch
-        statistics, and ``step`` also moves the running averages."""
-        return self._generator_tape(params, z, train, step).output(self.data)
+        statistics (as a training step does), else with the running ones."""
+        return self._generator_tape(params, z, train).output(self.data)
 
-    def _generator_tape(self, params: dict, z: dict, train: bool = True, step: bool = False):
+    def _generator_tape(self, params: dict, z: dict, train: bool, step: bool = False):
         tape = forward(self.program, params, z, ("generative",), train=train)
         if step:
             update_running_statistics(self.program, params, tape)
         return tape
 
-    def _critic_tape(self, params: dict, x, rng: Rng | None, train: bool = True, step: bool = False):
+    def _critic_tape(self, params: dict, x, rng: Rng | None, train: bool, step: bool = False):
         """The discriminator's tape on ``x`` (B, n), packed to (B/m, m·n); dropout on its hidden
         layers when it is set and ``rng`` is given; batch statistics with ``train``, moved into
         the running averages with ``step``."""
@@ -104,11 +104,11 @@ class AdversarialObjective:
     def discriminator_gradient(self, params: dict, real, z: dict, rng: Rng | None = None,
                                step: bool = False) -> dict:
         """∂J_D/∂θ_D, batch sums; the fakes G(z) enter as fixed inputs. Batch-normalised layers
-        see the real and the fake batch apart; with ``step`` (a training step, not a check)
-        their running averages move."""
+        see the real and the fake batch apart; with ``step`` (a training step, not a check) the
+        discriminator's running averages move (the generator's move in its own steps)."""
         grads = {}
-        for x, target in ((real, self.real_label), (self.generate(params, z, True, step), 0.0)):
-            tape = self._critic_tape(params, x, rng, step=step)
+        for x, target in ((real, self.real_label), (self.generate(params, z, train=True), 0.0)):
+            tape = self._critic_tape(params, x, rng, True, step)
             part = backward(self.program, params, tape, self._verdict_grad(params, tape, target),
                             wanted=self.discriminator)
             grads = {k: grads[k] + g if k in grads else g for k, g in part.items()}
@@ -117,9 +117,9 @@ class AdversarialObjective:
     def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None, step: bool = False) -> dict:
         """∂J_G/∂θ_G, batch sums: ∂J_G/∂x at the discriminator's input, unpacked, then back
         through the generator."""
-        made = self._generator_tape(params, z, step=step)
+        made = self._generator_tape(params, z, True, step)
         fake = made.output(self.data)
-        judged = self._critic_tape(params, fake, rng, step=step)
+        judged = self._critic_tape(params, fake, rng, True, step)
         at_input: dict = {}
         verdict = self._verdict_grad(params, judged, 1.0)
         backward(self.program, params, judged, verdict, wanted=(), inputs=at_input)
@@ -127,23 +127,25 @@ class AdversarialObjective:
         return backward(self.program, params, made, {}, grad_x={node: at_input[self.input].reshape(fake.shape)},
                         wanted=self.generator)
 
-    def value_d(self, params: dict, real, z: dict, rng: Rng | None = None) -> float:
-        """J_D summed over the batch (what ``discriminator_gradient`` ascends)."""
-        fake = self.generate(params, z, train=True)
-        return (self._log_verdict(params, real, self.real_label, rng)
-                + self._log_verdict(params, fake, 0.0, rng))
+    def value_d(self, params: dict, real, z: dict, rng: Rng | None = None, train: bool = True) -> float:
+        """J_D summed over the batch: what ``discriminator_gradient`` ascends, or with ``train``
+        False the same with running statistics (a monitor's view of the trained nets)."""
+        fake = self.generate(params, z, train=train)
+        return (self._log_verdict(params, real, self.real_label, rng, train)
+                + self._log_verdict(params, fake, 0.0, rng, train))
 
-    def value_g(self, params: dict, z: dict, rng: Rng | None = None) -> float:
-        """J_G summed over the batch (what ``generator_gradient`` ascends)."""
-        return self._log_verdict(params, self.generate(params, z, train=True), 1.0, rng)
+    def value_g(self, params: dict, z: dict, rng: Rng | None = None, train: bool = True) -> float:
+        """J_G summed over the batch (what ``generator_gradient`` ascends; ``train`` as in
+        ``value_d``)."""
+        return self._log_verdict(params, self.generate(params, z, train=train), 1.0, rng, train)
 
     def verdict(self, params: dict, x) -> float:
         """The mean of D over the packs of ``x``."""
         return float(self._critic_tape(params, self.trim(x), None, train=False).output(self.judge).mean())
 
-    def _log_verdict(self, params: dict, x, target: float, rng) -> float:
+    def _log_verdict(self, params: dict, x, target: float, rng, train: bool) -> float:
         """Σ over packs of log q(d = target | pack)."""
-        tape = self._critic_tape(params, x, rng)
+        tape = self._critic_tape(params, x, rng, train)
         units, u = self.program.layers[self.judge].units, tape.inputs[(0, self.judge)]
         x = self.program.xp.full(u.shape, target, dtype=self.program.dtype)
         p = directed_params(self.program, params, self.judge, "recognition")

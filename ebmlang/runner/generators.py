@@ -53,8 +53,8 @@ class GanMonitor:
         rows = real.shape[0]
         z = objective.draw(params, rows, Rng(self.program.xp, self.seed, 0x6A1))
         fake = objective.generate(params, z)
-        out = {"loss_d": -objective.value_d(params, real, z) / rows,
-               "loss_g": -objective.value_g(params, z) / rows,
+        out = {"loss_d": -objective.value_d(params, real, z, train=False) / rows,     # the nets as
+               "loss_g": -objective.value_g(params, z, train=False) / rows,           # evaluated
                "d_real": objective.verdict(params, real), "d_fake": objective.verdict(params, fake)}
         if self.grid is not None:
             coverage = mode_coverage(to_numpy(fake), self.grid["means"], self.grid["std"])

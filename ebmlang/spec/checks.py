@@ -165,6 +165,11 @@ def _normalized(spec: Spec) -> Iterator[Problem]:
         elif rules:
             yield at, (f"{at}: rule {rules[0]} does not train batch-normalised layers; use one of "
                        f"{', '.join(BACKPROP_RULES)}")
+        for index, stage in enumerate(spec.stages):
+            if stage.batch_size < 2 and name in (stage.layers or spec.model.layers):
+                yield (f"{spec.stage_path(index)}.batch_size", f"{spec.stage_path(index)}.batch_size: "
+                       f"batch normalisation of layer '{name}' needs minibatches of at least 2 rows")
+                break
 
 
 def _connectivity(spec: Spec, at: str, c) -> Iterator[Problem]:

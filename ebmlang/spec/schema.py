@@ -56,7 +56,9 @@ LAYER = Section("layer", {
                        "(Ioffe & Szegedy 2015) with a learned gain `gain.<layer>` before its bias, "
                        "using the batch's statistics in training and their running averages "
                        "`runmean.<layer>`, `runvar.<layer>` elsewhere; for layers of feed-forward nets "
-                       "trained by backpropagation (e.g. a GAN's generator)"),
+                       "trained by backpropagation (e.g. a GAN's generator) that one pass computes (a "
+                       "layer has one set of running statistics, so not the hidden layers an "
+                       "autoencoder's encoder and decoder share)"),
     "missing": Field(Bool(), False, "softmax only: a group whose data is all zero is absent "
                      "from that example's model — neither sampled nor counted (an item a user "
                      "did not rate: Salakhutdinov, Mnih & Hinton 2007); training must start "
