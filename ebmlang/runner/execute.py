@@ -21,6 +21,7 @@ from ..problems import tsp
 from ..report.figures import (import_in_background, save_capacity, save_observables, save_tour,
                               save_weight_spread)
 from ..model import Model
+from ..train import adopt_averages
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
 from .evaluate import Probe, final_summary
@@ -83,7 +84,9 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
     spec = load_spec(spec_file, overrides)
     data = load_data(spec) if spec.data is not None else None
     model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
-    model.load_parameters(folder.load_checkpoint())
+    checkpoint = folder.load_checkpoint()
+    model.load_parameters(checkpoint)
+    adopt_averages(model.params, checkpoint)       # the parameters `ebm run` evaluated
     probe = make_probe(model, data, spec.evaluate)
     summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
     folder.write_text("spec.resolved.yaml", to_yaml(spec))

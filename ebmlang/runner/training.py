@@ -3,6 +3,7 @@
 Each stage gets a fresh optimizer and objective state (velocities, persistent chains) and starts
 from the parameters the previous stage left. After every epoch the run folder gets a metrics
 record and a checkpoint holding the stage and epoch, so `--resume` continues mid-stage exactly.
+A stage with `average` ends with its parameters set to their moving averages.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from ..data.sparse import on_backend
 from ..errors import TrainingError
 from ..spec.types import BACKPROP_RULES, STORAGE_RULES
-from ..train import Trainer, TrainState
+from ..train import Trainer, TrainState, adopt_averages
 from ..train.stages import StagePlan, plan_stages, sampled_inputs, stage_inputs
 from .folder import RunFolder, checkpoint_stage, restore_state, upstream_params
 
@@ -38,6 +39,9 @@ def train_stages(spec, model, data, folder: RunFolder, report, probe, checkpoint
         monitor = probe.for_stage(plans, plan, upstream or model.params)
         redraw = (data.layer,) if data.resample else ()
         _run_stage(spec, plan, trainer, state, inputs, monitor, folder, report, upstream, len(plans) > 1, redraw)
+        # the stage's averaged parameters go on; its checkpoint keeps θ and θ̄ apart, so that a
+        # longer rerun (--resume with more epochs) continues from θ
+        adopt_averages(model.params, state.slots)
     return state
 
 

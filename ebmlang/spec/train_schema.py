@@ -143,6 +143,11 @@ TRAIN = Section("train", {
     "clip_norm": Field(POSITIVE, None, "rescale each update's gradient so that its L2 norm over "
                        "all the stage's parameters is at most this (Liao et al. 2022 train "
                        "Gaussian RBMs with large learning rates this way)"),
+    "average": Field(Float(0.0, 1.0, min_open=True, max_open=True), None,
+                     "decay β of an exponential moving average of the trained parameters, "
+                     "θ̄ ← βθ̄ + (1 − β)θ after every update; the stage ends with its parameters set to "
+                     "θ̄, which the evaluation and any later stage use (Polyak & Juditsky 1992; for "
+                     "GANs Yazıcı et al. 2019); the per-epoch measures see the raw θ"),
     "discriminator_steps": Field(Int(1), 1, "rule adversarial: discriminator updates (one per minibatch) per "
                                  "generator update"),
     "real_label": Field(Float(0.5, 1.0, min_open=True), 1.0,

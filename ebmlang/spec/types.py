@@ -174,6 +174,7 @@ class TrainSpec:
     discriminator_steps: int = 1
     real_label: float = 1.0
     clip_norm: float | None = None
+    average: float | None = None
     centering: CenteringSpec | None = None
     clamp: tuple | None = None
     positive: PositivePhaseSpec = PositivePhaseSpec()

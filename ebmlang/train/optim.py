@@ -11,6 +11,10 @@ or any objective J), given as batch sums times ``scale`` (1/B):
 optimizer's state lives in *slots*: arrays named `<slot>.<parameter key>` (`velocity.weight.v.h`,
 `adam_m.…`, `adam_s.…`, `adam_t.…`), which the checkpoint stores as they are. Updates work in
 place: at 784 × 500 a fresh array per step costs more than the arithmetic.
+
+With a stage's `average` β, the slot `average.<key>` holds θ̄ ← βθ̄ + (1 − β)θ, moved after
+every update of that key; :func:`adopt_averages` puts θ̄ in place of θ when the stage ends (and
+when `ebm eval` reloads a run).
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ import numpy as np
 
 from ..backend import namespace_of
 from ..spec.types import AdamSpec, SgdSpec
+
+AVERAGE = "average."        # the slot prefix of a parameter's moving average
 
 
 def learning_rate(spec, epoch: int, epochs: int) -> float:
@@ -118,8 +124,9 @@ class Optimizers:
     """A stage's optimizers: one per parameter group (the first group whose patterns match a key
     takes it), the stage's own `optimizer` for the rest."""
 
-    def __init__(self, default, groups: tuple, keys: tuple, clip_norm: float | None = None):
-        self.clip_norm = clip_norm
+    def __init__(self, default, groups: tuple, keys: tuple, clip_norm: float | None = None,
+                 average: float | None = None):
+        self.clip_norm, self.average = clip_norm, average
         owners, rest = [], list(keys)
         for group in groups:
             mine = [k for k in rest if any(fnmatchcase(k, p) for p in group.params)]
@@ -136,6 +143,8 @@ class Optimizers:
                     # the step count stays on the host: reading it on a GPU would sync every step
                     zero = np.zeros((), dtype=np.int64) if slot == "adam_t" else xp.zeros_like(params[key])
                     slots[f"{slot}.{key}"] = zero
+                if self.average is not None:
+                    slots[f"{AVERAGE}{key}"] = params[key].copy()
         return slots
 
     def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
@@ -144,6 +153,21 @@ class Optimizers:
             scale = clipped_scale(grads, scale, self.clip_norm)
         for part in self.parts:
             part.update(params, slots, grads, roles, epoch, epochs, scale)
+        if self.average is not None:
+            beta = self.average
+            for key in grads:
+                mean = slots[f"{AVERAGE}{key}"]
+                mean *= beta
+                mean += (1 - beta) * params[key]
+
+
+def adopt_averages(params: dict, arrays: dict) -> None:
+    """θ ← θ̄ for every `average.<key>` among ``arrays`` (a stage's slots, or a checkpoint's
+    arrays), in place."""
+    xp = namespace_of(next(iter(params.values())))
+    for name, mean in arrays.items():
+        if name.startswith(AVERAGE) and name[len(AVERAGE):] in params:
+            params[name[len(AVERAGE):]][...] = xp.asarray(mean)
 
 
 def clipped_scale(grads: dict, scale: float, clip: float) -> float:
@@ -162,4 +186,5 @@ def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float,
     Sgd(spec, tuple(grads)).update(params, slots, grads, roles, 0, 1, grad_scale)
 
 
-__all__ = ["Adam", "OPTIMIZERS", "Optimizers", "Sgd", "learning_rate", "momentum", "sgd_update"]
+__all__ = ["AVERAGE", "Adam", "OPTIMIZERS", "Optimizers", "Sgd", "adopt_averages", "learning_rate", "momentum",
+           "sgd_update"]

@@ -58,7 +58,7 @@ class Trainer:
         self.program, self.spec, self.seed, self.index = program, stage, seed, index
         self.objective = make_objective(program, stage, tuple(clamp), seed)
         self.keys = self.objective.keys
-        self.optimizers = Optimizers(stage.optimizer, stage.groups, self.keys, stage.clip_norm)
+        self.optimizers = Optimizers(stage.optimizer, stage.groups, self.keys, stage.clip_norm, stage.average)
 
     @property
     def phases(self):
