@@ -36,7 +36,7 @@ from ..errors import EbmError
 from ..eval.pseudo import pseudo_log_likelihood, rbm_layers
 from ..model import Model
 from ..runner.training import check_finite
-from ..train import Trainer
+from ..train import Trainer, adopt_averages
 from ..train.stages import plan_stages, stage_inputs
 from .specs import build_spec, rbm_layer_names
 
@@ -100,13 +100,16 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             inputs = stage_inputs(plans, plan.index, self.model_.params, data)
             while state.epoch < plan.spec.epochs:
                 self._epoch(plan, trainer, state, inputs, X)
+            adopt_averages(self.model_.params, state.slots)     # `train.average`, as `ebm run`
             self._training = (plan.index, state)
         return self
 
     def partial_fit(self, X, y=None):
         """One epoch of the spec's last stage on X, continuing from the parameters, optimizer
         slots and persistent chains left by fit or partial_fit (compiled on the first call).
-        Learning-rate schedules see the stage's epoch count, which keeps growing: self."""
+        Learning-rate schedules see the stage's epoch count, which keeps growing. With a spec's
+        `train.average`, fit ends each stage on the averaged parameters (as `ebm run` does);
+        partial_fit keeps the average up but goes on from the parameters as they are: self."""
         first = not hasattr(self, "model_")
         X = self._validate(X, reset=first)
         if first:
