@@ -9,9 +9,11 @@
     lvweight.<a>.<b>    (size_a, size_b)   a recognition map a → b into the log-variance ℓ of a
                                            gaussian layer's q(b | ·) = N(μ, diag e^ℓ) (a VAE's encoder)
     lvbias.<layer>      (size,)            the bias of that log-variance
-    gain.<layer>        (size,)            the gain γ of a batch-normalised layer (`normalize: batch`)
+    gain.<layer>        (size,)            the gain γ of a batch-normalised layer
+                                           (`normalize: batch`)
     runmean.<layer>     (size,)            its running mean of the input field: not trained by
-    runvar.<layer>      (size,)            gradients but averaged in training (kernels/normalization.py)
+    runvar.<layer>      (size,)            gradients but averaged in training
+                                           (kernels/normalization.py)
 
 The parameter dicts stay keyed by these strings (they are the fixed file format); code that needs
 to know a key's role asks ``program.keys[key]`` instead of splitting the string.

@@ -24,7 +24,8 @@ import numpy as np
 from ..graph.builders import bipartite_mask, lateral_mask
 from ..spec.constraints import Choice
 from ..units import UnitType
-from .keys import ParamKey, bias_key, gain_key, lvbias_key, recbias_key, runmean_key, runvar_key, sigma_key
+from .keys import (ParamKey, bias_key, gain_key, lvbias_key, recbias_key, runmean_key, runvar_key,
+                   sigma_key)
 from .schedule import Block, Piece, colour_schedule
 
 

@@ -1,8 +1,9 @@
 """Stage 2, build: Spec -> a networkx graph of layers (nodes) and couplings (edges).
 
 Node attributes: ``size``, ``units`` (a UnitType), ``kind``, ``shape``, ``sigma``,
-``learn_sigma``, ``bias_init``, ``normalize`` (None, or the `batch` choice). Edges run a → b in the declared order (a MultiDiGraph, since a
-DBN joins one pair by a generative edge down and a recognition edge up). Edge attributes:
+``learn_sigma``, ``bias_init``, ``normalize`` (None, or the `batch` choice). Edges run a → b in
+the declared order (a MultiDiGraph, since a DBN joins one pair by a generative edge down and a
+recognition edge up). Edge attributes:
 the multigraph's edge key (`weight.a.b`; a tied directed edge a → b shares `weight.b.a`; a
 log-variance head `lvweight.a.b`), ``head`` (`mean` or `log_variance`),
 ``a``/``b`` (which fix the weight matrix's orientation), ``kind``

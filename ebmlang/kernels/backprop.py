@@ -138,7 +138,8 @@ def forward(program: Program, params: dict, given: dict, passes: tuple, dropout:
             u = _field(program, params, tape, index, program.directed_into(name, kind))
             info, node = program.layers[name], (index, name)
             if info.normalize is not None:
-                u, tape.norms[node] = normalize(program.xp, params, name, info.normalize.options, u, train)
+                u, tape.norms[node] = normalize(program.xp, params, name, info.normalize.options,
+                                                u, train)
             units = info.units
             cond = units.conditional(u, directed_params(program, params, name, kind), t)
             tape.inputs[node], tape.conds[node] = u, cond
@@ -277,4 +278,5 @@ def log_likelihood_grads(program: Program, params: dict, tape: Tape, targets: di
     return grads
 
 
-__all__ = ["Net", "Tape", "backward", "forward", "gain_keys", "log_likelihood", "log_likelihood_grads", "update_running_statistics"]
+__all__ = ["Net", "Tape", "backward", "forward", "gain_keys", "log_likelihood",
+           "log_likelihood_grads", "update_running_statistics"]

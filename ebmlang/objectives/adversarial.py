@@ -57,10 +57,13 @@ class AdversarialObjective:
         rows = real.shape[0]
         if rows == 0:           # a last minibatch smaller than one pack
             return
-        yield self.discriminator_gradient(params, real, self.draw(params, rows, rng), rng, step=True), 1.0 / rows
+        yield (self.discriminator_gradient(params, real, self.draw(params, rows, rng), rng,
+                                           step=True),
+               1.0 / rows)
         state.counters["discriminator_steps"] += 1
         if state.counters["discriminator_steps"] % self.every == 0:
-            yield self.generator_gradient(params, self.draw(params, rows, rng), rng, step=True), 1.0 / rows
+            yield (self.generator_gradient(params, self.draw(params, rows, rng), rng, step=True),
+                   1.0 / rows)
 
     def trim(self, x):
         """The rows of ``x`` that fill whole packs."""
@@ -114,7 +117,8 @@ class AdversarialObjective:
             grads = {k: grads[k] + g if k in grads else g for k, g in part.items()}
         return grads
 
-    def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None, step: bool = False) -> dict:
+    def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None,
+                           step: bool = False) -> dict:
         """∂J_G/∂θ_G, batch sums: ∂J_G/∂x at the discriminator's input, unpacked, then back
         through the generator."""
         made = self._generator_tape(params, z, True, step)
@@ -127,7 +131,8 @@ class AdversarialObjective:
         return backward(self.program, params, made, {}, grad_x={node: at_input[self.input].reshape(fake.shape)},
                         wanted=self.generator)
 
-    def value_d(self, params: dict, real, z: dict, rng: Rng | None = None, train: bool = True) -> float:
+    def value_d(self, params: dict, real, z: dict, rng: Rng | None = None,
+                train: bool = True) -> float:
         """J_D summed over the batch: what ``discriminator_gradient`` ascends, or with ``train``
         False the same with running statistics (a monitor's view of the trained nets)."""
         fake = self.generate(params, z, train=train)
@@ -141,7 +146,8 @@ class AdversarialObjective:
 
     def verdict(self, params: dict, x) -> float:
         """The mean of D over the packs of ``x``."""
-        return float(self._critic_tape(params, self.trim(x), None, train=False).output(self.judge).mean())
+        return float(self._critic_tape(params, self.trim(x), None, train=False)
+                     .output(self.judge).mean())
 
     def _log_verdict(self, params: dict, x, target: float, rng, train: bool) -> float:
         """Σ over packs of log q(d = target | pack)."""

@@ -52,7 +52,8 @@ class ElboObjective:
         used = [c for c in program.directed if c.trainable]
         targets = [(kind, n) for kind in PASSES for n in program.order.get(kind, ())]
         biases = [directed_bias_key(program, n, kind) for kind, n in targets]
-        self.keys = tuple(dict.fromkeys([c.key for c in used] + biases + [lvbias_key(z) for z in self.latent]
+        self.keys = tuple(dict.fromkeys([c.key for c in used] + biases
+                                        + [lvbias_key(z) for z in self.latent]
                                         + gain_keys(program, [n for _, n in targets])))
 
     def init_state(self, params: dict) -> ObjectiveState:

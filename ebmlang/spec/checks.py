@@ -12,7 +12,8 @@ import networkx as nx
 
 from ..errors import Diagnostic, SpecError
 from .constraints import suggest
-from .schema import BACKPROP_RULES, BETWEEN_CONNECTIVITY, COUPLING, STORAGE_RULES, WITHIN_CONNECTIVITY, Spec
+from .schema import (BACKPROP_RULES, BETWEEN_CONNECTIVITY, COUPLING, STORAGE_RULES,
+                     WITHIN_CONNECTIVITY, Spec)
 from .values import FEEDFORWARD_UNIT_TYPES
 from .stage_checks import train_problems
 
@@ -20,8 +21,8 @@ from .stage_checks import LABELLED_SOURCES, Problem, data_layer, generator_laten
 
 
 def check_spec(spec: Spec) -> None:
-    problems = [*_layers(spec), *_couplings(spec), *_directed(spec), *_normalized(spec), *_data(spec),
-                *train_problems(spec),
+    problems = [*_layers(spec), *_couplings(spec), *_directed(spec), *_normalized(spec),
+                *_data(spec), *train_problems(spec),
                 *_sample(spec), *_codes(spec), *_evaluate(spec), *_generator_measures(spec),
                 *_hopfield(spec)]
     if problems:
@@ -150,25 +151,27 @@ def _normalized(spec: Spec) -> Iterator[Problem]:
         if layer.normalize is None:
             continue
         at = f"model.layers.{name}.normalize"
-        kinds = {c.kind for c in couplings if c.directed and c.between[1] == name and c.head == "mean"}
+        kinds = {c.kind for c in couplings
+                 if c.directed and c.between[1] == name and c.head == "mean"}
         rules = sorted({s.rule for s in spec.stages if s.rule not in BACKPROP_RULES
                         and name in (s.layers or spec.model.layers)})
         if any(not c.directed and name in c.between for c in couplings):
             yield at, (f"{at}: layer '{name}' is in the energy (an undirected coupling); batch "
                        "normalisation applies to the layers of feed-forward nets")
         elif not kinds:
-            yield at, (f"{at}: layer '{name}' is not computed by directed couplings; batch normalisation "
-                       "applies to the layers of feed-forward nets")
+            yield at, (f"{at}: layer '{name}' is not computed by directed couplings; batch "
+                       "normalisation applies to the layers of feed-forward nets")
         elif len(kinds) > 1:
-            yield at, (f"{at}: layer '{name}' is computed by both generative and recognition couplings; "
-                       "batch-normalise a layer of one pass only")
+            yield at, (f"{at}: layer '{name}' is computed by both generative and recognition "
+                       "couplings; batch-normalise a layer of one pass only")
         elif rules:
             yield at, (f"{at}: rule {rules[0]} does not train batch-normalised layers; use one of "
                        f"{', '.join(BACKPROP_RULES)}")
         for index, stage in enumerate(spec.stages):
             if stage.batch_size < 2 and name in (stage.layers or spec.model.layers):
-                yield (f"{spec.stage_path(index)}.batch_size", f"{spec.stage_path(index)}.batch_size: "
-                       f"batch normalisation of layer '{name}' needs minibatches of at least 2 rows")
+                yield (f"{spec.stage_path(index)}.batch_size",
+                       f"{spec.stage_path(index)}.batch_size: batch normalisation of layer "
+                       f"'{name}' needs minibatches of at least 2 rows")
                 break
 
 

@@ -39,7 +39,8 @@ INIT = Tagged("initialiser", {
 
 NORMALIZE = Tagged("normalization", {
     "batch": Section("batch", {
-        "momentum": Field(Float(0.0, 1.0, min_open=True), 0.1, "weight ρ of each batch in the running averages"),
+        "momentum": Field(Float(0.0, 1.0, min_open=True), 0.1,
+                          "weight ρ of each batch in the running averages"),
         "epsilon": Field(POSITIVE, 1e-5, "ε added to the variance"),
     }, lambda **kw: kw),
 })
@@ -52,13 +53,14 @@ LAYER = Section("layer", {
     "sigma": Field(POSITIVE, None, "gaussian only: standard deviation of each unit (default 1)"),
     "learn_sigma": Field(Bool(), False, "gaussian only: learn log σ along with the weights"),
     "bias": Field(INIT, Choice("zeros"), "initial biases (`data_rates`: logit of the data's mean)"),
-    "normalize": Field(NORMALIZE, None, "`batch`: the layer's directed input field is batch-normalised "
+    "normalize": Field(NORMALIZE, None,
+                       "`batch`: the layer's directed input field is batch-normalised "
                        "(Ioffe & Szegedy 2015) with a learned gain `gain.<layer>` before its bias, "
                        "using the batch's statistics in training and their running averages "
-                       "`runmean.<layer>`, `runvar.<layer>` elsewhere; for layers of feed-forward nets "
-                       "trained by backpropagation (e.g. a GAN's generator) that one pass computes (a "
-                       "layer has one set of running statistics, so not the hidden layers an "
-                       "autoencoder's encoder and decoder share)"),
+                       "`runmean.<layer>`, `runvar.<layer>` elsewhere; for layers of feed-forward "
+                       "nets trained by backpropagation (e.g. a GAN's generator) that one pass "
+                       "computes (a layer has one set of running statistics, so not the hidden "
+                       "layers an autoencoder's encoder and decoder share)"),
     "missing": Field(Bool(), False, "softmax only: a group whose data is all zero is absent "
                      "from that example's model — neither sampled nor counted (an item a user "
                      "did not rate: Salakhutdinov, Mnih & Hinton 2007); training must start "

@@ -145,9 +145,9 @@ TRAIN = Section("train", {
                        "Gaussian RBMs with large learning rates this way)"),
     "average": Field(Float(0.0, 1.0, min_open=True, max_open=True), None,
                      "decay β of an exponential moving average of the trained parameters, "
-                     "θ̄ ← βθ̄ + (1 − β)θ after every update; the stage ends with its parameters set to "
-                     "θ̄, which the evaluation and any later stage use (Polyak & Juditsky 1992; for "
-                     "GANs Yazıcı et al. 2019); the per-epoch measures see the raw θ"),
+                     "θ̄ ← βθ̄ + (1 − β)θ after every update; the stage ends with its parameters "
+                     "set to θ̄, which the evaluation and any later stage use (Polyak & Juditsky "
+                     "1992; for GANs Yazıcı et al. 2019); the per-epoch measures see the raw θ"),
     "discriminator_steps": Field(Int(1), 1, "rule adversarial: discriminator updates (one per minibatch) per "
                                  "generator update"),
     "real_label": Field(Float(0.5, 1.0, min_open=True), 1.0,
@@ -212,7 +212,8 @@ TEMPLATE = Tagged("template", {
                                       "(default: `hidden`)"),
         "batch_norm": Field(Enum("none", "generator", "both"), "none",
                             "batch-normalised hidden layers (`normalize: batch`): the generator's "
-                            "(as PacGAN's), or also the discriminator's after its first (as DCGAN's)"),
+                            "(as PacGAN's), or also the discriminator's after its first "
+                            "(as DCGAN's)"),
         "pack": Field(Int(1), 1, "samples the discriminator judges together (PacGAN, Lin et al. 2018): with m > 1 "
                       "it reads a layer `packed` of m × size units, m real or m generated samples side by side"),
         "train": Field(TRAIN, doc=f"the training stage, rule adversarial (its optimizer is the generator's): "

@@ -2,4 +2,5 @@
 from .optim import Optimizers, adopt_averages, learning_rate, momentum, sgd_update
 from .trainer import Trainer, TrainState
 
-__all__ = ["Optimizers", "TrainState", "Trainer", "adopt_averages", "learning_rate", "momentum", "sgd_update"]
+__all__ = ["Optimizers", "TrainState", "Trainer", "adopt_averages", "learning_rate", "momentum",
+           "sgd_update"]

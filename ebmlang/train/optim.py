@@ -186,5 +186,5 @@ def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float,
     Sgd(spec, tuple(grads)).update(params, slots, grads, roles, 0, 1, grad_scale)
 
 
-__all__ = ["AVERAGE", "Adam", "OPTIMIZERS", "Optimizers", "Sgd", "adopt_averages", "learning_rate", "momentum",
-           "sgd_update"]
+__all__ = ["AVERAGE", "Adam", "OPTIMIZERS", "Optimizers", "Sgd", "adopt_averages", "learning_rate",
+           "momentum", "sgd_update"]

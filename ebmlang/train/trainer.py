@@ -58,7 +58,8 @@ class Trainer:
         self.program, self.spec, self.seed, self.index = program, stage, seed, index
         self.objective = make_objective(program, stage, tuple(clamp), seed)
         self.keys = self.objective.keys
-        self.optimizers = Optimizers(stage.optimizer, stage.groups, self.keys, stage.clip_norm, stage.average)
+        self.optimizers = Optimizers(stage.optimizer, stage.groups, self.keys, stage.clip_norm,
+                                     stage.average)
 
     @property
     def phases(self):
@@ -106,7 +107,8 @@ class Trainer:
         size = self.spec.batch_size
         for start in range(0, n, size):
             rows = slice(start, start + size)
-            batch = {k: v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v) else v[on_backend[rows]]
+            batch = {k: (v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v)
+                         else v[on_backend[rows]])
                      for k, v in train.items()}
             self.step(st, batch, rng)
             if on_batch is not None:
