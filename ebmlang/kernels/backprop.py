@@ -135,7 +135,7 @@ def forward(program: Program, params: dict, given: dict, passes: tuple, dropout:
     stochastic = set(program.stochastic)
     for index, kind in enumerate(passes):
         for name in program.order.get(kind, ()):
-            u = _field(program, params, tape, index, program.directed_into(name, kind))
+            u = directed_field(program, params, tape, index, program.directed_into(name, kind))
             info, node = program.layers[name], (index, name)
             if info.normalize is not None:
                 u, tape.norms[node] = normalize(program.xp, params, name, info.normalize.options,
@@ -146,7 +146,7 @@ def forward(program: Program, params: dict, given: dict, passes: tuple, dropout:
             value = units.mean(cond)
             if kind == "recognition" and name in stochastic:
                 heads = program.directed_into(name, kind, "log_variance")     # one at least: it is stochastic
-                lv = params[lvbias_key(name)] + _field(program, params, tape, index, heads)
+                lv = params[lvbias_key(name)] + directed_field(program, params, tape, index, heads)
                 tape.logvar[node] = lv
                 if name in noise:
                     tape.noise[node] = noise[name]
@@ -159,7 +159,7 @@ def forward(program: Program, params: dict, given: dict, passes: tuple, dropout:
     return tape
 
 
-def _field(program: Program, params: dict, tape: Tape, index: int, couplings: tuple):
+def directed_field(program: Program, params: dict, tape: Tape, index: int, couplings: tuple):
     """Σ_a s(x_a) W_a· over ``couplings`` into one node of pass ``index``; None without any."""
     u = None
     for c in couplings:
@@ -278,5 +278,5 @@ def log_likelihood_grads(program: Program, params: dict, tape: Tape, targets: di
     return grads
 
 
-__all__ = ["Net", "Tape", "backward", "forward", "gain_keys", "log_likelihood",
+__all__ = ["Net", "Tape", "backward", "directed_field", "forward", "gain_keys", "log_likelihood",
            "log_likelihood_grads", "update_running_statistics"]

@@ -11,6 +11,10 @@ ascending its own objective (per example, batch sums with scale 1/B):
 
 with s = `real_label`, 1 unless one-sided label smoothing lowers it (Salimans et al. 2016: a
 discriminator that may not be certain of real data sends the generator gentler gradients).
+With `r1_penalty: γ` the discriminator ascends J_D − (γ/2) ‖∂ℓ(x)/∂x‖² on each real x, ℓ the
+logit of D (the R1 penalty, Mescheder et al. 2018: a discriminator flat on the data has no
+gradient to push the generator past it, so the game converges instead of circling); its
+gradient is ``kernels.input_gradient``'s, exact for the rectified and leaky units it needs.
 Both are data log-likelihoods of the discriminator's unit — target s for real, 0 for fake — so
 their gradients are ``units.log_prob_grad`` at d sent back by ``kernels.backprop``: J_D through
 the discriminator only (the fakes are fixed inputs), J_G through the discriminator to its input
@@ -31,6 +35,7 @@ from ..backend import Rng
 from ..compile import Program
 from ..kernels.backprop import backward, forward, gain_keys, update_running_statistics
 from ..kernels.directed import directed_bias_key, directed_params
+from ..kernels.input_gradient import squared_input_gradient
 from ..kernels.prior import latents, prior_draws
 from .state import ObjectiveState
 
@@ -42,7 +47,8 @@ class AdversarialObjective:
         self.judge, self.input = critic_layer(program), critic_input(program)
         self.pack = program.layers[self.input].size // program.layers[self.data].size
         self.dropout, self.every = stage.dropout, stage.discriminator_steps
-        self.real_label = stage.real_label
+        self.real_label, self.r1 = stage.real_label, stage.r1_penalty
+        self.penalised = tuple(c.key for c in program.directed if c.kind == "recognition" and c.trainable)
         self.generator = _keys(program, "generative")
         self.discriminator = _keys(program, "recognition")
         self.keys = self.generator + self.discriminator
@@ -112,10 +118,21 @@ class AdversarialObjective:
         grads = {}
         for x, target in ((real, self.real_label), (self.generate(params, z, train=True), 0.0)):
             tape = self._critic_tape(params, x, rng, True, step)
-            part = backward(self.program, params, tape, self._verdict_grad(params, tape, target),
-                            wanted=self.discriminator)
-            grads = {k: grads[k] + g if k in grads else g for k, g in part.items()}
+            parts = [backward(self.program, params, tape, self._verdict_grad(params, tape, target),
+                              wanted=self.discriminator)]
+            if self.r1 and x is real:
+                _, penalty = self._penalty(params, tape, grads=True)
+                parts.append({k: -self.r1 * g for k, g in penalty.items()})
+            for part in parts:
+                grads.update({k: grads[k] + g if k in grads else g for k, g in part.items()})
         return grads
+
+    def _penalty(self, params: dict, tape, grads: bool = False):
+        """(P summed over the packs of ``tape``, {weight key: ∂P/∂W}) with P = ½ ‖∂ℓ/∂x‖² per
+        pack, ℓ the logit of D (``kernels.input_gradient``); the weights' part with ``grads``."""
+        per_row, weight_grads = squared_input_gradient(self.program, params, tape, (0, self.judge),
+                                                       self.penalised if grads else ())
+        return float(per_row.sum()), weight_grads
 
     def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None,
                            step: bool = False) -> dict:
@@ -133,25 +150,28 @@ class AdversarialObjective:
 
     def value_d(self, params: dict, real, z: dict, rng: Rng | None = None,
                 train: bool = True) -> float:
-        """J_D summed over the batch: what ``discriminator_gradient`` ascends, or with ``train``
+        """J_D summed over the batch, less the R1 penalty when there is one: what
+        ``discriminator_gradient`` ascends, or with ``train``
         False the same with running statistics (a monitor's view of the trained nets)."""
         fake = self.generate(params, z, train=train)
-        return (self._log_verdict(params, real, self.real_label, rng, train)
-                + self._log_verdict(params, fake, 0.0, rng, train))
+        real_tape = self._critic_tape(params, real, rng, train)
+        penalty = self.r1 * self._penalty(params, real_tape)[0] if self.r1 else 0.0
+        return (self._log_verdict(params, real_tape, self.real_label)
+                + self._log_verdict(params, self._critic_tape(params, fake, rng, train), 0.0) - penalty)
 
     def value_g(self, params: dict, z: dict, rng: Rng | None = None, train: bool = True) -> float:
         """J_G summed over the batch (what ``generator_gradient`` ascends; ``train`` as in
         ``value_d``)."""
-        return self._log_verdict(params, self.generate(params, z, train=train), 1.0, rng, train)
+        fake = self.generate(params, z, train=train)
+        return self._log_verdict(params, self._critic_tape(params, fake, rng, train), 1.0)
 
     def verdict(self, params: dict, x) -> float:
         """The mean of D over the packs of ``x``."""
         return float(self._critic_tape(params, self.trim(x), None, train=False)
                      .output(self.judge).mean())
 
-    def _log_verdict(self, params: dict, x, target: float, rng, train: bool) -> float:
-        """Σ over packs of log q(d = target | pack)."""
-        tape = self._critic_tape(params, x, rng, train)
+    def _log_verdict(self, params: dict, tape, target: float) -> float:
+        """Σ over the packs of a critic's ``tape`` of log q(d = target | pack)."""
         units, u = self.program.layers[self.judge].units, tape.inputs[(0, self.judge)]
         x = self.program.xp.full(u.shape, target, dtype=self.program.dtype)
         p = directed_params(self.program, params, self.judge, "recognition")

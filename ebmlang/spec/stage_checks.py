@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from .constraints import suggest
-from .values import FEEDFORWARD_UNIT_TYPES
+from .values import FEEDFORWARD_UNIT_TYPES, PIECEWISE_LINEAR
 from .types import BACKPROP_RULES, DROPOUT_RULES, REGULARISED_RULES, STORAGE_RULES, NegativePhaseSpec, PositivePhaseSpec, Spec, default_clamp
 
 Problem = tuple[str, str]
@@ -174,7 +174,7 @@ def _backprop(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Proble
         if stage.rule == "elbo":
             yield from _latents(spec, at, decoded)
     elif stage.rule == "adversarial":
-        yield from _adversarial(spec, at, data, decoded)
+        yield from _adversarial(spec, stage, at, data, decoded)
         return
     elif not any(n in encoded for n in clamp):
         yield (f"{at}.rule", f"{at}.rule: supervised needs labels that the recognition couplings compute (a "
@@ -187,9 +187,10 @@ def _backprop(spec: Spec, stage, at: str, data_layers: tuple) -> Iterator[Proble
 
 
 
-def _adversarial(spec: Spec, at: str, data: str, decoded: set) -> Iterator[Problem]:
+def _adversarial(spec: Spec, stage, at: str, data: str, decoded: set) -> Iterator[Problem]:
     """A GAN: generative couplings from latents to the data layer, recognition couplings from the
-    data layer to one binary unit (the discriminator's verdict)."""
+    data layer to one binary unit (the discriminator's verdict); with an R1 penalty, hidden units
+    whose input gradient has a second-order-free parameter gradient (``kernels.input_gradient``)."""
     if data not in decoded or not generator_latents(spec):
         yield (f"{at}.rule", f"{at}.rule: adversarial needs a generator: generative couplings from latent layers "
                f"(which no data or encoder fills) to the data layer '{data}'")
@@ -209,6 +210,20 @@ def _adversarial(spec: Spec, at: str, data: str, decoded: set) -> Iterator[Probl
     if len(inputs) != 1 or layers[min(inputs)].size % size or (min(inputs) != data and min(inputs) in decoded):
         yield (f"{at}.rule", f"{at}.rule: the discriminator must read one layer: the data layer '{data}', or for "
                f"packing a layer of m × {size} units that nothing else fills")
+    if stage.r1_penalty:
+        yield from _penalised(layers, at, targets - set(sinks))
+
+
+def _penalised(layers: dict, at: str, hidden: set) -> Iterator[Problem]:
+    """The R1 penalty's gradient is exact for piecewise-linear, row-independent hidden units."""
+    for name in sorted(hidden):
+        layer = layers[name]
+        if layer.units not in PIECEWISE_LINEAR:
+            yield (f"{at}.r1_penalty", f"{at}.r1_penalty needs piecewise-linear hidden units in the discriminator "
+                   f"(rectified or leaky); layer '{name}' is {layer.units}")
+        elif layer.normalize is not None:
+            yield (f"{at}.r1_penalty", f"{at}.r1_penalty needs a discriminator without batch normalisation "
+                   f"(it couples the rows); layer '{name}' is normalised")
 
 
 def _latents(spec: Spec, at: str, decoded: set) -> Iterator[Problem]:
@@ -290,6 +305,8 @@ def _rule_options(stage, at: str) -> Iterator[Problem]:
                f"not {stage.rule}")
     if stage.real_label != 1.0 and stage.rule != "adversarial":
         yield f"{at}.real_label", f"{at}.real_label applies to rule adversarial, not {stage.rule}"
+    if stage.r1_penalty and stage.rule != "adversarial":
+        yield f"{at}.r1_penalty", f"{at}.r1_penalty applies to rule adversarial, not {stage.rule}"
     if stage.discriminator_steps != 1 and stage.rule != "adversarial":
         yield f"{at}.discriminator_steps", f"{at}.discriminator_steps applies to rule adversarial, not {stage.rule}"
     if stage.rule in BACKPROP_RULES:

@@ -173,6 +173,7 @@ class TrainSpec:
     dropout: float = 0.0
     discriminator_steps: int = 1
     real_label: float = 1.0
+    r1_penalty: float = 0.0
     clip_norm: float | None = None
     average: float | None = None
     centering: CenteringSpec | None = None
