@@ -117,9 +117,10 @@ def test_a_vae_with_a_2d_latent_draws_its_manifold(tmp_path):
     assert code == 0 and "manifold.png" in summary["figures"]
 
 
-@pytest.mark.parametrize("batch_norm", ["none", "both"])
-def test_a_gan_trains_reports_its_measures_and_resumes_bit_for_bit(tmp_path, batch_norm):
+@pytest.mark.parametrize("batch_norm, r1", [("none", 0.0), ("both", 0.0), ("none", 1.0)])
+def test_a_gan_trains_reports_its_measures_and_resumes_bit_for_bit(tmp_path, batch_norm, r1):
     text = GAN.replace("    pack: 2\n", f"    pack: 2\n    batch_norm: {batch_norm}\n")
+    text = text.replace("discriminator_steps: 2,", f"discriminator_steps: 2, r1_penalty: {r1},")
     code, summary, whole = run_spec(tmp_path, text, "whole")
     assert code == 0
     assert summary["gan.modes_of"] == 9 and 0 <= summary["gan.modes"] <= 9 and "samples.png" in summary["figures"]
