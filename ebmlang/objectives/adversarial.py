@@ -115,16 +115,14 @@ class AdversarialObjective:
         """∂J_D/∂θ_D, batch sums; the fakes G(z) enter as fixed inputs. Batch-normalised layers
         see the real and the fake batch apart; with ``step`` (a training step, not a check) the
         discriminator's running averages move (the generator's move in its own steps)."""
-        grads = {}
-        for x, target in ((real, self.real_label), (self.generate(params, z, train=True), 0.0)):
+        grads: dict = {}
+        fake = self.generate(params, z, train=True)
+        for x, target in ((real, self.real_label), (fake, 0.0)):
             tape = self._critic_tape(params, x, rng, True, step)
-            parts = [backward(self.program, params, tape, self._verdict_grad(params, tape, target),
-                              wanted=self.discriminator)]
-            if self.r1 and x is real:
-                _, penalty = self._penalty(params, tape, grads=True)
-                parts.append({k: -self.r1 * g for k, g in penalty.items()})
-            for part in parts:
-                grads.update({k: grads[k] + g if k in grads else g for k, g in part.items()})
+            _accumulate(grads, backward(self.program, params, tape, self._verdict_grad(params, tape, target),
+                                        wanted=self.discriminator))
+            if self.r1 and x is real:         # − γ ∂P/∂W on the real packs
+                _accumulate(grads, self._penalty(params, tape, grads=True)[1], -self.r1)
         return grads
 
     def _penalty(self, params: dict, tape, grads: bool = False):
@@ -176,6 +174,13 @@ class AdversarialObjective:
         x = self.program.xp.full(u.shape, target, dtype=self.program.dtype)
         p = directed_params(self.program, params, self.judge, "recognition")
         return float(units.log_prob(x, u, p, self.program.temperature).sum())
+
+
+def _accumulate(total: dict, part: dict, factor: float = 1.0) -> None:
+    """total += factor · part, key by key (in place)."""
+    for k, g in part.items():
+        g = g if factor == 1.0 else factor * g
+        total[k] = total[k] + g if k in total else g
 
 
 def critic_layer(program: Program) -> str:
