@@ -61,21 +61,24 @@ def gans(draw):
                     draw(st.integers(1, 2)), draw(st.sampled_from([1, 2])), normalized)
 
 
-@settings(max_examples=80, deadline=None)
-@given(gans(), st.sampled_from([0.0, 0.3]), st.integers(0, 2 ** 16), st.sampled_from([1.0, 0.9]))
-def test_both_players_gradients_match_finite_differences(backend, spec, dropout, seed, real_label):
+def _game(spec: dict, backend: str, seed: int, **stage):
+    """The objective of rule adversarial (``stage``: TrainSpec fields) on ``spec`` with perturbed
+    parameters, 4 real rows, 4 latent draws, and ``rng()``, which gives the same dropout masks to
+    the gradient and every value: (xp, params, objective, real, z, rng)."""
     model = compile_spec(parse_spec(yaml.safe_dump(spec), "gan.yaml"), backend)
     program, xp, gen = model.program, model.xp, np.random.default_rng(seed)
     params = {k: v if k.startswith(("sigma.", "run")) else v + xp.asarray(gen.normal(0, 0.3, v.shape))
               for k, v in model.params.items()}
-    stage = TrainSpec(rule="adversarial", dropout=dropout, real_label=real_label)
-    objective = make_objective(program, stage, ("v",), seed)
+    objective = make_objective(program, TrainSpec(rule="adversarial", **stage), ("v",), seed)
     real = xp.asarray(_data(program, "v", 4, gen))
     z = objective.draw(params, 4, Rng(xp, seed, 1))
+    return xp, params, objective, real, z, lambda: Rng(xp, seed, 2)
 
-    def rng():
-        return Rng(xp, seed, 2)         # the same dropout masks in the gradient and every value
 
+@settings(max_examples=80, deadline=None)
+@given(gans(), st.sampled_from([0.0, 0.3]), st.integers(0, 2 ** 16), st.sampled_from([1.0, 0.9]))
+def test_both_players_gradients_match_finite_differences(backend, spec, dropout, seed, real_label):
+    xp, params, objective, real, z, rng = _game(spec, backend, seed, dropout=dropout, real_label=real_label)
     d_grads = objective.discriminator_gradient(params, real, z, rng())
     g_grads = objective.generator_gradient(params, z, rng())
     assert set(d_grads) == set(objective.discriminator) and set(g_grads) == set(objective.generator)
@@ -100,20 +103,9 @@ def penalised_gans(draw):
 def test_r1_penalised_discriminator_gradient_matches_finite_differences(backend, spec, dropout, seed, gamma):
     """J_D − γ/2 Σ ‖∂ℓ/∂x‖² on real packs: its gradient (double backprop through the tangent
     tape) against central differences of ``value_d``, with the same dropout masks."""
-    model = compile_spec(parse_spec(yaml.safe_dump(spec), "gan.yaml"), backend)
-    program, xp, gen = model.program, model.xp, np.random.default_rng(seed)
-    params = {k: v if k.startswith("sigma.") else v + xp.asarray(gen.normal(0, 0.3, v.shape))
-              for k, v in model.params.items()}
-    stage = TrainSpec(rule="adversarial", dropout=dropout, r1_penalty=gamma)
-    objective = make_objective(program, stage, ("v",), seed)
-    real = xp.asarray(_data(program, "v", 4, gen))
-    z = objective.draw(params, 4, Rng(xp, seed, 1))
-
-    def rng():
-        return Rng(xp, seed, 2)
-
+    xp, params, objective, real, z, rng = _game(spec, backend, seed, dropout=dropout, r1_penalty=gamma)
     grads = objective.discriminator_gradient(params, real, z, rng())
-    plain = make_objective(program, TrainSpec(rule="adversarial", dropout=dropout), ("v",), seed)
+    plain = make_objective(objective.program, TrainSpec(rule="adversarial", dropout=dropout), ("v",), seed)
     assert objective.value_d(params, real, z, rng()) <= plain.value_d(params, real, z, rng())
     assert_matches_finite_differences(lambda p: objective.value_d(p, real, z, rng()), params, grads,
                                       objective.discriminator, xp)
