@@ -44,6 +44,8 @@ def squared_input_gradient(program: Program, params: dict, tape: Tape, output: t
                          "or stochastic layers")
     g = input_gradient(program, params, tape, output)
     per_row = sum((v * v).sum(axis=1) for v in g.values()) * 0.5
+    if not weights:                     # the value alone (a monitor's)
+        return per_row, {}
     tangents = _tangent_tape(program, params, tape, g)
     return per_row, backward(program, params, tangents, _seed(program, tape, output), wanted=weights)
 

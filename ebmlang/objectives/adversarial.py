@@ -148,9 +148,9 @@ class AdversarialObjective:
 
     def value_d(self, params: dict, real, z: dict, rng: Rng | None = None,
                 train: bool = True) -> float:
-        """J_D summed over the batch, less the R1 penalty when there is one: what
-        ``discriminator_gradient`` ascends, or with ``train``
-        False the same with running statistics (a monitor's view of the trained nets)."""
+        """J_D summed over the batch, less γP with an R1 penalty: what ``discriminator_gradient``
+        ascends, or with ``train`` False the same with running statistics (a monitor's view of
+        the trained nets)."""
         fake = self.generate(params, z, train=train)
         real_tape = self._critic_tape(params, real, rng, train)
         penalty = self.r1 * self._penalty(params, real_tape)[0] if self.r1 else 0.0
