@@ -112,10 +112,11 @@ def test_r1_penalised_discriminator_gradient_matches_finite_differences(backend,
 
 
 @settings(max_examples=30, deadline=None)
-@given(penalised_gans(), st.integers(0, 2 ** 16))
-def test_input_gradient_of_the_logit_matches_finite_differences(spec, seed):
-    """∂ℓ/∂x of the discriminator's logit, which the R1 penalty squares, against central
-    differences in each input."""
+@given(penalised_gans(), st.integers(0, 2 ** 16), st.sampled_from([1.0, 2.0]))
+def test_input_gradient_of_the_logit_matches_finite_differences(spec, seed, temperature):
+    """∂ℓ/∂x of the discriminator's logit ℓ = (b + u)/T, which the R1 penalty squares, against
+    central differences in each input."""
+    spec["model"]["temperature"] = temperature
     model = compile_spec(parse_spec(yaml.safe_dump(spec), "gan.yaml"))
     program, gen = model.program, np.random.default_rng(seed)
     params = {k: v if k.startswith("sigma.") else v + gen.normal(0, 0.3, v.shape) for k, v in model.params.items()}
@@ -124,7 +125,7 @@ def test_input_gradient_of_the_logit_matches_finite_differences(spec, seed):
 
     def logit(x):
         tape = forward(program, params, {objective.input: x}, ("recognition",))
-        return tape, tape.inputs[(0, objective.judge)][:, 0]
+        return tape, tape.conds[(0, objective.judge)].logit[:, 0]
 
     tape, _ = logit(x)
     g = input_gradient(program, params, tape, (0, objective.judge))[objective.input]

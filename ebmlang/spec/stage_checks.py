@@ -211,14 +211,15 @@ def _adversarial(spec: Spec, stage, at: str, data: str, decoded: set) -> Iterato
         yield (f"{at}.rule", f"{at}.rule: the discriminator must read one layer: the data layer '{data}', or for "
                f"packing a layer of m × {size} units that nothing else fills")
     if stage.r1_penalty:
-        yield from _penalised(layers, at, targets - set(sinks))
+        yield from _penalised(layers, at, targets, set(sinks))
 
 
-def _penalised(layers: dict, at: str, hidden: set) -> Iterator[Problem]:
-    """The R1 penalty's gradient is exact for piecewise-linear, row-independent hidden units."""
-    for name in sorted(hidden):
+def _penalised(layers: dict, at: str, computed: set, outputs: set) -> Iterator[Problem]:
+    """The R1 penalty's gradient is exact for piecewise-linear, row-independent units between the
+    discriminator's input and its output (``computed``: the layers it computes)."""
+    for name in sorted(computed):
         layer = layers[name]
-        if layer.units not in PIECEWISE_LINEAR:
+        if name not in outputs and layer.units not in PIECEWISE_LINEAR:
             yield (f"{at}.r1_penalty", f"{at}.r1_penalty needs piecewise-linear hidden units in the discriminator "
                    f"(rectified or leaky); layer '{name}' is {layer.units}")
         elif layer.normalize is not None:
