@@ -122,15 +122,14 @@ class AdversarialObjective:
             _accumulate(grads, backward(self.program, params, tape, self._verdict_grad(params, tape, target),
                                         wanted=self.discriminator))
             if self.r1 and x is real:         # − γ ∂P/∂W on the real packs
-                _accumulate(grads, self._penalty(params, tape, grads=True)[1], -self.r1)
+                _accumulate(grads, self._penalty(params, tape, self.penalised)[1], -self.r1)
         return grads
 
-    def _penalty(self, params: dict, tape, grads: bool = False):
-        """(P summed over the packs of ``tape``, {weight key: ∂P/∂W}) with P = ½ ‖∂ℓ/∂x‖² per
-        pack, ℓ the logit of D (``kernels.input_gradient``); the weights' part with ``grads``."""
-        per_row, weight_grads = squared_input_gradient(self.program, params, tape, (0, self.judge),
-                                                       self.penalised if grads else ())
-        return float(per_row.sum()), weight_grads
+    def _penalty(self, params: dict, tape, weights: tuple = ()):
+        """(P summed over the packs of ``tape``, {key: ∂P/∂W} for ``weights``) with P = ½ ‖∂ℓ/∂x‖²
+        per pack, ℓ the logit of D (``kernels.input_gradient``)."""
+        per_row, grads = squared_input_gradient(self.program, params, tape, (0, self.judge), weights)
+        return float(per_row.sum()), grads
 
     def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None,
                            step: bool = False) -> dict:
