@@ -7,11 +7,14 @@ state is never modified.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import namespace_of
 from ..compile import Piece, Program
 from ..units.types import Normal
 from .energy import coupling_stats, layer_input, layer_params
 from .langevin import langevin_moves
+from .lattice_gpu import lattice_plan, lattice_sweeps
 
 
 def conditional(program: Program, params: dict, state: dict, name: str, temperature: float | None = None):
@@ -71,7 +74,14 @@ def block_update(program: Program, params: dict, state: dict, block, rng, clamp=
 
 def gibbs_sweep(program: Program, params: dict, state: dict, rng, clamp=frozenset(), sweeps: int = 1,
                 temperature: float | None = None) -> dict:
-    """``sweeps`` passes over the block schedule; layers in ``clamp`` keep their values."""
+    """``sweeps`` passes over the block schedule; layers in ``clamp`` keep their values.
+
+    On CuPy, a lattice model (see ``lattice_gpu.py``) takes all its sweeps in one int8 kernel
+    per colour instead: the same Gibbs chain, with its random numbers drawn inside the kernel."""
+    plan = lattice_plan(program) if program.xp is not np and not clamp else None
+    if plan is not None:
+        t = program.temperature if temperature is None else temperature
+        return {plan.layer: lattice_sweeps(plan, params, state[plan.layer], rng, sweeps, t)}
     for _ in range(sweeps):
         for block in program.schedule:
             state = block_update(program, params, state, block, rng, clamp, temperature)

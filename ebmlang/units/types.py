@@ -93,7 +93,7 @@ class Binary(UnitType):
         return out if temperature == 1 else out / temperature
 
     def sample(self, cond, rng):
-        return (rng.uniform(cond.prob.shape, cond.prob.dtype) < cond.prob).astype(cond.prob.dtype)
+        return rng.bernoulli(cond.prob, cond.logit)
 
     def log_partition(self, u, p, temperature):
         return softplus((u + p.bias) / temperature).sum(axis=-1)
@@ -131,10 +131,7 @@ class Spin(UnitType):
         return grad * (1 - m * m) / temperature
 
     def sample(self, cond, rng):
-        x = (rng.uniform(cond.prob.shape, cond.prob.dtype) < cond.prob).astype(cond.prob.dtype)
-        x *= 2          # in the float dtype: `2 * bool − 1` would go through int64
-        x -= 1
-        return x
+        return rng.bernoulli(cond.prob, cond.logit, low=-1.0)
 
     def log_partition(self, u, p, temperature):
         z = namespace_of(u).abs((u + p.bias) / temperature)
@@ -196,11 +193,7 @@ class Softmax(UnitType):
         return out.reshape(out.shape[0], -1)
 
     def sample(self, cond, rng):
-        xp = rng.xp
-        u = rng.uniform(cond.probs.shape[:-1] + (1,), cond.probs.dtype)
-        index = (xp.cumsum(cond.probs, axis=-1) < u).sum(axis=-1, keepdims=True)
-        index = xp.minimum(index, self.k - 1)          # guards a cumulative sum that rounds below 1
-        onehot = (xp.arange(self.k) == index).astype(cond.probs.dtype)
+        onehot = rng.one_hot(cond.probs)
         if cond.present is not None:
             onehot *= cond.present
         return onehot.reshape(onehot.shape[0], -1)
@@ -261,7 +254,7 @@ class Gaussian(UnitType):
         return grad_s / p.sigma                                         # s(x) = x/σ
 
     def sample(self, cond, rng):
-        return cond.mean + cond.std * rng.normal(cond.mean.shape, cond.mean.dtype)
+        return rng.gaussian(cond.mean, cond.std)
 
     def log_partition(self, u, p, temperature):
         xp = namespace_of(u)

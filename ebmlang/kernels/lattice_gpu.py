@@ -1,0 +1,141 @@
+"""The checkerboard sweep of a lattice model as one CUDA kernel on int8 states (CuPy only).
+
+A program qualifies when it is a single layer of spin or binary units whose only coupling is a
+uniform lattice stencil (J · adjacency, ``stencil.py``) on at most 3 axes, and its checkerboard is
+a proper colouring (every periodic axis even, or of length ≤ 2). Then a Gibbs sweep is two
+launches of ``cuda/lattice.cu``, one per colour: each site of the colour becomes 1 with
+probability σ(g·f·(J Σ_neighbours s_j + b)/T), else its low state (−1 for spins, 0 for binary
+units), f = 2 for spins and 1 for binary units, g the layer's gain. Sites of one colour share no
+coupling, so updating them in place in any order is exact heat-bath Gibbs sampling.
+
+``reference_half_sweep`` is the kernel's arithmetic in NumPy, site for site: the tests hold the
+kernel (on a GPU) and nvcc's host build of its source (on a CPU) to it.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..backend.draws import BLOCK, SUFFIX
+from ..backend.philox import counters, cuda_source, philox4x32, unit_uniform
+
+SOURCE = Path(__file__).with_name("cuda") / "lattice.cu"
+
+
+@dataclass(frozen=True)
+class LatticePlan:
+    """What the kernel needs of a qualifying program (see the module docstring)."""
+
+    layer: str
+    coupling_key: str
+    bias_key: str
+    dims: tuple        # (d0, d1, d2): the lattice's axes, padded in front with 1s
+    periodic: bool
+    factor: float      # 2 for spins, 1 for binary units, times the layer's gain
+    low: int           # the off state: −1 or 0
+
+
+def lattice_plan(program) -> LatticePlan | None:
+    """The plan for ``program``, or None when it does not qualify for the kernel."""
+    if len(program.layers) != 1 or len(program.couplings) != 1 or program.directed:
+        return None
+    (name, info), (c,) = next(iter(program.layers.items())), program.couplings
+    if c.stencil is None or info.units.name not in ("spin", "binary"):
+        return None
+    dims, periodic = tuple(c.stencil[0]), bool(c.stencil[1])
+    if len(dims) > 3 or (periodic and any(d % 2 and d > 2 for d in dims)):
+        return None
+    spin = info.units.name == "spin"
+    return LatticePlan(name, c.key, info.bias_key, (1,) * (3 - len(dims)) + dims, periodic,
+                       (2.0 if spin else 1.0) * info.gain, -1 if spin else 0)
+
+
+def quads_per_row(d2: int) -> int:
+    """Threads per row of one colour: its ⌈d2/2⌉ sites, 4 to a thread."""
+    return ((d2 + 1) // 2 + 3) // 4
+
+
+@functools.lru_cache(maxsize=1)
+def _kernels():
+    import cupy
+    return cupy.RawModule(code=cuda_source("draws.cu", SOURCE), options=("-std=c++14",))
+
+
+def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, temperature: float):
+    """``sweeps`` checkerboard sweeps of the chains ``x`` (chains, N), a CuPy array; returns the
+    new states in x's dtype. Draws 2·sweeps steps of ``rng``'s counter-based stream."""
+    import cupy
+    d0, d1, d2 = plan.dims
+    chains, dtype = x.shape[0], x.dtype
+    states = x.astype(cupy.int8)
+    bias = cupy.ascontiguousarray(params[plan.bias_key], dtype=dtype)
+    shared = bool((bias == bias[0]).all())       # one read per sweep call, not per launch
+    t = dtype.type
+    coupling, scale = t(params[plan.coupling_key]), t(plan.factor / temperature)
+    quads = chains * d0 * d1 * quads_per_row(d2)
+    words, first = rng.reserve(2 * sweeps)
+    fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[dtype]}")
+    grid = (max(1, min(-(-quads // BLOCK), 1 << 16)),)
+    for step in range(2 * sweeps):
+        fn(grid, (BLOCK,), (states, np.int32(d0), np.int32(d1), np.int32(d2), np.int32(plan.periodic),
+                            np.uint64(quads), np.int32(step % 2), coupling, bias, np.int32(not shared),
+                            scale, np.int8(plan.low), np.uint64(first + step),
+                            np.uint32(words[0]), np.uint32(words[1])))
+    return states.astype(dtype)
+
+
+# ---- the NumPy reference ----------------------------------------------------------------------
+
+def _neighbour_sum(s: np.ndarray, periodic: bool) -> np.ndarray:
+    """Σ neighbours of every site of (chains, d0, d1, d2) int states, by the kernel's rules."""
+    total = np.zeros(s.shape, dtype=np.int32)
+    for axis in (1, 2, 3):
+        d = s.shape[axis]
+        if d == 1:
+            continue
+        if periodic and d > 2:
+            total += np.roll(s, 1, axis) + np.roll(s, -1, axis)
+            continue
+        lo, hi = [slice(None)] * 4, [slice(None)] * 4
+        lo[axis], hi[axis] = slice(0, d - 1), slice(1, d)
+        total[tuple(hi)] += s[tuple(lo)]
+        total[tuple(lo)] += s[tuple(hi)]
+    return total
+
+
+def reference_probabilities(plan: LatticePlan, states: np.ndarray, coupling, bias, scale) -> np.ndarray:
+    """p(site = 1 | its neighbours) = σ(scale · (J Σ_neighbours s_j + b)) of every site of the
+    (chains, N) states, in bias's dtype, with the kernel's order of operations."""
+    d0, d1, d2 = plan.dims
+    t = np.asarray(bias).dtype.type
+    s = states.reshape(-1, d0, d1, d2).astype(np.int32)
+    field = t(coupling) * _neighbour_sum(s, plan.periodic).astype(t) \
+        + np.broadcast_to(np.asarray(bias, dtype=t), (d0 * d1 * d2,)).reshape(d0, d1, d2)
+    return (t(1) / (t(1) + np.exp(-t(scale) * field))).reshape(states.shape)
+
+
+def reference_uniforms(plan: LatticePlan, chains: int, colour: int, words, step: int, dtype):
+    """The uniform each site of ``colour`` draws in the launch of ``step``: (chains, N), NaN off
+    the colour. A thread's quad takes the 4 words of its Philox block, one per site."""
+    d0, d1, d2 = plan.dims
+    c, z, y, x = np.indices((chains, d0, d1, d2))
+    on = (z + y + x) % 2 == colour
+    m = (x - ((colour + z + y) & 1)) // 2                    # rank among the row's colour sites
+    quad = ((c * d0 + z) * d1 + y) * quads_per_row(d2) + m // 4
+    blocks = philox4x32(counters(np.arange(chains * d0 * d1 * quads_per_row(d2)), step), words)
+    bits = blocks[m % 4, np.where(on, quad, 0)]
+    u = unit_uniform(bits) if np.dtype(dtype) == np.float32 else bits * 2.3283064365386963e-10
+    return np.where(on, u, np.nan).reshape(chains, -1)
+
+
+def reference_half_sweep(plan: LatticePlan, states: np.ndarray, colour: int, coupling, bias,
+                         scale, words, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's launch for one colour on (chains, N) int8 ``states``, in NumPy: the new states
+    and, per site, |u − p| (how near its draw was to the threshold; NaN off the colour)."""
+    prob = reference_probabilities(plan, states, coupling, bias, scale)
+    u = reference_uniforms(plan, states.shape[0], colour, words, step, prob.dtype)
+    new = np.where(np.isnan(u), states, np.where(u < prob, 1, plan.low)).astype(np.int8)
+    return new, np.abs(u - prob)

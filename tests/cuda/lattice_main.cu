@@ -1,0 +1,35 @@
+// Host-side driver of kernels/cuda/lattice.cu for tests/test_cuda_sources.py: runs the kernel's
+// per-thread function lattice_quad for every thread of one launch, on the CPU.
+//   lattice_main DTYPE CHAINS D0 D1 D2 PERIODIC COLOUR J SCALE LOW STEP K0 K1 BIAS_STRIDE
+//     < the chains' states (CHAINS*D0*D1*D2 ints), then the bias (1 or D0*D1*D2 numbers)
+// prints the new states, one per line.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+template <typename T>
+static int run(char** a) {
+    int chains = atoi(a[2]);
+    lattice_dims g = {atoi(a[3]), atoi(a[4]), atoi(a[5]), atoi(a[6])};
+    int colour = atoi(a[7]), bias_stride = atoi(a[14]);
+    T coupling = (T)atof(a[8]), scale = (T)atof(a[9]);
+    signed char low = (signed char)atoi(a[10]);
+    unsigned long long step = strtoull(a[11], 0, 10);
+    unsigned int k0 = (unsigned int)strtoul(a[12], 0, 10), k1 = (unsigned int)strtoul(a[13], 0, 10);
+    size_t sites = (size_t)g.d0 * g.d1 * g.d2;
+    std::vector<signed char> s(chains * sites);
+    std::vector<T> bias(bias_stride ? sites : 1);
+    for (auto& v : s) { int x; if (scanf("%d", &x) != 1) return 2; v = (signed char)x; }
+    for (auto& v : bias) { double x; if (scanf("%lf", &x) != 1) return 2; v = (T)x; }
+    unsigned long long quads = (unsigned long long)chains * g.d0 * g.d1 * lattice_quads_per_row(g);
+    for (unsigned long long q = 0; q < quads; ++q)
+        lattice_quad<T>(s.data(), g, q, colour, coupling, bias.data(), bias_stride, scale, low, step, k0, k1);
+    for (auto v : s) printf("%d\n", (int)v);
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    if (argc < 15) return 2;
+    return strcmp(argv[1], "f64") ? run<float>(argv) : run<double>(argv);
+}

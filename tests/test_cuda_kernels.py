@@ -1,0 +1,303 @@
+"""The CUDA kernels (counter-based draws, the lattice sweep) against their NumPy references.
+
+Three levels, so that most of it runs where no GPU is:
+- always: Philox4x32-10 against Random123's known answers, the references' distributions, and the
+  lattice reference's probabilities against the compiled model's conditionals;
+- with nvcc, the CUDA compiler (no GPU needed): the sources compile for Hopper (sm_90), and
+  nvcc's host build of their __host__ __device__ functions, the code each GPU thread runs,
+  computes what the references compute;
+- with CuPy and a GPU (marked gpu): the kernels themselves against the references.
+
+Draws compare exactly, except a Bernoulli draw or category whose uniform lies within rounding of
+its threshold (the GPU's expf and NumPy's exp may differ in the last bit, and nvcc fuses a·b + c).
+"""
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ebmlang import compile_spec, parse_spec
+from ebmlang.backend import cupy_usable, draws, to_numpy
+from ebmlang.backend.philox import counters, cuda_source, philox4x32
+from ebmlang.kernels import conditional
+from ebmlang.kernels.lattice_gpu import (SOURCE as LATTICE, lattice_plan, reference_half_sweep,
+                                         reference_probabilities, reference_uniforms)
+
+NVCC = shutil.which("nvcc")
+HERE = Path(__file__).resolve().parent / "cuda"
+TIE = {np.float32: 1e-5, np.float64: 1e-12}
+KEYS = st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+
+# Random123's kat_vectors for philox4x32 with 10 rounds: (counter, key, output)
+KNOWN = [((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+         ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+         ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+          (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1))]
+
+
+@pytest.mark.parametrize("counter, key, expected", KNOWN)
+def test_philox_matches_the_known_answers(counter, key, expected):
+    out = philox4x32(np.array(counter, dtype=np.uint32)[:, None], key)
+    assert tuple(int(w) for w in out[:, 0]) == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reference_draws_have_their_distributions(dtype):
+    """Moments and frequencies within 6 standard errors over 200,000 draws (a fixed key: the
+    bounds are statistical, not pinned numbers)."""
+    n, words = 200_000, (12345, 678)
+    u = draws.reference_uniform(n, dtype, words, 3)
+    assert u.dtype == dtype and u.min() >= 0 and u.max() < 1
+    assert abs(u.mean() - 0.5) < 6 * np.sqrt(1 / 12 / n)
+    z = draws.reference_normal(n, dtype, words, 4)
+    assert abs(z.mean()) < 6 / np.sqrt(n) and abs(z.var() - 1) < 6 * np.sqrt(2 / n)
+    logit = np.linspace(-3, 3, n).astype(dtype)
+    x = draws.reference_bernoulli(logit, -1.0, words, 5)
+    p = 1 / (1 + np.exp(-logit.astype(float)))
+    assert set(np.unique(x)) <= {-1.0, 1.0}
+    assert abs(((x + 1) / 2).sum() - p.sum()) < 6 * np.sqrt((p * (1 - p)).sum())
+    probs = np.tile(np.array([0.1, 0.6, 0.3], dtype=dtype), (n // 3, 1))
+    counts = draws.reference_one_hot(probs, words, 6).sum(axis=0)
+    assert np.all(np.abs(counts - probs.sum(axis=0)) < 6 * np.sqrt(n / 3 * probs[0] * (1 - probs[0])))
+
+
+def test_draws_of_one_element_do_not_depend_on_the_others():
+    """Element i's bits are philox((i, draw), key) whatever the array's size: the counters."""
+    big = draws.reference_uniform(1000, np.float32, (1, 2), 7)
+    assert np.array_equal(big[:10], draws.reference_uniform(10, np.float32, (1, 2), 7))
+    assert not np.array_equal(big[:10], draws.reference_uniform(10, np.float32, (1, 2), 8))
+    assert np.array_equal(counters([2**32 + 5], 2**33 + 1)[:, 0], [5, 1, 1, 2])
+
+
+# ---- the lattice kernel's reference against the model ------------------------------------------
+
+LATTICES = st.tuples(st.sampled_from([(6,), (2,), (4, 4), (1, 6), (3, 5), (2, 3), (4, 2, 6), (2, 2, 2)]),
+                     st.booleans(), st.sampled_from(["spin", "binary"]),
+                     st.floats(-1.5, 1.5), st.booleans()
+                     ).filter(lambda c: not (c[1] and any(d % 2 and d > 2 for d in c[0])))  # bipartite
+
+
+def lattice_model(dims, periodic, units, coupling, biased, dtype="float64"):
+    n = int(np.prod(dims))
+    bias = "{normal: {std: 0.5}}" if biased else "{constant: {value: 0.0}}"
+    spec = parse_spec(f"""name: lattice
+dtype: {dtype}
+model:
+  temperature: 1.7
+  layers:
+    s: {{size: {n}, units: {units}, bias: {bias}}}
+  couplings:
+    - {{between: [s, s], connectivity: {{lattice: {{dims: {list(dims)}, periodic: {str(periodic).lower()}}}}},
+       init: {{constant: {{value: {coupling}}}}}, trainable: false}}
+""", "lattice.yaml")
+    return compile_spec(spec)
+
+
+def random_lattice_states(plan, chains, n, seed):
+    up = np.random.default_rng(seed).random((chains, n)) < 0.5
+    return np.where(up, 1, plan.low).astype(np.int8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(LATTICES, st.integers(0, 2**16))
+def test_lattice_reference_draws_from_the_models_conditionals(lattice, seed):
+    """σ(scale (J Σ s_j + b)) of every site is the model's p(s_i = 1 | rest), and a half sweep
+    changes exactly the sites of its colour, the schedule's checkerboard piece."""
+    dims, periodic, units, coupling, biased = lattice
+    model = lattice_model(dims, periodic, units, coupling, biased)
+    plan = lattice_plan(model.program)
+    assert plan is not None and plan.dims[3 - len(dims):] == tuple(dims)
+    n = int(np.prod(dims))
+    states = random_lattice_states(plan, 3, n, seed)
+    bias = model.params[plan.bias_key]
+    prob = reference_probabilities(plan, states, coupling, bias, plan.factor / model.program.temperature)
+    cond = conditional(model.program, model.params, {"s": states.astype(float)}, "s")
+    np.testing.assert_allclose(prob, cond.prob, rtol=1e-12, atol=1e-15)
+    pieces = [set(np.flatnonzero(to_numpy(b[0].mask))) if b[0].mask is not None else set(range(n))
+              for b in model.program.schedule]
+    for colour in (0, 1):
+        u = reference_uniforms(plan, 3, colour, (seed, 1), colour, np.float64)
+        drawn = set(np.flatnonzero(~np.isnan(u[0])))
+        assert drawn in pieces or (not drawn and n == 1)
+        assert np.array_equal(np.isnan(u[0]), np.isnan(u[2]))
+
+
+def test_lattice_plan_refuses_what_the_kernel_cannot_do():
+    assert lattice_plan(lattice_model((3, 3), True, "spin", 1.0, False).program) is None   # odd ring
+    assert lattice_plan(lattice_model((3, 3), False, "spin", 1.0, False).program) is not None
+    assert lattice_plan(lattice_model((2, 2, 2, 2), False, "spin", 1.0, False).program) is None
+
+
+def test_lattice_reference_half_sweeps_keep_the_boltzmann_distribution():
+    """Chains drawn exactly from p(s) ∝ exp(−E/T) of a 2 × 4 periodic spin lattice stay so
+    distributed after a sweep of reference half sweeps (chi-square over the 256 states)."""
+    model = lattice_model((2, 4), True, "spin", 0.6, True)
+    plan = lattice_plan(model.program)
+    states = np.array(list(itertools.product([-1.0, 1.0], repeat=8)))  # first unit most significant
+    logp = -to_numpy(model.energy({"s": states})) / model.program.temperature
+    p = np.exp(logp - logp.max())
+    p /= p.sum()
+    chains = 40_000
+    pick = np.random.default_rng(0).choice(len(p), size=chains, p=p)
+    x = states[pick].astype(np.int8)
+    bias, scale = model.params[plan.bias_key], plan.factor / model.program.temperature
+    for step in range(2):
+        x, _ = reference_half_sweep(plan, x, step % 2, 0.6, bias, scale, (99, 7), step)
+    index = ((x > 0).astype(int) @ (1 << np.arange(7, -1, -1)))
+    counts = np.bincount(index, minlength=256)
+    expected = chains * p
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 255 + 6 * np.sqrt(2 * 255)
+
+
+# ---- nvcc: the CUDA sources compile, and their host build matches the references ---------------
+
+needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc (the CUDA compiler) is not installed: "
+                                "the CUDA sources are checked only on machines that have it")
+
+
+def _nvcc(args, cwd):
+    done = subprocess.run([NVCC, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    """Host programs built by nvcc from each CUDA source and its driver in tests/cuda/."""
+    if NVCC is None:
+        pytest.skip("nvcc is not installed")
+    out = tmp_path_factory.mktemp("cuda")
+    built = {}
+    for name, sources in (("draws", ("draws.cu",)), ("lattice", ("draws.cu", LATTICE))):
+        (out / f"{name}.cu").write_text(cuda_source(*sources) + (HERE / f"{name}_main.cu").read_text())
+        _nvcc(["-O2", "-arch=sm_90", "-o", name, f"{name}.cu"], out)
+        built[name] = out / name
+    return built
+
+
+def _run(program, *args, stdin=""):
+    done = subprocess.run([str(program), *map(str, args)], input=stdin, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+@needs_nvcc
+def test_the_sources_compile_for_hopper(tmp_path):
+    """What NVRTC compiles on the GPU machine, nvcc compiles here to PTX for sm_90."""
+    for name, sources in (("draws", ("draws.cu",)), ("lattice", ("draws.cu", LATTICE))):
+        (tmp_path / f"{name}.cu").write_text(cuda_source(*sources))
+        _nvcc(["-ptx", "-arch=sm_90", "-std=c++14", "-o", f"{name}.ptx", f"{name}.cu"], tmp_path)
+        ptx = (tmp_path / f"{name}.ptx").read_text()
+        for suffix in ("f32", "f64"):
+            assert f".entry {'lattice_half_sweep' if name == 'lattice' else 'bernoulli'}_{suffix}(" in ptx
+
+
+def _dtype_name(dtype):
+    return "f32" if dtype == np.float32 else "f64"
+
+
+@needs_nvcc
+@settings(max_examples=10, deadline=None)
+@given(KEYS, st.integers(0, 2**40), st.sampled_from([np.float32, np.float64]))
+def test_host_build_of_the_draws_matches_the_references(host, key, draw, dtype):
+    n, d = 64, _dtype_name(dtype)
+    words = np.array(_run(host["draws"], "philox", d, n, *key, draw), dtype=np.uint64).reshape(n, 4)
+    assert np.array_equal(words.T, philox4x32(counters(np.arange(n), draw), key))
+    u = np.array(_run(host["draws"], "uniform", d, n, *key, draw), dtype=float)
+    assert np.array_equal(u, draws.reference_uniform(n, dtype, key, draw))
+    z = np.array(_run(host["draws"], "normal", d, n, *key, draw), dtype=float)
+    np.testing.assert_allclose(z, draws.reference_normal(n, dtype, key, draw),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+    logit = np.linspace(-4, 4, n).astype(dtype)
+    x = np.array(_run(host["draws"], "bernoulli", d, n, *key, draw, -1,
+                      stdin="\n".join(map(repr, logit.tolist()))), dtype=float)
+    ref = draws.reference_bernoulli(logit, -1.0, key, draw)
+    tie = np.abs(draws.reference_uniform(n, dtype, key, draw) - 1 / (1 + np.exp(-logit))) < TIE[dtype]
+    assert np.all((x == ref) | tie)
+    probs = np.random.default_rng(draw % 1000).dirichlet(np.ones(5), size=n).astype(dtype)
+    got = np.array(_run(host["draws"], "category", d, n, *key, draw, 5,
+                        stdin="\n".join(map(repr, probs.ravel().tolist()))), dtype=int)
+    assert np.array_equal(got, draws.reference_one_hot(probs, key, draw).argmax(axis=-1))
+
+
+@needs_nvcc
+@settings(max_examples=20, deadline=None)
+@given(LATTICES, st.integers(0, 2**16), st.sampled_from([np.float32, np.float64]), st.integers(0, 1))
+def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, seed, dtype, colour):
+    """Every thread of one launch (lattice_quad), run on the CPU, gives the reference's states."""
+    dims, periodic, units, coupling, biased = lattice
+    model = lattice_model(dims, periodic, units, coupling, biased, np.dtype(dtype).name)
+    plan = lattice_plan(model.program)
+    n, chains = int(np.prod(dims)), 3
+    states = random_lattice_states(plan, chains, n, seed)
+    bias = np.asarray(model.params[plan.bias_key], dtype=dtype)
+    shared = not biased
+    scale, words, step = dtype(plan.factor / 1.7), (seed, 11), 2 * seed + colour
+    stdin = "\n".join(map(str, states.ravel().tolist() + (bias[:1] if shared else bias).tolist()))
+    got = _run(host["lattice"], _dtype_name(dtype), chains, *plan.dims, int(periodic), colour,
+               repr(float(dtype(coupling))), repr(float(scale)), plan.low, step, *words, int(not shared),
+               stdin=stdin)
+    got = np.array(got, dtype=np.int8).reshape(chains, n)
+    ref, margin = reference_half_sweep(plan, states, colour, dtype(coupling), bias, scale, words, step)
+    assert np.all((got == ref) | (margin < TIE[dtype]))
+
+
+# ---- the kernels themselves, on a GPU -----------------------------------------------------------
+
+@pytest.fixture
+def cp():
+    if not cupy_usable():
+        pytest.skip("CuPy with a usable CUDA device is not available")
+    import cupy
+    return cupy
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_draws_match_the_references(cp, dtype):
+    key, draw, n = (2024, 11), 5, 10_000
+    assert np.array_equal(to_numpy(draws.uniform(cp, (n,), dtype, key, draw)),
+                          draws.reference_uniform(n, dtype, key, draw))
+    np.testing.assert_allclose(to_numpy(draws.normal(cp, (n,), dtype, key, draw)),
+                               draws.reference_normal(n, dtype, key, draw), rtol=1e-5, atol=1e-5)
+    mean, std = np.linspace(-1, 1, n).astype(dtype), np.full(n, 0.5, dtype=dtype)
+    np.testing.assert_allclose(to_numpy(draws.gaussian(cp.asarray(mean), cp.asarray(std), key, draw)),
+                               mean + std * draws.reference_normal(n, dtype, key, draw), rtol=1e-5, atol=1e-5)
+    logit = np.linspace(-4, 4, n).astype(dtype)
+    x = to_numpy(draws.bernoulli(cp.asarray(logit), 0.0, key, draw))
+    tie = np.abs(draws.reference_uniform(n, dtype, key, draw) - 1 / (1 + np.exp(-logit))) < TIE[dtype]
+    assert np.all((x == draws.reference_bernoulli(logit, 0.0, key, draw)) | tie)
+    probs = np.random.default_rng(0).dirichlet(np.ones(4), size=(50, 20)).astype(dtype)
+    assert np.array_equal(to_numpy(draws.one_hot(cp.asarray(probs), key, draw)),
+                          draws.reference_one_hot(probs, key, draw))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dims, periodic", [((64, 64), True), ((6, 5), False), ((4, 2, 6), True), ((10,), True)])
+def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic):
+    from ebmlang.kernels.lattice_gpu import _kernels, BLOCK, SUFFIX, quads_per_row
+    model = lattice_model(dims, periodic, "spin", 0.8, True, "float32")
+    plan = lattice_plan(model.program)
+    n, chains = int(np.prod(dims)), 5
+    states = random_lattice_states(plan, chains, n, 1)
+    bias = np.asarray(model.params[plan.bias_key], dtype=np.float32)
+    d0, d1, d2 = plan.dims
+    quads = chains * d0 * d1 * quads_per_row(d2)
+    fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[np.dtype(np.float32)]}")
+    for colour in (0, 1):
+        gpu = cp.asarray(states)
+        fn((-(-quads // BLOCK),), (BLOCK,), (gpu, np.int32(d0), np.int32(d1), np.int32(d2),
+                                             np.int32(periodic), np.uint64(quads), np.int32(colour),
+                                             np.float32(0.8), cp.asarray(bias), np.int32(1),
+                                             np.float32(plan.factor / 1.7), np.int8(plan.low),
+                                             np.uint64(colour), np.uint32(3), np.uint32(4)))
+        ref, margin = reference_half_sweep(plan, states, colour, np.float32(0.8), bias,
+                                           np.float32(plan.factor / 1.7), (3, 4), colour)
+        assert np.all((to_numpy(gpu) == ref) | (margin < TIE[np.float32]))
