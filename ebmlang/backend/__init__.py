@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import BackendError, Location
 from .rng import Rng
 
-__all__ = ["Rng", "cupy_usable", "get_namespace", "namespace_of", "to_numpy"]
+__all__ = ["Rng", "cupy_usable", "get_namespace", "namespace_of", "set_matmul_precision", "to_numpy"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,3 +58,18 @@ def namespace_of(array) -> ModuleType:
 def to_numpy(array) -> np.ndarray:
     """A NumPy copy of any backend's array (a no-op for NumPy arrays)."""
     return array.get() if hasattr(array, "get") and not isinstance(array, np.ndarray) else np.asarray(array)
+
+
+def set_matmul_precision(xp: ModuleType, precision: str) -> None:
+    """float32 matrix products in IEEE float32 (``ieee``) or with TensorFloat-32 inputs (``tf32``:
+    mantissas rounded to 10 bits, products on the tensor cores, float32 accumulation).
+
+    A no-op on NumPy. On CuPy it sets cuBLAS's compute type for float32, which is process-wide,
+    so every model compiled for CuPy sets it, IEEE included, and a TF32 model does not leak its
+    choice into the next one."""
+    if xp is np:
+        return
+    from cupy._core import _routines_linalg as linalg     # CuPy's own switch (CUPY_TF32 reads it)
+    tf32 = getattr(linalg, "COMPUTE_TYPE_TF32", 7)
+    default = getattr(linalg, "COMPUTE_TYPE_DEFAULT", 1)
+    linalg.set_compute_type(np.float32, tf32 if precision == "tf32" else default)

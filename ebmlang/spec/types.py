@@ -318,6 +318,7 @@ class Spec:
     seed: int = 0
     backend: str = "numpy"
     dtype: str = "float32"
+    matmul_precision: str = "ieee"
     data: DataSpec | None = None
     train: TrainSpec | None = None
     sample: SampleSpec | None = None
