@@ -75,6 +75,52 @@ def test_draws_of_one_element_do_not_depend_on_the_others():
     assert np.array_equal(counters([2**32 + 5], 2**33 + 1)[:, 0], [5, 1, 1, 2])
 
 
+# ---- the counter-based Rng (CuPy's), run on NumPy through the references ---------------------------
+
+def test_counter_based_rng_numbers_draws_by_step_and_index():
+    from ebmlang.backend import Rng
+    a, b = Rng(np, 5, 6, counter_based=True), Rng(np, 5, 6, counter_based=True)
+    first = a.uniform((3, 4), np.float32)
+    assert np.array_equal(first, b.uniform((3, 4), np.float32))
+    words = (int(a.state[0]), int(a.state[1]))
+    assert np.array_equal(first.ravel(), draws.reference_uniform(12, np.float32, words, 0))
+    a.advance()
+    a.uniform(2, np.float32)
+    second = a.normal(5, np.float64)                # draw 1 of step 1
+    assert np.array_equal(second, draws.reference_normal(5, np.float64, words, (1 << 32) | 1))
+    state, start = a.reserve(4)
+    assert start == 2 and a.reserve(1)[1] == 6 and int(state[2]) == 1
+    a.restart(5, 6)
+    assert np.array_equal(a.uniform((3, 4), np.float32), first)
+    assert not np.array_equal(Rng(np, 5, 7, counter_based=True).uniform((3, 4), np.float32), first)
+
+
+def test_counter_based_draws_sample_the_exact_distribution():
+    """Gibbs chains of a small RBM with softmax, spin and binary layers drawn through the
+    counter-based path follow the exact distribution of the visible layer (chi-square)."""
+    from scipy.stats import chisquare
+    from ebmlang.backend import Rng
+    from ebmlang.kernels import gibbs_sweep, random_state
+    model = compile_spec(parse_spec("""name: mixed
+dtype: float64
+model:
+  layers:
+    v: {size: 3, units: spin, bias: {normal: {std: 0.5}}}
+    c: {size: 3, units: softmax, categories: 3}
+    h: {size: 2, units: binary}
+  couplings:
+    - {between: [v, h], init: {normal: {std: 1.0}}}
+    - {between: [c, h], init: {normal: {std: 1.0}}}
+""", "mixed.yaml"))
+    rng = Rng(np, 4, counter_based=True)
+    state = random_state(model.program, model.params, 20000, rng)
+    v = gibbs_sweep(model.program, model.params, state, rng, sweeps=25)["v"]
+    states = np.array(list(itertools.product([-1.0, 1.0], repeat=3)))
+    p = np.exp(to_numpy(model.log_likelihood({"v": states})))
+    counts = np.bincount((v > 0).astype(int) @ [4, 2, 1], minlength=8)
+    assert p.sum() == pytest.approx(1.0) and chisquare(counts, 20000 * p).pvalue > 1e-6
+
+
 # ---- the lattice kernel's reference against the model ------------------------------------------
 
 LATTICES = st.tuples(st.sampled_from([(6,), (2,), (4, 4), (1, 6), (3, 5), (2, 3), (4, 2, 6), (2, 2, 2)]),
@@ -262,21 +308,27 @@ def cp():
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gpu_draws_match_the_references(cp, dtype):
-    key, draw, n = (2024, 11), 5, 10_000
-    assert np.array_equal(to_numpy(draws.uniform(cp, (n,), dtype, key, draw)),
-                          draws.reference_uniform(n, dtype, key, draw))
-    np.testing.assert_allclose(to_numpy(draws.normal(cp, (n,), dtype, key, draw)),
-                               draws.reference_normal(n, dtype, key, draw), rtol=1e-5, atol=1e-5)
+    """The kernels read (k0, k1, step) from the device: draw 5 of step 3 is counter (3 << 32) | 5."""
+    key, n = (2024, 11), 10_000
+    state, draw = cp.asarray(np.array([*key, 3], dtype=np.uint32)), 5
+    counter = (3 << 32) | draw
+    assert np.array_equal(to_numpy(draws.uniform(cp, (n,), dtype, state, draw)),
+                          draws.reference_uniform(n, dtype, key, counter))
+    np.testing.assert_allclose(to_numpy(draws.normal(cp, (n,), dtype, state, draw)),
+                               draws.reference_normal(n, dtype, key, counter), rtol=1e-5, atol=1e-5)
     mean, std = np.linspace(-1, 1, n).astype(dtype), np.full(n, 0.5, dtype=dtype)
-    np.testing.assert_allclose(to_numpy(draws.gaussian(cp.asarray(mean), cp.asarray(std), key, draw)),
-                               mean + std * draws.reference_normal(n, dtype, key, draw), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(draws.gaussian(cp.asarray(mean), cp.asarray(std), state, draw)),
+                               mean + std * draws.reference_normal(n, dtype, key, counter),
+                               rtol=1e-5, atol=1e-5)
     logit = np.linspace(-4, 4, n).astype(dtype)
-    x = to_numpy(draws.bernoulli(cp.asarray(logit), 0.0, key, draw))
-    tie = np.abs(draws.reference_uniform(n, dtype, key, draw) - 1 / (1 + np.exp(-logit))) < TIE[dtype]
-    assert np.all((x == draws.reference_bernoulli(logit, 0.0, key, draw)) | tie)
+    x = to_numpy(draws.bernoulli(cp.asarray(logit), 0.0, state, draw))
+    tie = np.abs(draws.reference_uniform(n, dtype, key, counter) - 1 / (1 + np.exp(-logit))) < TIE[dtype]
+    assert np.all((x == draws.reference_bernoulli(logit, 0.0, key, counter)) | tie)
     probs = np.random.default_rng(0).dirichlet(np.ones(4), size=(50, 20)).astype(dtype)
-    assert np.array_equal(to_numpy(draws.one_hot(cp.asarray(probs), key, draw)),
-                          draws.reference_one_hot(probs, key, draw))
+    assert np.array_equal(to_numpy(draws.one_hot(cp.asarray(probs), state, draw)),
+                          draws.reference_one_hot(probs, key, counter))
+    draws.advance(state)
+    assert to_numpy(state).tolist() == [*key, 4]
 
 
 @pytest.mark.gpu
@@ -291,13 +343,14 @@ def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic):
     d0, d1, d2 = plan.dims
     quads = chains * d0 * d1 * quads_per_row(d2)
     fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[np.dtype(np.float32)]}")
+    rng_state = cp.asarray(np.array([3, 4, 0], dtype=np.uint32))
     for colour in (0, 1):
         gpu = cp.asarray(states)
         fn((-(-quads // BLOCK),), (BLOCK,), (gpu, np.int32(d0), np.int32(d1), np.int32(d2),
                                              np.int32(periodic), np.uint64(quads), np.int32(colour),
                                              np.float32(0.8), cp.asarray(bias), np.int32(1),
                                              np.float32(plan.factor / 1.7), np.int8(plan.low),
-                                             np.uint64(colour), np.uint32(3), np.uint32(4)))
+                                             rng_state, np.uint32(colour)))
         ref, margin = reference_half_sweep(plan, states, colour, np.float32(0.8), bias,
                                            np.float32(plan.factor / 1.7), (3, 4), colour)
         assert np.all((to_numpy(gpu) == ref) | (margin < TIE[np.float32]))

@@ -9,8 +9,13 @@ in ``cuda/draws.cu`` compute it in registers and turn it into the sample at once
     bernoulli    x = 1 if u < σ(logit) else low                   (binary: low 0; spin: low −1)
     one_hot      per group of k: category #{j : Σ_{i≤j} p_i < u}, capped at k − 1
 
+The key and the step live in the Rng's state array (k0, k1, step), on the device for CuPy, and a
+draw's 64-bit counter is (step << 32) | its index within the step: a captured CUDA graph, which
+bakes the indices in, draws new numbers at each replay because ``advance`` moves the step.
+
 The ``reference_*`` functions are the same arithmetic in NumPy: the GPU tests hold the kernels to
-them element by element, and the CPU tests hold nvcc's host build of the same source to them.
+them element by element, and the CPU tests hold nvcc's host build of the same source to them. The
+wrappers run them for a NumPy state, so a counter-based Rng works (slowly) on NumPy too.
 """
 from __future__ import annotations
 
@@ -33,56 +38,75 @@ def _module():
 def _launch(kernel: str, dtype, n: int, *args) -> None:
     if n == 0:
         return
-    fn = _module().get_function(f"{kernel}_{SUFFIX[np.dtype(dtype)]}")
+    fn = _module().get_function(f"{kernel}_{SUFFIX[np.dtype(dtype)]}" if dtype else kernel)
     fn((max(1, min(-(-n // BLOCK), 1 << 16)),), (BLOCK,), args)
 
 
-def _key(words, draw):
-    return np.uint32(words[0]), np.uint32(words[1]), np.uint64(draw)
+def counter_of(state, draw: int) -> tuple[tuple[int, int], int]:
+    """(key words, 64-bit draw counter) of a NumPy Rng state (k0, k1, step) and a draw index."""
+    return (int(state[0]), int(state[1])), (int(state[2]) << 32) | int(draw)
 
 
-def uniform(xp, shape, dtype, words, draw: int):
+def advance(state) -> None:
+    """step += 1 on the Rng state, as a launch on CuPy (so that a captured graph replays it)."""
+    if isinstance(state, np.ndarray):
+        state[2] += np.uint32(1)
+    else:
+        _module().get_function("rng_advance")((1,), (1,), (state,))
+
+
+def uniform(xp, shape, dtype, state, draw: int):
+    if xp is np:
+        return reference_uniform(int(np.prod(shape)), dtype, *counter_of(state, draw)).reshape(shape)
     out = xp.empty(shape, dtype=dtype)
-    _launch("uniform", dtype, out.size, out, np.uint64(out.size), *_key(words, draw))
+    _launch("uniform", dtype, out.size, out, np.uint64(out.size), state, np.uint32(draw))
     return out
 
 
-def normal(xp, shape, dtype, words, draw: int):
+def normal(xp, shape, dtype, state, draw: int):
+    if xp is np:
+        return reference_normal(int(np.prod(shape)), dtype, *counter_of(state, draw)).reshape(shape)
     out = xp.empty(shape, dtype=dtype)
-    _launch("normal", dtype, out.size, out, np.uint64(out.size), *_key(words, draw))
+    _launch("normal", dtype, out.size, out, np.uint64(out.size), state, np.uint32(draw))
     return out
 
 
-def gaussian(mean, std, words, draw: int):
+def gaussian(mean, std, state, draw: int):
     """μ + σ z; ``std`` of mean's shape, or a broadcast row (n,) → (batch, n)."""
+    if isinstance(mean, np.ndarray):
+        return mean + std * reference_normal(mean.size, mean.dtype, *counter_of(state, draw)).reshape(mean.shape)
     import cupy
     mean = cupy.ascontiguousarray(mean)
     row = std.ndim == 2 and std.strides[0] == 0
     std = cupy.ascontiguousarray(std[0] if row else std)
     out = cupy.empty_like(mean)
     _launch("gaussian", mean.dtype, mean.size, mean, std, out, np.uint64(mean.size), np.int32(row),
-            np.uint64(mean.shape[-1]), *_key(words, draw))
+            np.uint64(mean.shape[-1]), state, np.uint32(draw))
     return out
 
 
-def bernoulli(logit, low: float, words, draw: int):
+def bernoulli(logit, low: float, state, draw: int):
+    if isinstance(logit, np.ndarray):
+        return reference_bernoulli(logit, low, *counter_of(state, draw))
     import cupy
     logit = cupy.ascontiguousarray(logit)
     out = cupy.empty_like(logit)
     _launch("bernoulli", logit.dtype, logit.size, logit, out, np.uint64(logit.size),
-            logit.dtype.type(low), *_key(words, draw))
+            logit.dtype.type(low), state, np.uint32(draw))
     return out
 
 
-def one_hot(probs, words, draw: int):
+def one_hot(probs, state, draw: int):
     """probs (..., k) -> a one-hot draw of the same shape, one category per group."""
+    if isinstance(probs, np.ndarray):
+        return reference_one_hot(probs, *counter_of(state, draw))
     import cupy
     probs = cupy.ascontiguousarray(probs)
     k = probs.shape[-1]
     out = cupy.empty_like(probs)
     groups = probs.size // k
-    _launch("one_hot", probs.dtype, groups, probs, out, np.uint64(groups), np.int32(k),
-            *_key(words, draw))
+    _launch("one_hot", probs.dtype, groups, probs, out, np.uint64(groups), np.int32(k), state,
+            np.uint32(draw))
     return out
 
 

@@ -5,9 +5,10 @@ training epoch. A run's RNG state is therefore just its key, so a resumed run co
 where an unbroken one would be, with no generator state to serialise.
 
 On NumPy the key seeds a PCG64 generator through SeedSequence. On CuPy it gives the two key words
-of a counter-based generator (Philox4x32-10, ``philox.py``): the n-th draw of an Rng takes the
-counters (element, n), and each kind of draw is one fused kernel (``draws.py``), so a sample of a
-layer is a single launch from its field with no stored random numbers.
+of a counter-based generator (Philox4x32-10, ``philox.py``), held with a step counter in a small
+device array: the n-th draw of a step takes the counters (element, n, step), and each kind of
+draw is one fused kernel (``draws.py``), so a sample of a layer is a single launch from its field
+with no stored random numbers, and a training step can be captured as a CUDA graph.
 
 Besides plain uniforms and normals, the Rng draws the samples of the unit types directly
 (``bernoulli``, ``gaussian``, ``one_hot``): on NumPy each is the same arithmetic the unit types
@@ -22,41 +23,61 @@ from .philox import key_words
 
 
 class Rng:
-    """Random draws on one backend (``xp`` is numpy or cupy), from a key of non-negative ints."""
+    """Random draws on one backend (``xp`` is numpy or cupy), from a key of non-negative ints.
 
-    def __init__(self, xp, *key: int):
+    ``counter_based`` (default: on CuPy) draws from Philox through ``draws.py``; on NumPy that
+    runs the kernels' NumPy references, which the tests use to exercise this path without a GPU."""
+
+    def __init__(self, xp, *key: int, counter_based: bool | None = None):
         self.xp, self.key = xp, tuple(int(k) for k in key)
-        if xp is np:
-            self._gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(list(self.key))))
+        self.counter_based = xp is not np if counter_based is None else counter_based
+        if self.counter_based:
+            self.state = xp.asarray(np.array([*key_words(*self.key), 0], dtype=np.uint32))
+            self._draws = 0
         else:
-            self._words, self._draws = key_words(*self.key), 0
+            self._gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(list(self.key))))
 
     def child(self, *counters: int) -> "Rng":
         """An independent stream keyed by this one's key plus ``counters``."""
-        return Rng(self.xp, *self.key, *counters)
+        return Rng(self.xp, *self.key, *counters, counter_based=self.counter_based)
+
+    def advance(self) -> None:
+        """Start the next training step. A counter-based stream moves its step on the device and
+        counts its draws from 0 again, so the same step's draws are the same launches whether it
+        runs eagerly or as a replayed CUDA graph; a PCG64 stream just goes on."""
+        if self.counter_based:
+            draws.advance(self.state)
+            self._draws = 0
+
+    def restart(self, *key: int) -> None:
+        """Make this (counter-based) Rng the stream of ``key`` at step 0, in place: a captured
+        graph keeps reading the same state array."""
+        self.key = tuple(int(k) for k in key)
+        self.state[...] = self.xp.asarray(np.array([*key_words(*self.key), 0], dtype=np.uint32))
+        self._draws = 0
 
     def reserve(self, count: int) -> tuple:
-        """(key words, first draw index) of ``count`` consecutive draws, for kernels on CuPy
-        that take their random numbers from the counter-based stream themselves."""
+        """(state, first draw index) of ``count`` consecutive draws, for kernels that take their
+        random numbers from the counter-based stream themselves."""
         self._draws += count
-        return self._words, self._draws - count
+        return self.state, self._draws - count
 
     def _next(self) -> tuple:
         return self.reserve(1)
 
     def uniform(self, shape, dtype):
-        if self.xp is np:
+        if not self.counter_based:
             return self._gen.random(shape, dtype=dtype)
         return draws.uniform(self.xp, shape, dtype, *self._next())
 
     def normal(self, shape, dtype):
-        if self.xp is np:
+        if not self.counter_based:
             return self._gen.standard_normal(shape, dtype=dtype)
         return draws.normal(self.xp, shape, dtype, *self._next())
 
     def bernoulli(self, prob, logit, low: float = 0.0):
         """1 with probability ``prob`` = σ(``logit``), else ``low``: binary (0) or spin (−1) units."""
-        if self.xp is not np:
+        if self.counter_based:
             return draws.bernoulli(logit, low, *self._next())
         x = (self.uniform(prob.shape, prob.dtype) < prob).astype(prob.dtype)
         if low:
@@ -66,13 +87,13 @@ class Rng:
 
     def gaussian(self, mean, std):
         """mean + std · z, with ``std`` of mean's shape (a broadcast row is fine)."""
-        if self.xp is not np:
+        if self.counter_based:
             return draws.gaussian(mean, std, *self._next())
         return mean + std * self.normal(mean.shape, mean.dtype)
 
     def one_hot(self, probs):
         """probs (..., k) -> one category per group, one-hot, by inverting the cumulative sum."""
-        if self.xp is not np:
+        if self.counter_based:
             return draws.one_hot(probs, *self._next())
         xp, k = self.xp, probs.shape[-1]
         u = self.uniform(probs.shape[:-1] + (1,), probs.dtype)

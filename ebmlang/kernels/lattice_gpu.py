@@ -66,7 +66,7 @@ def _kernels():
 
 def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, temperature: float):
     """``sweeps`` checkerboard sweeps of the chains ``x`` (chains, N), a CuPy array; returns the
-    new states in x's dtype. Draws 2·sweeps steps of ``rng``'s counter-based stream."""
+    new states in x's dtype. Takes 2·sweeps draws of ``rng``'s counter-based stream, one a launch."""
     import cupy
     d0, d1, d2 = plan.dims
     chains, dtype = x.shape[0], x.dtype
@@ -76,14 +76,13 @@ def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, tempera
     t = dtype.type
     coupling, scale = t(params[plan.coupling_key]), t(plan.factor / temperature)
     quads = chains * d0 * d1 * quads_per_row(d2)
-    words, first = rng.reserve(2 * sweeps)
+    rng_state, first = rng.reserve(2 * sweeps)
     fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[dtype]}")
     grid = (max(1, min(-(-quads // BLOCK), 1 << 16)),)
     for step in range(2 * sweeps):
         fn(grid, (BLOCK,), (states, np.int32(d0), np.int32(d1), np.int32(d2), np.int32(plan.periodic),
                             np.uint64(quads), np.int32(step % 2), coupling, bias, np.int32(not shared),
-                            scale, np.int8(plan.low), np.uint64(first + step),
-                            np.uint32(words[0]), np.uint32(words[1])))
+                            scale, np.int8(plan.low), rng_state, np.uint32(first + step)))
     return states.astype(dtype)
 
 
@@ -117,25 +116,25 @@ def reference_probabilities(plan: LatticePlan, states: np.ndarray, coupling, bia
     return (t(1) / (t(1) + np.exp(-t(scale) * field))).reshape(states.shape)
 
 
-def reference_uniforms(plan: LatticePlan, chains: int, colour: int, words, step: int, dtype):
-    """The uniform each site of ``colour`` draws in the launch of ``step``: (chains, N), NaN off
-    the colour. A thread's quad takes the 4 words of its Philox block, one per site."""
+def reference_uniforms(plan: LatticePlan, chains: int, colour: int, words, draw: int, dtype):
+    """The uniform each site of ``colour`` draws in a launch with the 64-bit draw counter
+    ``draw``: (chains, N), NaN off the colour. A thread's quad takes the 4 words of its Philox block, one per site."""
     d0, d1, d2 = plan.dims
     c, z, y, x = np.indices((chains, d0, d1, d2))
     on = (z + y + x) % 2 == colour
     m = (x - ((colour + z + y) & 1)) // 2                    # rank among the row's colour sites
     quad = ((c * d0 + z) * d1 + y) * quads_per_row(d2) + m // 4
-    blocks = philox4x32(counters(np.arange(chains * d0 * d1 * quads_per_row(d2)), step), words)
+    blocks = philox4x32(counters(np.arange(chains * d0 * d1 * quads_per_row(d2)), draw), words)
     bits = blocks[m % 4, np.where(on, quad, 0)]
     u = unit_uniform(bits) if np.dtype(dtype) == np.float32 else bits * 2.3283064365386963e-10
     return np.where(on, u, np.nan).reshape(chains, -1)
 
 
 def reference_half_sweep(plan: LatticePlan, states: np.ndarray, colour: int, coupling, bias,
-                         scale, words, step: int) -> tuple[np.ndarray, np.ndarray]:
+                         scale, words, draw: int) -> tuple[np.ndarray, np.ndarray]:
     """The kernel's launch for one colour on (chains, N) int8 ``states``, in NumPy: the new states
     and, per site, |u − p| (how near its draw was to the threshold; NaN off the colour)."""
     prob = reference_probabilities(plan, states, coupling, bias, scale)
-    u = reference_uniforms(plan, states.shape[0], colour, words, step, prob.dtype)
+    u = reference_uniforms(plan, states.shape[0], colour, words, draw, prob.dtype)
     new = np.where(np.isnan(u), states, np.where(u < prob, 1, plan.low)).astype(np.int8)
     return new, np.abs(u - prob)

@@ -110,6 +110,7 @@ class Trainer:
             batch = {k: (v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v)
                          else v[on_backend[rows]])
                      for k, v in train.items()}
+            rng.advance()           # a counter-based stream (CuPy) moves to this step's numbers
             self.step(st, batch, rng)
             if on_batch is not None:
                 on_batch(min(start + size, n), n)

@@ -1,6 +1,10 @@
 // Fused random draws: each element's bits are philox(counter = (element, draw), key), computed
 // in registers, so one launch turns a field into a sample with no stored random numbers.
-// Reference: ebmlang/backend/draws_reference.py (the same arithmetic in NumPy).
+// Reference: ebmlang/backend/draws.py, reference_* (the same arithmetic in NumPy).
+//
+// A kernel reads the key and the step from the Rng's device state `rng` = (k0, k1, step): the
+// 64-bit draw counter is (step << 32) | draw, with `draw` the launch's index within the step.
+// A CUDA graph captured once then draws fresh numbers at each replay, as the step advances.
 
 __host__ __device__ inline float ebm_exp(float x) { return expf(x); }
 __host__ __device__ inline double ebm_exp(double x) { return exp(x); }
@@ -69,39 +73,45 @@ __host__ __device__ inline int draw_category(const T* probs, int k, unsigned lon
     return index < k - 1 ? index : k - 1;
 }
 
+__host__ __device__ inline unsigned long long rng_draw(const unsigned int* rng, unsigned int draw) {
+    return ((unsigned long long)rng[2] << 32) | draw;
+}
+
+#define EBM_RNG const unsigned int* rng, unsigned int draw_in_step
+#define EBM_KEY rng_draw(rng, draw_in_step), rng[0], rng[1]
+
 #define EBM_GRID_LOOP(i, n) \
     for (unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
          i += (unsigned long long)gridDim.x * blockDim.x)
 
 #define EBM_DRAW_KERNELS(T, S)                                                                     \
-extern "C" __global__ void uniform_##S(T* out, unsigned long long n, unsigned int k0,              \
-                                       unsigned int k1, unsigned long long draw) {                 \
-    EBM_GRID_LOOP(i, n) out[i] = draw_uniform<T>(i, draw, k0, k1);                                 \
+extern "C" __global__ void uniform_##S(T* out, unsigned long long n, EBM_RNG) {                    \
+    EBM_GRID_LOOP(i, n) out[i] = draw_uniform<T>(i, EBM_KEY);                                      \
 }                                                                                                  \
 extern "C" __global__ void gaussian_##S(const T* mean, const T* std, T* out, unsigned long long n, \
-                                        int std_is_row, unsigned long long row,                   \
-                                        unsigned int k0, unsigned int k1, unsigned long long draw) {\
+                                        int std_is_row, unsigned long long row, EBM_RNG) {         \
     EBM_GRID_LOOP(i, n) {                                                                          \
         T s = std_is_row ? std[i % row] : std[i];                                                  \
-        out[i] = mean[i] + s * draw_normal<T>(i, draw, k0, k1);                                    \
+        out[i] = mean[i] + s * draw_normal<T>(i, EBM_KEY);                                         \
     }                                                                                              \
 }                                                                                                  \
-extern "C" __global__ void normal_##S(T* out, unsigned long long n, unsigned int k0,               \
-                                      unsigned int k1, unsigned long long draw) {                  \
-    EBM_GRID_LOOP(i, n) out[i] = draw_normal<T>(i, draw, k0, k1);                                  \
+extern "C" __global__ void normal_##S(T* out, unsigned long long n, EBM_RNG) {                     \
+    EBM_GRID_LOOP(i, n) out[i] = draw_normal<T>(i, EBM_KEY);                                       \
 }                                                                                                  \
 extern "C" __global__ void bernoulli_##S(const T* logit, T* out, unsigned long long n, T low,      \
-                                         unsigned int k0, unsigned int k1,                         \
-                                         unsigned long long draw) {                                \
-    EBM_GRID_LOOP(i, n) out[i] = draw_bernoulli_logit<T>(logit[i], low, i, draw, k0, k1);          \
+                                         EBM_RNG) {                                                \
+    EBM_GRID_LOOP(i, n) out[i] = draw_bernoulli_logit<T>(logit[i], low, i, EBM_KEY);               \
 }                                                                                                  \
 extern "C" __global__ void one_hot_##S(const T* probs, T* out, unsigned long long groups, int k,   \
-                                       unsigned int k0, unsigned int k1, unsigned long long draw) {\
+                                       EBM_RNG) {                                                  \
     EBM_GRID_LOOP(g, groups) {                                                                     \
-        int index = draw_category<T>(probs + g * k, k, g, draw, k0, k1);                           \
+        int index = draw_category<T>(probs + g * k, k, g, EBM_KEY);                                \
         for (int j = 0; j < k; ++j) out[g * k + j] = (T)(j == index);                              \
     }                                                                                              \
 }
 
 EBM_DRAW_KERNELS(float, f32)
 EBM_DRAW_KERNELS(double, f64)
+
+// The Rng's step += 1 (one thread): inside a captured graph it advances the stream per replay.
+extern "C" __global__ void rng_advance(unsigned int* rng) { rng[2] += 1u; }

@@ -8,7 +8,7 @@
 // neighbours (so a periodic axis of 2 has one neighbour, as ebmlang.graph.builders.lattice).
 //
 // One thread updates a quad: 4 sites of one colour, consecutive among that colour's sites of a
-// row, with the 4 words of one Philox block, counter (quad index, step), step = 2 sweep + colour.
+// row, with the 4 words of one Philox block, counter (quad index, draw): a launch is one draw.
 
 struct lattice_dims { int d0, d1, d2, periodic; };
 
@@ -40,7 +40,7 @@ __host__ __device__ inline signed char lattice_site(const signed char* s, lattic
 template <typename T>
 __host__ __device__ inline void lattice_quad(signed char* states, lattice_dims g, unsigned long long quad,
                                              int colour, T coupling, const T* bias, int bias_stride,
-                                             T scale, signed char low, unsigned long long step,
+                                             T scale, signed char low, unsigned long long draw,
                                              unsigned int k0, unsigned int k1) {
     unsigned long long per_row = lattice_quads_per_row(g);
     unsigned long long row = quad / per_row;                 // (chain, z, y) flattened
@@ -49,7 +49,7 @@ __host__ __device__ inline void lattice_quad(signed char* states, lattice_dims g
     unsigned long long chain = row / ((unsigned long long)g.d1 * g.d0);
     signed char* s = states + chain * (unsigned long long)g.d0 * g.d1 * g.d2;
     int x0 = (colour + z + y) & 1;
-    philox4 r = philox_at(quad, step, k0, k1);
+    philox4 r = philox_at(quad, draw, k0, k1);
     unsigned int words[4] = {r.x, r.y, r.z, r.w};
     for (int j = 0; j < 4; ++j) {
         int x = x0 + 2 * (m0 + j);
@@ -63,11 +63,10 @@ __host__ __device__ inline void lattice_quad(signed char* states, lattice_dims g
 extern "C" __global__ void lattice_half_sweep_##S(signed char* states, int d0, int d1, int d2,     \
                                                   int periodic, unsigned long long quads, int colour, T coupling, \
                                                   const T* bias, int bias_stride, T scale,          \
-                                                  signed char low, unsigned long long step,         \
-                                                  unsigned int k0, unsigned int k1) {               \
+                                                  signed char low, EBM_RNG) {                       \
     lattice_dims g = {d0, d1, d2, periodic};                                                       \
     EBM_GRID_LOOP(q, quads)                                                                        \
-        lattice_quad<T>(states, g, q, colour, coupling, bias, bias_stride, scale, low, step, k0, k1); \
+        lattice_quad<T>(states, g, q, colour, coupling, bias, bias_stride, scale, low, EBM_KEY);     \
 }
 
 EBM_LATTICE_KERNEL(float, f32)
