@@ -18,6 +18,7 @@ from ..compile import Program, tie_mirrors
 from ..data.sparse import is_sparse
 from ..objectives import ObjectiveState, make_objective, phase_difference
 from ..spec.types import TrainSpec
+from .graph import GraphStep, why_not
 from .optim import Optimizers
 
 
@@ -60,6 +61,8 @@ class Trainer:
         self.keys = self.objective.keys
         self.optimizers = Optimizers(stage.optimizer, stage.groups, self.keys, stage.clip_norm,
                                      stage.average)
+        self.graph: GraphStep | None = None     # the captured step (CuPy), made at the first epoch
+        self.graph_status = "not tried"         # "captured", or why not (see graph.why_not)
 
     @property
     def phases(self):
@@ -105,14 +108,38 @@ class Trainer:
         # images that copy is 188 MB of fresh pages per epoch); sparse rows are densified here
         on_backend = xp.asarray(order)
         size = self.spec.batch_size
+        graph = self._graph_for(train, size)
+        if graph is not None:
+            rng = graph.start_epoch(rng)
         for start in range(0, n, size):
             rows = slice(start, start + size)
-            batch = {k: (v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v)
-                         else v[on_backend[rows]])
-                     for k, v in train.items()}
-            rng.advance()           # a counter-based stream (CuPy) moves to this step's numbers
-            self.step(st, batch, rng)
+            if graph is not None and start + size <= n:
+                graph.step(st, train, on_backend[rows])
+            else:
+                batch = {k: (v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v)
+                             else v[on_backend[rows]])
+                         for k, v in train.items()}
+                if graph is not None:
+                    graph.eager(st, batch)
+                else:
+                    rng.advance()   # a counter-based stream (CuPy) moves to this step's numbers
+                    self.step(st, batch, rng)
             if on_batch is not None:
                 on_batch(min(start + size, n), n)
+        if graph is not None:
+            graph.finish()
         tie_mirrors(self.program, st.params)
         st.epoch += 1
+
+    def _graph_for(self, train: dict, size: int) -> GraphStep | None:
+        """The captured step for full minibatches of ``size`` rows of ``train``, when the backend,
+        objective and optimizers allow one (see ``graph.py``); else None, the reason kept in
+        ``graph_status``."""
+        reason = why_not(self, train)
+        if reason is not None:
+            self.graph, self.graph_status = None, reason
+            return None
+        if self.graph is None or self.graph.size != size:
+            self.graph = GraphStep(self, train, size)
+        self.graph_status = "captured"
+        return self.graph

@@ -1,0 +1,132 @@
+"""A training step captured once as a CUDA graph and replayed for every minibatch (CuPy).
+
+A CD-1 step of a 784-500 RBM at batch 100 is some 40 kernel launches around GEMMs that take
+about as long as the launches do: at that size Python and the driver, not arithmetic, bound an
+epoch. Captured as a graph, the step is one launch. What makes a step replayable:
+
+- fixed addresses: the minibatch is gathered into one preallocated buffer per layer; parameters
+  and optimizer slots are updated in place; an objective state the step rebinds (PCD's chains)
+  is copied back into its old array at the end of the capture (``copy_back``);
+- fresh random numbers: kernels read the Rng's key and step from its device state, which the
+  step advances, so a replay draws exactly the numbers the eager step would (``backend/rng.py``);
+- no reads by the host inside the step, and no per-step host scalars: only the objectives and
+  optimizers of ``why_not`` qualify. Per-epoch scalars (learning rate, momentum) are baked in,
+  so the graph is captured again at each epoch;
+- a private memory pool: the graph's temporaries keep their addresses between replays, and
+  nothing outside the graph allocates from that pool.
+
+A run's first step goes eagerly (it compiles the kernels and sets cuBLAS up, which a capture
+must not do), and so does a last minibatch smaller than the rest. Eager and replayed steps take
+the same random numbers, so a run gives the same parameters either way, up to rounding.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+
+import numpy as np
+
+from ..backend import Rng
+from ..data.sparse import is_sparse
+
+DISABLE = "EBMLANG_CUDA_GRAPHS"         # =0: never capture (to compare, or to debug a step)
+
+
+def why_not(trainer, train: dict) -> str | None:
+    """Why ``trainer``'s steps on ``train`` cannot be captured, or None when they can."""
+    from ..objectives import BoltzmannObjective
+    from .optim import Sgd
+    if trainer.program.xp is np:
+        return "NumPy has no CUDA graphs"
+    if os.environ.get(DISABLE, "1") == "0":
+        return f"{DISABLE}=0"
+    objective = trainer.objective
+    if type(objective) is not BoltzmannObjective:
+        return f"{type(objective).__name__} steps read values on the host"
+    if objective.phases.infer == "meanfield":
+        return "the mean-field positive phase tests convergence on the host"
+    if trainer.optimizers.clip_norm is not None or not all(isinstance(p, Sgd) for p in trainer.optimizers.parts):
+        return "clip_norm and Adam read per-step values on the host"
+    if any(is_sparse(v) for v in train.values()):
+        return "sparse minibatches are densified on the host"
+    if not all(isinstance(v, trainer.program.xp.ndarray) for v in train.values()):
+        return "the training data is not on the device"
+    return None
+
+
+def state_arrays(st) -> dict:
+    """Every array a step may touch, by (group, key): parameters, slots and objective state."""
+    out = {("params", k): v for k, v in st.params.items()}
+    out.update({("slots", k): v for k, v in st.slots.items()})
+    for f in fields(st.objective):
+        group = getattr(st.objective, f.name)
+        if isinstance(group, dict):
+            out.update({(f.name, k): v for k, v in group.items() if hasattr(v, "shape")})
+    return out
+
+
+def copy_back(st, before: dict) -> None:
+    """Where the step rebound an array of ``st`` to a new one, write the new values into the old
+    array and bind it again, so that the next replay reads what this one wrote."""
+    for (group, key), new in state_arrays(st).items():
+        old = before.get((group, key))
+        if old is None or old is new:
+            continue
+        old[...] = new
+        holder = st.params if group == "params" else st.slots if group == "slots" else getattr(st.objective, group)
+        holder[key] = old
+
+
+class GraphStep:
+    """Captures ``trainer``'s step on full minibatches of ``size`` rows and replays it."""
+
+    def __init__(self, trainer, train: dict, size: int):
+        import cupy
+        self.trainer, self.cupy, self.size = trainer, cupy, size
+        self.stream = cupy.cuda.Stream()       # blocking: ordered after the null stream's copies
+        self.pool = cupy.cuda.MemoryPool()
+        self.batch = {k: cupy.empty((size,) + v.shape[1:], dtype=v.dtype) for k, v in train.items()}
+        self.rng = Rng(cupy, 0)
+        self.graph, self.graph_epoch, self.warm = None, None, False
+
+    def start_epoch(self, rng: Rng) -> Rng:
+        """The epoch's stream, in the state array the graph reads; eager steps use it too."""
+        self.rng.restart(*rng.key)
+        return self.rng
+
+    def step(self, st, train: dict, rows) -> None:
+        """One step on the rows ``rows`` (a device index array of ``size`` entries)."""
+        with self.stream:
+            for k, v in train.items():
+                self.cupy.take(v, rows, axis=0, out=self.batch[k])
+            if not self.warm:
+                self.rng.advance()
+                self.trainer.step(st, self.batch, self.rng)
+                self.warm = True
+                return
+            if self.graph is None or self.graph_epoch != st.epoch:
+                self._capture(st)
+            self.graph.launch(self.stream)
+
+    def eager(self, st, batch: dict) -> None:
+        """A step outside the graph (a smaller last minibatch), on the graph's stream."""
+        with self.stream:
+            self.rng.advance()
+            self.trainer.step(st, batch, self.rng)
+
+    def _capture(self, st) -> None:
+        self.graph = None
+        before = state_arrays(st)
+        with self.cupy.cuda.using_allocator(self.pool.malloc):
+            self.stream.begin_capture()
+            try:
+                self.rng.advance()
+                self.trainer.step(st, self.batch, self.rng)
+                copy_back(st, before)
+            finally:
+                graph = self.stream.end_capture()
+        self.graph, self.graph_epoch = graph, st.epoch
+
+    def finish(self) -> None:
+        """Wait for the epoch's replays (the host reads the parameters next)."""
+        self.stream.synchronize()
