@@ -30,7 +30,8 @@ def steps(backend: str, mnist: str) -> list[tuple[str, list[str], int]]:
     """(name, command, seconds allowed); the GPU sizes are the issue's targets, and the limits
     add up to 8 minutes, inside one 10-minute call with the machine's start-up."""
     py, gpu = sys.executable, backend == "cupy"
-    tests = (["-m", "gpu"] if gpu else ["tests/test_backends_agree.py", "tests/test_stencil.py"])
+    tests = (["-m", "gpu"] if gpu else ["tests/test_backends_agree.py", "tests/test_stencil.py",
+                                        "tests/test_cuda_kernels.py", "tests/test_graph_step.py"])
     mn = ["--mnist", mnist]
     ising = ["--side", "2048", "--chains", "16", "--sweeps", "50"] if gpu else \
         ["--side", "128", "--chains", "2", "--sweeps", "20"]

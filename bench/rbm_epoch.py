@@ -4,7 +4,8 @@ NumPy loop a user would write and against scikit-learn's BernoulliRBM, timed in 
     python bench/rbm_epoch.py [--backend numpy|cupy] [--batch 100] [--repeats 3] [--mnist DIR]
 
 On CuPy it adds the CUDA-graph floor (the GEMMs captured once and replayed) and, where PyTorch
-happens to be installed with a GPU, the PyTorch loop a user would write (never a dependency).
+happens to be installed with a GPU, the PyTorch loop a user would write (never a dependency);
+and ebmlang twice more: with its step run eagerly (no CUDA graph) and with matmul_precision tf32.
 
 Prints seconds per epoch and the ratios (ebmlang / plain loop; scikit-learn / ebmlang). Each
 contender first runs once untimed (the first to touch fresh memory pays its page faults), then
@@ -16,14 +17,16 @@ so it is bounded by the same GEMM floor, also printed).
 """
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 
 from ebmlang import compile_spec, parse_spec
-from ebmlang.backend import get_namespace
+from ebmlang.backend import get_namespace, set_matmul_precision
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
+from ebmlang.train.graph import DISABLE
 
 from common import parse_args, sync, time_alternating
 
@@ -71,15 +74,26 @@ def time_plain(x, batch, xp, seed):
     return time.perf_counter() - t0
 
 
-def time_ebmlang(x, batch, backend, seed):
-    spec = parse_spec(SPEC.replace("BATCH", str(batch)), "bench.yaml", [f"seed={seed}"])
-    model = compile_spec(spec, backend)
-    trainer = Trainer(model.program, spec.train, ("v",), seed)
-    state = trainer.init_state(model.params)
-    t0 = time.perf_counter()
-    trainer.run_epoch(state, x, "v")
-    sync(model.xp)
-    return time.perf_counter() - t0
+def time_ebmlang(x, batch, backend, seed, graphs=True, precision="ieee"):
+    """ebmlang's epoch; on CuPy its step replays as a CUDA graph unless ``graphs`` is False
+    (train/graph.py), and ``precision`` tf32 is the spec's matmul_precision option."""
+    overrides = [f"seed={seed}", f"matmul_precision={precision}", f"backend={backend}"]
+    spec = parse_spec(SPEC.replace("BATCH", str(batch)), "bench.yaml", overrides)
+    os.environ[DISABLE] = "1" if graphs else "0"
+    try:
+        model = compile_spec(spec, backend)
+        trainer = Trainer(model.program, spec.train, ("v",), seed)
+        state = trainer.init_state(model.params)
+        t0 = time.perf_counter()
+        trainer.run_epoch(state, x, "v")
+        sync(model.xp)
+        seconds = time.perf_counter() - t0
+    finally:
+        os.environ.pop(DISABLE)
+        set_matmul_precision(model.xp, "ieee")      # the other contenders multiply in IEEE float32
+    if backend == "cupy" and trainer.graph_status != ("captured" if graphs else f"{DISABLE}=0"):
+        print(f"  (the step was not captured: {trainer.graph_status})")
+    return seconds
 
 
 def time_gemm_floor(x, batch, xp, seed):
@@ -200,6 +214,9 @@ def main():
                   ("plain loop", lambda r: time_plain(x, args.batch, xp, r)),
                   ("GEMM floor", lambda r: time_gemm_floor(x, args.batch, xp, r))]
     if args.backend == "cupy":
+        contenders.append(("ebmlang eager", lambda r: time_ebmlang(x, args.batch, args.backend, r, False)))
+        contenders.append(("ebmlang tf32", lambda r: time_ebmlang(x, args.batch, args.backend, r, True, "tf32")))
+        times.update({"ebmlang eager": [], "ebmlang tf32": []})
         if usable(time_graph_floor, x[: args.batch * 2], args.batch, xp, 0):
             contenders.append(("CUDA graph floor", lambda r: time_graph_floor(x, args.batch, xp, r)))
             times["CUDA graph floor"] = []
@@ -222,6 +239,10 @@ def main():
     for name in ("CUDA graph floor", "PyTorch loop"):
         if name in best:
             print(f"ratio ebmlang / {name:<16} = {best['ebmlang'] / best[name]:.3f}")
+    for name in ("ebmlang eager", "ebmlang tf32"):
+        if name in best:
+            print(f"ratio {name} / ebmlang = {best[name] / best['ebmlang']:.3f}   "
+                  "(the step as a CUDA graph, IEEE float32, is ebmlang)")
     for name in ("sklearn f64", "sklearn f32"):
         if name in best:
             print(f"ratio {name} / ebmlang     = {best[name] / best['ebmlang']:.2f}    (aim ≥ 3)")
