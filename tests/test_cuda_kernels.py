@@ -239,7 +239,7 @@ def test_the_sources_compile_for_hopper(tmp_path):
     """What NVRTC compiles on the GPU machine, nvcc compiles here to PTX for sm_90."""
     for name, sources in (("draws", ("draws.cu",)), ("lattice", ("draws.cu", LATTICE))):
         (tmp_path / f"{name}.cu").write_text(cuda_source(*sources))
-        _nvcc(["-ptx", "-arch=sm_90", "-std=c++14", "-o", f"{name}.ptx", f"{name}.cu"], tmp_path)
+        _nvcc(["-ptx", "-arch=sm_90", "-o", f"{name}.ptx", f"{name}.cu"], tmp_path)
         ptx = (tmp_path / f"{name}.ptx").read_text()
         for suffix in ("f32", "f64"):
             assert f".entry {'lattice_half_sweep' if name == 'lattice' else 'bernoulli'}_{suffix}(" in ptx

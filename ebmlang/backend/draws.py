@@ -32,7 +32,7 @@ BLOCK = 256
 @functools.lru_cache(maxsize=1)
 def _module():
     import cupy
-    return cupy.RawModule(code=cuda_source("draws.cu"), options=("-std=c++14",))
+    return cupy.RawModule(code=cuda_source("draws.cu"))
 
 
 def _launch(kernel: str, dtype, n: int, *args) -> None:
@@ -72,11 +72,12 @@ def normal(xp, shape, dtype, state, draw: int):
 
 
 def gaussian(mean, std, state, draw: int):
-    """μ + σ z; ``std`` of mean's shape, or a broadcast row (n,) → (batch, n)."""
+    """μ + σ z; ``std`` broadcasts to mean's shape (a row (n,) is read once per row)."""
     if isinstance(mean, np.ndarray):
         return mean + std * reference_normal(mean.size, mean.dtype, *counter_of(state, draw)).reshape(mean.shape)
     import cupy
     mean = cupy.ascontiguousarray(mean)
+    std = cupy.broadcast_to(std, mean.shape)        # a scalar or a row: read as one row
     row = std.ndim == 2 and std.strides[0] == 0
     std = cupy.ascontiguousarray(std[0] if row else std)
     out = cupy.empty_like(mean)

@@ -61,7 +61,7 @@ def quads_per_row(d2: int) -> int:
 @functools.lru_cache(maxsize=1)
 def _kernels():
     import cupy
-    return cupy.RawModule(code=cuda_source("draws.cu", SOURCE), options=("-std=c++14",))
+    return cupy.RawModule(code=cuda_source("draws.cu", SOURCE))
 
 
 def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, temperature: float):
