@@ -55,20 +55,22 @@ def advance(state) -> None:
         _module().get_function("rng_advance")((1,), (1,), (state,))
 
 
-def uniform(xp, shape, dtype, state, draw: int):
+def _fresh(kernel: str, xp, shape, dtype, state, draw: int):
+    """A new array of uniform or normal draws (``kernel``), or its reference on NumPy."""
     if xp is np:
-        return reference_uniform(int(np.prod(shape)), dtype, *counter_of(state, draw)).reshape(shape)
+        reference = reference_uniform if kernel == "uniform" else reference_normal
+        return reference(int(np.prod(shape)), dtype, *counter_of(state, draw)).reshape(shape)
     out = xp.empty(shape, dtype=dtype)
-    _launch("uniform", dtype, out.size, out, np.uint64(out.size), state, np.uint32(draw))
+    _launch(kernel, dtype, out.size, out, np.uint64(out.size), state, np.uint32(draw))
     return out
+
+
+def uniform(xp, shape, dtype, state, draw: int):
+    return _fresh("uniform", xp, shape, dtype, state, draw)
 
 
 def normal(xp, shape, dtype, state, draw: int):
-    if xp is np:
-        return reference_normal(int(np.prod(shape)), dtype, *counter_of(state, draw)).reshape(shape)
-    out = xp.empty(shape, dtype=dtype)
-    _launch("normal", dtype, out.size, out, np.uint64(out.size), state, np.uint32(draw))
-    return out
+    return _fresh("normal", xp, shape, dtype, state, draw)
 
 
 def gaussian(mean, std, state, draw: int):
