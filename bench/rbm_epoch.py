@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from ebmlang import compile_spec, parse_spec
-from ebmlang.backend import get_namespace, set_matmul_precision
+from ebmlang.backend import get_namespace, matmul_precision
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
 from ebmlang.train.graph import DISABLE
@@ -84,13 +84,13 @@ def time_ebmlang(x, batch, backend, seed, graphs=True, precision="ieee"):
         model = compile_spec(spec, backend)
         trainer = Trainer(model.program, spec.train, ("v",), seed)
         state = trainer.init_state(model.params)
-        t0 = time.perf_counter()
-        trainer.run_epoch(state, x, "v")
-        sync(model.xp)
-        seconds = time.perf_counter() - t0
+        with matmul_precision(model.xp, precision):
+            t0 = time.perf_counter()
+            trainer.run_epoch(state, x, "v")
+            sync(model.xp)
+            seconds = time.perf_counter() - t0
     finally:
         os.environ.pop(DISABLE)
-        set_matmul_precision(model.xp, "ieee")      # the other contenders multiply in IEEE float32
     if backend == "cupy" and trainer.graph_status != ("captured" if graphs else f"{DISABLE}=0"):
         print(f"  (the step was not captured: {trainer.graph_status})")
     return seconds

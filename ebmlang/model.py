@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
-from .backend import Rng, get_namespace, set_matmul_precision, to_numpy
+from .backend import Rng, get_namespace, to_numpy
 from .compile import Program, init_params, lower
 from .compile.params import read_init_files
 from .eval import ais, belief, exact
@@ -32,7 +32,6 @@ class Model:
     @classmethod
     def from_spec(cls, spec: Spec, backend: str | None = None, data_mean: dict | None = None) -> "Model":
         xp = get_namespace(backend or spec.backend, spec.loc("backend"))
-        set_matmul_precision(xp, spec.matmul_precision)
         program = lower(build_graph(spec), xp, spec.dtype)
         params = init_params(program, spec.seed, data_mean, read_init_files(spec, program))
         if spec.problem is not None:        # the problem fixes the energy: its biases and couplings

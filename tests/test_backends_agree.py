@@ -127,24 +127,25 @@ def train_and_score(spec) -> float:
 
 
 LATTICE = """name: lattice
-dtype: float64
+dtype: {dtype}
 model:
   temperature: 1.5
   layers:
-    s: {size: 8, units: spin, bias: {normal: {std: 0.5}}}
+    s: {{size: 8, units: spin, bias: {{normal: {{std: 0.5}}}}}}
   couplings:
-    - {between: [s, s], connectivity: {lattice: {dims: [2, 4]}}, init: {constant: {value: 0.6}},
-       trainable: false}
+    - {{between: [s, s], connectivity: {{lattice: {{dims: [2, 4]}}}}, init: {{constant: {{value: 0.6}}}},
+       trainable: false}}
 """
 
 
-def test_lattice_samples_follow_the_exact_distribution_on_both(other):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lattice_samples_follow_the_exact_distribution_on_both(other, dtype):
     """On CuPy a lattice model samples through the int8 checkerboard kernel (lattice_gpu.py),
     on NumPy through the generic block sweep: both give the Boltzmann distribution."""
     from scipy.stats import chisquare
-    mine, theirs = twins(parse_spec(LATTICE, "lattice.yaml"), other)
+    mine, theirs = twins(parse_spec(LATTICE.format(dtype=dtype), "lattice.yaml"), other)
     states = np.array(list(itertools.product([-1.0, 1.0], repeat=8)))   # first unit most significant
-    logp = -to_numpy(mine.energy({"s": states})) / 1.5
+    logp = -to_numpy(mine.energy({"s": states})).astype(np.float64) / 1.5
     p = np.exp(logp - logp.max())
     p /= p.sum()
     for model in (mine, theirs):

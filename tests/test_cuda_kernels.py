@@ -356,25 +356,14 @@ def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic):
         assert np.all((to_numpy(gpu) == ref) | (margin < TIE[np.float32]))
 
 
-TF32_RBM = """name: tf32
-backend: cupy
-matmul_precision: {precision}
-model:
-  layers:
-    v: {{size: 4, units: binary}}
-    h: {{size: 2, units: binary}}
-  couplings:
-    - {{between: [v, h]}}
-"""
-
-
 @pytest.mark.gpu
-def test_tf32_is_opt_in_and_does_not_leak_into_the_next_model(cp):
+def test_tf32_is_opt_in_and_scoped_to_its_block(cp):
     """1.0001 has more mantissa bits than TF32 keeps: a TF32 product of 1024 of them is 1024 (the
     TensorFlow documentation's example), an IEEE one about 1024.1."""
+    from ebmlang.backend import matmul_precision
     x = cp.full((1024, 1024), 1.0001, dtype=cp.float32)
     y = cp.ones((1024, 1024), dtype=cp.float32)
-    compile_spec(parse_spec(TF32_RBM.format(precision="tf32"), "tf32.yaml"))
-    assert float((x @ y)[0, 0]) == 1024.0
-    compile_spec(parse_spec(TF32_RBM.format(precision="ieee"), "ieee.yaml"))
-    assert float((x @ y)[0, 0]) == pytest.approx(1024.1024, abs=1e-3)
+    with matmul_precision(cp, "ieee"):
+        with matmul_precision(cp, "tf32"):
+            assert float((x @ y)[0, 0]) == 1024.0
+        assert float((x @ y)[0, 0]) == pytest.approx(1024.1024, abs=1e-3)

@@ -10,7 +10,7 @@ from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import Rng, cupy_usable, to_numpy
 from ebmlang.data import load_data
 from ebmlang.train import Trainer
-from ebmlang.train.graph import DISABLE, copy_back, state_arrays, why_not
+from ebmlang.train.graph import DISABLE, _bindings, _rebind, copy_back, state_arrays, why_not
 
 RBM = """name: graph
 seed: 3
@@ -23,21 +23,23 @@ model:
     h: {{size: 6, units: binary}}
   couplings:
     - {{between: [v, h], init: {{normal: {{std: 0.1}}}}}}
-train: {{rule: {rule}, k: 2, epochs: 3, batch_size: 20, chains: 20, {optimizer}}}
+train: {{rule: {rule}, k: 2, epochs: 3, batch_size: 20, {chains}{optimizer}}}
 """
 SGD = "optimizer: {sgd: {lr: 0.05, momentum: 0.5, final_momentum: 0.9, momentum_switch_epoch: 1}}"
 
 
 def trainer_for(backend="numpy", rule="pcd", optimizer=SGD):
-    spec = parse_spec(RBM.format(backend=backend, rule=rule, optimizer=optimizer), "graph.yaml")
+    chains = "chains: 20, " if rule == "pcd" else ""
+    spec = parse_spec(RBM.format(backend=backend, rule=rule, optimizer=optimizer, chains=chains), "graph.yaml")
     data = load_data(spec)
     model = compile_spec(spec)
     trainer = Trainer(model.program, spec.train, ("v",), spec.seed)
     return trainer, trainer.init_state(model.params), {"v": model.xp.asarray(data.train)}
 
 
-def test_numpy_and_host_reading_steps_are_not_captured():
-    trainer, st, train = trainer_for()
+@pytest.mark.parametrize("rule", ["cd", "pcd"])
+def test_numpy_steps_are_not_captured(rule):
+    trainer, st, train = trainer_for(rule=rule)
     assert why_not(trainer, train) == "NumPy has no CUDA graphs"
     trainer.run_epoch(st, train)
     assert trainer.graph is None and trainer.graph_status == "NumPy has no CUDA graphs"
@@ -88,3 +90,17 @@ def test_adam_is_not_captured():
         pytest.skip("CuPy with a usable CUDA device is not available")
     trainer, _, train = trainer_for("cupy", "cd", "optimizer: {adam: {lr: 0.01}}")
     assert "Adam" in why_not(trainer, train)
+
+
+def test_a_failed_capture_rebinds_what_its_step_rebound():
+    """A capture that fails leaves the state bound as it was before the step (whose kernels never
+    ran), so that the stage goes on eagerly from there."""
+    trainer, st, train = trainer_for()
+    rng = Rng(np, 1, counter_based=True)
+    trainer.step(st, {"v": train["v"][:20]}, rng)
+    before, bindings = state_arrays(st), _bindings(st)
+    trainer.step(st, {"v": train["v"][20:40]}, rng)
+    assert state_arrays(st).keys() == before.keys()
+    assert any(state_arrays(st)[k] is not v for k, v in before.items())
+    _rebind(st, bindings)
+    assert all(state_arrays(st)[k] is v for k, v in before.items())

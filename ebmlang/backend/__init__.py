@@ -5,6 +5,7 @@ inputs, so one kernel body serves both. CuPy is imported lazily and never requir
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from types import ModuleType
 
@@ -13,7 +14,7 @@ import numpy as np
 from ..errors import BackendError, Location
 from .rng import Rng
 
-__all__ = ["Rng", "cupy_usable", "get_namespace", "namespace_of", "set_matmul_precision", "to_numpy"]
+__all__ = ["Rng", "cupy_usable", "get_namespace", "namespace_of", "matmul_precision", "to_numpy"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,16 +61,24 @@ def to_numpy(array) -> np.ndarray:
     return array.get() if hasattr(array, "get") and not isinstance(array, np.ndarray) else np.asarray(array)
 
 
-def set_matmul_precision(xp: ModuleType, precision: str) -> None:
-    """float32 matrix products in IEEE float32 (``ieee``) or with TensorFloat-32 inputs (``tf32``:
-    mantissas rounded to 10 bits, products on the tensor cores, float32 accumulation).
+@contextlib.contextmanager
+def matmul_precision(xp: ModuleType, precision: str):
+    """Within the block, float32 matrix products in IEEE float32 (``ieee``) or with TensorFloat-32
+    inputs (``tf32``: mantissas rounded to 10 bits, products on the tensor cores, float32
+    accumulation); the setting before is restored after it.
 
-    A no-op on NumPy. On CuPy it sets cuBLAS's compute type for float32, which is process-wide,
-    so every model compiled for CuPy sets it, IEEE included, and a TF32 model does not leak its
-    choice into the next one."""
+    A no-op on NumPy. On CuPy it is cuBLAS's compute type for float32, which is process-wide:
+    hence a block around a whole run (``runner/execute.py``), which helper models compiled inside
+    it (a GAN's scoring classifier) do not touch. The spec's value overrides CUPY_TF32."""
     if xp is np:
+        yield
         return
-    from cupy._core import _routines_linalg as linalg     # CuPy's own switch (CUPY_TF32 reads it)
+    from cupy._core import _routines_linalg as linalg     # CuPy's own switch (CUPY_TF32 sets it)
     tf32 = getattr(linalg, "COMPUTE_TYPE_TF32", 7)
     default = getattr(linalg, "COMPUTE_TYPE_DEFAULT", 1)
+    before = linalg.get_compute_type(np.float32)
     linalg.set_compute_type(np.float32, tf32 if precision == "tf32" else default)
+    try:
+        yield
+    finally:
+        linalg.set_compute_type(np.float32, before)

@@ -36,8 +36,14 @@ def _module():
 
 
 def _launch(kernel: str, dtype, n: int, *args) -> None:
+    """``kernel``'s variant for ``dtype`` over n elements. A float array of another dtype would be
+    read as garbage through the kernel's T*, so it is refused here."""
     if n == 0:
         return
+    wrong = [a.dtype for a in args if hasattr(a, "dtype") and getattr(a, "ndim", 0) and a.dtype.kind == "f"
+             and a.dtype != np.dtype(dtype)]
+    if wrong:
+        raise TypeError(f"{kernel}_{SUFFIX[np.dtype(dtype)]} takes {np.dtype(dtype)} arrays, not {wrong[0]}")
     fn = _module().get_function(f"{kernel}_{SUFFIX[np.dtype(dtype)]}" if dtype else kernel)
     fn((max(1, min(-(-n // BLOCK), 1 << 16)),), (BLOCK,), args)
 
@@ -81,7 +87,7 @@ def gaussian(mean, std, state, draw: int):
     mean = cupy.ascontiguousarray(mean)
     std = cupy.broadcast_to(std, mean.shape)        # a scalar or a row: read as one row
     row = std.ndim == 2 and std.strides[0] == 0
-    std = cupy.ascontiguousarray(std[0] if row else std)
+    std = cupy.ascontiguousarray(std[0] if row else std, dtype=mean.dtype)   # σ√T may be float64
     out = cupy.empty_like(mean)
     _launch("gaussian", mean.dtype, mean.size, mean, std, out, np.uint64(mean.size), np.int32(row),
             np.uint64(mean.shape[-1]), state, np.uint32(draw))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend import to_numpy
 from ..backend.draws import BLOCK, SUFFIX
 from ..backend.philox import counters, cuda_source, philox4x32, unit_uniform
 
@@ -65,16 +66,21 @@ def _kernels():
 
 
 def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, temperature: float):
-    """``sweeps`` checkerboard sweeps of the chains ``x`` (chains, N), a CuPy array; returns the
-    new states in x's dtype. Takes 2·sweeps draws of ``rng``'s counter-based stream, one a launch."""
+    """``sweeps`` checkerboard sweeps of the chains ``x`` (chains, N), a CuPy array of unit values
+    (the kernel holds them as int8); returns the new states in x's dtype. Takes 2·sweeps draws of ``rng``'s counter-based stream, one a launch."""
     import cupy
+    if sweeps == 0:
+        return x
     d0, d1, d2 = plan.dims
     chains, dtype = x.shape[0], x.dtype
-    states = x.astype(cupy.int8)
+    states = x.astype(cupy.int8, order="C")          # unit values (±1 or 0/1), C order
     bias = cupy.ascontiguousarray(params[plan.bias_key], dtype=dtype)
-    shared = bool((bias == bias[0]).all())       # one read per sweep call, not per launch
+    # one read by the host per call: J, and whether one bias serves every site (then the kernel
+    # reads it once rather than 4 bytes a site)
+    coupling, shared = to_numpy(cupy.stack([cupy.asarray(params[plan.coupling_key], dtype=dtype),
+                                            (bias == bias[0]).all().astype(dtype)]))
     t = dtype.type
-    coupling, scale = t(params[plan.coupling_key]), t(plan.factor / temperature)
+    coupling, shared, scale = t(coupling), bool(shared), t(plan.factor / temperature)
     quads = chains * d0 * d1 * quads_per_row(d2)
     rng_state, first = rng.reserve(2 * sweeps)
     fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[dtype]}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend import matmul_precision
 from ..data import load_data
 from ..errors import Location, UsageError
 from ..eval.capacity import capacity_study
@@ -55,7 +56,8 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
     folder.write_text("spec.resolved.yaml", to_yaml(spec))
     report = Progress(0, progress)
     try:
-        summary = _train_and_evaluate(spec, model, data, checkpoint, folder, report, scheduler)
+        with matmul_precision(model.xp, spec.matmul_precision):
+            summary = _train_and_evaluate(spec, model, data, checkpoint, folder, report, scheduler)
     except KeyboardInterrupt:
         folder.set_status("interrupted", resume=f"ebm run --resume {folder.path}")
         raise
@@ -90,7 +92,8 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
     probe = make_probe(model, data, spec.evaluate)
     summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
     folder.write_text("spec.resolved.yaml", to_yaml(spec))
-    return _evaluate(spec, model, data, probe, folder, Progress(0, progress), summary, scheduler)
+    with matmul_precision(model.xp, spec.matmul_precision):
+        return _evaluate(spec, model, data, probe, folder, Progress(0, progress), summary, scheduler)
 
 
 def _scan(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> dict:

@@ -77,56 +77,91 @@ def copy_back(st, before: dict) -> None:
         holder[key] = old
 
 
+def _bindings(st) -> dict:
+    """Where ``st``'s arrays are bound: each dict of arrays and a copy of its contents."""
+    holders = {"params": st.params, "slots": st.slots}
+    holders.update({f.name: getattr(st.objective, f.name) for f in fields(st.objective)})
+    return {name: (holder, dict(holder) if isinstance(holder, dict) else None)
+            for name, holder in holders.items()}
+
+
+def _rebind(st, bindings: dict) -> None:
+    """Undo what a step did to ``st``'s bindings (not to array contents): after a failed capture,
+    whose kernels never ran."""
+    for name, (holder, contents) in bindings.items():
+        if name not in ("params", "slots"):
+            setattr(st.objective, name, holder)
+        if contents is not None:
+            holder.clear()
+            holder.update(contents)
+
+
 class GraphStep:
     """Captures ``trainer``'s step on full minibatches of ``size`` rows and replays it."""
 
     def __init__(self, trainer, train: dict, size: int):
         import cupy
         self.trainer, self.cupy, self.size = trainer, cupy, size
-        self.stream = cupy.cuda.Stream()       # blocking: ordered after the null stream's copies
+        self.stream = cupy.cuda.Stream(non_blocking=True)
         self.pool = cupy.cuda.MemoryPool()
         self.batch = {k: cupy.empty((size,) + v.shape[1:], dtype=v.dtype) for k, v in train.items()}
         self.rng = Rng(cupy, 0)
         self.graph, self.graph_epoch, self.warm = None, None, False
+        self.failed: str | None = None          # why a capture failed: the stage then runs eagerly
+
+    @property
+    def status(self) -> str:
+        if self.failed:
+            return self.failed
+        return "captured" if self.graph is not None else "no full minibatch captured yet"
 
     def start_epoch(self, rng: Rng) -> Rng:
-        """The epoch's stream, in the state array the graph reads; eager steps use it too."""
-        self.rng.restart(*rng.key)
+        """The epoch's stream, in the state array the graph reads; eager steps use it too. The
+        graph's stream first waits for the work queued before (the data, the epoch's order)."""
+        self.stream.wait_event(self.cupy.cuda.get_current_stream().record())
+        with self.stream:
+            self.rng.restart(*rng.key)
         return self.rng
 
     def step(self, st, train: dict, rows) -> None:
-        """One step on the rows ``rows`` (a device index array of ``size`` entries)."""
+        """One step on the rows ``rows`` of ``train`` (a device index array): a replay of the
+        graph for a full minibatch, else (the first step, a smaller last one) an eager step."""
         with self.stream:
+            if len(rows) != self.size:
+                self._eager(st, {k: self.cupy.take(v, rows, axis=0) for k, v in train.items()})
+                return
             for k, v in train.items():
                 self.cupy.take(v, rows, axis=0, out=self.batch[k])
-            if not self.warm:
-                self.rng.advance()
-                self.trainer.step(st, self.batch, self.rng)
-                self.warm = True
-                return
-            if self.graph is None or self.graph_epoch != st.epoch:
+            if self.warm and self.failed is None and (self.graph is None or self.graph_epoch != st.epoch):
                 self._capture(st)
-            self.graph.launch(self.stream)
+            if self.warm and self.graph is not None:
+                self.graph.launch(self.stream)
+            else:                   # the warm-up: compiles every kernel the capture will record
+                self._eager(st, self.batch)
+                self.warm = True
 
-    def eager(self, st, batch: dict) -> None:
-        """A step outside the graph (a smaller last minibatch), on the graph's stream."""
-        with self.stream:
-            self.rng.advance()
-            self.trainer.step(st, batch, self.rng)
+    def _eager(self, st, batch: dict) -> None:
+        """The step as the graph holds it: advance the stream, step, copy rebound state back."""
+        before = state_arrays(st)
+        self.rng.advance()
+        self.trainer.step(st, batch, self.rng)
+        copy_back(st, before)
 
     def _capture(self, st) -> None:
-        self.graph = None
-        before = state_arrays(st)
-        with self.cupy.cuda.using_allocator(self.pool.malloc):
-            self.stream.begin_capture()
-            try:
-                self.rng.advance()
-                self.trainer.step(st, self.batch, self.rng)
-                copy_back(st, before)
-            finally:
-                graph = self.stream.end_capture()
+        self.graph, bindings = None, _bindings(st)
+        try:
+            with self.cupy.cuda.using_allocator(self.pool.malloc):
+                self.stream.begin_capture()
+                try:
+                    self._eager(st, self.batch)
+                finally:
+                    graph = self.stream.end_capture()   # never leave the stream capturing
+        except Exception as exc:
+            _rebind(st, bindings)
+            self.failed = f"capture failed: {type(exc).__name__}: {exc}"
+            return
         self.graph, self.graph_epoch = graph, st.epoch
 
     def finish(self) -> None:
-        """Wait for the epoch's replays (the host reads the parameters next)."""
+        """Wait for the epoch's steps (the host reads the parameters next)."""
         self.stream.synchronize()

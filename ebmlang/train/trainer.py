@@ -62,7 +62,7 @@ class Trainer:
         self.optimizers = Optimizers(stage.optimizer, stage.groups, self.keys, stage.clip_norm,
                                      stage.average)
         self.graph: GraphStep | None = None     # the captured step (CuPy), made at the first epoch
-        self.graph_status = "not tried"         # "captured", or why not (see graph.why_not)
+        self._graph_refused = "not tried"       # why the stage's steps cannot be captured
 
     @property
     def phases(self):
@@ -113,17 +113,14 @@ class Trainer:
             rng = graph.start_epoch(rng)
         for start in range(0, n, size):
             rows = slice(start, start + size)
-            if graph is not None and start + size <= n:
+            if graph is not None:
                 graph.step(st, train, on_backend[rows])
             else:
                 batch = {k: (v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v)
                              else v[on_backend[rows]])
                          for k, v in train.items()}
-                if graph is not None:
-                    graph.eager(st, batch)
-                else:
-                    rng.advance()   # a counter-based stream (CuPy) moves to this step's numbers
-                    self.step(st, batch, rng)
+                rng.advance()       # a counter-based stream (CuPy) moves to this step's numbers
+                self.step(st, batch, rng)
             if on_batch is not None:
                 on_batch(min(start + size, n), n)
         if graph is not None:
@@ -133,13 +130,16 @@ class Trainer:
 
     def _graph_for(self, train: dict, size: int) -> GraphStep | None:
         """The captured step for full minibatches of ``size`` rows of ``train``, when the backend,
-        objective and optimizers allow one (see ``graph.py``); else None, the reason kept in
-        ``graph_status``."""
-        reason = why_not(self, train)
-        if reason is not None:
-            self.graph, self.graph_status = None, reason
+        objective and optimizers allow one (see ``graph.py``); else None."""
+        self._graph_refused = why_not(self, train)
+        if self._graph_refused is not None:
+            self.graph = None
             return None
         if self.graph is None or self.graph.size != size:
             self.graph = GraphStep(self, train, size)
-        self.graph_status = "captured"
         return self.graph
+
+    @property
+    def graph_status(self) -> str:
+        """"captured" when the steps replay as a CUDA graph, else why not."""
+        return self._graph_refused or self.graph.status
