@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import Rng, to_numpy
+from ..backend.graphs import graphs_disabled
 from ..compile import Program
 from .annealing import AnnealingPath
 
@@ -84,15 +85,62 @@ def reverse_ais(program: Program, params: dict, data: dict, steps: int = 1000, s
 
 
 def forward_log_weights(path: AnnealingPath, runs: int, bs: np.ndarray, rng) -> np.ndarray:
-    """log w of ``runs`` forward runs over the β's ``bs``: (runs,) on the host."""
+    """log w of ``runs`` forward runs over the β's ``bs``: (runs,) on the host. On CuPy the step
+    between two β's is one CUDA graph, replayed (``_replayed``), when it can be captured."""
     x = path.sample_base(runs, rng)
     log_w = path.program.xp.zeros(runs, dtype=np.float64)
-    for prev, beta in zip(bs[:-1], bs[1:]):
-        terms = path.terms(x)           # one set of GEMMs serves both weights and the move
-        log_w = log_w + (path.log_f(x, float(beta), terms) - path.log_f(x, float(prev), terms)).astype(np.float64)
-        if beta < 1.0:
-            x = path.transition(x, float(beta), rng, terms)
+    if path.program.xp is not np and len(bs) > 3 and not graphs_disabled() and _replayed(path, x, log_w, bs, rng):
+        return to_numpy(log_w)
+    for k in range(1, len(bs)):
+        rng.advance()
+        x = _forward_step(path, x, log_w, float(bs[k]), float(bs[k - 1]), rng, move=bs[k] < 1.0)
     return to_numpy(log_w)
+
+
+def _forward_step(path: AnnealingPath, x: dict, log_w, beta, prev, rng, move: bool) -> dict:
+    """log w += log f_β(x) − log f_prev(x) (in place), then x moved by T_β (unless not ``move``).
+    ``beta`` and ``prev`` are floats, or 0-d device arrays in a captured step."""
+    terms = path.terms(x)           # one set of GEMMs serves both weights and the move
+    log_w += (path.log_f(x, beta, terms) - path.log_f(x, prev, terms)).astype(np.float64)
+    return path.transition(x, beta, rng, terms) if move else x
+
+
+def _replayed(path: AnnealingPath, x: dict, log_w, bs: np.ndarray, rng) -> bool:
+    """The forward loop with the step between β_{k−1} and β_k captured once as a CUDA graph that
+    reads k from the device and moves it on, so one graph replays every step: the chains ``x``
+    are moved in place, ``log_w`` accumulated in place. The first step runs eagerly (it compiles
+    the kernels), and so does the last (β_K = 1, no move). False, with nothing changed, when the
+    capture fails: the caller then runs the plain loop from the start."""
+    from ..backend.graphs import Capture         # CuPy only
+    xp = path.program.xp
+    capture = Capture(xp)
+    at = xp.asarray(bs, dtype=path.program.dtype)
+    k = xp.ones((), dtype=np.int64)
+    start = ({n: v.copy() for n, v in x.items()}, log_w.copy(), rng.state.copy())
+
+    def step():
+        rng.advance()
+        new = _forward_step(path, x, log_w, xp.take(at, k), xp.take(at, k - 1), rng, move=True)
+        for n, v in new.items():
+            x[n][...] = v
+        xp.add(k, 1, out=k)
+
+    capture.follow()
+    with capture.stream:
+        step()                                          # k = 1, eagerly
+        try:
+            graph = capture.record(step)
+        except Exception:
+            for n, v in start[0].items():
+                x[n][...] = v
+            log_w[...], rng.state[...] = start[1], start[2]
+            return False
+        for _ in range(2, len(bs) - 1):                 # k = 2 .. K − 1
+            capture.launch(graph)
+        rng.advance()
+        _forward_step(path, x, log_w, float(bs[-1]), float(bs[-2]), rng, move=False)
+    capture.synchronize()
+    return True
 
 
 def reverse_log_z(path: AnnealingPath, data: dict, bs: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -12,8 +12,8 @@ epoch. Captured as a graph, the step is one launch. What makes a step replayable
 - no reads by the host inside the step, and no per-step host scalars: only the objectives and
   optimizers of ``why_not`` qualify. Per-epoch scalars (learning rate, momentum) are baked in,
   so the graph is captured again at each epoch;
-- a private memory pool: the graph's temporaries keep their addresses between replays, and
-  nothing outside the graph allocates from that pool.
+- a private memory pool and stream (``backend/graphs.py``): the graph's temporaries keep their
+  addresses between replays, and nothing outside the graph allocates from that pool.
 
 A run's first step goes eagerly (it compiles the kernels and sets cuBLAS up, which a capture
 must not do), and so does a last minibatch smaller than the rest. Eager and replayed steps take
@@ -21,15 +21,14 @@ the same random numbers, so a run gives the same parameters either way, up to ro
 """
 from __future__ import annotations
 
-import os
 from dataclasses import fields
 
 import numpy as np
 
 from ..backend import Rng
+from ..backend.graphs import DISABLE, Capture, graphs_disabled
 from ..data.sparse import is_sparse
 
-DISABLE = "EBMLANG_CUDA_GRAPHS"         # =0: never capture (to compare, or to debug a step)
 
 
 def why_not(trainer, train: dict) -> str | None:
@@ -38,7 +37,7 @@ def why_not(trainer, train: dict) -> str | None:
     from .optim import Sgd
     if trainer.program.xp is np:
         return "NumPy has no CUDA graphs"
-    if os.environ.get(DISABLE, "1") == "0":
+    if graphs_disabled():
         return f"{DISABLE}=0"
     objective = trainer.objective
     if type(objective) is not BoltzmannObjective:
@@ -100,12 +99,11 @@ class GraphStep:
     """Captures ``trainer``'s step on full minibatches of ``size`` rows and replays it."""
 
     def __init__(self, trainer, train: dict, size: int):
-        import cupy
-        self.trainer, self.cupy, self.size = trainer, cupy, size
-        self.stream = cupy.cuda.Stream(non_blocking=True)
-        self.pool = cupy.cuda.MemoryPool()
-        self.batch = {k: cupy.empty((size,) + v.shape[1:], dtype=v.dtype) for k, v in train.items()}
-        self.rng = Rng(cupy, 0)
+        xp = trainer.program.xp                 # CuPy (NumPy only in the tests, with a stand-in Capture)
+        self.trainer, self.xp, self.size = trainer, xp, size
+        self.capture = Capture(xp)
+        self.batch = {k: xp.empty((size,) + v.shape[1:], dtype=v.dtype) for k, v in train.items()}
+        self.rng = Rng(xp, 0, counter_based=True)
         self.graph, self.graph_epoch, self.warm = None, None, False
         self.failed: str | None = None          # why a capture failed: the stage then runs eagerly
 
@@ -118,24 +116,24 @@ class GraphStep:
     def start_epoch(self, rng: Rng) -> Rng:
         """The epoch's stream, in the state array the graph reads; eager steps use it too. The
         graph's stream first waits for the work queued before (the data, the epoch's order)."""
-        self.stream.wait_event(self.cupy.cuda.get_current_stream().record())
-        with self.stream:
+        self.capture.follow()
+        with self.capture.stream:
             self.rng.restart(*rng.key)
         return self.rng
 
     def step(self, st, train: dict, rows) -> None:
         """One step on the rows ``rows`` of ``train`` (a device index array): a replay of the
         graph for a full minibatch, else (the first step, a smaller last one) an eager step."""
-        with self.stream:
+        with self.capture.stream:
             if len(rows) != self.size:
-                self._eager(st, {k: self.cupy.take(v, rows, axis=0) for k, v in train.items()})
+                self._eager(st, {k: self.xp.take(v, rows, axis=0) for k, v in train.items()})
                 return
             for k, v in train.items():
-                self.cupy.take(v, rows, axis=0, out=self.batch[k])
+                self.xp.take(v, rows, axis=0, out=self.batch[k])
             if self.warm and self.failed is None and (self.graph is None or self.graph_epoch != st.epoch):
                 self._capture(st)
             if self.warm and self.graph is not None:
-                self.graph.launch(self.stream)
+                self.capture.launch(self.graph)
             else:                   # the warm-up: compiles every kernel the capture will record
                 self._eager(st, self.batch)
                 self.warm = True
@@ -150,12 +148,7 @@ class GraphStep:
     def _capture(self, st) -> None:
         self.graph, bindings = None, _bindings(st)
         try:
-            with self.cupy.cuda.using_allocator(self.pool.malloc):
-                self.stream.begin_capture()
-                try:
-                    self._eager(st, self.batch)
-                finally:
-                    graph = self.stream.end_capture()   # never leave the stream capturing
+            graph = self.capture.record(lambda: self._eager(st, self.batch))
         except Exception as exc:
             _rebind(st, bindings)
             self.failed = f"capture failed: {type(exc).__name__}: {exc}"
@@ -164,4 +157,4 @@ class GraphStep:
 
     def finish(self) -> None:
         """Wait for the epoch's steps (the host reads the parameters next)."""
-        self.stream.synchronize()
+        self.capture.synchronize()

@@ -1,0 +1,47 @@
+"""CUDA graphs on CuPy: record a step once, launch it many times.
+
+A step worth capturing works on fixed buffers (it writes its results into arrays that exist
+before the capture) and never reads a value on the host; its random numbers come from the
+counter-based Rng, whose device state it advances. ``Capture`` gives such a step its own
+non-blocking stream and its own memory pool: the temporaries a recorded step allocates keep their
+addresses for every launch, and nothing outside the graph allocates from that pool.
+"""
+from __future__ import annotations
+
+import os
+
+DISABLE = "EBMLANG_CUDA_GRAPHS"         # =0: never capture (to compare, or to debug a step)
+
+
+def graphs_disabled() -> bool:
+    return os.environ.get(DISABLE, "1") == "0"
+
+
+class Capture:
+    """A stream and a memory pool for recording and launching graphs (CuPy only)."""
+
+    def __init__(self, cupy):
+        self.cupy = cupy
+        self.stream = cupy.cuda.Stream(non_blocking=True)
+        self.pool = cupy.cuda.MemoryPool()
+
+    def follow(self) -> None:
+        """Order the stream after the work queued so far on the caller's stream."""
+        self.stream.wait_event(self.cupy.cuda.get_current_stream().record())
+
+    def record(self, step):
+        """``step()`` recorded as a graph, not run. Raises what the capture raised, with the stream
+        no longer capturing."""
+        with self.stream, self.cupy.cuda.using_allocator(self.pool.malloc):
+            self.stream.begin_capture()
+            try:
+                step()
+            finally:
+                graph = self.stream.end_capture()       # never leave the stream capturing
+        return graph
+
+    def launch(self, graph) -> None:
+        graph.launch(self.stream)
+
+    def synchronize(self) -> None:
+        self.stream.synchronize()
