@@ -22,7 +22,7 @@ from fnmatch import fnmatchcase
 
 import numpy as np
 
-from ..backend import namespace_of
+from ..backend import fused, namespace_of
 from ..spec.types import AdamSpec, SgdSpec
 
 AVERAGE = "average."        # the slot prefix of a parameter's moving average
@@ -66,6 +66,10 @@ class Sgd:
         for key in self.keys:
             g = grads.get(key)
             if g is None:
+                continue
+            if namespace_of(g) is not np and not roles[key].log_scale:     # CuPy: one launch
+                c = lr * decay if decay and roles[key].decays else 0.0
+                fused.momentum_step(g, slots[f"velocity.{key}"], params[key], lr * scale, c, mom)
                 continue
             g *= lr * scale
             if decay and roles[key].decays:
