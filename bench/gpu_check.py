@@ -42,13 +42,14 @@ def steps(backend: str, mnist: str) -> list[tuple[str, list[str], int]]:
     slow = 1 if gpu else 4                  # NumPy takes seconds where the GPU takes tenths
     return [
         ("environment", [py, "-c", ENVIRONMENT], 30),
+        # every failure listed, not just the first: the loan is too short to rerun for the next
         ("cupy-tests" if gpu else "tests", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                            "-x", *tests], 160 if gpu else 120),
-        ("rbm-epoch-batch100", bench("rbm_epoch", "--batch", "100", *reps, *mn), 90 * slow),
-        ("rbm-epoch-batch1000", bench("rbm_epoch", "--batch", "1000", *reps, *mn), 45 * slow),
-        ("ais", bench("ais_rbm", *ais), 60),
-        ("ising", bench("ising_sweep", *ising, "--repeats", "2"), 45),
-        ("backprop-epoch", bench("backprop_epoch", "--repeats", "2", *mn), 60 * slow),
+                                            "-rfE", "--tb=short", *tests], 150 if gpu else 120),
+        ("rbm-epoch-batch100", bench("rbm_epoch", "--batch", "100", *reps, *mn), 80 * slow),
+        ("rbm-epoch-batch1000", bench("rbm_epoch", "--batch", "1000", *reps, *mn), 40 * slow),
+        ("ais", bench("ais_rbm", *ais), 90),
+        ("ising", bench("ising_sweep", *ising, "--repeats", "2"), 40),
+        ("backprop-epoch", bench("backprop_epoch", "--repeats", "2", *mn), 45 * slow),
     ]
 
 
