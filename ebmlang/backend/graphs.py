@@ -36,9 +36,13 @@ class Capture:
             self.stream.begin_capture()
             try:
                 step()
-            finally:
-                graph = self.stream.end_capture()       # never leave the stream capturing
-        return graph
+            except BaseException:
+                try:                # never leave the stream capturing, but report the cause,
+                    self.stream.end_capture()       # not the invalidated capture it left
+                except Exception:
+                    pass
+                raise
+            return self.stream.end_capture()
 
     def launch(self, graph) -> None:
         graph.launch(self.stream)

@@ -134,6 +134,7 @@ def _replayed(path: AnnealingPath, x: dict, log_w, bs: np.ndarray, rng) -> bool:
             for n, v in start[0].items():
                 x[n][...] = v
             log_w[...], rng.state[...] = start[1], start[2]
+            capture.synchronize()       # the eager loop runs on the caller's stream
             return False
         for _ in range(2, len(bs) - 1):                 # k = 2 .. K − 1
             capture.launch(graph)

@@ -78,15 +78,15 @@ def _run_stage(spec, plan: StagePlan, trainer: Trainer, state: TrainState, input
     report.note(f"{spec.name}: {what}{rows} examples, {stage.epochs} epochs, rule {rule}, "
                 f"clamped {', '.join(plan.clamp)}, backend {trainer.program.xp.__name__}")
     report.restart(stage.epochs)
-    on_gpu = trainer.program.xp.__name__ == "cupy"
+    on_gpu, said = trainer.program.xp.__name__ == "cupy", None
     while state.epoch < stage.epochs:
         t0 = time.perf_counter()
         train = sampled_inputs(plan, inputs, spec.seed, state.epoch, redraw)
         trainer.run_epoch(state, train, on_batch=lambda d, n: report.batch(state.epoch + 1, d, n))
-        if on_gpu:          # once a stage: whether its step replays as a CUDA graph, or why not
-            report.note(f"{spec.name}: training step " + ("captured as a CUDA graph"
-                        if trainer.graph_status == "captured" else f"run eagerly ({trainer.graph_status})"))
-            on_gpu = False
+        if on_gpu and trainer.graph_status != said:     # whether the step replays as a CUDA graph
+            said = trainer.graph_status
+            report.note(f"{spec.name}: training step " + ("captured as a CUDA graph" if said == "captured"
+                                                           else f"run eagerly ({said})"))
         record = {"epoch": state.epoch, **({"stage": plan.index + 1} if staged else {}),
                   "seconds": round(time.perf_counter() - t0, 3), **monitor.epoch_metrics()}
         check_finite(spec, plan, state, record, staged)

@@ -39,6 +39,9 @@ def why_not(trainer, train: dict) -> str | None:
         return "NumPy has no CUDA graphs"
     if graphs_disabled():
         return f"{DISABLE}=0"
+    from ..kernels.lattice_gpu import lattice_plan
+    if lattice_plan(trainer.program) is not None:
+        return "the lattice kernel reads its coupling on the host"
     objective = trainer.objective
     if type(objective) is not BoltzmannObjective:
         return f"{type(objective).__name__} steps read values on the host"
@@ -104,7 +107,7 @@ class GraphStep:
         self.capture = Capture(xp)
         self.batch = {k: xp.empty((size,) + v.shape[1:], dtype=v.dtype) for k, v in train.items()}
         self.rng = Rng(xp, 0, counter_based=True)
-        self.graph, self.graph_epoch, self.warm = None, None, False
+        self.graph, self.graph_for, self.warm = None, None, False      # graph_for: (state, epoch)
         self.failed: str | None = None          # why a capture failed: the stage then runs eagerly
 
     @property
@@ -130,13 +133,18 @@ class GraphStep:
                 return
             for k, v in train.items():
                 self.xp.take(v, rows, axis=0, out=self.batch[k])
-            if self.warm and self.failed is None and (self.graph is None or self.graph_epoch != st.epoch):
+            if self.warm and self.failed is None and self._stale(st):
                 self._capture(st)
             if self.warm and self.graph is not None:
                 self.capture.launch(self.graph)
             else:                   # the warm-up: compiles every kernel the capture will record
                 self._eager(st, self.batch)
                 self.warm = True
+
+    def _stale(self, st) -> bool:
+        """Whether the graph was recorded for another training state or epoch (whose per-epoch
+        scalars, learning rate and momentum, it holds), or not at all."""
+        return self.graph is None or self.graph_for[0] is not st or self.graph_for[1] != st.epoch
 
     def _eager(self, st, batch: dict) -> None:
         """The step as the graph holds it: advance the stream, step, copy rebound state back."""
@@ -153,7 +161,7 @@ class GraphStep:
             _rebind(st, bindings)
             self.failed = f"capture failed: {type(exc).__name__}: {exc}"
             return
-        self.graph, self.graph_epoch = graph, st.epoch
+        self.graph, self.graph_for = graph, (st, st.epoch)
 
     def finish(self) -> None:
         """Wait for the epoch's steps (the host reads the parameters next)."""

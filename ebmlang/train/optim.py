@@ -67,9 +67,11 @@ class Sgd:
             g = grads.get(key)
             if g is None:
                 continue
-            if namespace_of(g) is not np and not roles[key].log_scale:     # CuPy: one launch
+            v, w = slots[f"velocity.{key}"], params[key]
+            if namespace_of(g) is not np and not roles[key].log_scale and g.dtype == w.dtype == v.dtype:
+                # CuPy: one launch
                 c = lr * decay if decay and roles[key].decays else 0.0
-                fused.momentum_step(g, slots[f"velocity.{key}"], params[key], lr * scale, c, mom)
+                fused.momentum_step(g, v, w, lr * scale, c, mom)
                 continue
             g *= lr * scale
             if decay and roles[key].decays:
