@@ -30,7 +30,6 @@ from ..backend.graphs import DISABLE, Capture, graphs_disabled
 from ..data.sparse import is_sparse
 
 
-
 def why_not(trainer, train: dict) -> str | None:
     """Why ``trainer``'s steps on ``train`` cannot be captured, or None when they can."""
     from ..objectives import BoltzmannObjective
