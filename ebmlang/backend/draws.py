@@ -40,10 +40,11 @@ def _launch(kernel: str, dtype, n: int, *args) -> None:
     read as garbage through the kernel's T*, so it is refused here."""
     if n == 0:
         return
-    wrong = [a.dtype for a in args if hasattr(a, "dtype") and getattr(a, "ndim", 0) and a.dtype.kind == "f"
-             and a.dtype != np.dtype(dtype)]
+    want = np.dtype(dtype)
+    wrong = [a.dtype for a in args
+             if getattr(a, "ndim", 0) and a.dtype.kind == "f" and a.dtype != want]
     if wrong:
-        raise TypeError(f"{kernel}_{SUFFIX[np.dtype(dtype)]} takes {np.dtype(dtype)} arrays, not {wrong[0]}")
+        raise TypeError(f"{kernel}_{SUFFIX[want]} takes {want} arrays, not {wrong[0]}")
     fn = _module().get_function(f"{kernel}_{SUFFIX[np.dtype(dtype)]}" if dtype else kernel)
     fn((max(1, min(-(-n // BLOCK), 1 << 16)),), (BLOCK,), args)
 
@@ -82,7 +83,8 @@ def normal(xp, shape, dtype, state, draw: int):
 def gaussian(mean, std, state, draw: int):
     """μ + σ z; ``std`` broadcasts to mean's shape (a row (n,) is read once per row)."""
     if isinstance(mean, np.ndarray):
-        return mean + std * reference_normal(mean.size, mean.dtype, *counter_of(state, draw)).reshape(mean.shape)
+        z = reference_normal(mean.size, mean.dtype, *counter_of(state, draw))
+        return mean + std * z.reshape(mean.shape)
     import cupy
     mean = cupy.ascontiguousarray(mean)
     std = cupy.broadcast_to(std, mean.shape)        # a scalar or a row: read as one row

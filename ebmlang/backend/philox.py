@@ -48,7 +48,8 @@ def counters(index, draw: int) -> np.ndarray:
 
 def unit_uniform(bits) -> np.ndarray:
     """The top 24 bits as a float32 in [0, 1), exactly as the kernels' ``philox_uniform``."""
-    return (np.asarray(bits, dtype=np.uint32) >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24)
+    top = np.asarray(bits, dtype=np.uint32) >> np.uint32(8)
+    return top.astype(np.float32) * np.float32(2.0 ** -24)
 
 
 def open_uniform(bits) -> np.ndarray:

@@ -89,7 +89,8 @@ def forward_log_weights(path: AnnealingPath, runs: int, bs: np.ndarray, rng) -> 
     between two β's is one CUDA graph, replayed (``_replayed``), when it can be captured."""
     x = path.sample_base(runs, rng)
     log_w = path.program.xp.zeros(runs, dtype=np.float64)
-    if path.program.xp is not np and len(bs) > 3 and not graphs_disabled() and _replayed(path, x, log_w, bs, rng):
+    replayable = path.program.xp is not np and len(bs) > 3 and not graphs_disabled()
+    if replayable and _replayed(path, x, log_w, bs, rng):
         return to_numpy(log_w)
     for k in range(1, len(bs)):
         rng.advance()

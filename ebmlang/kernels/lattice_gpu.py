@@ -67,7 +67,8 @@ def _kernels():
 
 def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, temperature: float):
     """``sweeps`` checkerboard sweeps of the chains ``x`` (chains, N), a CuPy array of unit values
-    (the kernel holds them as int8); returns the new states in x's dtype. Takes 2·sweeps draws of ``rng``'s counter-based stream, one a launch."""
+    (the kernel holds them as int8); returns the new states in x's dtype. Takes 2·sweeps draws
+    of ``rng``'s counter-based stream, one a launch."""
     import cupy
     if sweeps == 0:
         return x
@@ -86,9 +87,10 @@ def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, tempera
     fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[dtype]}")
     grid = (max(1, min(-(-quads // BLOCK), 1 << 16)),)
     for step in range(2 * sweeps):
-        fn(grid, (BLOCK,), (states, np.int32(d0), np.int32(d1), np.int32(d2), np.int32(plan.periodic),
-                            np.uint64(quads), np.int32(step % 2), coupling, bias, np.int32(not shared),
-                            scale, np.int8(plan.low), rng_state, np.uint32(first + step)))
+        dims = (np.int32(d0), np.int32(d1), np.int32(d2), np.int32(plan.periodic))
+        fn(grid, (BLOCK,), (states, *dims, np.uint64(quads), np.int32(step % 2), coupling, bias,
+                            np.int32(not shared), scale, np.int8(plan.low), rng_state,
+                            np.uint32(first + step)))
     return states.astype(dtype)
 
 
@@ -111,7 +113,8 @@ def _neighbour_sum(s: np.ndarray, periodic: bool) -> np.ndarray:
     return total
 
 
-def reference_probabilities(plan: LatticePlan, states: np.ndarray, coupling, bias, scale) -> np.ndarray:
+def reference_probabilities(plan: LatticePlan, states: np.ndarray, coupling, bias,
+                            scale) -> np.ndarray:
     """p(site = 1 | its neighbours) = σ(scale · (J Σ_neighbours s_j + b)) of every site of the
     (chains, N) states, in bias's dtype, with the kernel's order of operations."""
     d0, d1, d2 = plan.dims
@@ -124,7 +127,8 @@ def reference_probabilities(plan: LatticePlan, states: np.ndarray, coupling, bia
 
 def reference_uniforms(plan: LatticePlan, chains: int, colour: int, words, draw: int, dtype):
     """The uniform each site of ``colour`` draws in a launch with the 64-bit draw counter
-    ``draw``: (chains, N), NaN off the colour. A thread's quad takes the 4 words of its Philox block, one per site."""
+    ``draw``: (chains, N), NaN off the colour. A thread's quad takes the 4 words of its Philox
+    block, one per site."""
     d0, d1, d2 = plan.dims
     c, z, y, x = np.indices((chains, d0, d1, d2))
     on = (z + y + x) % 2 == colour

@@ -85,8 +85,8 @@ def _run_stage(spec, plan: StagePlan, trainer: Trainer, state: TrainState, input
         trainer.run_epoch(state, train, on_batch=lambda d, n: report.batch(state.epoch + 1, d, n))
         if on_gpu and trainer.graph_status != said:     # whether the step replays as a CUDA graph
             said = trainer.graph_status
-            report.note(f"{spec.name}: training step " + ("captured as a CUDA graph" if said == "captured"
-                                                           else f"run eagerly ({said})"))
+            how = "captured as a CUDA graph" if said == "captured" else f"run eagerly ({said})"
+            report.note(f"{spec.name}: training step {how}")
         record = {"epoch": state.epoch, **({"stage": plan.index + 1} if staged else {}),
                   "seconds": round(time.perf_counter() - t0, 3), **monitor.epoch_metrics()}
         check_finite(spec, plan, state, record, staged)

@@ -21,7 +21,8 @@ from .stage_checks import LABELLED_SOURCES, Problem, data_layer, generator_laten
 
 
 def check_spec(spec: Spec) -> None:
-    problems = [*_precision(spec), *_layers(spec), *_couplings(spec), *_directed(spec), *_normalized(spec),
+    problems = [*_precision(spec),
+                *_layers(spec), *_couplings(spec), *_directed(spec), *_normalized(spec),
                 *_data(spec), *train_problems(spec),
                 *_sample(spec), *_codes(spec), *_evaluate(spec), *_generator_measures(spec),
                 *_hopfield(spec)]
@@ -31,7 +32,8 @@ def check_spec(spec: Spec) -> None:
 
 def _precision(spec: Spec) -> Iterator[Problem]:
     if spec.matmul_precision == "tf32" and spec.dtype != "float32":
-        yield "matmul_precision", f"matmul_precision: tf32 rounds float32 inputs; this spec's dtype is {spec.dtype}"
+        yield ("matmul_precision",
+               f"matmul_precision: tf32 rounds float32 inputs; this spec's dtype is {spec.dtype}")
     elif spec.matmul_precision == "tf32" and spec.backend == "numpy":
         yield ("matmul_precision", "matmul_precision: tf32 runs on a GPU's tensor cores; set backend: cupy "
                "(or auto), since NumPy multiplies in IEEE float32")

@@ -326,10 +326,11 @@ SPEC = Section("spec", {
     "seed": Field(Int(0), 0, "seed of every random draw of the run"),
     "backend": Field(Enum("numpy", "cupy", "auto"), "numpy", "`auto`: CuPy when a CUDA device is usable"),
     "dtype": Field(Enum("float32", "float64"), "float32", "floating-point precision of the kernels"),
-    "matmul_precision": Field(Enum("ieee", "tf32"), "ieee", "`tf32`: float32 matrix products on a GPU's tensor "
-                              "cores from inputs rounded to 10-bit mantissas (TensorFloat-32; faster, "
-                              "about 3 decimal digits); CuPy and float32 only. `ebm run` and `ebm eval` "
-                              "apply it; in Python, run inside `ebmlang.backend.matmul_precision`"),
+    "matmul_precision": Field(
+        Enum("ieee", "tf32"), "ieee",
+        "`tf32`: float32 matrix products on a GPU's tensor cores from inputs rounded to 10-bit "
+        "mantissas (TensorFloat-32; faster, about 3 decimal digits); CuPy and float32 only. "
+        "`ebm run` and `ebm eval` apply it; in Python, run inside `ebmlang.backend.matmul_precision`"),
     "data": Field(DATA, None, "training and test data"),
     "model": Field(MODEL, None, "layers, couplings and temperature (or a `problem` that generates them)"),
     "template": Field(TEMPLATE, None, "a model family (autoencoder, classifier) that expands into `model` and "

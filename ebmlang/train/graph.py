@@ -46,7 +46,8 @@ def why_not(trainer, train: dict) -> str | None:
         return f"{type(objective).__name__} steps read values on the host"
     if objective.phases.infer == "meanfield":
         return "the mean-field positive phase tests convergence on the host"
-    if trainer.optimizers.clip_norm is not None or not all(isinstance(p, Sgd) for p in trainer.optimizers.parts):
+    optimizers = trainer.optimizers
+    if optimizers.clip_norm is not None or not all(isinstance(p, Sgd) for p in optimizers.parts):
         return "clip_norm and Adam read per-step values on the host"
     if any(is_sparse(v) for v in train.values()):
         return "sparse minibatches are densified on the host"
@@ -74,7 +75,8 @@ def copy_back(st, before: dict) -> None:
         if old is None or old is new:
             continue
         old[...] = new
-        holder = st.params if group == "params" else st.slots if group == "slots" else getattr(st.objective, group)
+        holders = {"params": st.params, "slots": st.slots}
+        holder = holders[group] if group in holders else getattr(st.objective, group)
         holder[key] = old
 
 
@@ -101,7 +103,7 @@ class GraphStep:
     """Captures ``trainer``'s step on full minibatches of ``size`` rows and replays it."""
 
     def __init__(self, trainer, train: dict, size: int):
-        xp = trainer.program.xp                 # CuPy (NumPy only in the tests, with a stand-in Capture)
+        xp = trainer.program.xp     # CuPy (NumPy in the tests, with a stand-in Capture)
         self.trainer, self.xp, self.size = trainer, xp, size
         self.capture = Capture(xp)
         self.batch = {k: xp.empty((size,) + v.shape[1:], dtype=v.dtype) for k, v in train.items()}

@@ -68,7 +68,8 @@ class Sgd:
             if g is None:
                 continue
             v, w = slots[f"velocity.{key}"], params[key]
-            if namespace_of(g) is not np and not roles[key].log_scale and g.dtype == w.dtype == v.dtype:
+            same_dtype = g.dtype == w.dtype == v.dtype
+            if namespace_of(g) is not np and not roles[key].log_scale and same_dtype:
                 # CuPy: one launch
                 c = lr * decay if decay and roles[key].decays else 0.0
                 fused.momentum_step(g, v, w, lr * scale, c, mom)
