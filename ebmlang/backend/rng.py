@@ -76,7 +76,8 @@ class Rng:
         return draws.normal(self.xp, shape, dtype, *self._next())
 
     def bernoulli(self, prob, logit, low: float = 0.0):
-        """1 with probability ``prob`` = σ(``logit``), else ``low``: binary (0) or spin (−1) units."""
+        """1 with probability ``prob`` = σ(``logit``), else ``low``: binary units (low 0) or
+        spins (low −1)."""
         if self.counter_based:
             return draws.bernoulli(logit, low, *self._next())
         x = (self.uniform(prob.shape, prob.dtype) < prob).astype(prob.dtype)

@@ -48,7 +48,8 @@ def squared_input_gradient(program: Program, params: dict, tape: Tape, output: t
     if not weights:                     # the value alone (a monitor's)
         return per_row, {}
     tangents = _tangent_tape(program, params, tape, g)
-    return per_row, backward(program, params, tangents, _seed(program, tape, output), wanted=weights)
+    seed = _seed(program, tape, output)
+    return per_row, backward(program, params, tangents, seed, wanted=weights)
 
 
 def _seed(program: Program, tape: Tape, output: tuple) -> dict:

@@ -48,7 +48,8 @@ class AdversarialObjective:
         self.pack = program.layers[self.input].size // program.layers[self.data].size
         self.dropout, self.every = stage.dropout, stage.discriminator_steps
         self.real_label, self.r1 = stage.real_label, stage.r1_penalty
-        self.penalised = tuple(c.key for c in program.directed if c.kind == "recognition" and c.trainable)
+        self.penalised = tuple(c.key for c in program.directed
+                               if c.kind == "recognition" and c.trainable)
         self.generator = _keys(program, "generative")
         self.discriminator = _keys(program, "recognition")
         self.keys = self.generator + self.discriminator
@@ -119,8 +120,8 @@ class AdversarialObjective:
         fake = self.generate(params, z, train=True)
         for x, target in ((real, self.real_label), (fake, 0.0)):
             tape = self._critic_tape(params, x, rng, True, step)
-            _accumulate(grads, backward(self.program, params, tape, self._verdict_grad(params, tape, target),
-                                        wanted=self.discriminator))
+            verdict = self._verdict_grad(params, tape, target)
+            _accumulate(grads, backward(self.program, params, tape, verdict, wanted=self.discriminator))
             if self.r1 and x is real:         # − γ ∂P/∂W on the real packs
                 _accumulate(grads, self._penalty(params, tape, self.penalised)[1], -self.r1)
         return grads
@@ -128,7 +129,8 @@ class AdversarialObjective:
     def _penalty(self, params: dict, tape, weights: tuple = ()):
         """(P summed over the packs of ``tape``, {key: ∂P/∂W} for ``weights``) with P = ½ ‖∂ℓ/∂x‖²
         per pack, ℓ the logit of D (``kernels.input_gradient``)."""
-        per_row, grads = squared_input_gradient(self.program, params, tape, (0, self.judge), weights)
+        output = (0, self.judge)
+        per_row, grads = squared_input_gradient(self.program, params, tape, output, weights)
         return float(per_row.sum()), grads
 
     def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None,
@@ -153,8 +155,9 @@ class AdversarialObjective:
         fake = self.generate(params, z, train=train)
         real_tape = self._critic_tape(params, real, rng, train)
         penalty = self.r1 * self._penalty(params, real_tape)[0] if self.r1 else 0.0
-        return (self._log_verdict(params, real_tape, self.real_label)
-                + self._log_verdict(params, self._critic_tape(params, fake, rng, train), 0.0) - penalty)
+        real = self._log_verdict(params, real_tape, self.real_label)
+        fake_tape = self._critic_tape(params, fake, rng, train)
+        return real + self._log_verdict(params, fake_tape, 0.0) - penalty
 
     def value_g(self, params: dict, z: dict, rng: Rng | None = None, train: bool = True) -> float:
         """J_G summed over the batch (what ``generator_gradient`` ascends; ``train`` as in

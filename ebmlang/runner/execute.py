@@ -93,7 +93,8 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
     summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
     folder.write_text("spec.resolved.yaml", to_yaml(spec))
     with matmul_precision(model.xp, spec.matmul_precision):
-        return _evaluate(spec, model, data, probe, folder, Progress(0, progress), summary, scheduler)
+        report = Progress(0, progress)
+        return _evaluate(spec, model, data, probe, folder, report, summary, scheduler)
 
 
 def _scan(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> dict:

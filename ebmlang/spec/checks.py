@@ -35,8 +35,8 @@ def _precision(spec: Spec) -> Iterator[Problem]:
         yield ("matmul_precision",
                f"matmul_precision: tf32 rounds float32 inputs; this spec's dtype is {spec.dtype}")
     elif spec.matmul_precision == "tf32" and spec.backend == "numpy":
-        yield ("matmul_precision", "matmul_precision: tf32 runs on a GPU's tensor cores; set backend: cupy "
-               "(or auto), since NumPy multiplies in IEEE float32")
+        yield ("matmul_precision", "matmul_precision: tf32 runs on a GPU's tensor cores; set "
+               "backend: cupy (or auto), since NumPy multiplies in IEEE float32")
 
 
 def _layers(spec: Spec) -> Iterator[Problem]:

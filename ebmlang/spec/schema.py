@@ -330,7 +330,8 @@ SPEC = Section("spec", {
         Enum("ieee", "tf32"), "ieee",
         "`tf32`: float32 matrix products on a GPU's tensor cores from inputs rounded to 10-bit "
         "mantissas (TensorFloat-32; faster, about 3 decimal digits); CuPy and float32 only. "
-        "`ebm run` and `ebm eval` apply it; in Python, run inside `ebmlang.backend.matmul_precision`"),
+        "`ebm run` and `ebm eval` apply it; in Python, run inside "
+        "`ebmlang.backend.matmul_precision`"),
     "data": Field(DATA, None, "training and test data"),
     "model": Field(MODEL, None, "layers, couplings and temperature (or a `problem` that generates them)"),
     "template": Field(TEMPLATE, None, "a model family (autoencoder, classifier) that expands into `model` and "

@@ -220,11 +220,11 @@ def _penalised(layers: dict, at: str, computed: set, outputs: set) -> Iterator[P
     for name in sorted(computed):
         layer = layers[name]
         if name not in outputs and layer.units not in PIECEWISE_LINEAR:
-            yield (f"{at}.r1_penalty", f"{at}.r1_penalty needs piecewise-linear hidden units in the discriminator "
-                   f"(rectified or leaky); layer '{name}' is {layer.units}")
+            yield (f"{at}.r1_penalty", f"{at}.r1_penalty needs piecewise-linear hidden units in the "
+                   f"discriminator (rectified or leaky); layer '{name}' is {layer.units}")
         elif layer.normalize is not None:
-            yield (f"{at}.r1_penalty", f"{at}.r1_penalty needs a discriminator without batch normalisation "
-                   f"(it couples the rows); layer '{name}' is normalised")
+            yield (f"{at}.r1_penalty", f"{at}.r1_penalty needs a discriminator without batch "
+                   f"normalisation (it couples the rows); layer '{name}' is normalised")
 
 
 def _latents(spec: Spec, at: str, decoded: set) -> Iterator[Problem]:

@@ -154,10 +154,10 @@ TRAIN = Section("train", {
                         "rule adversarial: the discriminator's target on real data; below 1, "
                         "one-sided label smoothing (Salimans et al. 2016)"),
     "r1_penalty": Field(Float(0.0), 0.0,
-                        "rule adversarial: γ of the R1 penalty (Mescheder et al. 2018): the discriminator "
-                        "ascends J_D − γ/2 ‖∂ logit D(x)/∂x‖² on real data, which keeps it flat where the "
-                        "data lie and lets the game converge; needs rectified or leaky hidden units in the "
-                        "discriminator, not batch-normalised"),
+                        "rule adversarial: γ of the R1 penalty (Mescheder et al. 2018): the "
+                        "discriminator ascends J_D − γ/2 ‖∂ logit D(x)/∂x‖² on real data, which "
+                        "keeps it flat where the data lie and lets the game converge; needs "
+                        "rectified or leaky hidden units in the discriminator, not batch-normalised"),
     "centering": Field(Section("centering", {
         "rate": Field(Float(0.0, 1.0, min_open=True), 0.01, "sliding-average rate ν of the offsets: "
                       "μ ← (1 − ν) μ + ν ⟨s⟩₊")}, lambda **kw: CenteringSpec(**kw), switchable=True), None,

@@ -5,7 +5,7 @@ from .constraints import Float
 
 ENERGY_UNIT_TYPES = ("binary", "spin", "gaussian", "softmax")     # with a closed-form energy and free energy
 FEEDFORWARD_UNIT_TYPES = ("rectified", "leaky")  # no closed-form energy: directed maps only
-PIECEWISE_LINEAR = ("rectified", "leaky")        # f'' = 0 almost everywhere (kernels.input_gradient)
+PIECEWISE_LINEAR = ("rectified", "leaky")    # f'' = 0 almost everywhere (kernels.input_gradient)
 UNIT_TYPES = ENERGY_UNIT_TYPES + FEEDFORWARD_UNIT_TYPES
 BETWEEN_CONNECTIVITY = ("dense", "random", "edges", "mask")
 WITHIN_CONNECTIVITY = ("complete", "lattice", "random", "random_regular", "edges")

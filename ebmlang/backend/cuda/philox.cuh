@@ -6,7 +6,8 @@
 
 struct philox4 { unsigned int x, y, z, w; };
 
-__host__ __device__ inline unsigned int philox_mulhi(unsigned int a, unsigned int b, unsigned int* lo) {
+__host__ __device__ inline unsigned int philox_mulhi(unsigned int a, unsigned int b,
+                                                    unsigned int* lo) {
     unsigned long long p = (unsigned long long)a * (unsigned long long)b;
     *lo = (unsigned int)p;
     return (unsigned int)(p >> 32);

@@ -12,13 +12,16 @@
 
 struct lattice_dims { int d0, d1, d2, periodic; };
 
-__host__ __device__ inline int lattice_quads_per_row(lattice_dims g) { return ((g.d2 + 1) / 2 + 3) / 4; }
+__host__ __device__ inline int lattice_quads_per_row(lattice_dims g) {
+    return ((g.d2 + 1) / 2 + 3) / 4;
+}
 
 __host__ __device__ inline int axis_pair(const signed char* s, int at, int pos, int d, int stride,
                                          int periodic) {
     if (d == 1) return 0;
     if (periodic && d > 2)
-        return s[at + (pos == 0 ? d - 1 : -1) * stride] + s[at + (pos == d - 1 ? 1 - d : 1) * stride];
+        return s[at + (pos == 0 ? d - 1 : -1) * stride]
+             + s[at + (pos == d - 1 ? 1 - d : 1) * stride];
     return (pos > 0 ? s[at - stride] : 0) + (pos < d - 1 ? s[at + stride] : 0);
 }
 
@@ -55,7 +58,8 @@ __host__ __device__ inline void lattice_quad(signed char* states, lattice_dims g
         int x = x0 + 2 * (m0 + j);
         if (x >= g.d2) break;
         int at = (z * g.d1 + y) * g.d2 + x;
-        s[at] = lattice_site<T>(s, g, z, y, x, coupling, bias[at * bias_stride], scale, low, words[j]);
+        T b = bias[at * bias_stride];
+        s[at] = lattice_site<T>(s, g, z, y, x, coupling, b, scale, low, words[j]);
     }
 }
 
