@@ -14,9 +14,6 @@ its threshold (the GPU's expf and NumPy's exp may differ in the last bit, and nv
 from __future__ import annotations
 
 import itertools
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,13 +21,12 @@ from hypothesis import given, settings, strategies as st
 
 from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import cupy_usable, draws, to_numpy
-from ebmlang.backend.philox import counters, cuda_source, philox4x32
+from ebmlang.backend.philox import counters, philox4x32
 from ebmlang.kernels import conditional
 from ebmlang.kernels.lattice_gpu import (SOURCE as LATTICE, lattice_plan, reference_half_sweep,
                                          reference_probabilities, reference_uniforms)
+from nvcc import host_program, needs_nvcc, ptx, run
 
-NVCC = shutil.which("nvcc")
-HERE = Path(__file__).resolve().parent / "cuda"
 TIE = {np.float32: 1e-5, np.float64: 1e-12}
 KEYS = st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
 
@@ -204,45 +200,21 @@ def test_lattice_reference_half_sweeps_keep_the_boltzmann_distribution():
 
 # ---- nvcc: the CUDA sources compile, and their host build matches the references ---------------
 
-needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc (the CUDA compiler) is not installed: "
-                                "the CUDA sources are checked only on machines that have it")
-
-
-def _nvcc(args, cwd):
-    done = subprocess.run([NVCC, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
     """Host programs built by nvcc from each CUDA source and its driver in tests/cuda/."""
-    if NVCC is None:
-        pytest.skip("nvcc is not installed")
     out = tmp_path_factory.mktemp("cuda")
-    built = {}
-    for name, sources in (("draws", ("draws.cu",)), ("lattice", ("draws.cu", LATTICE))):
-        (out / f"{name}.cu").write_text(cuda_source(*sources) + (HERE / f"{name}_main.cu").read_text())
-        _nvcc(["-O2", "-arch=sm_90", "-o", name, f"{name}.cu"], out)
-        built[name] = out / name
-    return built
-
-
-def _run(program, *args, stdin=""):
-    done = subprocess.run([str(program), *map(str, args)], input=stdin, capture_output=True,
-                          text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.split()
+    return {"draws": host_program(("draws.cu",), out, "draws"),
+            "lattice": host_program(("draws.cu", LATTICE), out, "lattice")}
 
 
 @needs_nvcc
 def test_the_sources_compile_for_hopper(tmp_path):
     """What NVRTC compiles on the GPU machine, nvcc compiles here to PTX for sm_90."""
     for name, sources in (("draws", ("draws.cu",)), ("lattice", ("draws.cu", LATTICE))):
-        (tmp_path / f"{name}.cu").write_text(cuda_source(*sources))
-        _nvcc(["-ptx", "-arch=sm_90", "-o", f"{name}.ptx", f"{name}.cu"], tmp_path)
-        ptx = (tmp_path / f"{name}.ptx").read_text()
+        text = ptx(sources, tmp_path, name)
         for suffix in ("f32", "f64"):
-            assert f".entry {'lattice_half_sweep' if name == 'lattice' else 'bernoulli'}_{suffix}(" in ptx
+            assert f".entry {'lattice_half_sweep' if name == 'lattice' else 'bernoulli'}_{suffix}(" in text
 
 
 def _dtype_name(dtype):
@@ -254,21 +226,21 @@ def _dtype_name(dtype):
 @given(KEYS, st.integers(0, 2**40), st.sampled_from([np.float32, np.float64]))
 def test_host_build_of_the_draws_matches_the_references(host, key, draw, dtype):
     n, d = 64, _dtype_name(dtype)
-    words = np.array(_run(host["draws"], "philox", d, n, *key, draw), dtype=np.uint64).reshape(n, 4)
+    words = np.array(run(host["draws"], "philox", d, n, *key, draw), dtype=np.uint64).reshape(n, 4)
     assert np.array_equal(words.T, philox4x32(counters(np.arange(n), draw), key))
-    u = np.array(_run(host["draws"], "uniform", d, n, *key, draw), dtype=float)
+    u = np.array(run(host["draws"], "uniform", d, n, *key, draw), dtype=float)
     assert np.array_equal(u, draws.reference_uniform(n, dtype, key, draw))
-    z = np.array(_run(host["draws"], "normal", d, n, *key, draw), dtype=float)
+    z = np.array(run(host["draws"], "normal", d, n, *key, draw), dtype=float)
     np.testing.assert_allclose(z, draws.reference_normal(n, dtype, key, draw),
                                rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
     logit = np.linspace(-4, 4, n).astype(dtype)
-    x = np.array(_run(host["draws"], "bernoulli", d, n, *key, draw, -1,
+    x = np.array(run(host["draws"], "bernoulli", d, n, *key, draw, -1,
                       stdin="\n".join(map(repr, logit.tolist()))), dtype=float)
     ref = draws.reference_bernoulli(logit, -1.0, key, draw)
     tie = np.abs(draws.reference_uniform(n, dtype, key, draw) - 1 / (1 + np.exp(-logit))) < TIE[dtype]
     assert np.all((x == ref) | tie)
     probs = np.random.default_rng(draw % 1000).dirichlet(np.ones(5), size=n).astype(dtype)
-    got = np.array(_run(host["draws"], "category", d, n, *key, draw, 5,
+    got = np.array(run(host["draws"], "category", d, n, *key, draw, 5,
                         stdin="\n".join(map(repr, probs.ravel().tolist()))), dtype=int)
     assert np.array_equal(got, draws.reference_one_hot(probs, key, draw).argmax(axis=-1))
 
@@ -287,7 +259,7 @@ def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, s
     shared = not biased
     scale, words, step = dtype(plan.factor / 1.7), (seed, 11), 2 * seed + colour
     stdin = "\n".join(map(str, states.ravel().tolist() + (bias[:1] if shared else bias).tolist()))
-    got = _run(host["lattice"], _dtype_name(dtype), chains, *plan.dims, int(periodic), colour,
+    got = run(host["lattice"], _dtype_name(dtype), chains, *plan.dims, int(periodic), colour,
                repr(float(dtype(coupling))), repr(float(scale)), plan.low, step, *words, int(not shared),
                stdin=stdin)
     got = np.array(got, dtype=np.int8).reshape(chains, n)

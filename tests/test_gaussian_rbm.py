@@ -63,18 +63,22 @@ def _exact_joint_draws(model, n, gen):
     return {"v": mean + std * gen.standard_normal(mean.shape), "h": states[pick]}, p_h, states
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @settings(max_examples=10)
 @given(grbm_specs(), st.integers(0, 2**16), st.sampled_from([0.2, 0.6, 1.0]))
-def test_one_gibbs_langevin_sweep_leaves_the_joint_invariant(spec, seed, step):
-    """Exact draws of (v, h), one sweep with v moved by adjusted Langevin steps: the hidden
-    marginal and each hidden state's v mean and variance stay those of the model."""
+def test_one_gibbs_sweep_leaves_the_joint_invariant(fused, spec, seed, step):
+    """Exact draws of (v, h), one sweep with v moved by adjusted Langevin steps, or (``fused``)
+    drawn exactly through the fused conditionals of a counter-based stream (the GPU's
+    arithmetic, units/fused.py): the hidden marginal and each hidden state's v mean and variance
+    stay those of the model."""
     model = compile_dict(spec)
     gen = np.random.default_rng(seed)
     n = 40_000
     state, p_h, states = _exact_joint_draws(model, n, gen)
-    rng = Rng(np, seed, 7)
+    rng = Rng(np, seed, 7, counter_based=fused)
     for block in model.program.schedule:
-        state = block_update(model.program, model.params, state, block, rng, langevin=(3, step))
+        state = block_update(model.program, model.params, state, block, rng,
+                             langevin=None if fused else (3, step))
     v, h = to_numpy(state["v"]), to_numpy(state["h"])
     index = (h * 2 ** np.arange(h.shape[1])[::-1]).sum(axis=1).astype(int)
     counts = np.bincount(index, minlength=len(states))

@@ -35,18 +35,23 @@ def _module():
     return cupy.RawModule(code=cuda_source("draws.cu"))
 
 
-def _launch(kernel: str, dtype, n: int, *args) -> None:
-    """``kernel``'s variant for ``dtype`` over n elements. A float array of another dtype would be
-    read as garbage through the kernel's T*, so it is refused here."""
+def launch(module, kernel: str, dtype, n: int, *args) -> None:
+    """``kernel``'s variant for ``dtype`` (``kernel_f32`` or ``kernel_f64``; a plain ``kernel``
+    when dtype is None) of a RawModule over n elements, grid-stride. A float array of another
+    dtype would be read as garbage through the kernel's T*, so it is refused here."""
     if n == 0:
         return
-    want = np.dtype(dtype)
+    want = np.dtype(dtype) if dtype else None
     wrong = [a.dtype for a in args
-             if getattr(a, "ndim", 0) and a.dtype.kind == "f" and a.dtype != want]
+             if want and getattr(a, "ndim", 0) and a.dtype.kind == "f" and a.dtype != want]
     if wrong:
         raise TypeError(f"{kernel}_{SUFFIX[want]} takes {want} arrays, not {wrong[0]}")
-    fn = _module().get_function(f"{kernel}_{SUFFIX[np.dtype(dtype)]}" if dtype else kernel)
+    fn = module.get_function(f"{kernel}_{SUFFIX[want]}" if want else kernel)
     fn((max(1, min(-(-n // BLOCK), 1 << 16)),), (BLOCK,), args)
+
+
+def _launch(kernel: str, dtype, n: int, *args) -> None:
+    launch(_module(), kernel, dtype, n, *args)
 
 
 def counter_of(state, draw: int) -> tuple[tuple[int, int], int]:

@@ -85,7 +85,8 @@ class AnnealingPath:
         full = dict(state)
         for n in self.summed:
             units = self.program.layers[n].units
-            full[n] = units.sample(units.conditional(beta * terms.inputs[n], self.layer_params(n, beta), self.t), rng)
+            full[n] = units.conditional_sample(beta * terms.inputs[n], self.layer_params(n, beta),
+                                               self.t, rng)[1]
         theta = self.params_at(beta)
         for block in (reversed(self.blocks) if reverse else self.blocks):
             full = block_update(self.program, theta, full, block, rng)
@@ -104,7 +105,7 @@ class AnnealingPath:
         for n in self.kept:
             info = self.program.layers[n]
             zero = self.program.xp.zeros((runs, info.size), dtype=self.program.dtype)
-            out[n] = info.units.sample(info.units.conditional(zero, self.layer_params(n, 0.0), self.t), rng)
+            out[n] = info.units.conditional_sample(zero, self.layer_params(n, 0.0), self.t, rng)[1]
         return out
 
 

@@ -44,21 +44,26 @@ def directed_input(program: Program, params: dict, state: dict, name: str, kind:
     return total
 
 
+def _directed_field(program: Program, params: dict, state: dict, name: str, kind: str):
+    """(units, input from the parents, layer params) of a target of ``kind``."""
+    return (program.layers[name].units, directed_input(program, params, state, name, kind),
+            directed_params(program, params, name, kind))
+
+
 def directed_conditional(program: Program, params: dict, state: dict, name: str, kind: str):
     """Parameters of p(x_name | its parents) (or q(x_name | parents) for recognition)."""
-    units = program.layers[name].units
-    return units.conditional(directed_input(program, params, state, name, kind),
-                             directed_params(program, params, name, kind), program.temperature)
+    units, u, p = _directed_field(program, params, state, name, kind)
+    return units.conditional(u, p, program.temperature)
 
 
 def directed_pass(program: Program, params: dict, state: dict, kind: str, rng=None, mean: bool = False) -> dict:
     """Fill every target of ``kind`` in order, from ``state``'s layers: draws (or means with
     ``mean``; ``rng`` unused then)."""
-    out = dict(state)
+    out, t = dict(state), program.temperature
     for name in program.order.get(kind, ()):
-        units = program.layers[name].units
-        cond = directed_conditional(program, params, out, name, kind)
-        out[name] = units.mean(cond) if mean else units.sample(cond, rng)
+        units, u, p = _directed_field(program, params, out, name, kind)
+        out[name] = units.mean(units.conditional(u, p, t)) if mean else \
+            units.conditional_sample(u, p, t, rng)[1]
     return out
 
 

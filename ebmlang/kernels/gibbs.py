@@ -17,19 +17,40 @@ from .langevin import langevin_moves
 from .lattice_gpu import lattice_plan, lattice_sweeps
 
 
+def _field(program: Program, params: dict, state: dict, name: str, temperature):
+    """(units, input u, layer params, temperature) of layer ``name`` given the others."""
+    t = program.temperature if temperature is None else temperature
+    neighbours = {n: state[n] for n in program.neighbours[name]}
+    batch = next(iter(state.values())).shape[0]
+    u = layer_input(program, params, coupling_stats(program, params, neighbours), name, batch)
+    info = program.layers[name]
+    return info.units, u, layer_params(program, params, name), t / info.gain
+
+
 def conditional(program: Program, params: dict, state: dict, name: str, temperature: float | None = None):
     """Parameters of p(x_name | all other layers) (unit-type specific NamedTuple).
 
     A layer with a field gain g (a pretraining stage's doubled layer) takes the conditional of the
     field g·(b + u), i.e. the same conditional at temperature T/g. When ``state`` holds the layer
     itself, the conditional keeps to the units present in it (softmax groups that are missing)."""
-    t = program.temperature if temperature is None else temperature
-    neighbours = {n: state[n] for n in program.neighbours[name]}
-    batch = next(iter(state.values())).shape[0]
-    u = layer_input(program, params, coupling_stats(program, params, neighbours), name, batch)
-    info = program.layers[name]
-    cond = info.units.conditional(u, layer_params(program, params, name), t / info.gain)
-    return info.units.restrict(cond, state[name]) if name in state else cond
+    units, u, p, t = _field(program, params, state, name, temperature)
+    cond = units.conditional(u, p, t)
+    return units.restrict(cond, state[name]) if name in state else cond
+
+
+def conditional_draw(program: Program, params: dict, state: dict, name: str, rng,
+                     temperature: float | None = None, langevin=None):
+    """(p(x_name | all other layers), a draw from it): one fused launch on CuPy where the unit
+    type has one. With ``langevin`` = (steps, step size), gaussian units instead move from their
+    current values by adjusted Langevin steps (see ``langevin.py``)."""
+    units, u, p, t = _field(program, params, state, name, temperature)
+    current = state.get(name)
+    if langevin is not None and not units.discrete:
+        cond = units.conditional(u, p, t)
+        if isinstance(cond, Normal):
+            return cond, langevin_moves(cond, current, rng, *langevin)
+        return cond, units.sample(cond, rng)
+    return units.conditional_sample(u, p, t, rng, current)
 
 
 def conditional_mean(program: Program, params: dict, state: dict, name: str, temperature=None):
@@ -38,18 +59,11 @@ def conditional_mean(program: Program, params: dict, state: dict, name: str, tem
 
 def _update_piece(program, params, state, piece: Piece, rng, temperature, mean: bool,
                   langevin=None):
-    units = program.layers[piece.layer].units
-    cond = conditional(program, params, state, piece.layer, temperature)
-    new = units.mean(cond) if mean else draw(units, cond, state[piece.layer], rng, langevin)
+    if mean:
+        new = conditional_mean(program, params, state, piece.layer, temperature)
+    else:
+        new = conditional_draw(program, params, state, piece.layer, rng, temperature, langevin)[1]
     return merge_units(state[piece.layer], new, piece)
-
-
-def draw(units, cond, current, rng, langevin=None):
-    """A draw from ``cond``; with ``langevin`` = (steps, step size), gaussian units instead move
-    from ``current`` by adjusted Langevin steps (see ``langevin.py``)."""
-    if langevin is not None and not units.discrete and isinstance(cond, Normal):
-        return langevin_moves(cond, current, rng, *langevin)
-    return units.sample(cond, rng)
 
 
 def merge_units(old, new, piece: Piece):

@@ -31,7 +31,7 @@ def prior_draws(program: Program, params: dict, count: int, rng, data_layers: tu
     for name in latents(program, data_layers):
         units, p = program.layers[name].units, directed_params(program, params, name, "generative")
         zero = program.xp.zeros((count, program.layers[name].size), dtype=program.dtype)
-        out[name] = units.sample(units.conditional(zero, p, program.temperature), rng)
+        out[name] = units.conditional_sample(zero, p, program.temperature, rng)[1]
     return out
 
 

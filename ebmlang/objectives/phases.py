@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ..compile import Program
 from ..kernels import block_update, layer_params
-from ..kernels.gibbs import conditional, draw, merge_units
+from ..kernels.gibbs import conditional, conditional_draw, merge_units
 from ..kernels.meanfield import mean_field
 
 CHAINS_OF_RULE = {"cd": "data", "pcd": "persistent", "boltzmann": "fresh", "dbm": "persistent"}
@@ -110,12 +110,12 @@ def _last_block(program, params, state, block, rng, clamp, keep_samples, langevi
     stat, chain = dict(state), dict(state)
     for piece in (p for p in block if p.layer not in clamp):
         units = program.layers[piece.layer].units
-        cond = conditional(program, params, state, piece.layer)
-        stat[piece.layer] = merge_units(state[piece.layer], units.mean(cond), piece)
         if keep_samples:
-            chain[piece.layer] = merge_units(state[piece.layer],
-                                             draw(units, cond, state[piece.layer], rng, langevin),
-                                             piece)
+            cond, x = conditional_draw(program, params, state, piece.layer, rng, langevin=langevin)
+            chain[piece.layer] = merge_units(state[piece.layer], x, piece)
+        else:
+            cond = conditional(program, params, state, piece.layer)
+        stat[piece.layer] = merge_units(state[piece.layer], units.mean(cond), piece)
     return stat, chain
 
 
@@ -123,8 +123,7 @@ def sample_from_means(program: Program, params: dict, means: dict, names, rng) -
     """A state with ``names`` drawn from their conditionals given the others at their means."""
     out = dict(means)
     for name in names:
-        units = program.layers[name].units
-        out[name] = units.sample(conditional(program, params, means, name), rng)
+        out[name] = conditional_draw(program, params, means, name, rng)[1]
     return out
 
 
@@ -133,9 +132,8 @@ def positive(program: Program, params: dict, data: dict, phases: Phases, rng):
     if phases.infer == "exact":
         stat_state, chain_state = dict(data), dict(data)
         for name in phases.latent:
-            units = program.layers[name].units
-            cond = conditional(program, params, data, name)
-            chain_state[name], stat_state[name] = units.sample(cond, rng), units.mean(cond)
+            cond, chain_state[name] = conditional_draw(program, params, data, name, rng)
+            stat_state[name] = program.layers[name].units.mean(cond)
         return stat_state, chain_state
     if phases.infer == "meanfield":
         mf = phases.meanfield

@@ -19,11 +19,14 @@ only, the hidden units of GANs.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backend import fused, namespace_of
+from ..backend import fused as fused_ops
+from ..backend import namespace_of
+from . import fused
 from .base import LayerParams, UnitType
 
 
@@ -53,7 +56,7 @@ def sigmoid(z):
     the two-branch exp form, which matters next to a 784×500 GEMM). One fused launch on CuPy."""
     xp = namespace_of(z)
     if xp is not np:
-        return fused.sigmoid(z)
+        return fused_ops.sigmoid(z)
     t = xp.tanh(0.5 * z)
     t += 1
     t *= 0.5
@@ -76,13 +79,39 @@ def _bit_table(n: int) -> np.ndarray:
     return ((np.arange(2 ** n)[:, None] >> np.arange(n - 1, -1, -1)) & 1).astype(float)
 
 
-class Binary(UnitType):
-    name = "binary"
+class _TwoState(UnitType):
+    """Binary and spin units: x is 1 with probability σ(factor·(b + u)/T), else ``low``."""
+
+    factor, low = 1.0, 0.0
 
     def self_energy(self, x, p):
         return -(x @ p.bias)
 
     def conditional(self, u, p, temperature):
+        if fused.takes(u, p.bias):
+            return Bernoulli(*fused.bernoulli(u, p.bias, self.factor / temperature)[:2])
+        return self._conditional(u, p, temperature)
+
+    def _conditional(self, u, p, temperature):
+        raise NotImplementedError
+
+    def conditional_sample(self, u, p, temperature, rng, current=None):
+        if not fused.takes(u, p.bias, rng=rng):
+            return super().conditional_sample(u, p, temperature, rng, current)
+        logit, prob, x = fused.bernoulli(u, p.bias, self.factor / temperature, self.low, rng)
+        return Bernoulli(logit, prob), x
+
+    def sample(self, cond, rng):
+        return rng.bernoulli(cond.prob, cond.logit, low=self.low)
+
+    def count_states(self, n):
+        return 2 ** n
+
+
+class Binary(_TwoState):
+    name = "binary"
+
+    def _conditional(self, u, p, temperature):
         logit = (u + p.bias) / temperature if temperature != 1 else u + p.bias
         return Bernoulli(logit, sigmoid(logit))
 
@@ -95,9 +124,6 @@ class Binary(UnitType):
         out *= grad
         return out if temperature == 1 else out / temperature
 
-    def sample(self, cond, rng):
-        return rng.bernoulli(cond.prob, cond.logit)
-
     def log_partition(self, u, p, temperature):
         return softplus((u + p.bias) / temperature).sum(axis=-1)
 
@@ -107,22 +133,17 @@ class Binary(UnitType):
     def states(self, n):
         return _bit_table(n)
 
-    def count_states(self, n):
-        return 2 ** n
-
     def check_data(self, x):
         if x.min() < 0 or x.max() > 1:
             return f"binary units take values in [0, 1], but the data spans [{x.min():g}, {x.max():g}]"
         return None
 
 
-class Spin(UnitType):
+class Spin(_TwoState):
     name = "spin"
+    factor, low = 2.0, -1.0
 
-    def self_energy(self, x, p):
-        return -(x @ p.bias)
-
-    def conditional(self, u, p, temperature):
+    def _conditional(self, u, p, temperature):
         logit = 2 * (u + p.bias) / temperature
         return Bernoulli(logit, sigmoid(logit))
 
@@ -132,9 +153,6 @@ class Spin(UnitType):
     def mean_backward(self, cond, grad, p, temperature):
         m = 2 * cond.prob - 1                                           # tanh(φ/T)
         return grad * (1 - m * m) / temperature
-
-    def sample(self, cond, rng):
-        return rng.bernoulli(cond.prob, cond.logit, low=-1.0)
 
     def log_partition(self, u, p, temperature):
         z = namespace_of(u).abs((u + p.bias) / temperature)
@@ -146,9 +164,6 @@ class Spin(UnitType):
 
     def states(self, n):
         return 2 * _bit_table(n) - 1
-
-    def count_states(self, n):
-        return 2 ** n
 
     def check_data(self, x):
         if x.min() < -1 or x.max() > 1:
@@ -175,10 +190,18 @@ class Softmax(UnitType):
         return z.reshape(z.shape[0], -1, self.k)
 
     def conditional(self, u, p, temperature):
+        if fused.takes(u, p.bias):
+            return Categorical(*fused.softmax(u, p.bias, 1 / temperature, self.k)[:2])
         xp = namespace_of(u)
         logits = self._grouped((u + p.bias) / temperature)
         e = xp.exp(logits - logits.max(axis=-1, keepdims=True))
         return Categorical(logits, e / e.sum(axis=-1, keepdims=True))
+
+    def conditional_sample(self, u, p, temperature, rng, current=None):
+        if self.missing or not fused.takes(u, p.bias, rng=rng):
+            return super().conditional_sample(u, p, temperature, rng, current)
+        logits, probs, x = fused.softmax(u, p.bias, 1 / temperature, self.k, rng)
+        return Categorical(logits, probs), x.reshape(x.shape[0], -1)
 
     def mean(self, cond):
         return cond.probs.reshape(cond.probs.shape[0], -1)
@@ -241,8 +264,20 @@ class Gaussian(UnitType):
         return x / p.sigma
 
     def conditional(self, u, p, temperature):
-        xp = namespace_of(u)
-        return Normal(p.bias + p.sigma * u, xp.broadcast_to(p.sigma * np.sqrt(temperature), u.shape))
+        if fused.takes(u, p.bias, p.sigma):
+            return Normal(fused.gaussian(u, p.bias, p.sigma)[0], self._std(u, p, temperature))
+        return Normal(p.bias + p.sigma * u, self._std(u, p, temperature))
+
+    def _std(self, u, p, temperature):
+        """σ√T broadcast to u's shape, in σ's dtype (√T a Python float); no launch at T = 1."""
+        std = p.sigma if temperature == 1 else p.sigma * math.sqrt(temperature)
+        return namespace_of(u).broadcast_to(std, u.shape)
+
+    def conditional_sample(self, u, p, temperature, rng, current=None):
+        if not fused.takes(u, p.bias, p.sigma, rng=rng):
+            return super().conditional_sample(u, p, temperature, rng, current)
+        mean, x = fused.gaussian(u, p.bias, p.sigma, math.sqrt(temperature), rng)
+        return Normal(mean, self._std(u, p, temperature)), x
 
     def mean(self, cond):
         return cond.mean
