@@ -14,6 +14,7 @@ its threshold (the GPU's expf and NumPy's exp may differ in the last bit, and nv
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,6 +216,19 @@ def test_the_sources_compile_for_hopper(tmp_path):
         text = ptx(sources, tmp_path, name)
         for suffix in ("f32", "f64"):
             assert f".entry {'lattice_half_sweep' if name == 'lattice' else 'bernoulli'}_{suffix}(" in text
+
+
+def test_every_cuda_source_ships_with_the_package():
+    """A .cu file missing from pyproject's package-data would be absent from an installed wheel:
+    NVRTC would then fail on the GPU machine, far from the cause."""
+    import fnmatch
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
+    root = Path(__file__).resolve().parents[1]
+    shipped = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for source in (root / "ebmlang").rglob("cuda/*.cu*"):
+        package = ".".join(source.parent.parent.relative_to(root).parts)
+        name = source.relative_to(source.parent.parent).as_posix()
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in shipped.get(package, ())), source
 
 
 def _dtype_name(dtype):
