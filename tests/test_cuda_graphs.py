@@ -118,19 +118,25 @@ def test_graph_steps_take_the_rows_and_numbers_of_the_plain_loop(monkeypatch, ru
         np.testing.assert_allclose(value, st_twin.params[key], rtol=1e-12, atol=1e-12)
 
 
-def test_replayed_ais_indexes_the_betas_as_the_plain_loop_does(monkeypatch):
-    """_replayed's one step, which reads k from a device counter and moves it on, run by the
-    stand-in: the log weights of the plain loop with the same counter-based stream."""
+@pytest.mark.parametrize("direction", ["forward", "reverse"])
+def test_replayed_ais_indexes_the_betas_as_the_plain_loop_does(monkeypatch, direction):
+    """The replayed AIS step, which reads k from a device counter and moves it on (up in the
+    forward direction, down in reverse), run by the stand-in: the log weights of the plain loop
+    with the same counter-based stream."""
     import ebmlang.backend.graphs as graphs
     from ebmlang.eval import ais
     from ebmlang.eval.annealing import AnnealingPath
     monkeypatch.setattr(graphs, "Capture", StandInCapture)
-    trainer, st, _ = trainer_for()
-    path = AnnealingPath.for_model(trainer.program, st.params)
+    trainer, st, train = trainer_for()
+    path = AnnealingPath.for_model(trainer.program, st.params, "v", train["v"].mean(axis=0))
     bs = ais.betas(40)
     weights = []
     for replay in (True, False):
         rng = Rng(np, 9, counter_based=True)
+        if direction == "reverse":
+            monkeypatch.setattr(ais, "_capturable", lambda *a: replay)
+            weights.append(ais.reverse_log_z(path, {"v": train["v"][:12]}, bs, rng)[0])
+            continue
         x = path.sample_base(12, rng)
         log_w = np.zeros(12)
         if replay:
@@ -207,6 +213,33 @@ def test_replayed_ais_weighs_as_the_eager_loop_does(monkeypatch, units, dtype):
     assert replays == [True]
     tolerance = 1e-9 if dtype == "float64" else 1e-3
     np.testing.assert_allclose(weights["1"], weights["0"], rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_replayed_reverse_ais_weighs_as_the_eager_loop_does(monkeypatch, dtype):
+    """Reverse AIS from data, one graph replayed for every step (captured, not fallen back):
+    the per-example log Ẑ_rev of the eager loop, and the data the caller passed left alone."""
+    if not cupy_usable():
+        pytest.skip("CuPy with a usable CUDA device is not available")
+    from ebmlang.eval import ais
+    spec = parse_spec(RBM.format(backend="cupy", rule="cd", optimizer=SGD, chains="")
+                      .replace("dtype: float64", f"dtype: {dtype}"), "graph.yaml")
+    model = compile_spec(spec)
+    data = {"v": model.xp.asarray(load_data(spec).train[:16], dtype=dtype)}
+    replays = []
+    real = ais._reverse_replayed
+    monkeypatch.setattr(ais, "_reverse_replayed", lambda *a: replays.append(real(*a)) or replays[-1])
+    before = to_numpy(data["v"]).copy()
+    each = {}
+    for captured in ("1", "0"):
+        monkeypatch.setenv(DISABLE, captured)
+        each[captured] = ais.reverse_ais(model.program, model.params, data, steps=60,
+                                         seed=2).log_z_each
+    assert replays == [True]
+    np.testing.assert_array_equal(to_numpy(data["v"]), before)
+    tolerance = 1e-9 if dtype == "float64" else 1e-3
+    np.testing.assert_allclose(each["1"], each["0"], rtol=tolerance, atol=tolerance)
 
 
 @pytest.mark.gpu

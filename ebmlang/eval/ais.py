@@ -89,8 +89,7 @@ def forward_log_weights(path: AnnealingPath, runs: int, bs: np.ndarray, rng) -> 
     between two β's is one CUDA graph, replayed (``_replayed``), when it can be captured."""
     x = path.sample_base(runs, rng)
     log_w = path.program.xp.zeros(runs, dtype=np.float64)
-    replayable = path.program.xp is not np and len(bs) > 3 and not graphs_disabled()
-    if replayable and _replayed(path, x, log_w, bs, rng):
+    if _capturable(path, bs) and _replayed(path, x, log_w, bs, rng):
         return to_numpy(log_w)
     for k in range(1, len(bs)):
         rng.advance()
@@ -106,59 +105,88 @@ def _forward_step(path: AnnealingPath, x: dict, log_w, beta, prev, rng, move: bo
     return path.transition(x, beta, rng, terms) if move else x
 
 
+def reverse_log_z(path: AnnealingPath, data: dict, bs: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(log Ẑ_rev(v), log f_1(v)) for each example of ``data``, one reverse run each: host arrays.
+    On CuPy the step between two β's is one CUDA graph, replayed, as in the forward direction."""
+    if set(path.kept) != set(data):
+        raise ValueError("reverse AIS starts from data, so every other layer must be summable given it "
+                         "(an RBM: latent layers coupled only to the data layer)")
+    x = {n: v.copy() for n, v in data.items()}          # the chains move in place
+    terms = path.terms(x)
+    log_f1 = to_numpy(path.log_f(x, 1.0, terms)).astype(np.float64)
+    log_w = path.program.xp.zeros(next(iter(data.values())).shape[0], dtype=np.float64)
+    if not (_capturable(path, bs) and _reverse_replayed(path, x, terms, log_w, bs, rng)):
+        for k in range(len(bs) - 1, 0, -1):                    # k = K .. 1
+            rng.advance()
+            x, terms = _reverse_step(path, x, terms, log_w, float(bs[k]), float(bs[k - 1]), rng)
+    return path.log_z_base() + to_numpy(log_w), log_f1
+
+
+def _reverse_step(path: AnnealingPath, x: dict, terms, log_w, beta, prev, rng):
+    """x moved by the time-reversal of T_β, then log w += log f_β(x) − log f_prev(x) (in place):
+    (the new x, its terms)."""
+    x = path.transition(x, beta, rng, terms, reverse=True)
+    terms = path.terms(x)
+    log_w += (path.log_f(x, beta, terms) - path.log_f(x, prev, terms)).astype(np.float64)
+    return x, terms
+
+
+# ---- CuPy: one graph per direction, replayed for every β ----------------------------------------
+
+def _capturable(path: AnnealingPath, bs: np.ndarray) -> bool:
+    return path.program.xp is not np and len(bs) > 3 and not graphs_disabled()
+
+
 def _replayed(path: AnnealingPath, x: dict, log_w, bs: np.ndarray, rng) -> bool:
     """The forward loop with the step between β_{k−1} and β_k captured once as a CUDA graph that
     reads k from the device and moves it on, so one graph replays every step: the chains ``x``
     are moved in place, ``log_w`` accumulated in place. The first step runs eagerly (it compiles
     the kernels), and so does the last (β_K = 1, no move). False, with nothing changed, when the
     capture fails: the caller then runs the plain loop from the start."""
-    from ..backend.graphs import Capture         # CuPy only
+    from ..backend.graphs import Capture, run_replayed         # CuPy only
     xp = path.program.xp
-    capture = Capture(xp)
-    at = xp.asarray(bs, dtype=path.program.dtype)
-    k = xp.ones((), dtype=np.int64)
-    start = ({n: v.copy() for n, v in x.items()}, log_w.copy(), rng.state.copy())
+    at, k = xp.asarray(bs, dtype=path.program.dtype), xp.ones((), dtype=np.int64)
 
     def step():
         rng.advance()
         new = _forward_step(path, x, log_w, xp.take(at, k), xp.take(at, k - 1), rng, move=True)
-        for n, v in new.items():
-            x[n][...] = v
+        _write(x, new)
         xp.add(k, 1, out=k)
 
-    capture.follow()
-    with capture.stream:
-        step()                                          # k = 1, eagerly
-        try:
-            graph = capture.record(step)
-        except Exception:
-            for n, v in start[0].items():
-                x[n][...] = v
-            log_w[...], rng.state[...] = start[1], start[2]
-            capture.synchronize()       # the eager loop runs on the caller's stream
-            return False
-        for _ in range(2, len(bs) - 1):                 # k = 2 .. K − 1
-            capture.launch(graph)
-        rng.advance()
-        _forward_step(path, x, log_w, float(bs[-1]), float(bs[-2]), rng, move=False)
-    capture.synchronize()
+    if not run_replayed(Capture(xp), step, len(bs) - 2, [*x.values(), log_w, rng.state]):
+        return False
+    rng.advance()
+    _forward_step(path, x, log_w, float(bs[-1]), float(bs[-2]), rng, move=False)
     return True
 
 
-def reverse_log_z(path: AnnealingPath, data: dict, bs: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-    """(log Ẑ_rev(v), log f_1(v)) for each example of ``data``, one reverse run each: host arrays."""
-    if set(path.kept) != set(data):
-        raise ValueError("reverse AIS starts from data, so every other layer must be summable given it "
-                         "(an RBM: latent layers coupled only to the data layer)")
-    x = dict(data)
-    terms = path.terms(x)
-    log_f1 = to_numpy(path.log_f(x, 1.0, terms)).astype(np.float64)
-    log_w = path.program.xp.zeros(next(iter(data.values())).shape[0], dtype=np.float64)
-    for beta, prev in zip(bs[:0:-1], bs[-2::-1]):          # k = K .. 1
-        x = path.transition(x, float(beta), rng, terms, reverse=True)
-        terms = path.terms(x)
-        log_w = log_w + (path.log_f(x, float(beta), terms) - path.log_f(x, float(prev), terms)).astype(np.float64)
-    return path.log_z_base() + to_numpy(log_w), log_f1
+def _reverse_replayed(path: AnnealingPath, x: dict, terms, log_w, bs: np.ndarray, rng) -> bool:
+    """The reverse loop as one replayed graph, k counting down from K on the device; the chains
+    ``x`` and their ``terms`` are kept in place. False, with nothing changed, when the capture
+    fails."""
+    from ..backend.graphs import Capture, run_replayed         # CuPy only
+    xp = path.program.xp
+    at, k = xp.asarray(bs, dtype=path.program.dtype), xp.full((), len(bs) - 1, dtype=np.int64)
+    coupling = [terms.coupling] if hasattr(terms.coupling, "shape") else []
+
+    def step():
+        rng.advance()
+        new, new_terms = _reverse_step(path, x, terms, log_w, xp.take(at, k), xp.take(at, k - 1),
+                                       rng)
+        _write(x, new)
+        _write(terms.inputs, new_terms.inputs)
+        for c in coupling:
+            c[...] = new_terms.coupling
+        xp.subtract(k, 1, out=k)
+
+    written = [*x.values(), *terms.inputs.values(), *coupling, log_w, rng.state]
+    return run_replayed(Capture(xp), step, len(bs) - 1, written)
+
+
+def _write(fixed: dict, new: dict) -> None:
+    """Copy ``new``'s arrays into ``fixed``'s, key by key (a captured step's fixed buffers)."""
+    for n, v in new.items():
+        fixed[n][...] = v
 
 
 def _estimate(log_w: np.ndarray, log_z_a: float) -> AisResult:
