@@ -37,7 +37,8 @@ def host_program(sources, folder: Path, name: str) -> Path:
     """The sources followed by the driver tests/cuda/<name>_main.cu, built for the CPU."""
     if NVCC is None:
         pytest.skip("nvcc is not installed")
-    (folder / f"{name}.cu").write_text(cuda_source(*sources) + (DRIVERS / f"{name}_main.cu").read_text())
+    driver = (DRIVERS / f"{name}_main.cu").read_text()
+    (folder / f"{name}.cu").write_text(cuda_source(*sources) + driver)
     nvcc(["-O2", "-arch=sm_90", "-o", name, f"{name}.cu"], folder)
     return folder / name
 

@@ -69,7 +69,7 @@ def _exact_joint_draws(model, n, gen):
 def test_one_gibbs_sweep_leaves_the_joint_invariant(fused, spec, seed, step):
     """Exact draws of (v, h), one sweep with v moved by adjusted Langevin steps, or (``fused``)
     drawn exactly through the fused conditionals of a counter-based stream (the GPU's
-    arithmetic, units/fused.py): the hidden marginal and each hidden state's v mean and variance
+    arithmetic, units/fields.py): the hidden marginal and each hidden state's v mean and variance
     stay those of the model."""
     model = compile_dict(spec)
     gen = np.random.default_rng(seed)

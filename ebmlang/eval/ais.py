@@ -105,12 +105,13 @@ def _forward_step(path: AnnealingPath, x: dict, log_w, beta, prev, rng, move: bo
     return path.transition(x, beta, rng, terms) if move else x
 
 
-def reverse_log_z(path: AnnealingPath, data: dict, bs: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+def reverse_log_z(path: AnnealingPath, data: dict, bs: np.ndarray,
+                  rng) -> tuple[np.ndarray, np.ndarray]:
     """(log Ẑ_rev(v), log f_1(v)) for each example of ``data``, one reverse run each: host arrays.
     On CuPy the step between two β's is one CUDA graph, replayed, as in the forward direction."""
     if set(path.kept) != set(data):
-        raise ValueError("reverse AIS starts from data, so every other layer must be summable given it "
-                         "(an RBM: latent layers coupled only to the data layer)")
+        raise ValueError("reverse AIS starts from data, so every other layer must be summable "
+                         "given it (an RBM: latent layers coupled only to the data layer)")
     x = {n: v.copy() for n, v in data.items()}          # the chains move in place
     terms = path.terms(x)
     log_f1 = to_numpy(path.log_f(x, 1.0, terms)).astype(np.float64)

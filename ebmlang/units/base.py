@@ -51,7 +51,7 @@ class UnitType:
     def conditional_sample(self, u, p: LayerParams, temperature: float, rng, current=None):
         """(conditional, a draw from it) given the input u (batch, n): ``conditional``, then
         ``restrict`` to ``current`` when given, then ``sample``. Binary, spin, gaussian and softmax
-        units do all three in one launch on CuPy (``fused.py``)."""
+        units do all three in one launch on CuPy (``fields.py``)."""
         cond = self.conditional(u, p, temperature)
         if current is not None:
             cond = self.restrict(cond, current)

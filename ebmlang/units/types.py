@@ -24,9 +24,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backend import fused as fused_ops
-from ..backend import namespace_of
-from . import fused
+from ..backend import fused, namespace_of
+from . import fields
 from .base import LayerParams, UnitType
 
 
@@ -56,7 +55,7 @@ def sigmoid(z):
     the two-branch exp form, which matters next to a 784×500 GEMM). One fused launch on CuPy."""
     xp = namespace_of(z)
     if xp is not np:
-        return fused_ops.sigmoid(z)
+        return fused.sigmoid(z)
     t = xp.tanh(0.5 * z)
     t += 1
     t *= 0.5
@@ -88,17 +87,17 @@ class _TwoState(UnitType):
         return -(x @ p.bias)
 
     def conditional(self, u, p, temperature):
-        if fused.takes(u, p.bias):
-            return Bernoulli(*fused.bernoulli(u, p.bias, self.factor / temperature)[:2])
+        if fields.takes(u, p.bias):
+            return Bernoulli(*fields.bernoulli(u, p.bias, self.factor / temperature)[:2])
         return self._conditional(u, p, temperature)
 
     def _conditional(self, u, p, temperature):
         raise NotImplementedError
 
     def conditional_sample(self, u, p, temperature, rng, current=None):
-        if not fused.takes(u, p.bias, rng=rng):
+        if not fields.takes(u, p.bias, rng=rng):
             return super().conditional_sample(u, p, temperature, rng, current)
-        logit, prob, x = fused.bernoulli(u, p.bias, self.factor / temperature, self.low, rng)
+        logit, prob, x = fields.bernoulli(u, p.bias, self.factor / temperature, self.low, rng)
         return Bernoulli(logit, prob), x
 
     def sample(self, cond, rng):
@@ -190,17 +189,17 @@ class Softmax(UnitType):
         return z.reshape(z.shape[0], -1, self.k)
 
     def conditional(self, u, p, temperature):
-        if fused.takes(u, p.bias):
-            return Categorical(*fused.softmax(u, p.bias, 1 / temperature, self.k)[:2])
+        if fields.takes(u, p.bias):
+            return Categorical(*fields.softmax(u, p.bias, 1 / temperature, self.k)[:2])
         xp = namespace_of(u)
         logits = self._grouped((u + p.bias) / temperature)
         e = xp.exp(logits - logits.max(axis=-1, keepdims=True))
         return Categorical(logits, e / e.sum(axis=-1, keepdims=True))
 
     def conditional_sample(self, u, p, temperature, rng, current=None):
-        if self.missing or not fused.takes(u, p.bias, rng=rng):
+        if self.missing or not fields.takes(u, p.bias, rng=rng):
             return super().conditional_sample(u, p, temperature, rng, current)
-        logits, probs, x = fused.softmax(u, p.bias, 1 / temperature, self.k, rng)
+        logits, probs, x = fields.softmax(u, p.bias, 1 / temperature, self.k, rng)
         return Categorical(logits, probs), x.reshape(x.shape[0], -1)
 
     def mean(self, cond):
@@ -264,8 +263,8 @@ class Gaussian(UnitType):
         return x / p.sigma
 
     def conditional(self, u, p, temperature):
-        if fused.takes(u, p.bias, p.sigma):
-            return Normal(fused.gaussian(u, p.bias, p.sigma)[0], self._std(u, p, temperature))
+        if fields.takes(u, p.bias, p.sigma):
+            return Normal(fields.gaussian(u, p.bias, p.sigma)[0], self._std(u, p, temperature))
         return Normal(p.bias + p.sigma * u, self._std(u, p, temperature))
 
     def _std(self, u, p, temperature):
@@ -274,9 +273,9 @@ class Gaussian(UnitType):
         return namespace_of(u).broadcast_to(std, u.shape)
 
     def conditional_sample(self, u, p, temperature, rng, current=None):
-        if not fused.takes(u, p.bias, p.sigma, rng=rng):
+        if not fields.takes(u, p.bias, p.sigma, rng=rng):
             return super().conditional_sample(u, p, temperature, rng, current)
-        mean, x = fused.gaussian(u, p.bias, p.sigma, math.sqrt(temperature), rng)
+        mean, x = fields.gaussian(u, p.bias, p.sigma, math.sqrt(temperature), rng)
         return Normal(mean, self._std(u, p, temperature)), x
 
     def mean(self, cond):

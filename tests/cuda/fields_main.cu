@@ -1,4 +1,4 @@
-// Host-side driver of units/cuda/fields.cu for tests/test_fused_fields.py: runs the per-thread
+// Host-side driver of units/cuda/fields.cu for tests/test_fields.py: runs the per-thread
 // functions *_field_at for every thread of one launch, on the CPU.
 //   fields_main KIND DTYPE N COLS K0 K1 DRAW A B < u (N numbers), bias (COLS), [sigma (COLS)]
 //     bernoulli: A = scale, B = low; gaussian: A = root_t; softmax: A = scale, B = k

@@ -1,7 +1,7 @@
 // Fused conditionals of the unit types: one launch turns a layer's input u (batch, n) and its
 // per-unit rows (bias, sigma) into the conditional's parameters and, in the *_draw variants, a
 // sample from it, with the random numbers computed in registers. Needs backend/cuda/philox.cuh
-// and draws.cu before it. Reference: ebmlang/units/fused.py, reference_* (the same arithmetic).
+// and draws.cu before it. Reference: ebmlang/units/fields.py, reference_* (the same arithmetic).
 //
 //   bernoulli  logit = (u + b)·scale, prob = ½(1 + tanh(logit/2)),
 //              x = 1 if uniform < prob else low    (binary: scale 1/T, low 0; spin: 2/T, −1)

@@ -1,4 +1,4 @@
-"""The fused conditionals (units/fused.py, units/cuda/fields.cu): one launch from a layer's input
+"""The fused conditionals (units/fields.py, units/cuda/fields.cu): one launch from a layer's input
 to its conditional and a draw.
 
 - always: the references compute each unit type's own conditional, a counter-based Rng draws
@@ -15,12 +15,12 @@ from hypothesis import given, settings, strategies as st
 
 from ebmlang.backend import Rng, cupy_usable, to_numpy
 from ebmlang.backend.draws import counter_of, reference_uniform
-from ebmlang.units import fused
+from ebmlang.units import fields
 from ebmlang.units.base import LayerParams
 from ebmlang.units.types import Binary, Gaussian, Softmax, Spin
 from nvcc import host_program, needs_nvcc, ptx, run
 
-SOURCES = ("draws.cu", fused.SOURCE)
+SOURCES = ("draws.cu", fields.SOURCE)
 TIE = {np.float32: 1e-5, np.float64: 1e-12}
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 KEYS = st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
@@ -30,7 +30,8 @@ DTYPES = st.sampled_from([np.float32, np.float64])
 def _layer(kind: str, batch: int, n: int, dtype, seed: int):
     """(units, input u, layer params) of a random layer of ``kind`` (softmax: groups of 3)."""
     gen = np.random.default_rng(seed)
-    units = {"binary": Binary(), "spin": Spin(), "gaussian": Gaussian(), "softmax": Softmax(3)}[kind]
+    units = {"binary": Binary(), "spin": Spin(), "gaussian": Gaussian(),
+             "softmax": Softmax(3)}[kind]
     u, bias = gen.normal(0, 2, (batch, n)).astype(dtype), gen.normal(0, 1, n).astype(dtype)
     sigma = gen.uniform(0.3, 2, n).astype(dtype) if kind == "gaussian" else None
     return units, u, LayerParams(bias, sigma)
@@ -62,11 +63,12 @@ def test_a_counter_based_draw_is_the_reference_at_the_next_counter(kind, dtype, 
     _, x = units.conditional_sample(u, p, 1.5, rng)
     words, counter = counter_of(rng.state, 1)
     if kind == "gaussian":
-        ref = fused.reference_gaussian(u, p.bias, p.sigma, np.sqrt(1.5), words, counter)[1]
+        ref = fields.reference_gaussian(u, p.bias, p.sigma, np.sqrt(1.5), words, counter)[1]
     elif kind == "softmax":
-        ref = fused.reference_softmax(u, p.bias, 1 / 1.5, 3, words, counter)[2].reshape(u.shape)
+        ref = fields.reference_softmax(u, p.bias, 1 / 1.5, 3, words, counter)[2].reshape(u.shape)
     else:
-        ref = fused.reference_bernoulli(u, p.bias, units.factor / 1.5, units.low, words, counter)[2]
+        ref = fields.reference_bernoulli(u, p.bias, units.factor / 1.5, units.low, words,
+                                         counter)[2]
     assert x.dtype == dtype and x.shape == u.shape and np.array_equal(x, ref)
     assert rng.reserve(0)[1] == 2
 
@@ -93,15 +95,15 @@ def test_missing_softmax_groups_stay_absent_on_the_counter_based_path():
 def test_takes_only_matrices_with_matching_rows():
     rng = Rng(np, 0, counter_based=True)
     u, row = np.zeros((2, 3), np.float32), np.zeros(3, np.float32)
-    assert fused.takes(u, row, rng=rng)
-    assert not fused.takes(u, row)                                  # NumPy conditionals: plain
-    assert not fused.takes(u, row, rng=Rng(np, 0))                  # a PCG64 stream
-    assert not fused.takes(u, row.astype(np.float64), rng=rng)      # another dtype
-    assert not fused.takes(u, np.zeros((2, 3), np.float32), rng=rng)    # not a row
-    assert not fused.takes(np.zeros(3, np.float32), row, rng=rng)   # not a matrix
+    assert fields.takes(u, row, rng=rng)
+    assert not fields.takes(u, row)                                  # NumPy conditionals: plain
+    assert not fields.takes(u, row, rng=Rng(np, 0))                  # a PCG64 stream
+    assert not fields.takes(u, row.astype(np.float64), rng=rng)      # another dtype
+    assert not fields.takes(u, np.zeros((2, 3), np.float32), rng=rng)    # not a row
+    assert not fields.takes(np.zeros(3, np.float32), row, rng=rng)   # not a matrix
 
 
-# ---- nvcc: the host build of each thread's code ---------------------------------------------------
+# ---- nvcc: the host build of each thread's code --------------------------------------------
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
@@ -113,11 +115,13 @@ def test_the_fields_compile_for_hopper(tmp_path):
     text = ptx(SOURCES, tmp_path, "fields")
     for kernel in ("bernoulli_field", "gaussian_field", "softmax_field"):
         for variant in ("", "_draw"):
-            assert f".entry {kernel}{variant}_f32(" in text and f".entry {kernel}{variant}_f64(" in text
+            for suffix in ("f32", "f64"):
+                assert f".entry {kernel}{variant}_{suffix}(" in text
 
 
 def _host_fields(host, kind, dtype, u, p, a, b, words, counter):
-    stdin = [*u.ravel().tolist(), *p.bias.tolist(), *(p.sigma.tolist() if kind == "gaussian" else [])]
+    sigma = p.sigma.tolist() if kind == "gaussian" else []
+    stdin = [*u.ravel().tolist(), *p.bias.tolist(), *sigma]
     kernel = "bernoulli" if kind in ("binary", "spin") else kind
     out = run(host, kernel, "f32" if dtype == np.float32 else "f64", u.size, u.shape[1], *words,
               counter, a, b, stdin="\n".join(map(repr, stdin)))
@@ -133,14 +137,16 @@ def test_host_build_of_the_fields_matches_the_references(host, kind, dtype, word
     t = dtype(0.8)
     if kind == "gaussian":
         first, _, x = _host_fields(host, kind, dtype, u, p, repr(float(t)), 0, words, counter)
-        mean, ref = fused.reference_gaussian(u, p.bias, p.sigma, t, words, counter)
+        mean, ref = fields.reference_gaussian(u, p.bias, p.sigma, t, words, counter)
         np.testing.assert_allclose(first, mean, **TOL[dtype])           # nvcc may fuse b + σu
-        np.testing.assert_allclose(x, ref, rtol=TOL[dtype]["rtol"] * 10, atol=TOL[dtype]["atol"] * 10)
+        loose = {name: 10 * value for name, value in TOL[dtype].items()}
+        np.testing.assert_allclose(x, ref, **loose)
         return
     if kind == "softmax":
         scale = dtype(1 / 0.8)
-        first, second, x = _host_fields(host, kind, dtype, u, p, repr(float(scale)), 3, words, counter)
-        logits, probs, ref = fused.reference_softmax(u, p.bias, scale, 3, words, counter)
+        first, second, x = _host_fields(host, kind, dtype, u, p, repr(float(scale)), 3, words,
+                                        counter)
+        logits, probs, ref = fields.reference_softmax(u, p.bias, scale, 3, words, counter)
         uniform = reference_uniform(u.size // 3, dtype, words, counter)
         margin = np.abs(np.cumsum(probs, axis=-1) - uniform.reshape(probs.shape[:-1])[..., None])
         near = (margin < TIE[dtype]).any(axis=-1).repeat(3, axis=-1).reshape(u.shape)
@@ -149,7 +155,7 @@ def test_host_build_of_the_fields_matches_the_references(host, kind, dtype, word
         scale = dtype(units.factor / 0.8)
         first, second, x = _host_fields(host, kind, dtype, u, p, repr(float(scale)), units.low,
                                         words, counter)
-        logits, probs, ref = fused.reference_bernoulli(u, p.bias, scale, units.low, words, counter)
+        logits, probs, ref = fields.reference_bernoulli(u, p.bias, scale, units.low, words, counter)
         near = np.abs(reference_uniform(u.size, dtype, words, counter).reshape(u.shape) - probs) \
             < TIE[dtype]
     np.testing.assert_allclose(first, logits, **TOL[dtype])
@@ -157,7 +163,7 @@ def test_host_build_of_the_fields_matches_the_references(host, kind, dtype, word
     assert np.all((x == ref) | near)
 
 
-# ---- the kernels themselves, on a GPU ------------------------------------------------------------
+# ---- the kernels themselves, on a GPU -------------------------------------------------------
 
 @pytest.fixture
 def cp():
