@@ -118,35 +118,44 @@ def test_graph_steps_take_the_rows_and_numbers_of_the_plain_loop(monkeypatch, ru
         np.testing.assert_allclose(value, st_twin.params[key], rtol=1e-12, atol=1e-12)
 
 
+class FailingCapture(StandInCapture):
+    def record(self, step):
+        raise RuntimeError("this step cannot be captured")
+
+
+def _ais_weights(monkeypatch, direction: str, capture, replay: bool) -> np.ndarray:
+    """AIS log weights (forward) or log Ẑ_rev (reverse) of a small RBM with a counter-based
+    stream, through the replayed step run by ``capture`` or through the plain loop."""
+    import ebmlang.backend.graphs as graphs
+    from ebmlang.eval import ais
+    from ebmlang.eval.annealing import AnnealingPath
+    monkeypatch.setattr(graphs, "Capture", capture)
+    monkeypatch.setattr(ais, "_capturable", lambda *a: replay)
+    trainer, st, train = trainer_for()
+    path = AnnealingPath.for_model(trainer.program, st.params, "v", train["v"].mean(axis=0))
+    rng = Rng(np, 9, counter_based=True)
+    if direction == "forward":
+        return ais.forward_log_weights(path, 12, ais.betas(40), rng)
+    return ais.reverse_log_z(path, {"v": train["v"][:12]}, ais.betas(40), rng)[0]
+
+
 @pytest.mark.parametrize("direction", ["forward", "reverse"])
 def test_replayed_ais_indexes_the_betas_as_the_plain_loop_does(monkeypatch, direction):
     """The replayed AIS step, which reads k from a device counter and moves it on (up in the
     forward direction, down in reverse), run by the stand-in: the log weights of the plain loop
     with the same counter-based stream."""
-    import ebmlang.backend.graphs as graphs
-    from ebmlang.eval import ais
-    from ebmlang.eval.annealing import AnnealingPath
-    monkeypatch.setattr(graphs, "Capture", StandInCapture)
-    trainer, st, train = trainer_for()
-    path = AnnealingPath.for_model(trainer.program, st.params, "v", train["v"].mean(axis=0))
-    bs = ais.betas(40)
-    weights = []
-    for replay in (True, False):
-        rng = Rng(np, 9, counter_based=True)
-        if direction == "reverse":
-            monkeypatch.setattr(ais, "_capturable", lambda *a: replay)
-            weights.append(ais.reverse_log_z(path, {"v": train["v"][:12]}, bs, rng)[0])
-            continue
-        x = path.sample_base(12, rng)
-        log_w = np.zeros(12)
-        if replay:
-            assert ais._replayed(path, x, log_w, bs, rng)
-        else:
-            for k in range(1, len(bs)):
-                rng.advance()
-                x = ais._forward_step(path, x, log_w, float(bs[k]), float(bs[k - 1]), rng, bs[k] < 1)
-        weights.append(log_w)
-    np.testing.assert_allclose(weights[0], weights[1], rtol=1e-12, atol=1e-12)
+    replayed = _ais_weights(monkeypatch, direction, StandInCapture, replay=True)
+    plain = _ais_weights(monkeypatch, direction, StandInCapture, replay=False)
+    np.testing.assert_allclose(replayed, plain, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse"])
+def test_a_failed_ais_capture_starts_the_plain_loop_afresh(monkeypatch, direction):
+    """When the capture fails after the eager first step, the chains, weights and stream get
+    their old values back, and the plain loop from the start gives the plain loop's weights."""
+    fallen_back = _ais_weights(monkeypatch, direction, FailingCapture, replay=True)
+    plain = _ais_weights(monkeypatch, direction, StandInCapture, replay=False)
+    np.testing.assert_array_equal(fallen_back, plain)
 
 
 @pytest.mark.gpu

@@ -225,7 +225,9 @@ def test_every_cuda_source_ships_with_the_package():
     tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
     root = Path(__file__).resolve().parents[1]
     shipped = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    for source in (root / "ebmlang").rglob("cuda/*.cu*"):
+    sources = sorted((root / "ebmlang").rglob("cuda/*.cu*"))
+    assert sources
+    for source in sources:
         package = ".".join(source.parent.parent.relative_to(root).parts)
         name = source.relative_to(source.parent.parent).as_posix()
         assert any(fnmatch.fnmatch(name, pattern) for pattern in shipped.get(package, ())), source

@@ -1,9 +1,9 @@
 """The fused conditionals (units/fields.py, units/cuda/fields.cu): one launch from a layer's input
 to its conditional and a draw.
 
-- always: the references compute each unit type's own conditional, a counter-based Rng draws
-  through them with one draw per call, and Gibbs chains drawn that way keep the exact
-  distribution (here and in test_cuda_kernels.py / test_gaussian_rbm.py);
+- always: the references compute each unit type's own conditional, and a counter-based Rng draws
+  through them with one draw per call (Gibbs chains drawn that way keep the exact distribution:
+  test_cuda_kernels.py and test_gaussian_rbm.py);
 - with nvcc: the host build of each thread's code matches the references;
 - with CuPy and a GPU (marked gpu): the kernels match the references, and the unit types use them.
 """
@@ -73,13 +73,16 @@ def test_a_counter_based_draw_is_the_reference_at_the_next_counter(kind, dtype, 
     assert rng.reserve(0)[1] == 2
 
 
-def test_a_pcg64_stream_keeps_the_unfused_path():
-    """Without a counter-based stream, conditional_sample is conditional then sample: the same
-    numbers as before the fused path existed."""
-    units, u, p = _layer("binary", 50, 8, np.float64, 0)
-    _, x = units.conditional_sample(u, p, 1.0, Rng(np, 3))
-    cond = units.conditional(u, p, 1.0)
-    assert np.array_equal(x, units.sample(cond, Rng(np, 3)))
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_pcg64_stream_keeps_the_unfused_path(kind):
+    """Without a counter-based stream, conditional_sample is conditional then sample on the same
+    stream (the NumPy runs' arithmetic and numbers)."""
+    units, u, p = _layer(kind, 50, 6, np.float32, 0)
+    cond, x = units.conditional_sample(u, p, 1.3, Rng(np, 3))
+    plain = units.conditional(u, p, 1.3)
+    assert np.array_equal(x, units.sample(plain, Rng(np, 3))) and x.dtype == np.float32
+    for mine, theirs in zip(cond, plain):
+        assert mine is theirs or np.array_equal(mine, theirs)
 
 
 def test_missing_softmax_groups_stay_absent_on_the_counter_based_path():

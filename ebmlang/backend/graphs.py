@@ -56,8 +56,8 @@ def run_replayed(capture: Capture, step, count: int, arrays) -> bool:
     kernels and sets cuBLAS up, which a capture must not do), the rest as launches of one graph
     recorded from it. ``step`` works in place on fixed arrays and moves its own counters on the
     device. True once every launch is done; False when the capture fails, with ``arrays`` (all
-    that the step writes) given back their values from before the first step, so that the caller
-    can run its plain loop from the start instead."""
+    that the plain loop reads afterwards) given back their values from before the first step, so
+    that the caller can run its plain loop from the start instead."""
     start = [(a, a.copy()) for a in arrays]
     capture.follow()
     with capture.stream:

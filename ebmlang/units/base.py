@@ -51,7 +51,8 @@ class UnitType:
     def conditional_sample(self, u, p: LayerParams, temperature: float, rng, current=None):
         """(conditional, a draw from it) given the input u (batch, n): ``conditional``, then
         ``restrict`` to ``current`` when given, then ``sample``. Binary, spin, gaussian and softmax
-        units do all three in one launch on CuPy (``fields.py``)."""
+        units (but softmax with missing groups) do it in one launch on CuPy (``fields.py``); their
+        ``restrict`` is the identity, so the launch skips it."""
         cond = self.conditional(u, p, temperature)
         if current is not None:
             cond = self.restrict(cond, current)

@@ -37,10 +37,11 @@ def _module():
 
 def takes(u, *rows, rng=None) -> bool:
     """Whether the fused path applies: u a (batch, n) float matrix with rows (n,) of its dtype, on
-    CuPy; with ``rng``, also on NumPy when the Rng is counter-based (it then draws the same
-    numbers through the references)."""
-    on_gpu = not isinstance(u, np.ndarray)
-    if not (on_gpu or (rng is not None and rng.counter_based)):
+    CuPy; with ``rng``, only when the Rng is counter-based, and then on NumPy too (it draws the
+    same numbers through the references)."""
+    if rng is not None and not rng.counter_based:
+        return False
+    if isinstance(u, np.ndarray) and rng is None:
         return False
     return (getattr(u, "ndim", 0) == 2 and u.dtype in SUFFIX
             and all(getattr(r, "shape", None) == u.shape[1:] and r.dtype == u.dtype
