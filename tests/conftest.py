@@ -32,6 +32,15 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture
+def cp():
+    """The cupy module, for the tests of the CUDA kernels themselves (skipped without a GPU)."""
+    if not cupy_usable():
+        pytest.skip("CuPy with a usable CUDA device is not available")
+    import cupy
+    return cupy
+
+
 @pytest.fixture(autouse=True)
 def strict_numerics():
     """Overflow or invalid arithmetic in a kernel is a bug: make it raise (underflow is fine)."""

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ebmlang import compile_spec, parse_spec
-from ebmlang.backend import cupy_usable, draws, to_numpy
+from ebmlang.backend import draws, to_numpy
 from ebmlang.backend.philox import counters, philox4x32
 from ebmlang.kernels import conditional
 from ebmlang.kernels.lattice_gpu import (SOURCE as LATTICE, lattice_plan, reference_half_sweep,
@@ -284,14 +284,6 @@ def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, s
 
 
 # ---- the kernels themselves, on a GPU -----------------------------------------------------------
-
-@pytest.fixture
-def cp():
-    if not cupy_usable():
-        pytest.skip("CuPy with a usable CUDA device is not available")
-    import cupy
-    return cupy
-
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

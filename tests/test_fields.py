@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ebmlang.backend import Rng, cupy_usable, to_numpy
+from ebmlang.backend import Rng, to_numpy
 from ebmlang.backend.draws import counter_of, reference_uniform
 from ebmlang.units import fields
 from ebmlang.units.base import LayerParams
@@ -167,14 +167,6 @@ def test_host_build_of_the_fields_matches_the_references(host, kind, dtype, word
 
 
 # ---- the kernels themselves, on a GPU -------------------------------------------------------
-
-@pytest.fixture
-def cp():
-    if not cupy_usable():
-        pytest.skip("CuPy with a usable CUDA device is not available")
-    import cupy
-    return cupy
-
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("kind", KINDS)
