@@ -5,7 +5,7 @@ would write and against scikit-learn's MLPRegressor fitting X → X with the sam
     python bench/backprop_epoch.py [--backend numpy|cupy] [--batch 100] [--repeats 3] [--mnist DIR]
 
 Prints seconds per epoch and the ratios measured in this run (ebmlang / plain loop;
-scikit-learn / ebmlang). Every contender first runs once untimed, then the timed repeats
+scikit-learn / ebmlang; on CuPy also ebmlang's eager steps / its steps replayed as a CUDA graph). Every contender first runs once untimed, then the timed repeats
 alternate their order, each keeping its best (noise only ever adds time). Aims (issue 9): ≤ 1.1×
 the plain loop, faster than scikit-learn. The plain loop and ebmlang compute the same thing
 (sigmoid layers, a linear code, cross-entropy on the pixels, Adam); scikit-learn's MLP has one
@@ -13,12 +13,14 @@ activation for every hidden layer (logistic) and squared error, but the same GEM
 """
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 
 from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import get_namespace
+from ebmlang.backend.graphs import DISABLE
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
 
@@ -85,15 +87,24 @@ def time_plain(x, batch, xp, seed):
     return time.perf_counter() - t0
 
 
-def time_ebmlang(x, batch, backend, seed):
+def time_ebmlang(x, batch, backend, seed, graphs: bool = True):
+    """One epoch of ebmlang's trainer; on CuPy with the step captured as a CUDA graph, or (with
+    ``graphs`` False) launched eagerly kernel by kernel."""
     spec = parse_spec(SPEC.replace("BATCH", str(batch)), "bench.yaml", [f"seed={seed}"])
     model = compile_spec(spec, backend, data_mean={"v": np.full(784, 0.13)})
     trainer = Trainer(model.program, spec.stages[0], ("v",), seed)
     state = trainer.init_state(model.params)
-    t0 = time.perf_counter()
-    trainer.run_epoch(state, x, "v")
-    sync(model.xp)
-    return time.perf_counter() - t0
+    os.environ[DISABLE] = "1" if graphs else "0"
+    try:
+        t0 = time.perf_counter()
+        trainer.run_epoch(state, x, "v")
+        sync(model.xp)
+        seconds = time.perf_counter() - t0
+    finally:
+        os.environ.pop(DISABLE)
+    if backend == "cupy" and trainer.graph_status != ("captured" if graphs else f"{DISABLE}=0"):
+        print(f"  (the step was not captured: {trainer.graph_status})")
+    return seconds
 
 
 def time_sklearn(x, batch, seed):
@@ -117,9 +128,11 @@ def main():
     xp = get_namespace(args.backend)
     host = (load_mnist(args.mnist)["train_images"] / 255.0).astype(np.float32)
     x = xp.asarray(host)
-    times = {"ebmlang": [], "plain loop": [], "sklearn f32": []}
+    times = {"ebmlang": [], "ebmlang eager": [], "plain loop": [], "sklearn f32": []}
     contenders = [("ebmlang", lambda r: time_ebmlang(x, args.batch, args.backend, r)),
                   ("plain loop", lambda r: time_plain(x, args.batch, xp, r))]
+    if args.backend == "cupy":          # the same step without its CUDA graph
+        contenders.append(("ebmlang eager", lambda r: time_ebmlang(x, args.batch, "cupy", r, False)))
     time_alternating(contenders, args.repeats, times)
     if args.backend == "numpy":
         t = time_sklearn(host, args.batch, 0)
@@ -131,6 +144,9 @@ def main():
     for name, t in best.items():
         print(f"  {name:<12} {t:7.3f} s   (best of {len(times[name])})")
     print(f"ratio ebmlang / plain loop   = {best['ebmlang'] / best['plain loop']:.3f}   (aim ≤ 1.1)")
+    if "ebmlang eager" in best:
+        print(f"ratio eager / captured       = {best['ebmlang eager'] / best['ebmlang']:.2f}    "
+              "(what the CUDA graph saves)")
     if "sklearn f32" in best:
         print(f"ratio sklearn f32 / ebmlang  = {best['sklearn f32'] / best['ebmlang']:.2f}    (aim > 1)")
     elif args.backend == "numpy":

@@ -1,9 +1,13 @@
 """CUDA graphs: the captured training step (train/graph.py) and the replayed AIS step
-(eval/ais.py). On NumPy: what qualifies, and the copy-back and rebinding of state a step
-rebinds; on a GPU: that replaying a graph computes what the eager steps compute."""
+(eval/ais.py). On NumPy: what qualifies, that a qualifying step never reads a value on the host
+(tests/hostreads.py), the copy-back and rebinding of state a step rebinds, and the replays of a
+stand-in capture against the plain loop; on a GPU: that replaying a graph computes what the
+eager steps compute, for every rule and optimizer."""
 from __future__ import annotations
 
 import contextlib
+import traceback
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +19,9 @@ from ebmlang.train import Trainer
 from ebmlang.backend.graphs import DISABLE
 from ebmlang.eval.ais import ais_log_partition
 from ebmlang.train.graph import _bindings, _rebind, copy_back, state_arrays, why_not
+from ebmlang.train.stages import plan_stages, stage_inputs
+
+from hostreads import HostRead, as_host, move_state, on_device, refuse_to_numpy
 
 RBM = """name: graph
 seed: 3
@@ -29,6 +36,7 @@ model:
     - {{between: [v, h], init: {{normal: {{std: 0.1}}}}}}
 train: {{rule: {rule}, k: 2, epochs: 3, batch_size: 20, {chains}{optimizer}}}
 """
+ROOT = Path(__file__).resolve().parents[1]
 SGD = "optimizer: {sgd: {lr: 0.05, momentum: 0.5, final_momentum: 0.9, momentum_switch_epoch: 1}}"
 
 
@@ -39,6 +47,141 @@ def trainer_for(backend="numpy", rule="pcd", optimizer=SGD):
     model = compile_spec(spec)
     trainer = Trainer(model.program, spec.train, ("v",), spec.seed)
     return trainer, trainer.init_state(model.params), {"v": model.xp.asarray(data.train)}
+
+
+def rbm(rule="pcd", optimizer=SGD, extra=""):
+    chains = "chains: 20, " if rule == "pcd" else ""
+    return RBM.format(backend="numpy", rule=rule, optimizer=optimizer, chains=chains + extra)
+
+
+MNIST_610 = "{source: mnist-embedded, train_size: 610, test_size: 100}"  # a last minibatch of 10
+ADAM = "{adam: {lr: 0.003}}"
+# one spec per kind of step: every rule, both optimizers, clipping, and the options that draw
+# random numbers or keep state inside a step (dropout, corruption, sparsity, centring, packing,
+# batch normalisation, averaging)
+STEPS = {
+    "cd-sgd": rbm("cd"),
+    "pcd-adam-clipped": rbm("pcd", "optimizer: {adam: {lr: 0.01}}", "clip_norm: 0.5, "),
+    "centred-sparse-pcd-clipped": rbm("pcd", extra="centering: {rate: 0.1}, sparsity: {target: 0.2}, clip_norm: 5.0, "),
+    "boltzmann": (ROOT / "specs" / "bm-bars-and-stripes.yaml").read_text(),
+    "dbn-updown": (ROOT / "specs" / "dbn-bars-and-stripes.yaml").read_text(),
+    "autoencoder-clipped": f"""
+name: ae
+seed: 3
+data: {MNIST_610}
+template:
+  autoencoder:
+    layers: [784, 32, 8]
+    pretrain: {{epochs: 1, optimizer: {{sgd: {{lr: 0.1, momentum: 0.5}}}}}}
+    finetune: {{epochs: 2, batch_size: 50, optimizer: {ADAM}, clip_norm: 5.0}}
+""",
+    "sparse-denoising-autoencoder": f"""
+name: sdae
+seed: 3
+data: {MNIST_610}
+template:
+  autoencoder:
+    layers: [784, 24]
+    code: binary
+    tied: true
+    finetune: {{epochs: 2, batch_size: 50, optimizer: {ADAM}, sparsity: {{target: 0.05}},
+                corruption: {{mask: {{fraction: 0.25}}}}}}
+""",
+    "classifier-dropout": f"""
+name: clf
+seed: 3
+data: {MNIST_610}
+template:
+  classifier:
+    layers: [784, 24, 16]
+    finetune: {{epochs: 2, batch_size: 50, optimizer: {ADAM}, dropout: 0.2}}
+""",
+    "vae": f"""
+name: vae
+seed: 3
+data: {{source: mnist-embedded, train_size: 610, test_size: 100, binarize: resample}}
+template:
+  vae:
+    layers: [784, 20, 5]
+    hidden: spin
+    train: {{epochs: 2, batch_size: 50, optimizer: {ADAM}}}
+""",
+    "gan": """
+name: gan
+seed: 3
+data: {source: gaussian-grid, samples: 410}
+template:
+  gan:
+    size: 2
+    visible: gaussian
+    latent: 2
+    generator: [16, 16]
+    discriminator: [8, 8]
+    pack: 2
+    batch_norm: generator
+    train: {epochs: 2, batch_size: 50, r1_penalty: 1.0, average: 0.99, dropout: 0.1,
+            optimizer: {adam: {lr: 0.001, beta1: 0.5}}}
+    discriminator_optimizer: {adam: {lr: 0.001, beta1: 0.5}}
+""",
+}
+
+
+def stages(text: str, backend: str = "numpy"):
+    """(trainer, state, inputs) of each stage of the spec ``text`` on ``backend``, every stage
+    starting from the compiled parameters."""
+    spec = parse_spec(text, "steps.yaml", [f"backend={backend}"])
+    data = load_data(spec)
+    model = compile_spec(spec, data_mean={data.layer: data.train.mean(axis=0)})
+    plans = plan_stages(model.program, spec.stages, data.layers)
+    train = {n: model.xp.asarray(x, dtype=model.program.dtype) for n, x in data.arrays("train").items()}
+    for plan in plans:
+        trainer = Trainer(plan.program, plan.spec, plan.clamp, spec.seed, plan.index)
+        params = {k: v.copy() for k, v in model.params.items()}
+        yield trainer, trainer.init_state(params), stage_inputs(plans, plan.index, params, train)
+
+
+def last_stage(text: str, backend: str = "numpy"):
+    return list(stages(text, backend))[-1]
+
+
+def step_on_device(trainer, st, inputs) -> str | None:
+    """One step (after a first, which creates any chains) with every array of the state and the
+    minibatch refusing host reads: where it read one, or None."""
+    rows = slice(0, trainer.spec.batch_size)
+    rng = Rng(np, 1, counter_based=True)
+    trainer.step(st, {k: v[rows] for k, v in inputs.items()}, rng)
+    move_state(st, on_device)
+    rng.advance()
+    try:
+        trainer.step(st, {k: on_device(np.ascontiguousarray(v[rows])) for k, v in inputs.items()}, rng)
+    except HostRead as read:
+        frame = [f for f in traceback.extract_tb(read.__traceback__) if "ebmlang" in f.filename][-1]
+        return f"{frame.filename}:{frame.lineno}: {frame.line}"
+    finally:
+        move_state(st, as_host)
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_a_step_that_may_be_captured_never_reads_the_host(monkeypatch, name):
+    """Every stage of every kind of step says it may be captured, and reads nothing on the host
+    (which would make the capture fail on a GPU, and cost a sync per step without one)."""
+    refuse_to_numpy(monkeypatch)
+    for trainer, st, inputs in stages(STEPS[name]):
+        assert trainer.objective.why_not_captured() is None
+        where = step_on_device(trainer, st, inputs)
+        assert where is None, f"stage {trainer.spec.name or 1} reads the host at {where}"
+
+
+def test_the_steps_that_decide_on_the_host_say_why(monkeypatch):
+    """A DBM's mean-field positive phase reads its convergence on the host, which the stand-in
+    sees; a GAN taking several discriminator steps per generator step decides its turn there."""
+    refuse_to_numpy(monkeypatch)
+    trainer, st, inputs = last_stage((ROOT / "specs" / "dbm-bars-and-stripes.yaml").read_text())
+    assert "mean-field" in trainer.objective.why_not_captured()
+    assert step_on_device(trainer, st, inputs) is not None
+    trainer, _, _ = last_stage(STEPS["gan"].replace("r1_penalty", "discriminator_steps: 2, r1_penalty"))
+    assert "discriminator_steps" in trainer.objective.why_not_captured()
 
 
 @pytest.mark.parametrize("rule", ["cd", "pcd"])
@@ -91,31 +234,41 @@ class StandInCapture:
         pass
 
 
-@pytest.mark.parametrize("rule", ["cd", "pcd"])
-def test_graph_steps_take_the_rows_and_numbers_of_the_plain_loop(monkeypatch, rule):
-    """GraphStep's warm-up, per-epoch captures, replays and smaller last minibatch train as a
-    plain loop over the same rows with the same counter-based streams does."""
+def launches_keep_the_host(st):
+    """A stand-in whose launches change nothing on the host, as a CUDA graph's do: the counters
+    its rerun of the step moved are put back (GraphStep's ``_replayed`` does the counting)."""
+    class HostUntouched(StandInCapture):
+        def launch(self, graph):
+            counters = dict(st.objective.counters)
+            graph()
+            st.objective.counters.update(counters)
+    return HostUntouched
+
+
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_graph_steps_take_the_rows_and_numbers_of_the_plain_loop(monkeypatch, name):
+    """Two epochs of run_epoch through GraphStep (its warm-up, a capture per epoch, the replays
+    and an eager smaller last minibatch, run by the stand-in) train exactly as the plain loop
+    over the same rows with the same counter-based streams: parameters, optimizer slots and
+    objective state."""
     import ebmlang.train.graph as graph_module
-    monkeypatch.setattr(graph_module, "Capture", StandInCapture)
-    trainer, st, train = trainer_for(rule=rule)
-    twin, st_twin, _ = trainer_for(rule=rule)
-    step = graph_module.GraphStep(trainer, train, 20)
-    n = train["v"].shape[0]
-    for epoch in range(2):
-        rng = trainer.epoch_rng(epoch)
-        order = rng.permutation(n)
-        step.start_epoch(rng)
-        plain = Rng(np, *rng.key, counter_based=True)
-        for start in range(0, n, 20):
-            rows = order[start:start + 20]
-            step.step(st, train, rows)
-            plain.advance()
-            twin.step(st_twin, {"v": train["v"][rows]}, plain)
-        st.epoch += 1
-        st_twin.epoch += 1
-    assert step.capture.records == 2 and step.status == "captured"
-    for key, value in st.params.items():
-        np.testing.assert_allclose(value, st_twin.params[key], rtol=1e-12, atol=1e-12)
+    import ebmlang.train.trainer as trainer_module
+    key_of = Trainer.epoch_rng
+    monkeypatch.setattr(Trainer, "epoch_rng", lambda self, e: Rng(np, *key_of(self, e).key, counter_based=True))
+    results = []
+    for captured in (True, False):
+        trainer, st, inputs = last_stage(STEPS[name])
+        monkeypatch.setattr(graph_module, "Capture", launches_keep_the_host(st))
+        monkeypatch.setattr(trainer_module, "why_not", (lambda *a: None) if captured else why_not)
+        for _ in range(2):
+            trainer.run_epoch(st, inputs)
+        if captured:
+            assert trainer.graph_status == "captured" and trainer.graph.capture.records == 2
+        results.append((state_arrays(st), dict(st.objective.counters)))
+    (graphed, counted), (plain, plain_counted) = results
+    assert graphed.keys() == plain.keys() and counted == plain_counted
+    for key, value in graphed.items():
+        np.testing.assert_array_equal(value, plain[key], err_msg=str(key))
 
 
 class FailingCapture(StandInCapture):
@@ -159,30 +312,26 @@ def test_a_failed_ais_capture_starts_the_plain_loop_afresh(monkeypatch, directio
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("rule", ["cd", "pcd"])
-def test_replayed_graphs_train_as_the_eager_steps_do(monkeypatch, rule):
-    """Three epochs of 20 full minibatches and a last one of 10: the same parameters with the
-    step captured (replays, recaptured per epoch as the momentum switches) and without."""
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_replayed_graphs_train_as_the_eager_steps_do(monkeypatch, name):
+    """Two epochs with a smaller last minibatch: the same parameters, slots and objective state
+    with the step captured (replays, recaptured per epoch) and without, for every kind of step."""
     if not cupy_usable():
         pytest.skip("CuPy with a usable CUDA device is not available")
     results = {}
     for captured in ("1", "0"):
         monkeypatch.setenv(DISABLE, captured)
-        trainer, st, train = trainer_for("cupy", rule)
-        while st.epoch < 3:
-            trainer.run_epoch(st, train)
+        trainer, st, inputs = last_stage(STEPS[name], "cupy")
+        for _ in range(2):
+            trainer.run_epoch(st, inputs)
         assert trainer.graph_status == ("captured" if captured == "1" else f"{DISABLE}=0")
-        results[captured] = {k: to_numpy(v) for k, v in st.params.items()}
-    for key, value in results["1"].items():
-        np.testing.assert_allclose(value, results["0"][key], rtol=1e-9, atol=1e-12)
-
-
-@pytest.mark.gpu
-def test_adam_is_not_captured():
-    if not cupy_usable():
-        pytest.skip("CuPy with a usable CUDA device is not available")
-    trainer, _, train = trainer_for("cupy", "cd", "optimizer: {adam: {lr: 0.01}}")
-    assert "Adam" in why_not(trainer, train)
+        results[captured] = ({k: to_numpy(v) for k, v in state_arrays(st).items()},
+                             dict(st.objective.counters))
+        tolerance = 1e-9 if trainer.program.dtype == np.float64 else 1e-4
+    assert results["1"][1] == results["0"][1]
+    for key, value in results["1"][0].items():
+        np.testing.assert_allclose(value, results["0"][0][key], rtol=tolerance, atol=tolerance,
+                                   err_msg=str(key))
 
 
 def test_a_failed_capture_rebinds_what_its_step_rebound():
@@ -276,3 +425,32 @@ def test_fused_sgd_updates_as_the_numpy_expressions_do(momentum, decay):
         gen = np.random.default_rng(0)
     for key, value in results[0].items():
         np.testing.assert_allclose(results[1][key], value, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("clip", [None, 0.5])
+def test_fused_adam_follows_its_formula(cp, dtype, clip):
+    """One launch per parameter on CuPy, which reads the step count on the device (and with
+    clip_norm a scale that is a 0-d device array): the formula's parameters after three steps."""
+    from ebmlang.compile.keys import ParamKey
+    from ebmlang.spec.constraints import Choice
+    from ebmlang.spec.types import AdamSpec
+    from ebmlang.train.optim import Optimizers
+    gen, key = np.random.default_rng(0), "weight.a.b"
+    w = gen.normal(size=(3, 2))
+    spec = AdamSpec(lr=0.01, beta1=0.8, beta2=0.95, eps=1e-6, weight_decay=0.1)
+    opt = Optimizers(Choice("adam", spec), (), (key,), clip_norm=clip)
+    params, roles = {key: cp.asarray(w, dtype=dtype)}, {key: ParamKey.parse(key)}
+    slots = opt.init_slots(params, cp)
+    m = s = np.zeros_like(w)
+    for t in range(1, 4):
+        g = 4 * gen.normal(size=w.shape)
+        opt.update(params, slots, {key: cp.asarray(g, dtype=dtype)}, roles, 0, 1, 0.25)
+        scale = 0.25 * (min(1.0, clip / (0.25 * np.linalg.norm(g))) if clip else 1.0)
+        d = scale * g - 0.1 * w
+        m, s = 0.8 * m + 0.2 * d, 0.95 * s + 0.05 * d * d
+        w = w + 0.01 * np.sqrt(1 - 0.95 ** t) / (1 - 0.8 ** t) * m / (np.sqrt(s) + 1e-6)
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(to_numpy(params[key]), w, rtol=tolerance, atol=tolerance)
+    assert to_numpy(slots[f"adam_t.{key}"]) == 3

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ebmlang.backend import Rng, to_numpy
 from ebmlang.kernels import block_update
 from ebmlang.kernels.langevin import langevin_moves
-from ebmlang.train.optim import Optimizers
+from ebmlang.train.optim import Optimizers, clipped_scale
 from ebmlang.units.types import Normal
 from ebmlang.spec.constraints import Choice
 from ebmlang.spec.types import SgdSpec
@@ -105,6 +105,20 @@ def test_clip_norm_bounds_every_update():
     opt.update(params, slots, grads, roles, 0, 1, 0.5)
     norm = np.sqrt(sum((p ** 2).sum() for p in params.values()))
     assert norm == pytest.approx(2.0)
+
+
+@given(st.floats(0.01, 100.0), st.floats(1e-3, 1.0), st.integers(0, 2 ** 32 - 1))
+def test_a_clipped_scale_is_the_scale_within_the_clip(clip, scale, seed):
+    """scale · clip / max(‖scale · g‖, clip): exactly ``scale`` while the norm is within the
+    clip, else the scale that brings it to the clip."""
+    gen = np.random.default_rng(seed)
+    grads = {"weight.v.h": gen.normal(size=(4, 3)) * 10 ** gen.uniform(-3, 3), "bias.h": gen.normal(size=3)}
+    norm = scale * np.sqrt(sum((g ** 2).sum() for g in grads.values()))
+    clipped = clipped_scale(grads, scale, clip)
+    if norm <= clip:
+        assert clipped == scale
+    else:
+        assert clipped == pytest.approx(scale * clip / norm, rel=1e-12)
 
 
 DIVERGING = """

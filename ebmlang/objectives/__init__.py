@@ -10,6 +10,12 @@ or, for objectives of several players (a GAN), ``updates(params, state, batch, r
 of (grads, scale) applied one after another, each computed after the one before was applied;
 or, for one-shot rules (Hopfield storage), ``one_shot = True`` and ``store(params, data)``. One
 training loop (``ebmlang.train``) runs them all with its stages, optimizers and checkpoints.
+Every objective also says whether its step may be captured as a CUDA graph (``train/graph.py``):
+
+    why_not_captured() -> str | None     why a step reads values on the host or decides on the
+                                          host what to compute, or None when it does neither
+    replayed(state)                       (optional) the host's bookkeeping of one step, which a
+                                          replay of the captured step leaves undone (counters)
 
     boltzmann   CD-k, PCD, Boltzmann learning, DBM (mean-field + PCD): phases, centring, sparsity
     storage     Hebbian, Storkey and projection storage of patterns

@@ -57,6 +57,15 @@ class AdversarialObjective:
     def init_state(self, params: dict) -> ObjectiveState:
         return ObjectiveState(counters={"discriminator_steps": 0})
 
+    def why_not_captured(self) -> str | None:
+        if self.every > 1:
+            return "the generator's turn (every discriminator_steps-th minibatch) is decided on the host"
+        return None
+
+    def replayed(self, state: ObjectiveState) -> None:
+        """A replayed step's count: the discriminator took one step (and the generator one)."""
+        state.counters["discriminator_steps"] += 1
+
     def updates(self, params: dict, state: ObjectiveState, batch: dict, rng: Rng):
         """Yields (grads, scale): a discriminator step, then, every ``discriminator_steps``-th
         call, a generator step computed from the parameters as the first left them."""
@@ -127,11 +136,12 @@ class AdversarialObjective:
         return grads
 
     def _penalty(self, params: dict, tape, weights: tuple = ()):
-        """(P summed over the packs of ``tape``, {key: ∂P/∂W} for ``weights``) with P = ½ ‖∂ℓ/∂x‖²
-        per pack, ℓ the logit of D (``kernels.input_gradient``)."""
+        """(P summed over the packs of ``tape``, a 0-d array that a training step never reads,
+        {key: ∂P/∂W} for ``weights``) with P = ½ ‖∂ℓ/∂x‖² per pack, ℓ the logit of D
+        (``kernels.input_gradient``)."""
         output = (0, self.judge)
         per_row, grads = squared_input_gradient(self.program, params, tape, output, weights)
-        return float(per_row.sum()), grads
+        return per_row.sum(), grads
 
     def generator_gradient(self, params: dict, z: dict, rng: Rng | None = None,
                            step: bool = False) -> dict:
@@ -154,7 +164,7 @@ class AdversarialObjective:
         the trained nets)."""
         fake = self.generate(params, z, train=train)
         real_tape = self._critic_tape(params, real, rng, train)
-        penalty = self.r1 * self._penalty(params, real_tape)[0] if self.r1 else 0.0
+        penalty = self.r1 * float(self._penalty(params, real_tape)[0]) if self.r1 else 0.0
         real = self._log_verdict(params, real_tape, self.real_label)
         fake_tape = self._critic_tape(params, fake, rng, train)
         return real + self._log_verdict(params, fake_tape, 0.0) - penalty

@@ -53,6 +53,9 @@ class BackpropObjective:
     def init_state(self, params: dict) -> ObjectiveState:
         return ObjectiveState()
 
+    def why_not_captured(self) -> None:
+        return None
+
     def gradient(self, params: dict, state: ObjectiveState, batch: dict, rng) -> tuple[dict, float]:
         tape = self._forward(params, batch, rng)
         update_running_statistics(self.program, params, tape)

@@ -47,6 +47,11 @@ class BoltzmannObjective:
         if sweeps != self.phases.sweeps:
             self.phases = replace(self.phases, sweeps=sweeps)
 
+    def why_not_captured(self) -> str | None:
+        if self.phases.infer == "meanfield":
+            return "the mean-field positive phase tests convergence on the host"
+        return None
+
     @property
     def persistent(self) -> bool:
         return self.phases.chains == "persistent"

@@ -84,6 +84,9 @@ class StorageObjective:
         from .state import ObjectiveState
         return ObjectiveState()
 
+    def why_not_captured(self) -> str:
+        return "storage has no steps"
+
     def store(self, params: dict, data: dict) -> None:
         patterns = data[self.layer]
         patterns = patterns.get() if hasattr(patterns, "get") else patterns

@@ -40,6 +40,9 @@ class UpDownObjective:
     def init_state(self, params: dict) -> ObjectiveState:
         return ObjectiveState()
 
+    def why_not_captured(self) -> None:
+        return None
+
     def gradient(self, params: dict, state: ObjectiveState, batch: dict, rng) -> tuple[dict, float]:
         program = self.program
         wake = directed_pass(program, params, batch, "recognition", rng)

@@ -59,6 +59,9 @@ class ElboObjective:
     def init_state(self, params: dict) -> ObjectiveState:
         return ObjectiveState()
 
+    def why_not_captured(self) -> None:
+        return None
+
     def noise(self, rows: int, rng) -> dict:
         """ε ~ N(0, I) for every stochastic layer: {layer: (rows, n)}."""
         dtype = self.program.dtype

@@ -9,9 +9,13 @@ epoch. Captured as a graph, the step is one launch. What makes a step replayable
   is copied back into its old array at the end of the capture (``copy_back``);
 - fresh random numbers: kernels read the Rng's key and step from its device state, which the
   step advances, so a replay draws exactly the numbers the eager step would (``backend/rng.py``);
-- no reads by the host inside the step, and no per-step host scalars: only the objectives and
-  optimizers of ``why_not`` qualify. Per-epoch scalars (learning rate, momentum) are baked in,
-  so the graph is captured again at each epoch;
+- no reads by the host inside the step, and no per-step host scalars: each objective says
+  whether its step qualifies (``why_not_captured``); the optimizers keep their per-step values
+  on the device (Adam's step count, a clipped gradient's scale). Per-epoch scalars (learning
+  rate, momentum) are baked in, so the graph is captured again at each epoch;
+- host bookkeeping outside the graph: a capture runs the step's Python without its kernels, so
+  whatever host state it moved is put back (``_rebind``), and each launch does the step's host
+  bookkeeping (a GAN's step counter) through the objective's ``replayed``;
 - a private memory pool and stream (``backend/graphs.py``): the graph's temporaries keep their
   addresses between replays, and nothing outside the graph allocates from that pool.
 
@@ -32,8 +36,6 @@ from ..data.sparse import is_sparse
 
 def why_not(trainer, train: dict) -> str | None:
     """Why ``trainer``'s steps on ``train`` cannot be captured, or None when they can."""
-    from ..objectives import BoltzmannObjective
-    from .optim import Sgd
     if trainer.program.xp is np:
         return "NumPy has no CUDA graphs"
     if graphs_disabled():
@@ -41,14 +43,9 @@ def why_not(trainer, train: dict) -> str | None:
     from ..kernels.lattice_gpu import lattice_plan
     if lattice_plan(trainer.program) is not None:
         return "the lattice kernel reads its coupling on the host"
-    objective = trainer.objective
-    if type(objective) is not BoltzmannObjective:
-        return f"{type(objective).__name__} steps read values on the host"
-    if objective.phases.infer == "meanfield":
-        return "the mean-field positive phase tests convergence on the host"
-    optimizers = trainer.optimizers
-    if optimizers.clip_norm is not None or not all(isinstance(p, Sgd) for p in optimizers.parts):
-        return "clip_norm and Adam read per-step values on the host"
+    reason = trainer.objective.why_not_captured()
+    if reason is not None:
+        return reason
     if any(is_sparse(v) for v in train.values()):
         return "sparse minibatches are densified on the host"
     if not all(isinstance(v, trainer.program.xp.ndarray) for v in train.values()):
@@ -89,8 +86,8 @@ def _bindings(st) -> dict:
 
 
 def _rebind(st, bindings: dict) -> None:
-    """Undo what a step did to ``st``'s bindings (not to array contents): after a failed capture,
-    whose kernels never ran."""
+    """Undo what a step did to ``st``'s bindings and host values (not to array contents): after
+    a capture, whose kernels never ran."""
     for name, (holder, contents) in bindings.items():
         if name not in ("params", "slots"):
             setattr(st.objective, name, holder)
@@ -138,6 +135,7 @@ class GraphStep:
                 self._capture(st)
             if self.warm and self.graph is not None:
                 self.capture.launch(self.graph)
+                self._replayed(st)
             else:                   # the warm-up: compiles every kernel the capture will record
                 self._eager(st, self.batch)
                 self.warm = True
@@ -155,14 +153,24 @@ class GraphStep:
         copy_back(st, before)
 
     def _capture(self, st) -> None:
+        """Record the step. Its kernels do not run, so what its Python moved on the host (the
+        bindings copy_back already restores, a GAN's counter) is put back, and the launch that
+        follows does the step."""
         self.graph, bindings = None, _bindings(st)
         try:
             graph = self.capture.record(lambda: self._eager(st, self.batch))
         except Exception as exc:
-            _rebind(st, bindings)
             self.failed = f"capture failed: {type(exc).__name__}: {exc}"
             return
+        finally:
+            _rebind(st, bindings)
         self.graph, self.graph_for = graph, (st, st.epoch)
+
+    def _replayed(self, st) -> None:
+        """The host's share of a launched step (see the objectives' ``replayed``)."""
+        replayed = getattr(self.trainer.objective, "replayed", None)
+        if replayed is not None:
+            replayed(st.objective)
 
     def finish(self) -> None:
         """Wait for the epoch's steps (the host reads the parameters next)."""

@@ -1,6 +1,7 @@
 """Optimizers: SGD with momentum and Adam, each over a group of parameters, with weight decay
 and a learning-rate schedule over epochs. Gradients g are ascent directions (of a log-likelihood
-or any objective J), given as batch sums times ``scale`` (1/B):
+or any objective J), given as batch sums times ``scale`` (1/B; with `clip_norm` a 0-d array on the
+gradients' device, see :func:`clipped_scale`):
 
     sgd    v ← m·v + lr·(g − λW)                          θ ← θ + v
     adam   m ← β₁m + (1 − β₁)(g − λW),  s ← β₂s + (1 − β₂)(g − λW)²
@@ -59,7 +60,7 @@ class Sgd:
         self.spec, self.keys = spec, keys
 
     def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
-               scale: float) -> None:
+               scale) -> None:
         """In place: ``grads`` are consumed and overwritten."""
         lr, mom = learning_rate(self.spec, epoch, epochs), momentum(self.spec, epoch)
         decay = self.spec.weight_decay
@@ -93,23 +94,28 @@ class Adam:
         self.spec, self.keys = spec, keys
 
     def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
-               scale: float) -> None:
+               scale) -> None:
         """In place, with no temporary arrays: ``g`` (consumed) holds (1 − β₁)·g, then its square,
-        then the step."""
+        then the step. The step count t and the bias correction stay on the array's device (one
+        launch per parameter on CuPy, and nothing the host must read)."""
         o = self.spec
         lr = learning_rate(o, epoch, epochs)
         for key in self.keys:
             g = grads.get(key)
             if g is None:
                 continue
-            xp, gain = namespace_of(g), scale
-            if o.weight_decay and roles[key].decays:
-                g *= scale
-                g -= o.weight_decay * params[key]
-                gain = 1.0
+            w, xp = params[key], namespace_of(g)
             m, s, t = slots[f"adam_m.{key}"], slots[f"adam_s.{key}"], slots[f"adam_t.{key}"]
             t += 1
-            step_t = float(t)
+            decay = o.weight_decay if o.weight_decay and roles[key].decays else 0.0
+            if xp is not np and not roles[key].log_scale and g.dtype == w.dtype == m.dtype:
+                fused.adam_step(g, t, m, s, w, scale, decay, lr, o.beta1, o.beta2, o.eps)
+                continue
+            gain = scale
+            if decay:
+                g *= scale
+                g -= decay * w
+                gain = 1.0
             m *= o.beta1
             s *= o.beta2
             g *= (1 - o.beta1) * gain
@@ -120,7 +126,7 @@ class Adam:
             xp.sqrt(s, out=g)
             g += o.eps
             xp.divide(m, g, out=g)
-            g *= lr * (1 - o.beta2 ** step_t) ** 0.5 / (1 - o.beta1 ** step_t)
+            g *= lr * xp.sqrt(1 - o.beta2 ** t) / (1 - o.beta1 ** t)
             _apply(params, key, g, roles[key].log_scale)
 
 
@@ -147,15 +153,15 @@ class Optimizers:
         for part in self.parts:
             for key in part.keys:
                 for slot in part.slots:
-                    # the step count stays on the host: reading it on a GPU would sync every step
-                    zero = np.zeros((), dtype=np.int64) if slot == "adam_t" else xp.zeros_like(params[key])
+                    # Adam's step count is a 0-d int64 array on the parameter's device
+                    zero = xp.zeros((), dtype=np.int64) if slot == "adam_t" else xp.zeros_like(params[key])
                     slots[f"{slot}.{key}"] = zero
                 if self.average is not None:
                     slots[f"{AVERAGE}{key}"] = params[key].copy()
         return slots
 
     def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
-               scale: float) -> None:
+               scale) -> None:
         if self.clip_norm is not None:
             scale = clipped_scale(grads, scale, self.clip_norm)
         for part in self.parts:
@@ -177,12 +183,16 @@ def adopt_averages(params: dict, arrays: dict) -> None:
             params[name[len(AVERAGE):]][...] = xp.asarray(mean)
 
 
-def clipped_scale(grads: dict, scale: float, clip: float) -> float:
-    """``scale`` shrunk so that ‖scale · g‖₂ over every gradient is at most ``clip`` (one host
-    read per step: the price of the option)."""
-    squares = sum(float((g * g).sum()) for g in grads.values())
-    norm = scale * squares ** 0.5
-    return scale * clip / norm if norm > clip else scale
+def clipped_scale(grads: dict, scale: float, clip: float):
+    """``scale`` shrunk so that ‖scale · g‖₂ over every gradient is at most ``clip``:
+    scale · clip / max(‖scale · g‖₂, clip), exactly ``scale`` when the norm is within ``clip``.
+    A 0-d array on the gradients' device, which the optimizers take as they take a number, so
+    that a clipped step never waits for the host."""
+    if not grads:
+        return scale
+    xp = namespace_of(next(iter(grads.values())))
+    norm = scale * xp.sqrt(sum((g * g).sum() for g in grads.values()))
+    return scale * (clip / xp.maximum(norm, clip))
 
 
 def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float, weight_decay: float,
