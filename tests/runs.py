@@ -49,3 +49,16 @@ def assert_same_run(a: Path, b: Path) -> None:
         for key in x.files:
             np.testing.assert_array_equal(x[key], y[key], err_msg=key)
     assert metrics(a) == metrics(b)
+
+
+def planted_ratings(path, users=80, items=40, seed=0):
+    """Ratings with planted structure: two user tastes × two item kinds, 60 % observed."""
+    gen = np.random.default_rng(seed)
+    taste, kind = gen.integers(0, 2, users), gen.integers(0, 2, items)
+    lines = []
+    for u in range(users):
+        for i in range(items):
+            if gen.random() < 0.6:
+                rating = np.clip(np.where(taste[u] == kind[i], 5, 1) + gen.integers(-1, 2), 1, 5)
+                lines.append(f"{u + 1}\t{i + 101}\t{rating}\t0")
+    path.write_text("\n".join(lines) + "\n")

@@ -6,6 +6,8 @@ eager steps compute, for every rule and optimizer."""
 from __future__ import annotations
 
 import contextlib
+import functools
+import tempfile
 import traceback
 from pathlib import Path
 
@@ -19,9 +21,11 @@ from ebmlang.train import Trainer
 from ebmlang.backend.graphs import DISABLE
 from ebmlang.eval.ais import ais_log_partition
 from ebmlang.train.graph import _bindings, _rebind, copy_back, state_arrays, why_not
+from ebmlang.data.sparse import on_backend, take_rows
 from ebmlang.train.stages import plan_stages, stage_inputs
 
 from hostreads import HostRead, as_host, move_state, on_device, refuse_to_numpy
+from runs import planted_ratings
 
 RBM = """name: graph
 seed: 3
@@ -106,6 +110,21 @@ template:
     hidden: spin
     train: {{epochs: 2, batch_size: 50, optimizer: {ADAM}}}
 """,
+    "ratings": """
+name: ratings
+seed: 3
+data: {source: ratings, path: PLANTED, test_fraction: 0.2, orientation: items, implicit: r}
+model:
+  layers:
+    v: {size: 400, units: softmax, categories: 5, missing: true, bias: data_rates}
+    r: {size: 80, units: binary}
+    h: {size: 20, units: binary}
+  couplings:
+    - {between: [v, h], init: {normal: {std: 0.01}}}
+    - {between: [r, h], init: {normal: {std: 0.01}}}
+train: {rule: cd, epochs: 2, batch_size: 6, k_schedule: [[1, 3]], negative: {clamp: [r]},
+        optimizer: {sgd: {lr: 0.05, momentum: 0.9, weight_decay: 0.001}}}
+""",
     "gan": """
 name: gan
 seed: 3
@@ -126,14 +145,23 @@ template:
 }
 
 
+@functools.lru_cache(maxsize=1)
+def planted_file() -> Path:
+    """A ratings file with planted structure (80 users × 40 items, 60 % rated): sparse rows."""
+    path = Path(tempfile.mkdtemp(prefix="ebmlang-ratings-")) / "planted.tsv"
+    planted_ratings(path)
+    return path
+
+
 def stages(text: str, backend: str = "numpy"):
     """(trainer, state, inputs) of each stage of the spec ``text`` on ``backend``, every stage
     starting from the compiled parameters."""
+    text = text.replace("PLANTED", str(planted_file()))
     spec = parse_spec(text, "steps.yaml", [f"backend={backend}"])
     data = load_data(spec)
     model = compile_spec(spec, data_mean={data.layer: data.train.mean(axis=0)})
     plans = plan_stages(model.program, spec.stages, data.layers)
-    train = {n: model.xp.asarray(x, dtype=model.program.dtype) for n, x in data.arrays("train").items()}
+    train = {n: on_backend(x, model.xp, model.program.dtype) for n, x in data.arrays("train").items()}
     for plan in plans:
         trainer = Trainer(plan.program, plan.spec, plan.clamp, spec.seed, plan.index)
         params = {k: v.copy() for k, v in model.params.items()}
@@ -147,13 +175,14 @@ def last_stage(text: str, backend: str = "numpy"):
 def step_on_device(trainer, st, inputs) -> str | None:
     """One step (after a first, which creates any chains) with every array of the state and the
     minibatch refusing host reads: where it read one, or None."""
-    rows = slice(0, trainer.spec.batch_size)
+    rows = np.arange(trainer.spec.batch_size)
+    batch = {k: take_rows(v, rows) for k, v in trainer._held(inputs).items()}
     rng = Rng(np, 1, counter_based=True)
-    trainer.step(st, {k: v[rows] for k, v in inputs.items()}, rng)
+    trainer.step(st, batch, rng)
     move_state(st, on_device)
     rng.advance()
     try:
-        trainer.step(st, {k: on_device(np.ascontiguousarray(v[rows])) for k, v in inputs.items()}, rng)
+        trainer.step(st, {k: on_device(v) for k, v in batch.items()}, rng)
     except HostRead as read:
         frame = [f for f in traceback.extract_tb(read.__traceback__) if "ebmlang" in f.filename][-1]
         return f"{frame.filename}:{frame.lineno}: {frame.line}"

@@ -19,7 +19,7 @@ from ebmlang.objectives import make_objective
 from ebmlang.spec.types import NegativePhaseSpec, TrainSpec
 
 import oracle
-from runs import run_spec
+from runs import planted_ratings, run_spec
 from strategies import compile_dict, dense_params
 
 ROOT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -246,19 +246,6 @@ def test_bias_baseline_recovers_additive_ratings():
 
 # --- whole runs ---------------------------------------------------------------------------------
 
-def _planted_ratings(path, users=80, items=40, seed=0):
-    """Ratings with planted structure: two user tastes × two item kinds, 60 % observed."""
-    gen = np.random.default_rng(seed)
-    taste, kind = gen.integers(0, 2, users), gen.integers(0, 2, items)
-    lines = []
-    for u in range(users):
-        for i in range(items):
-            if gen.random() < 0.6:
-                rating = np.clip(np.where(taste[u] == kind[i], 5, 1) + gen.integers(-1, 2), 1, 5)
-                lines.append(f"{u + 1}\t{i + 101}\t{rating}\t0")
-    path.write_text("\n".join(lines) + "\n")
-
-
 CF_SPEC = """
 name: cf-planted
 seed: 0
@@ -282,7 +269,7 @@ train:
 
 
 def test_conditional_rbm_learns_planted_tastes(tmp_path):
-    _planted_ratings(tmp_path / "planted.tsv")
+    planted_ratings(tmp_path / "planted.tsv")
     code, summary, out = run_spec(tmp_path, CF_SPEC, "cf")
     assert code == 0
     for key in ("rating.rmse.test", "rating.mae.test", "rating.rmse.baseline", "rating.rmse.global_mean"):
@@ -293,7 +280,7 @@ def test_conditional_rbm_learns_planted_tastes(tmp_path):
 
 
 def test_explicit_train_and_test_files_replace_the_split(tmp_path):
-    _planted_ratings(tmp_path / "planted.tsv")
+    planted_ratings(tmp_path / "planted.tsv")
     lines = (tmp_path / "planted.tsv").read_text().splitlines()
     (tmp_path / "u1.base").write_text("\n".join(lines[::2][:-5] + lines[1::2]) + "\n")
     (tmp_path / "u1.test").write_text("\n".join(lines[::2][-5:]) + "\n")

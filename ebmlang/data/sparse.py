@@ -8,12 +8,25 @@ where the absent groups are zeros.
 
     SparseRows(indptr (N+1,), columns (nnz,), values (nnz,), width)
         CSR: row r's entries are columns[indptr[r]:indptr[r+1]]
+
+On a GPU the rows move to the device once (``DeviceRows``) and each minibatch is made dense there,
+in two launches that read nothing back: the host has no part in a step, which can then be
+captured as a CUDA graph (``train/graph.py``).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from ..backend import namespace_of
+from ..backend.draws import launch
+from ..backend.philox import cuda_source
+
+SOURCE = Path(__file__).with_name("cuda") / "rows.cu"
+LANES = 32          # threads per row in cuda/rows.cu (EBM_ROW_LANES)
 
 
 @dataclass(frozen=True)
@@ -72,8 +85,84 @@ class SparseRows:
         return np.bincount(self.columns, self.values, minlength=self.width) / max(len(self), 1)
 
 
+@dataclass(frozen=True)
+class DeviceRows:
+    """SparseRows held by a backend (on CuPy its device, on NumPy the host), densified there one
+    minibatch at a time.
+
+    ``dense_into(rows, out)`` writes out[b, columns[j]] = values[j] for the entries j of CSR row
+    rows[b], over zeros: on CuPy one ``fill`` and one launch of ``cuda/rows.cu`` (a warp per row),
+    on NumPy the reference of the same scatter."""
+
+    indptr: object              # (N + 1,) int64, on the device
+    columns: object             # (nnz,) int64
+    values: object              # (nnz,) in the training dtype
+    width: int
+
+    @classmethod
+    def of(cls, rows: SparseRows, xp, dtype) -> "DeviceRows":
+        return cls(xp.asarray(rows.indptr), xp.asarray(rows.columns),
+                   xp.asarray(rows.values, dtype=dtype), rows.width)
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self.indptr) - 1, self.width)
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def dense_into(self, rows, out) -> None:
+        """``out`` (len(rows), width) ← the rows ``rows`` (an int64 index array on the device),
+        dense."""
+        out.fill(0)
+        if isinstance(out, np.ndarray):
+            reference_scatter(self.indptr, self.columns, self.values, rows, out)
+            return
+        n = len(rows) * LANES
+        launch(_module(), "scatter_rows", out.dtype, n, self.indptr, self.columns, self.values,
+               rows.astype(np.int64, copy=False), out, np.uint64(self.width), np.uint64(n))
+
+    def dense(self, rows):
+        """The rows ``rows``, dense: a new (len(rows), width) array on the device."""
+        xp = namespace_of(self.values)
+        out = xp.empty((len(rows), self.width), dtype=self.values.dtype)
+        self.dense_into(rows, out)
+        return out
+
+
+def reference_scatter(indptr, columns, values, rows, out) -> None:
+    """cuda/rows.cu on NumPy: out[b, columns[j]] = values[j] for the entries j of row rows[b]."""
+    starts = indptr[rows]
+    counts = indptr[rows + 1] - starts
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    take = np.repeat(starts, counts) + within           # each row's run start + 0 … count − 1
+    out[np.repeat(np.arange(len(rows)), counts), columns[take]] = values[take]
+
+
+@functools.lru_cache(maxsize=1)
+def _module():
+    import cupy
+    return cupy.RawModule(code=cuda_source(SOURCE))
+
+
+def take_rows(x, rows, out=None):
+    """Rows ``rows`` (an index array on the backend) of a backend array or of DeviceRows, dense,
+    into ``out`` when it is given."""
+    if isinstance(x, DeviceRows):
+        if out is None:
+            return x.dense(rows)
+        x.dense_into(rows, out)
+        return out
+    return namespace_of(x).take(x, rows, axis=0, out=out)
+
+
 def is_sparse(x) -> bool:
-    return isinstance(x, SparseRows)
+    """Sparse rows, on the host (SparseRows) or on a device (DeviceRows)."""
+    return isinstance(x, (SparseRows, DeviceRows))
 
 
 def on_backend(x, xp, dtype):

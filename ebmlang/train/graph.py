@@ -4,7 +4,8 @@ A CD-1 step of a 784-500 RBM at batch 100 is some 40 kernel launches around GEMM
 about as long as the launches do: at that size Python and the driver, not arithmetic, bound an
 epoch. Captured as a graph, the step is one launch. What makes a step replayable:
 
-- fixed addresses: the minibatch is gathered into one preallocated buffer per layer; parameters
+- fixed addresses: the minibatch is gathered (sparse rows: made dense, ``data/sparse.py``) into
+  one preallocated buffer per layer, outside the graph; parameters
   and optimizer slots are updated in place; an objective state the step rebinds (PCD's chains)
   is copied back into its old array at the end of the capture (``copy_back``);
 - fresh random numbers: kernels read the Rng's key and step from its device state, which the
@@ -31,7 +32,7 @@ import numpy as np
 
 from ..backend import Rng
 from ..backend.graphs import DISABLE, Capture, graphs_disabled
-from ..data.sparse import is_sparse
+from ..data.sparse import DeviceRows, take_rows
 
 
 def why_not(trainer, train: dict) -> str | None:
@@ -46,9 +47,7 @@ def why_not(trainer, train: dict) -> str | None:
     reason = trainer.objective.why_not_captured()
     if reason is not None:
         return reason
-    if any(is_sparse(v) for v in train.values()):
-        return "sparse minibatches are densified on the host"
-    if not all(isinstance(v, trainer.program.xp.ndarray) for v in train.values()):
+    if not all(isinstance(v, (trainer.program.xp.ndarray, DeviceRows)) for v in train.values()):
         return "the training data is not on the device"
     return None
 
@@ -127,10 +126,10 @@ class GraphStep:
         graph for a full minibatch, else (the first step, a smaller last one) an eager step."""
         with self.capture.stream:
             if len(rows) != self.size:
-                self._eager(st, {k: self.xp.take(v, rows, axis=0) for k, v in train.items()})
+                self._eager(st, {k: take_rows(v, rows) for k, v in train.items()})
                 return
             for k, v in train.items():
-                self.xp.take(v, rows, axis=0, out=self.batch[k])
+                take_rows(v, rows, out=self.batch[k])
             if self.warm and self.failed is None and self._stale(st):
                 self._capture(st)
             if self.warm and self.graph is not None:

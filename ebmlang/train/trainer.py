@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..backend import Rng
 from ..compile import Program, tie_mirrors
-from ..data.sparse import is_sparse
+from ..data.sparse import DeviceRows, SparseRows, take_rows
 from ..objectives import ObjectiveState, make_objective, phase_difference
 from ..spec.types import TrainSpec
 from .graph import GraphStep, why_not
@@ -63,6 +63,7 @@ class Trainer:
                                      stage.average)
         self.graph: GraphStep | None = None     # the captured step (CuPy), made at the first epoch
         self._graph_refused = "not tried"       # why the stage's steps cannot be captured
+        self._sparse: dict = {}                 # layer -> (SparseRows, its DeviceRows)
 
     @property
     def phases(self):
@@ -98,6 +99,7 @@ class Trainer:
             self.objective.store(st.params, train)
             st.epoch = max(self.spec.epochs, 1)
             return
+        train = self._held(train)
         xp, epoch = self.program.xp, st.epoch
         if hasattr(self.objective, "at_epoch"):
             self.objective.at_epoch(epoch)
@@ -116,9 +118,7 @@ class Trainer:
             if graph is not None:
                 graph.step(st, train, on_backend[rows])
             else:
-                batch = {k: (v[order[rows]].dense(xp, self.program.dtype) if is_sparse(v)
-                             else v[on_backend[rows]])
-                         for k, v in train.items()}
+                batch = {k: take_rows(v, on_backend[rows]) for k, v in train.items()}
                 rng.advance()       # a counter-based stream (CuPy) moves to this step's numbers
                 self.step(st, batch, rng)
             if on_batch is not None:
@@ -127,6 +127,20 @@ class Trainer:
             graph.finish()
         tie_mirrors(self.program, st.params)
         st.epoch += 1
+
+    def _held(self, train: dict) -> dict:
+        """``train`` with its sparse rows held by the backend (moved once per data set), where
+        each minibatch is made dense (``data/sparse.py``)."""
+        held = {}
+        for key, value in train.items():
+            if isinstance(value, SparseRows):
+                source, rows = self._sparse.get(key, (None, None))
+                if source is not value:
+                    rows = DeviceRows.of(value, self.program.xp, self.program.dtype)
+                    self._sparse[key] = (value, rows)
+                value = rows
+            held[key] = value
+        return held
 
     def _graph_for(self, train: dict, size: int) -> GraphStep | None:
         """The captured step for full minibatches of ``size`` rows of ``train``, when the backend,
