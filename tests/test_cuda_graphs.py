@@ -60,13 +60,26 @@ def rbm(rule="pcd", optimizer=SGD, extra=""):
 
 MNIST_610 = "{source: mnist-embedded, train_size: 610, test_size: 100}"  # a last minibatch of 10
 ADAM = "{adam: {lr: 0.003}}"
-# one spec per kind of step: every rule, both optimizers, clipping, and the options that draw
-# random numbers or keep state inside a step (dropout, corruption, sparsity, centring, packing,
-# batch normalisation, averaging)
+# one spec per kind of step: every rule, both optimizers, clipping, σ learned in log space, and
+# the options that draw random numbers or keep state inside a step (dropout, corruption,
+# sparsity, centring, packing, batch normalisation, averaging), sparse data
 STEPS = {
     "cd-sgd": rbm("cd"),
     "pcd-adam-clipped": rbm("pcd", "optimizer: {adam: {lr: 0.01}}", "clip_norm: 0.5, "),
     "centred-sparse-pcd-clipped": rbm("pcd", extra="centering: {rate: 0.1}, sparsity: {target: 0.2}, clip_norm: 5.0, "),
+    "grbm-adam-clipped": """
+name: grbm
+seed: 3
+data: {source: gaussian-mixture, dim: 2, components: 3, samples: 410}
+model:
+  layers:
+    v: {size: 2, units: gaussian, learn_sigma: true}
+    h: {size: 8, units: binary}
+  couplings:
+    - {between: [v, h]}
+train: {rule: pcd, chains: 20, epochs: 2, batch_size: 20, clip_norm: 1.0,
+        optimizer: {adam: {lr: 0.01}}}
+""",
     "boltzmann": (ROOT / "specs" / "bm-bars-and-stripes.yaml").read_text(),
     "dbn-updown": (ROOT / "specs" / "dbn-bars-and-stripes.yaml").read_text(),
     "autoencoder-clipped": f"""
@@ -263,23 +276,39 @@ class StandInCapture:
         pass
 
 
-def launches_keep_the_host(st):
-    """A stand-in whose launches change nothing on the host, as a CUDA graph's do: the counters
-    its rerun of the step moved are put back (GraphStep's ``_replayed`` does the counting)."""
-    class HostUntouched(StandInCapture):
+def graph_semantics(trainer, states: list):
+    """A stand-in with a CUDA graph's semantics on the host: recording runs the step's Python but
+    none of its kernels (what it wrote into the state and the stream is undone), and a launch
+    runs the kernels with the host's decisions frozen as they were when recorded (the counters
+    the Python read), changing nothing on the host. ``states[-1]`` is the state being trained."""
+    class Recorded(StandInCapture):
+        def record(self, step):
+            st = states[-1]
+            arrays = {**state_arrays(st), "rng": trainer.graph.rng.state}
+            before = {k: v.copy() for k, v in arrays.items()}
+            frozen = dict(st.objective.counters)
+            step()
+            for key, array in arrays.items():
+                array[...] = before[key]
+            self.records += 1
+            return step, frozen
+
         def launch(self, graph):
-            counters = dict(st.objective.counters)
-            graph()
-            st.objective.counters.update(counters)
-    return HostUntouched
+            step, frozen = graph
+            st = states[-1]
+            host = dict(st.objective.counters)
+            st.objective.counters.update(frozen)
+            step()
+            st.objective.counters.update(host)
+    return Recorded
 
 
 @pytest.mark.parametrize("name", sorted(STEPS))
 def test_graph_steps_take_the_rows_and_numbers_of_the_plain_loop(monkeypatch, name):
     """Two epochs of run_epoch through GraphStep (its warm-up, a capture per epoch, the replays
-    and an eager smaller last minibatch, run by the stand-in) train exactly as the plain loop
-    over the same rows with the same counter-based streams: parameters, optimizer slots and
-    objective state."""
+    and an eager smaller last minibatch, with a CUDA graph's semantics on the host) train
+    exactly as the plain loop over the same rows with the same counter-based streams:
+    parameters, optimizer slots and objective state."""
     import ebmlang.train.graph as graph_module
     import ebmlang.train.trainer as trainer_module
     key_of = Trainer.epoch_rng
@@ -287,8 +316,8 @@ def test_graph_steps_take_the_rows_and_numbers_of_the_plain_loop(monkeypatch, na
     results = []
     for captured in (True, False):
         trainer, st, inputs = last_stage(STEPS[name])
-        monkeypatch.setattr(graph_module, "Capture", launches_keep_the_host(st))
-        monkeypatch.setattr(trainer_module, "why_not", (lambda *a: None) if captured else why_not)
+        monkeypatch.setattr(graph_module, "Capture", graph_semantics(trainer, [st]))
+        monkeypatch.setattr(trainer_module, "why_not", graph_module.why_not_step if captured else why_not)
         for _ in range(2):
             trainer.run_epoch(st, inputs)
         if captured:
@@ -298,6 +327,30 @@ def test_graph_steps_take_the_rows_and_numbers_of_the_plain_loop(monkeypatch, na
     assert graphed.keys() == plain.keys() and counted == plain_counted
     for key, value in graphed.items():
         np.testing.assert_array_equal(value, plain[key], err_msg=str(key))
+
+
+def test_a_graph_step_warms_up_each_state_it_is_given(monkeypatch):
+    """A trainer that trains a second state steps it eagerly first (which creates the state the
+    step keeps, here the centring offsets) before capturing, and trains it as the plain loop."""
+    import ebmlang.train.graph as graph_module
+    import ebmlang.train.trainer as trainer_module
+    key_of = Trainer.epoch_rng
+    monkeypatch.setattr(Trainer, "epoch_rng", lambda self, e: Rng(np, *key_of(self, e).key, counter_based=True))
+    trainer, first, inputs = last_stage(STEPS["centred-sparse-pcd-clipped"])
+    plain, second, _ = last_stage(STEPS["centred-sparse-pcd-clipped"])
+    again = trainer.init_state({k: v.copy() for k, v in second.params.items()})
+    states = [first]
+    monkeypatch.setattr(graph_module, "Capture", graph_semantics(trainer, states))
+    monkeypatch.setattr(trainer_module, "why_not", graph_module.why_not_step)
+    trainer.run_epoch(first, inputs)
+    states.append(again)
+    trainer.run_epoch(again, inputs)
+    assert trainer.graph_status == "captured" and trainer.graph.capture.records == 2
+    assert again.objective.offsets
+    monkeypatch.setattr(trainer_module, "why_not", why_not)
+    plain.run_epoch(second, inputs)
+    for key, value in state_arrays(again).items():
+        np.testing.assert_array_equal(value, state_arrays(second)[key], err_msg=str(key))
 
 
 class FailingCapture(StandInCapture):
@@ -358,6 +411,7 @@ def test_replayed_graphs_train_as_the_eager_steps_do(monkeypatch, name):
                              dict(st.objective.counters))
         tolerance = 1e-9 if trainer.program.dtype == np.float64 else 1e-4
     assert results["1"][1] == results["0"][1]
+    assert results["1"][0].keys() == results["0"][0].keys()
     for key, value in results["1"][0].items():
         np.testing.assert_allclose(value, results["0"][0][key], rtol=tolerance, atol=tolerance,
                                    err_msg=str(key))

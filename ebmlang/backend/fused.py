@@ -5,8 +5,8 @@ NumPy the callers keep their plain expressions, which stay the reference.
 
     sigmoid        y = ½(1 + tanh(z/2))                       (3 launches → 1)
     momentum_step  v ← m·v + a·g − c·w;  w ← w + v            (4 launches per parameter → 1)
-    adam_step      d = a·g − c·w;  m ← β₁m + (1 − β₁)d;  s ← β₂s + (1 − β₂)d²;
-                   w ← w + lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) · m/(√s + ε)   (some 12 launches → 1)
+    adam_step      t ← t + 1;  d = a·g − c·w;  m ← β₁m + (1 − β₁)d;  s ← β₂s + (1 − β₂)d²;
+                   w ← w + lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) · m/(√s + ε)   (some 13 launches → 2)
 
 The scalars a (the gradient's scale) may be a 0-d device array: a clipped scale computed on the
 device (``train.optim.clipped_scale``), so that no step waits for the host. Adam reads its step
@@ -27,17 +27,20 @@ def _kernels():
                                      "ebmlang_sigmoid")
     momentum = cupy.ElementwiseKernel("T g, T a, T c, T m", "T v, T w",
                                       "v = m * v + a * g - c * w; w += v", "ebmlang_momentum_step")
+    # one thread: t += 1 and the step size, so that no thread of the update computes a pow
+    count = cupy.ElementwiseKernel(
+        "float64 lr, float64 b1, float64 b2", "int64 t, float64 k",
+        "t += 1; k = lr * sqrt(1 - pow(b2, (double)t)) / (1 - pow(b1, (double)t));",
+        "ebmlang_adam_count")
     adam = cupy.ElementwiseKernel(
-        "T g, raw int64 t, T a, T c, float64 lr, float64 b1, float64 b2, T eps", "T m, T s, T w",
+        "T g, float64 k, T a, T c, float64 b1, float64 b2, T eps", "T m, T s, T w",
         """
         T d = a * g - c * w;
         m = (T)b1 * m + (T)(1 - b1) * d;
         s = (T)b2 * s + (T)(1 - b2) * d * d;
-        double step = (double)t[0];
-        T k = (T)(lr * sqrt(1 - pow(b2, step)) / (1 - pow(b1, step)));
-        w += k * m / (sqrt(s) + eps);
+        w += (T)k * m / (sqrt(s) + eps);
         """, "ebmlang_adam_step")
-    return sigmoid, momentum, adam
+    return sigmoid, momentum, count, adam
 
 
 def sigmoid(z):
@@ -52,16 +55,19 @@ def momentum_step(g, v, w, a: float, c: float, m: float) -> None:
 
 
 def adam_step(g, t, m, s, w, a, c: float, lr: float, beta1: float, beta2: float, eps: float) -> None:
-    """Adam in one launch, in place on the moments ``m``, ``s`` and on ``w``, with the step count
-    ``t`` (a 0-d int64 device array, already moved to this step) read on the device: see the
-    module docstring (a = scale, c = weight decay)."""
-    _kernels()[2](g, t.reshape(1), _typed(a, w.dtype), _typed(c, w.dtype), float(lr), float(beta1),
-                  float(beta2), _typed(eps, w.dtype), m, s, w)
+    """Adam in two launches, in place on the step count ``t`` (a 0-d int64 device array), the
+    moments ``m``, ``s`` and on ``w``: t += 1 with the step size lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) as a
+    0-d array, then the update (see the module docstring; a = scale, c = weight decay)."""
+    import cupy
+    size = cupy.empty((), dtype=np.float64)
+    _kernels()[2](float(lr), float(beta1), float(beta2), t, size)
+    _kernels()[3](g, size, _typed(a, w.dtype), _typed(c, w.dtype), float(beta1), float(beta2),
+                  _typed(eps, w.dtype), m, s, w)
 
 
 def _typed(x, dtype):
     """A kernel's ``T`` scalar: a host number as a scalar of ``dtype``, a 0-d device array cast to
     it (never read on the host)."""
-    if isinstance(x, (int, float, np.generic)):
+    if isinstance(x, (int, float, np.generic, np.ndarray)):
         return dtype.type(x)
     return x.astype(dtype, copy=False)

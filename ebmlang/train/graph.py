@@ -41,10 +41,17 @@ def why_not(trainer, train: dict) -> str | None:
         return "NumPy has no CUDA graphs"
     if graphs_disabled():
         return f"{DISABLE}=0"
+    return why_not_step(trainer, train)
+
+
+def why_not_step(trainer, train: dict) -> str | None:
+    """Why the steps themselves (on any backend) cannot be replayed: they read values on the
+    host, decide there what to compute, or take data the host must prepare."""
     from ..kernels.lattice_gpu import lattice_plan
     if lattice_plan(trainer.program) is not None:
         return "the lattice kernel reads its coupling on the host"
-    reason = trainer.objective.why_not_captured()
+    says = getattr(trainer.objective, "why_not_captured", None)
+    reason = says() if says else f"{type(trainer.objective).__name__} does not say its step can be"
     if reason is not None:
         return reason
     if not all(isinstance(v, (trainer.program.xp.ndarray, DeviceRows)) for v in train.values()):
@@ -104,7 +111,8 @@ class GraphStep:
         self.capture = Capture(xp)
         self.batch = {k: xp.empty((size,) + v.shape[1:], dtype=v.dtype) for k, v in train.items()}
         self.rng = Rng(xp, 0, counter_based=True)
-        self.graph, self.graph_for, self.warm = None, None, False      # graph_for: (state, epoch)
+        self.graph, self.graph_for = None, None         # graph_for: (state, epoch)
+        self.warmed = None                              # the state of the eager warm-up step
         self.failed: str | None = None          # why a capture failed: the stage then runs eagerly
 
     @property
@@ -130,14 +138,15 @@ class GraphStep:
                 return
             for k, v in train.items():
                 take_rows(v, rows, out=self.batch[k])
-            if self.warm and self.failed is None and self._stale(st):
+            warm = self.warmed is st
+            if warm and self.failed is None and self._stale(st):
                 self._capture(st)
-            if self.warm and self.graph is not None:
+            if warm and self.graph is not None:
                 self.capture.launch(self.graph)
                 self._replayed(st)
-            else:                   # the warm-up: compiles every kernel the capture will record
-                self._eager(st, self.batch)
-                self.warm = True
+            else:       # the warm-up of each state: compiles every kernel the capture will
+                self._eager(st, self.batch)         # record, and creates the state it keeps
+                self.warmed = st
 
     def _stale(self, st) -> bool:
         """Whether the graph was recorded for another training state or epoch (whose per-epoch
@@ -155,9 +164,11 @@ class GraphStep:
         """Record the step. Its kernels do not run, so what its Python moved on the host (the
         bindings copy_back already restores, a GAN's counter) is put back, and the launch that
         follows does the step."""
-        self.graph, bindings = None, _bindings(st)
+        self.graph, bindings, held = None, _bindings(st), state_arrays(st).keys()
         try:
             graph = self.capture.record(lambda: self._eager(st, self.batch))
+            if state_arrays(st).keys() != held:     # its new arrays would live in the graph only
+                raise RuntimeError("the step created state while it was captured")
         except Exception as exc:
             self.failed = f"capture failed: {type(exc).__name__}: {exc}"
             return

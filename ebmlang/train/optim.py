@@ -106,11 +106,11 @@ class Adam:
                 continue
             w, xp = params[key], namespace_of(g)
             m, s, t = slots[f"adam_m.{key}"], slots[f"adam_s.{key}"], slots[f"adam_t.{key}"]
-            t += 1
             decay = o.weight_decay if o.weight_decay and roles[key].decays else 0.0
             if xp is not np and not roles[key].log_scale and g.dtype == w.dtype == m.dtype:
                 fused.adam_step(g, t, m, s, w, scale, decay, lr, o.beta1, o.beta2, o.eps)
                 continue
+            t += 1
             gain = scale
             if decay:
                 g *= scale
@@ -185,14 +185,15 @@ def adopt_averages(params: dict, arrays: dict) -> None:
 
 def clipped_scale(grads: dict, scale: float, clip: float):
     """``scale`` shrunk so that ‖scale · g‖₂ over every gradient is at most ``clip``:
-    scale · clip / max(‖scale · g‖₂, clip), exactly ``scale`` when the norm is within ``clip``.
-    A 0-d array on the gradients' device, which the optimizers take as they take a number, so
-    that a clipped step never waits for the host."""
+    scale · clip / max(‖scale · g‖₂, clip), which is ``scale`` while the norm is within ``clip``.
+    A 0-d array in the gradients' dtype on their device (the squares summed in float64), which
+    the optimizers take as they take a number, so that a clipped step never waits for the host."""
     if not grads:
         return scale
-    xp = namespace_of(next(iter(grads.values())))
-    norm = scale * xp.sqrt(sum((g * g).sum() for g in grads.values()))
-    return scale * (clip / xp.maximum(norm, clip))
+    first = next(iter(grads.values()))
+    xp = namespace_of(first)
+    norm = scale * xp.sqrt(sum((g * g).sum(dtype=np.float64) for g in grads.values()))
+    return (scale * (clip / xp.maximum(norm, clip))).astype(first.dtype)
 
 
 def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float, weight_decay: float,
