@@ -13,18 +13,16 @@ activation for every hidden layer (logistic) and squared error, but the same GEM
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 
 from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import get_namespace
-from ebmlang.backend.graphs import DISABLE
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
 
-from common import parse_args, sync, time_alternating
+from common import parse_args, sync, time_alternating, time_trainer_epoch
 
 SIZES = [784, 1000, 500, 250, 30]
 SPEC = """
@@ -93,18 +91,7 @@ def time_ebmlang(x, batch, backend, seed, graphs: bool = True):
     spec = parse_spec(SPEC.replace("BATCH", str(batch)), "bench.yaml", [f"seed={seed}"])
     model = compile_spec(spec, backend, data_mean={"v": np.full(784, 0.13)})
     trainer = Trainer(model.program, spec.stages[0], ("v",), seed)
-    state = trainer.init_state(model.params)
-    os.environ[DISABLE] = "1" if graphs else "0"
-    try:
-        t0 = time.perf_counter()
-        trainer.run_epoch(state, x, "v")
-        sync(model.xp)
-        seconds = time.perf_counter() - t0
-    finally:
-        os.environ.pop(DISABLE)
-    if backend == "cupy" and trainer.graph_status != ("captured" if graphs else f"{DISABLE}=0"):
-        print(f"  (the step was not captured: {trainer.graph_status})")
-    return seconds
+    return time_trainer_epoch(trainer, trainer.init_state(model.params), x, "v", graphs)
 
 
 def time_sklearn(x, batch, seed):

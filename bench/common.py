@@ -3,6 +3,8 @@ protocol (one untimed warm-up each, then repeats in alternating order)."""
 from __future__ import annotations
 
 import argparse
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +41,24 @@ def time_alternating(contenders: list, repeats: int, times: dict) -> None:
     for r in range(repeats):
         for name, run in (contenders if r % 2 == 0 else contenders[::-1]):
             times[name].append(run(r))
+
+
+def time_trainer_epoch(trainer, state, x, layer: str, graphs: bool, precision: str = "ieee") -> float:
+    """Seconds of one ``trainer.run_epoch`` on ``x``, the steps replayed as a CUDA graph on CuPy
+    unless ``graphs`` is False (train/graph.py); says so when a step that should have been
+    captured was not."""
+    from ebmlang.backend import matmul_precision
+    from ebmlang.backend.graphs import DISABLE
+    xp = trainer.program.xp
+    os.environ[DISABLE] = "1" if graphs else "0"
+    try:
+        with matmul_precision(xp, precision):
+            t0 = time.perf_counter()
+            trainer.run_epoch(state, x, layer)
+            sync(xp)
+            seconds = time.perf_counter() - t0
+    finally:
+        os.environ.pop(DISABLE)
+    if xp is not np and trainer.graph_status != ("captured" if graphs else f"{DISABLE}=0"):
+        print(f"  (the step was not captured: {trainer.graph_status})")
+    return seconds

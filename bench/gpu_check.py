@@ -32,7 +32,7 @@ def steps(backend: str, mnist: str) -> list[tuple[str, list[str], int]]:
     py, gpu = sys.executable, backend == "cupy"
     tests = (["-m", "gpu"] if gpu else ["tests/test_backends_agree.py", "tests/test_stencil.py",
                                         "tests/test_cuda_kernels.py", "tests/test_cuda_graphs.py",
-                                        "tests/test_fields.py"])
+                                        "tests/test_fields.py", "tests/test_sparse_rows.py"])
     mn = ["--mnist", mnist]
     ising = ["--side", "2048", "--chains", "16", "--sweeps", "50"] if gpu else \
         ["--side", "128", "--chains", "2", "--sweeps", "20"]

@@ -17,18 +17,16 @@ so it is bounded by the same GEMM floor, also printed).
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 
 from ebmlang import compile_spec, parse_spec
-from ebmlang.backend import get_namespace, matmul_precision
+from ebmlang.backend import get_namespace
 from ebmlang.data.mnist import load_mnist
 from ebmlang.train import Trainer
-from ebmlang.train.graph import DISABLE
 
-from common import parse_args, sync, time_alternating
+from common import parse_args, sync, time_alternating, time_trainer_epoch
 
 SPEC = """
 name: bench
@@ -79,21 +77,9 @@ def time_ebmlang(x, batch, backend, seed, graphs=True, precision="ieee"):
     (train/graph.py), and ``precision`` tf32 is the spec's matmul_precision option."""
     overrides = [f"seed={seed}", f"matmul_precision={precision}", f"backend={backend}"]
     spec = parse_spec(SPEC.replace("BATCH", str(batch)), "bench.yaml", overrides)
-    os.environ[DISABLE] = "1" if graphs else "0"
-    try:
-        model = compile_spec(spec, backend)
-        trainer = Trainer(model.program, spec.train, ("v",), seed)
-        state = trainer.init_state(model.params)
-        with matmul_precision(model.xp, precision):
-            t0 = time.perf_counter()
-            trainer.run_epoch(state, x, "v")
-            sync(model.xp)
-            seconds = time.perf_counter() - t0
-    finally:
-        os.environ.pop(DISABLE)
-    if backend == "cupy" and trainer.graph_status != ("captured" if graphs else f"{DISABLE}=0"):
-        print(f"  (the step was not captured: {trainer.graph_status})")
-    return seconds
+    model = compile_spec(spec, backend)
+    trainer = Trainer(model.program, spec.train, ("v",), seed)
+    return time_trainer_epoch(trainer, trainer.init_state(model.params), x, "v", graphs, precision)
 
 
 def time_gemm_floor(x, batch, xp, seed):
