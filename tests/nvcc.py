@@ -39,7 +39,7 @@ def host_program(sources, folder: Path, name: str) -> Path:
         pytest.skip("nvcc is not installed")
     driver = (DRIVERS / f"{name}_main.cu").read_text()
     (folder / f"{name}.cu").write_text(cuda_source(*sources) + driver)
-    nvcc(["-O2", "-arch=sm_90", "-o", name, f"{name}.cu"], folder)
+    nvcc(["-O2", "-arch=sm_90", f"-I{DRIVERS}", "-o", name, f"{name}.cu"], folder)
     return folder / name
 
 

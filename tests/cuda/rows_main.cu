@@ -7,11 +7,7 @@
 #include <cstring>
 #include <vector>
 
-template <typename T>
-static bool read(std::vector<T>& v) {
-    for (auto& x : v) { double d; if (scanf("%lf", &d) != 1) return false; x = (T)d; }
-    return true;
-}
+#include "read_numbers.h"
 
 template <typename T>
 static int run(char** a) {
