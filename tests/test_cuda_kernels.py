@@ -339,11 +339,12 @@ def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic):
 @pytest.mark.gpu
 def test_tf32_is_opt_in_and_scoped_to_its_block(cp):
     """1.0001 has more mantissa bits than TF32 keeps: a TF32 product of 1024 of them is 1024 (the
-    TensorFlow documentation's example), an IEEE one about 1024.1."""
+    TensorFlow documentation's example), an IEEE one about 1024.1 (1024.11 on an H100: float32
+    rounding of the running sum, far below 0.05)."""
     from ebmlang.backend import matmul_precision
     x = cp.full((1024, 1024), 1.0001, dtype=cp.float32)
     y = cp.ones((1024, 1024), dtype=cp.float32)
     with matmul_precision(cp, "ieee"):
         with matmul_precision(cp, "tf32"):
             assert float((x @ y)[0, 0]) == 1024.0
-        assert float((x @ y)[0, 0]) == pytest.approx(1024.1024, abs=1e-3)
+        assert abs(float((x @ y)[0, 0]) - 1024.1024) < 0.05

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..backend.matmul import matmul
 from ..compile import Program
 from ..compile.keys import gain_key, lvbias_key, sigma_key
 from ..units import LayerParams
@@ -165,7 +166,7 @@ def directed_field(program: Program, params: dict, tape: Tape, index: int, coupl
     for c in couplings:
         parent = program.layers[c.a].units
         s_a = parent.coupling_stat(tape.value(index, c.a), _stat_params(program, params, c.a))
-        term = s_a @ params[c.key].T if c.transposed else s_a @ params[c.key]
+        term = matmul(s_a, params[c.key].T if c.transposed else params[c.key])
         u = term if u is None else u + term
     return u
 
@@ -217,7 +218,7 @@ def _into_parent(program, params, tape: Tape, index: int, c, gu, grads: "_Grads"
 
     def weight_grad():
         s_a = parent.coupling_stat(tape.value(index, c.a), sp)
-        g = gu.T @ s_a if c.transposed else s_a.T @ gu
+        g = matmul(gu.T, s_a) if c.transposed else matmul(s_a.T, gu)
         return g if c.mask is None else g * c.mask
 
     grads.add(c.key, weight_grad)
@@ -225,7 +226,7 @@ def _into_parent(program, params, tape: Tape, index: int, c, gu, grads: "_Grads"
     if node is None and grads.inputs is None:
         return
     w = params[c.key]
-    gx = parent.stat_backward(gu @ w if c.transposed else gu @ w.T, sp)
+    gx = parent.stat_backward(matmul(gu, w if c.transposed else w.T), sp)
     into, name = (grads.inputs, c.a) if node is None else (grad_x, node)
     into[name] = into[name] + gx if name in into else gx
 

@@ -13,6 +13,7 @@ visits the targets in topological order (``program.order[kind]``), parents first
 """
 from __future__ import annotations
 
+from ..backend.matmul import matmul
 from ..compile import Program
 from ..compile.keys import recbias_key, sigma_key
 from ..units import LayerParams
@@ -96,7 +97,7 @@ def directed_gradient(program: Program, params: dict, state: dict, kind: str) ->
         grads[directed_bias_key(program, name, kind)] = units.bias_grad(delta_s, p).sum(axis=0)
         for c in program.directed_into(name, kind):
             s_a = program.layers[c.a].units.coupling_stat(state[c.a], LayerParams(None, params.get(sigma_key(c.a))))
-            g = delta_s.T @ s_a if c.transposed else s_a.T @ delta_s
+            g = matmul(delta_s.T, s_a) if c.transposed else matmul(s_a.T, delta_s)
             g = g if c.mask is None else g * c.mask
             grads[c.key] = grads[c.key] + g if c.key in grads else g
     return grads

@@ -14,6 +14,7 @@ for a set S of layers with no coupling within or among them (an RBM's hidden lay
 """
 from __future__ import annotations
 
+from ..backend.matmul import matmul
 from ..compile import Program
 from ..units import LayerParams
 from .stencil import neighbour_sum
@@ -33,7 +34,7 @@ def apply_coupling(c, w, x, into_b: bool = True):
     """x W (x from side a, result on side b) or x Wᵀ (``into_b=False``); stencils use J·Σ_nbrs."""
     if c.stencil is not None:
         return w * neighbour_sum(x, *c.stencil)
-    return x @ w if into_b else x @ w.T
+    return matmul(x, w if into_b else w.T)
 
 
 def layer_input(program: Program, params: dict, stats: dict, name: str, batch: int | None = None):

@@ -11,6 +11,7 @@ conditional mean (Rao–Blackwellised) instead of a sample.
 """
 from __future__ import annotations
 
+from ..backend.matmul import matmul
 from ..compile import Program
 from .energy import coupling_stats, layer_input, layer_params
 
@@ -34,6 +35,6 @@ def param_stats(program: Program, params: dict, state: dict, keys, total: bool =
             out[f"sigma.{name}"] = reduce(info.units.log_sigma_stat(state[name], u, p))
     for c in program.couplings:
         if c.key in keys:
-            pair = stats[c.a].T @ stats[c.b]
+            pair = matmul(stats[c.a].T, stats[c.b])
             out[c.key] = pair if total else pair / batch
     return out

@@ -20,6 +20,7 @@ lattice) and log σ gradients are left uncentred.
 """
 from __future__ import annotations
 
+from ..backend.matmul import matmul
 from ..compile import Program
 from ..kernels.energy import coupling_stats
 
@@ -48,9 +49,9 @@ def centre_gradient(program: Program, params: dict, grads: dict, offsets: dict) 
             g *= c.mask
     for c in couplings:          # after every ΔW is centred: the bias terms use the centred ones
         g = grads[c.key]
-        _shift_bias(program, params, grads, c.a, g @ offsets[c.b])
+        _shift_bias(program, params, grads, c.a, matmul(g, offsets[c.b]))
         if not c.lateral:
-            _shift_bias(program, params, grads, c.b, offsets[c.a] @ g)
+            _shift_bias(program, params, grads, c.b, matmul(offsets[c.a], g))
 
 
 def _stat_difference(program: Program, params: dict, grads: dict, name: str):

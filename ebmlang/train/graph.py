@@ -41,7 +41,8 @@ def why_not(trainer, train: dict) -> str | None:
         return "NumPy has no CUDA graphs"
     if graphs_disabled():
         return f"{DISABLE}=0"
-    return why_not_step(trainer, train)
+    from ..backend.matmul import cublas_unbound
+    return cublas_unbound(trainer.program.xp) or why_not_step(trainer, train)
 
 
 def why_not_step(trainer, train: dict) -> str | None:

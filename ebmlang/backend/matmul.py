@@ -1,0 +1,69 @@
+"""``matmul(a, b)``: the kernels' matrix product, which a CUDA graph can record on CuPy.
+
+On NumPy it is ``a @ b``. On CuPy it calls cuBLAS through ``cublas.Cublas`` (CuPy's own product
+refuses to run while a stream is capturing), eagerly and captured alike, so that a replayed step
+computes what the eager one does. Operands it does not cover (integers, mixed dtypes, more than
+two dimensions) and a process where libcublas cannot be bound go to ``a @ b``; a capture then
+fails and the step runs eagerly, with ``cublas_unbound()`` saying why.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import namespace_of
+from .cublas import DATA_TYPE, Cublas, gemm_plan
+
+_handles: dict[int, Cublas | None] = {}          # per device id; None where binding failed
+_why_unbound: list[str] = []
+
+
+def _cublas(cupy) -> Cublas | None:
+    device = cupy.cuda.Device().id
+    if device not in _handles:
+        try:
+            _handles[device] = Cublas(cupy)
+        except (OSError, AttributeError, RuntimeError) as exc:
+            _handles[device] = None
+            _why_unbound.append(f"cuBLAS could not be bound through ctypes: {type(exc).__name__}: {exc}")
+    return _handles[device]
+
+
+def cublas_unbound(cupy) -> str | None:
+    """Why CuPy's products cannot be captured in this process, or None when they can."""
+    _cublas(cupy)
+    return _why_unbound[0] if _why_unbound else None
+
+
+def _tf32(cupy) -> bool:
+    """Whether float32 products use TensorFloat-32 now (``matmul_precision`` or CUPY_TF32)."""
+    from cupy._core import _routines_linalg as linalg
+    return linalg.get_compute_type(np.float32) == getattr(linalg, "COMPUTE_TYPE_TF32", 7)
+
+
+def _dense(xp, x):
+    return x if x.flags.c_contiguous or x.flags.f_contiguous else xp.ascontiguousarray(x)
+
+
+def matmul(a, b):
+    """a @ b for 1-D or 2-D a (m, k) or (k,) and b (k, n) or (k,), in their common float dtype.
+    The result is a new C-contiguous array, allocated from the current memory pool."""
+    xp = namespace_of(a)
+    if xp is np or a.dtype != b.dtype or a.dtype.name not in DATA_TYPE or not (
+            1 <= a.ndim <= 2 and 1 <= b.ndim <= 2 and a.shape[-1] == b.shape[0]):
+        return a @ b
+    blas = _cublas(xp)
+    if blas is None:
+        return a @ b
+    shape = a.shape[:-1] + b.shape[1:]
+    a2 = _dense(xp, a if a.ndim == 2 else a[None, :])
+    b2 = _dense(xp, b if b.ndim == 2 else b[:, None])
+    (m, k), n = a2.shape, b2.shape[1]
+    out = xp.empty((m, n), dtype=a.dtype)
+    if m and n:
+        if k == 0:
+            out.fill(0)
+        else:
+            blas.bind(xp.cuda.get_current_stream().ptr)
+            blas.gemm(gemm_plan(a2, b2), b2.data.ptr, a2.data.ptr, out.data.ptr, a.dtype.name,
+                      a.dtype == np.float32 and _tf32(xp))
+    return out.reshape(shape)
