@@ -1,9 +1,10 @@
-"""The kernels' matrix product (backend/matmul.py), cuBLAS through ctypes on CuPy.
+"""The kernels' matrix product (backend/matmul.py): cuBLAS through ctypes where a CUDA graph
+records it, since CuPy's own product refuses capture.
 
 On any machine: the column-major GEMM arguments that ``gemm_plan`` derives, read back from the
 operands' memory as cuBLAS reads it, give a @ b for every shape and memory order. On a GPU: the
-product against NumPy's, the fallbacks, TensorFloat-32 honoured, and a product recorded in a
-CUDA graph that follows its inputs when replayed (CuPy's own product refuses capture)."""
+ctypes product against NumPy's, its fallbacks, TensorFloat-32 honoured, and ``matmul`` recorded
+in a CUDA graph that follows its inputs when replayed."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,7 +50,7 @@ def layouts(cp, x):
 @given(m=st.integers(0, 40), k=st.integers(0, 40), n=st.integers(1, 40), seed=st.integers(0, 2**16),
        dtype=st.sampled_from(["float32", "float64"]))
 def test_products_match_numpy_in_every_layout(cp, m, k, n, seed, dtype):
-    from ebmlang.backend.matmul import matmul
+    from ebmlang.backend.matmul import cublas_matmul as matmul
     rng = np.random.default_rng(seed)
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     tolerance = 1e-12 if dtype == "float64" else 1e-5
@@ -67,7 +68,7 @@ def test_products_match_numpy_in_every_layout(cp, m, k, n, seed, dtype):
 
 @pytest.mark.gpu
 def test_what_it_does_not_cover_goes_to_cupy(cp):
-    from ebmlang.backend.matmul import matmul
+    from ebmlang.backend.matmul import cublas_matmul as matmul
     ints = cp.arange(6).reshape(2, 3)
     assert (matmul(ints, ints.T) == ints @ ints.T).all()
     mixed = matmul(cp.ones((2, 3), cp.float32), cp.ones((3, 2), cp.float64))
@@ -103,7 +104,7 @@ def test_tf32_applies_to_float32_products_only_inside_its_block(cp):
     """1.0001 rounds to 1 in TF32's 10-bit mantissa: 1024 such products sum to 1024 exactly;
     in IEEE float32 to about 1024.10 (rounding errors of the sum are far below 0.05)."""
     from ebmlang.backend import matmul_precision
-    from ebmlang.backend.matmul import matmul
+    from ebmlang.backend.matmul import cublas_matmul as matmul
     x = cp.full((1024, 1024), 1.0001, dtype=cp.float32)
     y = cp.ones((1024, 1024), dtype=cp.float32)
     with matmul_precision(cp, "ieee"):

@@ -51,11 +51,11 @@ class Capture:
         self.stream.synchronize()
 
 
-def run_replayed(capture: Capture, step, count: int, arrays) -> bool:
+def run_replayed(capture: Capture, step, count: int, arrays) -> str | None:
     """``step()`` ``count`` times on ``capture``'s stream: the first eagerly (it compiles the
     kernels and sets cuBLAS up, which a capture must not do), the rest as launches of one graph
     recorded from it. ``step`` works in place on fixed arrays and moves its own counters on the
-    device. True once every launch is done; False when the capture fails, with ``arrays`` (all
+    device. None once every launch is done; why not when the capture fails, with ``arrays`` (all
     that the plain loop reads afterwards) given back their values from before the first step, so
     that the caller can run its plain loop from the start instead."""
     start = [(a, a.copy()) for a in arrays]
@@ -64,12 +64,12 @@ def run_replayed(capture: Capture, step, count: int, arrays) -> bool:
         step()
         try:
             graph = capture.record(step)
-        except Exception:
+        except Exception as exc:
             for a, saved in start:
                 a[...] = saved
             capture.synchronize()       # the plain loop runs on the caller's stream
-            return False
+            return f"capture failed: {type(exc).__name__}: {exc}"
         for _ in range(count - 1):
             capture.launch(graph)
     capture.synchronize()
-    return True
+    return None

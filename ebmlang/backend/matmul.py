@@ -1,10 +1,11 @@
 """``matmul(a, b)``: the kernels' matrix product, which a CUDA graph can record on CuPy.
 
-On NumPy it is ``a @ b``. On CuPy it calls cuBLAS through ``cublas.Cublas`` (CuPy's own product
-refuses to run while a stream is capturing), eagerly and captured alike, so that a replayed step
-computes what the eager one does. Operands it does not cover (integers, mixed dtypes, more than
-two dimensions) and a process where libcublas cannot be bound go to ``a @ b``; a capture then
-fails and the step runs eagerly, with ``cublas_unbound()`` saying why.
+On NumPy it is ``a @ b``, and on CuPy too while no stream captures. CuPy's own product refuses
+to run on a capturing stream, so there ``cublas_matmul`` calls cuBLAS through ``cublas.Cublas``
+instead: the same library and compute type, on a handle of our own (eagerly it costs more host
+time per call than CuPy's, which is why it is kept for captures). Operands it does not cover
+(integers, mixed dtypes, more than two dimensions) and a process where libcublas cannot be bound
+go to ``a @ b``; a capture then fails and the step runs eagerly, ``cublas_unbound()`` saying why.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _why_unbound: list[str] = []
 
 
 def _cublas(cupy) -> Cublas | None:
-    device = cupy.cuda.Device().id
+    device = cupy.cuda.runtime.getDevice()
     if device not in _handles:
         try:
             _handles[device] = Cublas(cupy)
@@ -45,14 +46,21 @@ def _dense(xp, x):
 
 
 def matmul(a, b):
-    """a @ b for 1-D or 2-D a (m, k) or (k,) and b (k, n) or (k,), in their common float dtype.
-    The result is a new C-contiguous array, allocated from the current memory pool."""
+    """a @ b, for 1-D or 2-D operands; recorded by a capturing stream on CuPy."""
     xp = namespace_of(a)
-    if xp is np or a.dtype != b.dtype or a.dtype.name not in DATA_TYPE or not (
-            1 <= a.ndim <= 2 and 1 <= b.ndim <= 2 and a.shape[-1] == b.shape[0]):
+    if xp is np or not xp.cuda.runtime.streamIsCapturing(xp.cuda.get_current_stream().ptr):
         return a @ b
+    return cublas_matmul(a, b)
+
+
+def cublas_matmul(a, b):
+    """a @ b on CuPy through our cuBLAS handle, on the current stream, for 1-D or 2-D a (m, k)
+    or (k,) and b (k, n) or (k,) in their common float dtype: a new C-contiguous array from the
+    current memory pool. Anything else goes to ``a @ b``."""
+    xp = namespace_of(a)
     blas = _cublas(xp)
-    if blas is None:
+    if blas is None or a.dtype != b.dtype or a.dtype.name not in DATA_TYPE or not (
+            1 <= a.ndim <= 2 and 1 <= b.ndim <= 2 and a.shape[-1] == b.shape[0]):
         return a @ b
     shape = a.shape[:-1] + b.shape[1:]
     a2 = _dense(xp, a if a.ndim == 2 else a[None, :])

@@ -23,6 +23,7 @@ alone (every other layer summed out given it: the RBM family).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,7 +155,7 @@ def _replayed(path: AnnealingPath, x: dict, log_w, bs: np.ndarray, rng) -> bool:
         _write(x, new)
         xp.add(k, 1, out=k)
 
-    if not run_replayed(Capture(xp), step, len(bs) - 2, [*x.values(), log_w, rng.state]):
+    if _failed(run_replayed(Capture(xp), step, len(bs) - 2, [*x.values(), log_w, rng.state])):
         return False
     rng.advance()
     _forward_step(path, x, log_w, float(bs[-1]), float(bs[-2]), rng, move=False)
@@ -181,7 +182,14 @@ def _reverse_replayed(path: AnnealingPath, x: dict, terms, log_w, bs: np.ndarray
         xp.subtract(k, 1, out=k)
 
     written = [*x.values(), *terms.inputs.values(), *coupling, log_w, rng.state]
-    return run_replayed(Capture(xp), step, len(bs) - 1, written)
+    return not _failed(run_replayed(Capture(xp), step, len(bs) - 1, written))
+
+
+def _failed(why_not: str | None) -> bool:
+    """Whether the replay failed; it is said, since the plain loop that follows is slower."""
+    if why_not is not None:
+        warnings.warn(f"AIS steps without a CUDA graph: {why_not}", RuntimeWarning, stacklevel=4)
+    return why_not is not None
 
 
 def _write(fixed: dict, new: dict) -> None:

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend import fused, namespace_of
+from ..backend.matmul import matmul
 from . import fields
 from .base import LayerParams, UnitType
 
@@ -84,7 +85,7 @@ class _TwoState(UnitType):
     factor, low = 1.0, 0.0
 
     def self_energy(self, x, p):
-        return -(x @ p.bias)
+        return -matmul(x, p.bias)
 
     def conditional(self, u, p, temperature):
         if fields.takes(u, p.bias):
@@ -183,7 +184,7 @@ class Softmax(UnitType):
         self.k, self.missing = categories, missing
 
     def self_energy(self, x, p):
-        return -(x @ p.bias)
+        return -matmul(x, p.bias)
 
     def _grouped(self, z):
         return z.reshape(z.shape[0], -1, self.k)
