@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import draws, to_numpy
@@ -120,7 +120,8 @@ model:
 
 # ---- the lattice kernel's reference against the model ------------------------------------------
 
-LATTICES = st.tuples(st.sampled_from([(6,), (2,), (4, 4), (1, 6), (3, 5), (2, 3), (4, 2, 6), (2, 2, 2)]),
+LATTICES = st.tuples(st.sampled_from([(6,), (2,), (4, 4), (1, 6), (3, 5), (2, 3), (4, 2, 6), (2, 2, 2),
+                                      (8,), (3, 8), (2, 16), (2, 2, 8), (4, 3, 16)]),   # d2 % 8 == 0: segments
                      st.booleans(), st.sampled_from(["spin", "binary"]),
                      st.floats(-1.5, 1.5), st.booleans()
                      ).filter(lambda c: not (c[1] and any(d % 2 and d > 2 for d in c[0])))  # bipartite
@@ -262,8 +263,11 @@ def test_host_build_of_the_draws_matches_the_references(host, key, draw, dtype):
 
 
 @needs_nvcc
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=60, deadline=None)      # 13 shapes × both colours × shared bias or not
 @given(LATTICES, st.integers(0, 2**16), st.sampled_from([np.float32, np.float64]), st.integers(0, 1))
+@example(((2, 2, 8), False, "spin", 0.7, True), 1, np.float64, 0)        # segments, every axis open
+@example(((4, 2, 16), True, "binary", -1.2, False), 2, np.float32, 1)    # segments wrapped, table
+@example(((8,), True, "spin", 1.1, True), 3, np.float64, 1)             # one segment, both ends wrap
 def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, seed, dtype, colour):
     """Every thread of one launch (lattice_quad), run on the CPU, gives the reference's states."""
     dims, periodic, units, coupling, biased = lattice
@@ -312,27 +316,23 @@ def test_gpu_draws_match_the_references(cp, dtype):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("dims, periodic", [((64, 64), True), ((6, 5), False), ((4, 2, 6), True), ((10,), True)])
-def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic):
-    from ebmlang.kernels.lattice_gpu import _kernels, BLOCK, SUFFIX, quads_per_row
-    model = lattice_model(dims, periodic, "spin", 0.8, True, "float32")
+@pytest.mark.parametrize("dims, periodic", [((64, 64), True), ((6, 5), False), ((4, 2, 6), True),
+                                            ((10,), True), ((2, 8, 16), True), ((3, 16), False)])
+@pytest.mark.parametrize("biased", [True, False])
+def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic, biased):
+    """Both colours, per-site biases and one shared bias (the kernel's table), rows of segments
+    (d2 % 8 == 0) and not."""
+    from ebmlang.kernels.lattice_gpu import half_sweep
+    model = lattice_model(dims, periodic, "spin", 0.8, biased, "float32")
     plan = lattice_plan(model.program)
     n, chains = int(np.prod(dims)), 5
     states = random_lattice_states(plan, chains, n, 1)
     bias = np.asarray(model.params[plan.bias_key], dtype=np.float32)
-    d0, d1, d2 = plan.dims
-    quads = chains * d0 * d1 * quads_per_row(d2)
-    fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[np.dtype(np.float32)]}")
-    rng_state = cp.asarray(np.array([3, 4, 0], dtype=np.uint32))
+    scale, rng_state = np.float32(plan.factor / 1.7), cp.asarray(np.array([3, 4, 0], dtype=np.uint32))
     for colour in (0, 1):
         gpu = cp.asarray(states)
-        fn((-(-quads // BLOCK),), (BLOCK,), (gpu, np.int32(d0), np.int32(d1), np.int32(d2),
-                                             np.int32(periodic), np.uint64(quads), np.int32(colour),
-                                             np.float32(0.8), cp.asarray(bias), np.int32(1),
-                                             np.float32(plan.factor / 1.7), np.int8(plan.low),
-                                             rng_state, np.uint32(colour)))
-        ref, margin = reference_half_sweep(plan, states, colour, np.float32(0.8), bias,
-                                           np.float32(plan.factor / 1.7), (3, 4), colour)
+        half_sweep(gpu, plan, colour, np.float32(0.8), cp.asarray(bias), not biased, scale, rng_state, colour)
+        ref, margin = reference_half_sweep(plan, states, colour, np.float32(0.8), bias, scale, (3, 4), colour)
         assert np.all((to_numpy(gpu) == ref) | (margin < TIE[np.float32]))
 
 

@@ -59,10 +59,33 @@ def quads_per_row(d2: int) -> int:
     return ((d2 + 1) // 2 + 3) // 4
 
 
+def launch_shape(plan: LatticePlan, chains: int) -> tuple[tuple, tuple, int]:
+    """(grid, block, rows) of one launch: a row's quads along x, the rows (chains·d0·d1) along y,
+    BLOCK threads a block however short the rows are."""
+    d0, d1, d2 = plan.dims
+    rows, per_row = chains * d0 * d1, quads_per_row(d2)
+    if rows >= 1 << 32:
+        raise ValueError(f"{rows} lattice rows (chains × d0 × d1) do not fit the kernel's 32-bit row index")
+    bx = min(BLOCK, 1 << (per_row - 1).bit_length())
+    by = BLOCK // bx
+    return (-(-per_row // bx), max(1, min(-(-rows // by), 65535))), (bx, by), rows
+
+
 @functools.lru_cache(maxsize=1)
 def _kernels():
     import cupy
     return cupy.RawModule(code=cuda_source("draws.cu", SOURCE))
+
+
+def half_sweep(states, plan: LatticePlan, colour: int, coupling, bias, shared: bool, scale,
+               rng_state, draw: int) -> None:
+    """One launch: the sites of ``colour`` of the (chains, N) int8 CuPy ``states``, in place;
+    ``bias`` holds one value (``shared``) or one per site, in the dtype of ``coupling``."""
+    grid, block, rows = launch_shape(plan, states.shape[0])
+    fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[bias.dtype]}")
+    fn(grid, block, (states, *(np.int32(d) for d in plan.dims), np.int32(plan.periodic), np.uint32(rows),
+                     np.int32(colour), coupling, bias, np.int32(shared), scale, np.int8(plan.low),
+                     rng_state, np.uint32(draw)))
 
 
 def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, temperature: float):
@@ -72,25 +95,18 @@ def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, tempera
     import cupy
     if sweeps == 0:
         return x
-    d0, d1, d2 = plan.dims
-    chains, dtype = x.shape[0], x.dtype
+    dtype = x.dtype
     states = x.astype(cupy.int8, order="C")          # unit values (±1 or 0/1), C order
     bias = cupy.ascontiguousarray(params[plan.bias_key], dtype=dtype)
     # one read by the host per call: J, and whether one bias serves every site (then the kernel
-    # reads it once rather than 4 bytes a site)
+    # reads a table of 13 probabilities rather than a bias and an exp a site)
     coupling, shared = to_numpy(cupy.stack([cupy.asarray(params[plan.coupling_key], dtype=dtype),
                                             (bias == bias[0]).all().astype(dtype)]))
     t = dtype.type
     coupling, shared, scale = t(coupling), bool(shared), t(plan.factor / temperature)
-    quads = chains * d0 * d1 * quads_per_row(d2)
     rng_state, first = rng.reserve(2 * sweeps)
-    fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[dtype]}")
-    grid = (max(1, min(-(-quads // BLOCK), 1 << 16)),)
     for step in range(2 * sweeps):
-        dims = (np.int32(d0), np.int32(d1), np.int32(d2), np.int32(plan.periodic))
-        fn(grid, (BLOCK,), (states, *dims, np.uint64(quads), np.int32(step % 2), coupling, bias,
-                            np.int32(not shared), scale, np.int8(plan.low), rng_state,
-                            np.uint32(first + step)))
+        half_sweep(states, plan, step % 2, coupling, bias, shared, scale, rng_state, first + step)
     return states.astype(dtype)
 
 

@@ -1,5 +1,6 @@
-// Host-side driver of kernels/cuda/lattice.cu for tests/test_cuda_sources.py: runs the kernel's
-// per-thread function lattice_quad for every thread of one launch, on the CPU.
+// Host-side driver of kernels/cuda/lattice.cu for tests/test_cuda_kernels.py: runs the kernel's
+// per-thread function lattice_quad for every thread of one launch, on the CPU, with the
+// probability table the kernel fills when every site has the same bias (BIAS_STRIDE 0).
 //   lattice_main DTYPE CHAINS D0 D1 D2 PERIODIC COLOUR J SCALE LOW STEP K0 K1 BIAS_STRIDE
 //     < the chains' states (CHAINS*D0*D1*D2 ints), then the bias (1 or D0*D1*D2 numbers)
 // prints the new states, one per line.
@@ -22,9 +23,15 @@ static int run(char** a) {
     std::vector<T> bias(bias_stride ? sites : 1);
     for (auto& v : s) { int x; if (scanf("%d", &x) != 1) return 2; v = (signed char)x; }
     for (auto& v : bias) { double x; if (scanf("%lf", &x) != 1) return 2; v = (T)x; }
-    unsigned long long quads = (unsigned long long)chains * g.d0 * g.d1 * lattice_quads_per_row(g);
-    for (unsigned long long q = 0; q < quads; ++q)
-        lattice_quad<T>(s.data(), g, q, colour, coupling, bias.data(), bias_stride, scale, low, step, k0, k1);
+    T table[LATTICE_TABLE];
+    if (!bias_stride) lattice_fill_table<T>(table, 0, 1, coupling, bias[0], scale);
+    int per_row = lattice_quads_per_row(g);
+    for (unsigned int row = 0; row < (unsigned int)(chains * g.d0 * g.d1); ++row) {
+        int y = row % g.d1, z = (row / g.d1) % g.d0, chain = row / (g.d1 * g.d0);
+        for (int m = 0; m < per_row; ++m)
+            lattice_quad<T>(s.data() + (size_t)chain * sites, g, z, y, m, (unsigned long long)row * per_row + m,
+                            colour, coupling, bias.data(), bias_stride ? nullptr : table, scale, low, step, k0, k1);
+    }
     for (auto v : s) printf("%d\n", (int)v);
     return 0;
 }
