@@ -129,7 +129,7 @@ LATTICES = st.tuples(st.sampled_from([(6,), (2,), (4, 4), (1, 6), (3, 5), (2, 3)
 
 def lattice_model(dims, periodic, units, coupling, biased, dtype="float64"):
     n = int(np.prod(dims))
-    bias = "{normal: {std: 0.5}}" if biased else "{constant: {value: 0.0}}"
+    bias = "{normal: {std: 0.5}}" if biased else "{constant: {value: 0.4}}"     # one bias: the table
     spec = parse_spec(f"""name: lattice
 dtype: {dtype}
 model:
@@ -313,6 +313,20 @@ def test_gpu_draws_match_the_references(cp, dtype):
                           draws.reference_one_hot(probs, key, counter))
     draws.advance(state)
     assert to_numpy(state).tolist() == [*key, 4]
+
+
+@given(st.integers(1, 5000), st.integers(1, 300), st.integers(1, 64))
+def test_lattice_launches_fit_cuda_and_keep_their_threads_busy(d2, d1, chains):
+    """BLOCK threads a block, grid.y within CUDA's 65,535, every quad of a row given a thread,
+    and at most a warp's width of threads idle at the end of a long row."""
+    from ebmlang.kernels.lattice_gpu import BLOCK, LatticePlan, launch_shape, quads_per_row
+    plan = LatticePlan("s", "weight.s.s", "bias.s", (1, d1, d2), False, 2.0, -1)
+    (gx, gy), (bx, by), rows = launch_shape(plan, chains)
+    per_row = quads_per_row(d2)
+    assert bx * by == BLOCK and 1 <= gy <= 65535 and rows == chains * d1
+    assert (gx - 1) * bx < per_row <= gx * bx
+    assert per_row <= 32 or gx * bx - per_row < 32
+    assert f"__launch_bounds__({BLOCK}," in LATTICE.read_text()       # the kernel's register budget
 
 
 @pytest.mark.gpu

@@ -32,6 +32,8 @@ class Capture:
     def record(self, step):
         """``step()`` recorded as a graph, not run. Raises what the capture raised, with the stream
         no longer capturing."""
+        from .matmul import prepare_capture
+        prepare_capture(self.cupy, self.stream)
         with self.stream, self.cupy.cuda.using_allocator(self.pool.malloc):
             self.stream.begin_capture()
             try:
@@ -53,7 +55,7 @@ class Capture:
 
 def run_replayed(capture: Capture, step, count: int, arrays) -> str | None:
     """``step()`` ``count`` times on ``capture``'s stream: the first eagerly (it compiles the
-    kernels and sets cuBLAS up, which a capture must not do), the rest as launches of one graph
+    kernels, which a capture must not do), the rest as launches of one graph
     recorded from it. ``step`` works in place on fixed arrays and moves its own counters on the
     device. None once every launch is done; why not when the capture fails, with ``arrays`` (all
     that the plain loop reads afterwards) given back their values from before the first step, so

@@ -15,7 +15,8 @@ from . import namespace_of
 from .cublas import DATA_TYPE, Cublas, gemm_plan
 
 _handles: dict[int, Cublas | None] = {}          # per device id; None where binding failed
-_why_unbound: list[str] = []
+_why_unbound: dict[int, str] = {}
+LARGEST = (1 << 31) - 1                          # cuBLAS takes dimensions as C ints
 
 
 def _cublas(cupy) -> Cublas | None:
@@ -23,16 +24,24 @@ def _cublas(cupy) -> Cublas | None:
     if device not in _handles:
         try:
             _handles[device] = Cublas(cupy)
-        except (OSError, AttributeError, RuntimeError) as exc:
+        except (OSError, AttributeError, RuntimeError, MemoryError) as exc:
             _handles[device] = None
-            _why_unbound.append(f"cuBLAS could not be bound through ctypes: {type(exc).__name__}: {exc}")
+            _why_unbound[device] = f"cuBLAS could not be bound through ctypes: {type(exc).__name__}: {exc}"
     return _handles[device]
 
 
 def cublas_unbound(cupy) -> str | None:
-    """Why CuPy's products cannot be captured in this process, or None when they can."""
+    """Why CuPy's products cannot be captured on the current device, or None when they can."""
     _cublas(cupy)
-    return _why_unbound[0] if _why_unbound else None
+    return _why_unbound.get(cupy.cuda.runtime.getDevice())
+
+
+def prepare_capture(cupy, stream) -> None:
+    """Make the handle and bind it to ``stream`` before a capture on it begins: cublasCreate,
+    the workspace's cudaMalloc and cublasSetStream are no calls to make while capturing."""
+    blas = _cublas(cupy)
+    if blas is not None:
+        blas.bind(stream.ptr)
 
 
 def _tf32(cupy) -> bool:
@@ -60,7 +69,8 @@ def cublas_matmul(a, b):
     xp = namespace_of(a)
     blas = _cublas(xp)
     if blas is None or a.dtype != b.dtype or a.dtype.name not in DATA_TYPE or not (
-            1 <= a.ndim <= 2 and 1 <= b.ndim <= 2 and a.shape[-1] == b.shape[0]):
+            1 <= a.ndim <= 2 and 1 <= b.ndim <= 2 and a.shape[-1] == b.shape[0]) \
+            or max(a.shape + b.shape) > LARGEST:
         return a @ b
     shape = a.shape[:-1] + b.shape[1:]
     a2 = _dense(xp, a if a.ndim == 2 else a[None, :])

@@ -188,7 +188,7 @@ def _reverse_replayed(path: AnnealingPath, x: dict, terms, log_w, bs: np.ndarray
 def _failed(why_not: str | None) -> bool:
     """Whether the replay failed; it is said, since the plain loop that follows is slower."""
     if why_not is not None:
-        warnings.warn(f"AIS steps without a CUDA graph: {why_not}", RuntimeWarning, stacklevel=4)
+        warnings.warn(f"AIS steps without a CUDA graph: {why_not}", RuntimeWarning, stacklevel=5)
     return why_not is not None
 
 

@@ -61,14 +61,18 @@ def quads_per_row(d2: int) -> int:
 
 def launch_shape(plan: LatticePlan, chains: int) -> tuple[tuple, tuple, int]:
     """(grid, block, rows) of one launch: a row's quads along x, the rows (chains·d0·d1) along y,
-    BLOCK threads a block however short the rows are."""
+    BLOCK threads a block. Short rows share a block; long ones take the block width (32 to
+    BLOCK) that leaves the fewest threads idle."""
     d0, d1, d2 = plan.dims
     rows, per_row = chains * d0 * d1, quads_per_row(d2)
-    if rows >= 1 << 32:
-        raise ValueError(f"{rows} lattice rows (chains × d0 × d1) do not fit the kernel's 32-bit row index")
-    bx = min(BLOCK, 1 << (per_row - 1).bit_length())
-    by = BLOCK // bx
-    return (-(-per_row // bx), max(1, min(-(-rows // by), 65535))), (bx, by), rows
+    if rows >= 1 << 31:
+        raise ValueError(f"{rows} lattice rows (chains × d0 × d1) are more than the kernel's "
+                         "32-bit row index counts: run fewer chains at a time")
+    if per_row <= 32:
+        bx = 1 << (per_row - 1).bit_length()
+    else:
+        bx = min((32, 64, 128, 256), key=lambda w: (-(-per_row // w) * w, -w))
+    return (-(-per_row // bx), max(1, min(-(-rows // (BLOCK // bx)), 65535))), (bx, BLOCK // bx), rows
 
 
 @functools.lru_cache(maxsize=1)
@@ -81,10 +85,13 @@ def half_sweep(states, plan: LatticePlan, colour: int, coupling, bias, shared: b
                rng_state, draw: int) -> None:
     """One launch: the sites of ``colour`` of the (chains, N) int8 CuPy ``states``, in place;
     ``bias`` holds one value (``shared``) or one per site, in the dtype of ``coupling``."""
+    if states.dtype != np.int8 or not states.flags.c_contiguous or states.data.ptr % 8:
+        raise ValueError("the lattice kernel takes C-contiguous int8 states at an 8-byte boundary")
     grid, block, rows = launch_shape(plan, states.shape[0])
+    t = bias.dtype.type                 # the kernel's T: a Python float would arrive as a double
     fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[bias.dtype]}")
     fn(grid, block, (states, *(np.int32(d) for d in plan.dims), np.int32(plan.periodic), np.uint32(rows),
-                     np.int32(colour), coupling, bias, np.int32(shared), scale, np.int8(plan.low),
+                     np.int32(colour), t(coupling), bias, np.int32(shared), t(scale), np.int8(plan.low),
                      rng_state, np.uint32(draw)))
 
 
