@@ -81,11 +81,11 @@ class Cublas:
         self._gemm = lib.cublasGemmEx
         self._gemm.restype = ctypes.c_int
         pointer, number = ctypes.c_void_p, ctypes.c_int
-        self._gemm.argtypes = [pointer, number, number, number, number, number,   # handle, ops, m, n, k
-                               pointer, pointer, number, number,                  # α, A, A's type, lda
-                               pointer, number, number,                           # B, B's type, ldb
-                               pointer, pointer, number, number,                  # β, C, C's type, ldc
-                               number, number]                                    # compute type, algo
+        self._gemm.argtypes = [pointer, number, number, number, number, number,  # handle,ops,m,n,k
+                               pointer, pointer, number, number,                 # α, A, type, lda
+                               pointer, number, number,                          # B, type, ldb
+                               pointer, pointer, number, number,                 # β, C, type, ldc
+                               number, number]                                   # compute, algo
         self._set_stream, self._set_workspace = lib.cublasSetStream_v2, lib.cublasSetWorkspace_v2
         self._set_stream.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         self._set_workspace.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
@@ -106,9 +106,13 @@ class Cublas:
                                        WORKSPACE_BYTES), "cublasSetWorkspace")
             self.stream = stream
 
-    def gemm(self, plan: GemmPlan, first: int, second: int, out: int, dtype: str, tf32: bool) -> None:
+    def gemm(self, plan: GemmPlan, first: int, second: int, out: int, dtype: str,
+             tf32: bool) -> None:
         """out ← op(first)·op(second), device pointers, column-major, per ``plan``."""
-        compute = COMPUTE_64F if dtype == "float64" else (COMPUTE_32F_FAST_TF32 if tf32 else COMPUTE_32F)
+        if dtype == "float64":
+            compute = COMPUTE_64F
+        else:
+            compute = COMPUTE_32F_FAST_TF32 if tf32 else COMPUTE_32F
         kind = DATA_TYPE[dtype]
         _check(self._gemm(self.handle, plan.op_first, plan.op_second, plan.m, plan.n, plan.k,
                           ctypes.addressof(self.one[dtype]), first, kind, plan.ld_first,

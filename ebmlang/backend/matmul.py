@@ -26,7 +26,8 @@ def _cublas(cupy) -> Cublas | None:
             _handles[device] = Cublas(cupy)
         except (OSError, AttributeError, RuntimeError, MemoryError) as exc:
             _handles[device] = None
-            _why_unbound[device] = f"cuBLAS could not be bound through ctypes: {type(exc).__name__}: {exc}"
+            _why_unbound[device] = ("cuBLAS could not be bound through ctypes: "
+                                    f"{type(exc).__name__}: {exc}")
     return _handles[device]
 
 

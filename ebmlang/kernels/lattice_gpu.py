@@ -72,7 +72,9 @@ def launch_shape(plan: LatticePlan, chains: int) -> tuple[tuple, tuple, int]:
         bx = 1 << (per_row - 1).bit_length()
     else:
         bx = min((32, 64, 128, 256), key=lambda w: (-(-per_row // w) * w, -w))
-    return (-(-per_row // bx), max(1, min(-(-rows // (BLOCK // bx)), 65535))), (bx, BLOCK // bx), rows
+    by = BLOCK // bx
+    grid = (-(-per_row // bx), max(1, min(-(-rows // by), 65535)))
+    return grid, (bx, by), rows
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,9 +92,10 @@ def half_sweep(states, plan: LatticePlan, colour: int, coupling, bias, shared: b
     grid, block, rows = launch_shape(plan, states.shape[0])
     t = bias.dtype.type                 # the kernel's T: a Python float would arrive as a double
     fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[bias.dtype]}")
-    fn(grid, block, (states, *(np.int32(d) for d in plan.dims), np.int32(plan.periodic), np.uint32(rows),
-                     np.int32(colour), t(coupling), bias, np.int32(shared), t(scale), np.int8(plan.low),
-                     rng_state, np.uint32(draw)))
+    dims = tuple(np.int32(d) for d in plan.dims)
+    fn(grid, block, (states, *dims, np.int32(plan.periodic), np.uint32(rows), np.int32(colour),
+                     t(coupling), bias, np.int32(shared), t(scale), np.int8(plan.low), rng_state,
+                     np.uint32(draw)))
 
 
 def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, temperature: float):

@@ -5,7 +5,7 @@
 // A chain's sites are (z, y, x) in C order on dims (d0, d1, d2), a lattice of up to 3 axes padded
 // with leading 1s. Colour = (z + y + x) mod 2, a proper colouring whenever the lattice is
 // bipartite. Along an axis of length d: none for d = 1; wrap-around when periodic and d > 2; else
-// the open neighbours (so a periodic axis of 2 has one neighbour, as ebmlang.graph.builders.lattice).
+// the open neighbours (so a periodic axis of 2 has one neighbour, as graph.builders.lattice).
 //
 // One thread updates a quad: 4 sites of one colour, consecutive among that colour's sites of a
 // row (chain, z, y), with the 4 words of one Philox block, counter (quad index, draw): a launch is
@@ -36,15 +36,16 @@ __host__ __device__ inline T lattice_prob(T coupling, int sum, T bias, T scale) 
 
 // table[s + LATTICE_MAX_SUM] = lattice_prob(s) for s = −6..6, entries i ≡ start (mod step).
 template <typename T>
-__host__ __device__ inline void lattice_fill_table(T* table, int start, int step, T coupling, T bias,
-                                                   T scale) {
+__host__ __device__ inline void lattice_fill_table(T* table, int start, int step, T coupling,
+                                                   T bias, T scale) {
     for (int i = start; i < LATTICE_TABLE; i += step)
         table[i] = lattice_prob<T>(coupling, i - LATTICE_MAX_SUM, bias, scale);
 }
 
 // The offsets (in sites) of the two neighbours of position `pos` along an axis of length `d` and
 // stride `stride`, 0 where there is none (a site is never its own neighbour, so 0 is free).
-__host__ __device__ inline void axis_offsets(int pos, int d, int stride, int periodic, int* lo, int* hi) {
+__host__ __device__ inline void axis_offsets(int pos, int d, int stride, int periodic, int* lo,
+                                             int* hi) {
     *lo = *hi = 0;
     if (d == 1) return;
     if (periodic && d > 2) {
@@ -83,8 +84,8 @@ __host__ __device__ inline signed char lattice_draw(int sum, const T* table, T c
 }
 
 // The sums along y and z of the quad's 4 sites, bytes x0, x0+2, x0+4, x0+6 of the segment at `at`.
-__host__ __device__ inline void cross_sums(const signed char* s, lattice_dims g, int z, int y, int at,
-                                           int x0, int sums[4]) {
+__host__ __device__ inline void cross_sums(const signed char* s, lattice_dims g, int z, int y,
+                                           int at, int x0, int sums[4]) {
     int offsets[4];
     axis_offsets(y, g.d1, g.d2, g.periodic, &offsets[0], &offsets[1]);
     axis_offsets(z, g.d0, g.d1 * g.d2, g.periodic, &offsets[2], &offsets[3]);
@@ -106,7 +107,7 @@ __host__ __device__ inline void lattice_quad(signed char* s, lattice_dims g, int
     int x0 = (colour + z + y) & 1, row = (z * g.d1 + y) * g.d2;
     philox4 r = philox_at(quad, draw, k0, k1);
     unsigned int words[4] = {r.x, r.y, r.z, r.w};
-    if ((g.d2 & 7) == 0) {                       // the quad's sites are bytes x0, x0+2, .. of a segment
+    if ((g.d2 & 7) == 0) {             // the quad's sites: bytes x0, x0+2, .. of one segment
         int at = row + 8 * m, lo, hi, sums[4];
         cross_sums(s, g, z, y, at, x0, sums);
         unsigned long long mid = load8(s + at);
@@ -116,8 +117,10 @@ __host__ __device__ inline void lattice_quad(signed char* s, lattice_dims g, int
         int right = neighbour(s, at + 7, hi);
         for (int i = 0; i < 4; ++i) {
             int j = x0 + 2 * i;
-            int sum = sums[i] + (j > 0 ? byte_at(mid, j - 1) : left) + (j < 7 ? byte_at(mid, j + 1) : right);
-            s[at + j] = lattice_draw<T>(sum, table, coupling, table ? (T)0 : bias[at + j], scale, low, words[i]);
+            int sum = sums[i] + (j > 0 ? byte_at(mid, j - 1) : left)
+                    + (j < 7 ? byte_at(mid, j + 1) : right);
+            T b = table ? (T)0 : bias[at + j];
+            s[at + j] = lattice_draw<T>(sum, table, coupling, b, scale, low, words[i]);
         }
         return;
     }
@@ -131,36 +134,39 @@ __host__ __device__ inline void lattice_quad(signed char* s, lattice_dims g, int
         sum += neighbour(s, at, lo) + neighbour(s, at, hi);
         axis_offsets(z, g.d0, g.d1 * g.d2, g.periodic, &lo, &hi);
         sum += neighbour(s, at, lo) + neighbour(s, at, hi);
-        s[at] = lattice_draw<T>(sum, table, coupling, table ? (T)0 : bias[at], scale, low, words[i]);
+        T b = table ? (T)0 : bias[at];
+        s[at] = lattice_draw<T>(sum, table, coupling, b, scale, low, words[i]);
     }
 }
 
 // Launch: block (bx, by) of 256 threads (lattice_gpu.BLOCK), grid (⌈quads per row / bx⌉, up to
-// ⌈rows / by⌉); rows = chains·d0·d1. 4 blocks an SM: 64 registers a thread, no spills (sm_90).
+// ⌈rows / by⌉); rows = chains·d0·d1. 4 blocks an SM: 64 registers, no spills (sm_90).
 // `shared_bias` 1: bias[0] is every site's bias (the table is used), 0: bias has one per site.
-#define EBM_LATTICE_KERNEL(T, S)                                                                   \
-extern "C" __global__ void __launch_bounds__(256, 4) lattice_half_sweep_##S(signed char* states, int d0, int d1, int d2,     \
-                                                  int periodic, unsigned int rows, int colour,     \
-                                                  T coupling, const T* bias, int shared_bias,      \
-                                                  T scale, signed char low, EBM_RNG) {             \
-    __shared__ T table[LATTICE_TABLE];                                                             \
-    lattice_dims g = {d0, d1, d2, periodic};                                                       \
-    if (shared_bias) {                                                                             \
-        lattice_fill_table<T>(table, threadIdx.y * blockDim.x + threadIdx.x,                      \
-                              blockDim.x * blockDim.y, coupling, bias[0], scale);                  \
-        __syncthreads();                                                                           \
-    }                                                                                              \
-    int per_row = lattice_quads_per_row(g);                                                        \
-    unsigned long long draw = rng_draw(rng, draw_in_step);                                         \
-    for (unsigned int row = blockIdx.y * blockDim.y + threadIdx.y; row < rows;                     \
-         row += gridDim.y * blockDim.y) {                                                          \
-        int y = (int)(row % (unsigned int)d1), z = (int)((row / (unsigned int)d1) % (unsigned int)d0); \
-        unsigned int chain = row / ((unsigned int)d1 * (unsigned int)d0);                          \
-        signed char* s = states + (unsigned long long)chain * d0 * d1 * d2;                        \
-        for (int m = blockIdx.x * blockDim.x + threadIdx.x; m < per_row; m += gridDim.x * blockDim.x) \
-            lattice_quad<T>(s, g, z, y, m, (unsigned long long)row * per_row + m, colour, coupling, \
-                            bias, shared_bias ? table : (const T*)0, scale, low, draw, rng[0], rng[1]); \
-    }                                                                                              \
+#define EBM_LATTICE_KERNEL(T, S)                                                              \
+extern "C" __global__ void __launch_bounds__(256, 4)                                          \
+lattice_half_sweep_##S(signed char* states, int d0, int d1, int d2, int periodic,             \
+                       unsigned int rows, int colour, T coupling, const T* bias,              \
+                       int shared_bias, T scale, signed char low, EBM_RNG) {                  \
+    __shared__ T table[LATTICE_TABLE];                                                        \
+    lattice_dims g = {d0, d1, d2, periodic};                                                  \
+    if (shared_bias) {                                                                        \
+        lattice_fill_table<T>(table, threadIdx.y * blockDim.x + threadIdx.x,                 \
+                              blockDim.x * blockDim.y, coupling, bias[0], scale);             \
+        __syncthreads();                                                                      \
+    }                                                                                         \
+    int per_row = lattice_quads_per_row(g);                                                   \
+    unsigned long long draw = rng_draw(rng, draw_in_step);                                    \
+    const T* probs = shared_bias ? table : (const T*)0;                                       \
+    unsigned int u1 = (unsigned int)d1, u0 = (unsigned int)d0;                                \
+    for (unsigned int row = blockIdx.y * blockDim.y + threadIdx.y; row < rows;                \
+         row += gridDim.y * blockDim.y) {                                                     \
+        int y = (int)(row % u1), z = (int)((row / u1) % u0);                                  \
+        signed char* s = states + (unsigned long long)(row / (u1 * u0)) * d0 * d1 * d2;       \
+        for (int m = blockIdx.x * blockDim.x + threadIdx.x; m < per_row;                      \
+             m += gridDim.x * blockDim.x)                                                     \
+            lattice_quad<T>(s, g, z, y, m, (unsigned long long)row * per_row + m, colour,     \
+                            coupling, bias, probs, scale, low, draw, rng[0], rng[1]);         \
+    }                                                                                         \
 }
 
 EBM_LATTICE_KERNEL(float, f32)
