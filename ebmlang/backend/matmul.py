@@ -51,6 +51,12 @@ def _tf32(cupy) -> bool:
     return linalg.get_compute_type(np.float32) == getattr(linalg, "COMPUTE_TYPE_TF32", 7)
 
 
+def _covered(a, b) -> bool:
+    """Float operands of one dtype, 1-D or 2-D, whose dimensions fit cuBLAS's C ints."""
+    return (a.dtype == b.dtype and a.dtype.name in DATA_TYPE and 1 <= a.ndim <= 2 and 1 <= b.ndim <= 2
+            and a.shape[-1] == b.shape[0] and max(a.shape + b.shape) <= LARGEST)
+
+
 def _dense(xp, x):
     return x if x.flags.c_contiguous or x.flags.f_contiguous else xp.ascontiguousarray(x)
 
@@ -69,9 +75,7 @@ def cublas_matmul(a, b):
     current memory pool. Anything else goes to ``a @ b``."""
     xp = namespace_of(a)
     blas = _cublas(xp)
-    if blas is None or a.dtype != b.dtype or a.dtype.name not in DATA_TYPE or not (
-            1 <= a.ndim <= 2 and 1 <= b.ndim <= 2 and a.shape[-1] == b.shape[0]) \
-            or max(a.shape + b.shape) > LARGEST:
+    if blas is None or not _covered(a, b):
         return a @ b
     shape = a.shape[:-1] + b.shape[1:]
     a2 = _dense(xp, a if a.ndim == 2 else a[None, :])
