@@ -1,10 +1,11 @@
-"""The kernels' matrix product (backend/matmul.py): cuBLAS through ctypes where a CUDA graph
-records it, since CuPy's own product refuses capture.
+"""The kernels' products (backend/matmul.py): cuBLAS through ctypes where a CUDA graph records
+them, since CuPy's own product refuses capture; accumulating products and batch sums.
 
 On any machine: the column-major GEMM arguments that ``gemm_plan`` derives, read back from the
-operands' memory as cuBLAS reads it, give a @ b for every shape and memory order. On a GPU: the
-ctypes product against NumPy's, its fallbacks, TensorFloat-32 honoured, and ``matmul`` recorded
-in a CUDA graph that follows its inputs when replayed."""
+operands' memory as cuBLAS reads it, give a @ b for every shape and memory order; ``accumulate``
+and ``batch_sum`` are their NumPy expressions. On a GPU: the ctypes product against NumPy's, its
+fallbacks, TensorFloat-32 honoured (and kept out of batch sums), and the products and sums
+recorded in a CUDA graph that follows its inputs when replayed."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ebmlang.backend.cublas import OP_T, gemm_plan
+from ebmlang.backend.matmul import accumulate, batch_sum
 
 ORDERS = st.sampled_from(["C", "F"])
 
@@ -37,6 +39,26 @@ def test_the_plan_read_column_major_is_the_row_major_product(m, k, n, order_a, o
     second = read_column_major(a, plan.op_second, plan.k, plan.n, plan.ld_second)
     assert plan.ld_out == n                 # C, column-major (n, m), is the C-contiguous (m, n)
     np.testing.assert_array_equal((first @ second).T, a @ b)
+
+
+SMALL_INTS = st.integers(-3, 3)
+
+
+@given(m=st.integers(0, 5), k=st.integers(0, 5), n=st.integers(1, 5), alpha=SMALL_INTS,
+       seed=st.integers(0, 2**16))
+def test_accumulating_products_and_batch_sums_are_their_numpy_expressions(m, k, n, alpha, seed):
+    """Small integers in floats: every sum is exact, so the identities hold exactly."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(-4, 5, (m, k)).astype(float), rng.integers(-4, 5, (k, n)).astype(float)
+    out = rng.integers(-4, 5, (m, n)).astype(float)
+    expected = out + alpha * (a @ b)
+    assert accumulate(out, a, b, alpha) is out
+    np.testing.assert_array_equal(out, expected)
+    total = rng.integers(-4, 5, m).astype(float)
+    expected = total + alpha * a.sum(axis=1)
+    assert batch_sum(a.T, out=total, alpha=alpha) is total          # an F-contiguous (k, m)
+    np.testing.assert_array_equal(total, expected)
+    np.testing.assert_array_equal(batch_sum(b, alpha=alpha), alpha * b.sum(axis=0))
 
 
 def layouts(cp, x):
@@ -113,3 +135,74 @@ def test_tf32_applies_to_float32_products_only_inside_its_block(cp):
         assert abs(float(matmul(x, y)[0, 0]) - 1024.1024) < 0.05
         exact = 1024 * float(np.float32(1.0001))
         assert abs(float(matmul(x.astype(cp.float64), y.astype(cp.float64))[0, 0]) - exact) < 1e-9
+
+
+@pytest.mark.gpu
+@given(m=st.integers(0, 40), k=st.integers(0, 40), n=st.integers(1, 40), seed=st.integers(0, 2**16),
+       alpha=st.sampled_from([1.0, -1.0, 0.5]), dtype=st.sampled_from(["float32", "float64"]))
+def test_accumulate_and_batch_sum_match_numpy_eager_and_captured(cp, m, k, n, seed, alpha, dtype):
+    """On CuPy, eagerly (CuPy's product and an add) and recorded in a graph (one GEMM with
+    β = 1, a GEMV with a row of ones), for every operand layout: NumPy's values."""
+    from ebmlang.backend.graphs import Capture
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    start = rng.standard_normal((m, n)).astype(dtype)
+    tolerance = 1e-12 if dtype == "float64" else 1e-5
+    want_product = start + alpha * (a @ b)
+    want_sum = start[0] + alpha * b.sum(axis=0) if m else None
+    capture = Capture(cp)
+    capture.follow()
+    for ga in layouts(cp, a):
+        for gb in layouts(cp, b):
+            for recorded in (False, True):
+                out = cp.asarray(start)
+                total = cp.asarray(start[0]) if m else None
+
+                def step():
+                    accumulate(out, ga, gb, alpha)
+                    if total is not None:
+                        batch_sum(gb, out=total, alpha=alpha)
+
+                with capture.stream:
+                    if recorded:
+                        capture.launch(capture.record(step))
+                    else:
+                        step()
+                    capture.synchronize()
+                np.testing.assert_allclose(cp.asnumpy(out), want_product, rtol=tolerance,
+                                           atol=tolerance * max(k, 1))
+                if total is not None:
+                    np.testing.assert_allclose(cp.asnumpy(total), want_sum, rtol=tolerance,
+                                               atol=tolerance * max(k, 1))
+
+
+@pytest.mark.gpu
+def test_batch_sums_stay_ieee_under_tf32_and_without_a_row_of_ones(cp):
+    """A batch sum is a product with ones, but not a matrix product of the model's: TF32 leaves it
+    alone (1.0001 would round to 1). A capture that needs a longer row of ones than any made so
+    far sums with CuPy's reduction instead, which it can record."""
+    from ebmlang.backend import matmul_precision
+    from ebmlang.backend import matmul as products
+    from ebmlang.backend.graphs import Capture
+    x = cp.full((1024, 8), 1.0001, dtype=cp.float32)
+    exact = 1024 * float(np.float32(1.0001))
+    capture = Capture(cp)
+    capture.follow()
+    with matmul_precision(cp, "tf32"), capture.stream:
+        assert abs(float(batch_sum(x)[0]) - exact) < 0.05
+        out = cp.empty(8, dtype=cp.float32)
+        out[...] = batch_sum(x)                 # compiles what the captures record
+        graph = capture.record(lambda: out.__setitem__(Ellipsis, batch_sum(x)))
+        out.fill(0)
+        capture.launch(graph)
+        capture.synchronize()
+        assert abs(float(out[0]) - exact) < 0.05
+        long = cp.ones((3000, 3), dtype=cp.float32)
+        out[:3] = long.sum(axis=0)
+        products._ones_held.clear()
+        graph = capture.record(lambda: out[:3].__setitem__(Ellipsis, batch_sum(long)))
+        assert not products._ones_held          # nothing made inside the capture
+        out.fill(0)
+        capture.launch(graph)
+        capture.synchronize()
+        assert (out[:3] == 3000).all()

@@ -94,8 +94,6 @@ class Cublas:
         # plain cudaMalloc, outside every memory pool (a capture's pool included), for good
         self.workspace = cupy.cuda.Memory(WORKSPACE_BYTES)
         self.stream = None
-        self.one = {"float32": ctypes.c_float(1.0), "float64": ctypes.c_double(1.0)}
-        self.zero = {"float32": ctypes.c_float(0.0), "float64": ctypes.c_double(0.0)}
 
     def bind(self, stream: int) -> None:
         """Queue the next products on ``stream`` (a cudaStream_t). cublasSetStream puts the
@@ -107,16 +105,17 @@ class Cublas:
             self.stream = stream
 
     def gemm(self, plan: GemmPlan, first: int, second: int, out: int, dtype: str,
-             tf32: bool) -> None:
-        """out ← op(first)·op(second), device pointers, column-major, per ``plan``."""
+             tf32: bool, alpha: float = 1.0, beta: float = 0.0) -> None:
+        """out ← α·op(first)·op(second) + β·out, device pointers, column-major, per ``plan``.
+        α and β are host scalars, read when the call is queued (a capture keeps their values)."""
         if dtype == "float64":
-            compute = COMPUTE_64F
+            compute, scalar = COMPUTE_64F, ctypes.c_double
         else:
-            compute = COMPUTE_32F_FAST_TF32 if tf32 else COMPUTE_32F
-        kind = DATA_TYPE[dtype]
+            compute, scalar = (COMPUTE_32F_FAST_TF32 if tf32 else COMPUTE_32F), ctypes.c_float
+        kind, alpha, beta = DATA_TYPE[dtype], scalar(alpha), scalar(beta)
         _check(self._gemm(self.handle, plan.op_first, plan.op_second, plan.m, plan.n, plan.k,
-                          ctypes.addressof(self.one[dtype]), first, kind, plan.ld_first,
-                          second, kind, plan.ld_second, ctypes.addressof(self.zero[dtype]),
+                          ctypes.addressof(alpha), first, kind, plan.ld_first,
+                          second, kind, plan.ld_second, ctypes.addressof(beta),
                           out, kind, plan.ld_out, compute, GEMM_DEFAULT), "cublasGemmEx")
 
 

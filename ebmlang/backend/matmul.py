@@ -1,11 +1,18 @@
-"""``matmul(a, b)``: the kernels' matrix product, which a CUDA graph can record on CuPy.
+"""The kernels' products: ``matmul(a, b)``, ``accumulate(out, a, b, α)`` (out += α·a b) and
+``batch_sum(x)`` (Σ over a minibatch's rows), which a CUDA graph can record on CuPy.
 
-On NumPy it is ``a @ b``, and on CuPy too while no stream captures. CuPy's own product refuses
-to run on a capturing stream, so there ``cublas_matmul`` calls cuBLAS through ``cublas.Cublas``
-instead: the same library and compute type, on a handle of our own (eagerly it costs more host
-time per call than CuPy's, which is why it is kept for captures). Operands it does not cover
-(integers, mixed dtypes, more than two dimensions) and a process where libcublas cannot be bound
-go to ``a @ b``; a capture then fails and the step runs eagerly, ``cublas_unbound()`` saying why.
+On NumPy they are ``a @ b``, ``out += α·(a @ b)`` and ``x.sum(axis=0)``: the reference. On CuPy
+while no stream captures, ``matmul`` is ``a @ b`` too. CuPy's own product refuses to run on a
+capturing stream, so there the products call cuBLAS through ``cublas.Cublas`` instead: the same
+library and compute type, on a handle of our own (eagerly it costs more host time per call than
+CuPy's, which is why it is kept for captures), and ``accumulate`` becomes one GEMM with β = 1
+where the eager step takes a GEMM and an add. Operands it does not cover (integers, mixed dtypes,
+more than two dimensions) and a process where libcublas cannot be bound go to ``a @ b``; a
+capture then fails and the step runs eagerly, ``cublas_unbound()`` saying why.
+
+``batch_sum`` on CuPy is a product with a row of ones, a GEMV: CuPy's reduction over axis 0 of
+a (1000, 784) minibatch runs 25 blocks, one per 32 columns, each thread adding 63 rows one load
+after another, which leaves most of an H100 idle for longer than the step's GEMMs take.
 """
 from __future__ import annotations
 
@@ -61,12 +68,76 @@ def _dense(xp, x):
     return x if x.flags.c_contiguous or x.flags.f_contiguous else xp.ascontiguousarray(x)
 
 
+def _capturing(xp) -> bool:
+    return bool(xp.cuda.runtime.streamIsCapturing(xp.cuda.get_current_stream().ptr))
+
+
 def matmul(a, b):
     """a @ b, for 1-D or 2-D operands; recorded by a capturing stream on CuPy."""
     xp = namespace_of(a)
-    if xp is np or not xp.cuda.runtime.streamIsCapturing(xp.cuda.get_current_stream().ptr):
+    if xp is np or not _capturing(xp):
         return a @ b
     return cublas_matmul(a, b)
+
+
+def accumulate(out, a, b, alpha: float = 1.0):
+    """out += α·(a @ b), in place on ``out`` (which it returns): one GEMM with β = 1 on a
+    capturing CuPy stream, where ``out`` is C-contiguous in the operands' dtype."""
+    xp = namespace_of(out)
+    if xp is not np and _capturing(xp) and _cublas_into(xp, a, b, out, alpha, 1.0):
+        return out
+    return _add_scaled(out, matmul(a, b), alpha)
+
+
+def batch_sum(x, out=None, alpha: float = 1.0):
+    """α·Σ_rows x of a (B, n) array: (n,), a new array, or added to ``out`` in place. On CuPy a
+    product with a row of ones in IEEE arithmetic, TensorFloat-32 or not (see the module
+    docstring); elsewhere, and for anything but a 2-D float array, ``x.sum(axis=0)``."""
+    xp = namespace_of(x)
+    ones = _ones_for(xp, x)
+    if ones is not None and _capturing(xp):
+        target = xp.empty(x.shape[1:], dtype=x.dtype) if out is None else out
+        if _cublas_into(xp, ones, x, target, alpha, 0.0 if out is None else 1.0, tf32=False):
+            return target
+    elif ones is not None and not _tf32(xp):
+        return _combine(out, ones @ x, alpha)
+    return _combine(out, x.sum(axis=0), alpha)
+
+
+def _combine(out, total, alpha: float):
+    """α·total, or out + α·total in place on ``out``."""
+    if out is None:
+        return total if alpha == 1 else total * alpha
+    return _add_scaled(out, total, alpha)
+
+
+def _add_scaled(out, term, alpha: float):
+    if alpha == 1:
+        out += term
+    elif alpha == -1:
+        out -= term
+    else:
+        out += alpha * term
+    return out
+
+
+_ones_held: dict = {}                   # (device, dtype) -> a row of ones, as long as asked yet
+
+
+def _ones_for(xp, x):
+    """A row of ones of ``x``'s length and dtype for its batch sum on CuPy (a contiguous slice of
+    one held row), or None: NumPy, not a 2-D float array, or a longer row to be made while the
+    stream captures (a capture cannot fill it)."""
+    if xp is np or x.ndim != 2 or x.dtype.name not in DATA_TYPE:
+        return None
+    rows, key = x.shape[0], (xp.cuda.runtime.getDevice(), x.dtype.name)
+    held = _ones_held.get(key)
+    if held is None or held.size < rows:
+        if _capturing(xp):
+            return None
+        held = _ones_held[key] = xp.ones(max(rows, 1024), dtype=x.dtype)
+        xp.cuda.get_current_stream().synchronize()      # filled before any stream reads it
+    return held[:rows]
 
 
 def cublas_matmul(a, b):
@@ -74,19 +145,31 @@ def cublas_matmul(a, b):
     or (k,) and b (k, n) or (k,) in their common float dtype: a new C-contiguous array from the
     current memory pool. Anything else goes to ``a @ b``."""
     xp = namespace_of(a)
-    blas = _cublas(xp)
-    if blas is None or not _covered(a, b):
+    if _cublas(xp) is None or not _covered(a, b):
         return a @ b
-    shape = a.shape[:-1] + b.shape[1:]
+    out = xp.empty(a.shape[:-1] + b.shape[1:], dtype=a.dtype)
+    _cublas_into(xp, a, b, out, 1.0, 0.0)
+    return out
+
+
+def _cublas_into(xp, a, b, out, alpha: float, beta: float, tf32: bool = True) -> bool:
+    """out ← α·(a @ b) + β·out through our handle, for covered operands and a C-contiguous
+    ``out`` of the product's shape and dtype; False (nothing done) otherwise. ``tf32`` False
+    keeps float32 in IEEE arithmetic whatever ``matmul_precision`` says."""
+    blas = _cublas(xp)
+    if (blas is None or not _covered(a, b) or out.dtype != a.dtype or not out.flags.c_contiguous
+            or out.shape != a.shape[:-1] + b.shape[1:]):
+        return False
     a2 = _dense(xp, a if a.ndim == 2 else a[None, :])
     b2 = _dense(xp, b if b.ndim == 2 else b[:, None])
     (m, k), n = a2.shape, b2.shape[1]
-    out = xp.empty((m, n), dtype=a.dtype)
     if m and n:
-        if k == 0:
+        if k == 0 and beta == 0:        # an empty sum (out may be uninitialised)
             out.fill(0)
+        elif k == 0 and beta != 1:
+            out *= beta
         else:
             blas.bind(xp.cuda.get_current_stream().ptr)
             blas.gemm(gemm_plan(a2, b2), b2.data.ptr, a2.data.ptr, out.data.ptr, a.dtype.name,
-                      a.dtype == np.float32 and _tf32(xp))
-    return out.reshape(shape)
+                      tf32 and a.dtype == np.float32 and _tf32(xp), alpha, beta)
+    return True

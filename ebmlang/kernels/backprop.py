@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..backend.matmul import matmul
+from ..backend.matmul import batch_sum, matmul
 from ..compile import Program
 from ..compile.keys import gain_key, lvbias_key, sigma_key
 from ..units import LayerParams
@@ -197,12 +197,12 @@ def backward(program: Program, params: dict, tape: Tape, grad_u: dict, grad_x: d
                     grad_logvar[node] = grad_logvar[node] + reparam if node in grad_logvar else reparam
             if node in grad_logvar:
                 g_lv = grad_logvar.pop(node)
-                grads.add(lvbias_key(name), lambda: g_lv.sum(axis=0))
+                grads.add(lvbias_key(name), lambda: batch_sum(g_lv))
                 for c in program.directed_into(name, kind, "log_variance"):
                     _into_parent(program, params, tape, index, c, g_lv, grads, grad_x)
             if gu is None:
                 continue
-            grads.add(directed_bias_key(program, name, kind), lambda: units.bias_grad(gu, p).sum(axis=0))
+            grads.add(directed_bias_key(program, name, kind), lambda: batch_sum(units.bias_grad(gu, p)))
             if node in tape.norms:              # back through γ ⊙ x̂ to the raw field
                 gu, gain_grad = normalize_backward(params, tape.norms[node], gu)
                 grads.add(gain_key(name), lambda: gain_grad)

@@ -13,7 +13,7 @@ visits the targets in topological order (``program.order[kind]``), parents first
 """
 from __future__ import annotations
 
-from ..backend.matmul import matmul
+from ..backend.matmul import batch_sum, matmul
 from ..compile import Program
 from ..compile.keys import recbias_key, sigma_key
 from ..units import LayerParams
@@ -94,7 +94,7 @@ def directed_gradient(program: Program, params: dict, state: dict, kind: str) ->
         p = directed_params(program, params, name, kind)
         cond = units.conditional(directed_input(program, params, state, name, kind), p, t)
         delta_s = units.log_prob_grad(state[name], cond, p, t)          # ∂ log p / ∂u
-        grads[directed_bias_key(program, name, kind)] = units.bias_grad(delta_s, p).sum(axis=0)
+        grads[directed_bias_key(program, name, kind)] = batch_sum(units.bias_grad(delta_s, p))
         for c in program.directed_into(name, kind):
             s_a = program.layers[c.a].units.coupling_stat(state[c.a], LayerParams(None, params.get(sigma_key(c.a))))
             g = matmul(delta_s.T, s_a) if c.transposed else matmul(s_a.T, delta_s)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..backend import Rng
+from ..backend.matmul import batch_sum
 from ..compile import Program
 from ..kernels import param_stats, random_state
 from ..spec.schedules import temperatures
@@ -46,6 +47,10 @@ class BoltzmannObjective:
                 sweeps = k
         if sweeps != self.phases.sweeps:
             self.phases = replace(self.phases, sweeps=sweeps)
+
+    def step_key(self) -> Phases:
+        """The phases: their sweeps follow ``k_schedule`` from epoch to epoch."""
+        return self.phases
 
     def why_not_captured(self) -> str | None:
         if self.phases.infer == "meanfield":
@@ -89,13 +94,13 @@ class BoltzmannObjective:
         name, sp = self.sparse_layer, self.sparsity
         q = state.activity[name]
         q *= sp.decay
-        q += (1 - sp.decay) * pos_state[name].mean(axis=0)
+        batch_sum(pos_state[name], out=q, alpha=(1 - sp.decay) / pos_state[name].shape[0])
         push = (units * sp.cost) * (sp.target - q)      # in the grads' units (batch sums · T)
         grads[self.program.layers[name].bias_key] += push
         for c, is_a in self.program.incident[name]:
             other = c.b if is_a else c.a
             if c.key in grads and other in self.phases.clamp:
-                mean_other = pos_state[other].mean(axis=0)
+                mean_other = batch_sum(pos_state[other], alpha=1 / pos_state[other].shape[0])
                 grads[c.key] += (push[:, None] * mean_other[None, :]) if is_a else (mean_other[:, None] * push[None, :])
 
 
@@ -113,15 +118,12 @@ def trainable_keys(program: Program) -> tuple:
 def phase_difference(program: Program, params: dict, pos_state: dict, neg_state: dict, keys) -> tuple[dict, float]:
     """(g, scale) with g · scale = (⟨−∂E/∂θ⟩₊ − ⟨−∂E/∂θ⟩₋) / T, masked to each coupling's graph.
 
-    g holds batch sums; negative sums are rescaled when the chains outnumber the batch."""
+    g holds batch sums; negative sums are rescaled when the chains outnumber the batch, and
+    subtracted where the positive ones lie."""
     grads = param_stats(program, params, pos_state, keys, total=True)
-    neg = param_stats(program, params, neg_state, keys, total=True)
     n_pos, n_neg = _rows(pos_state), _rows(neg_state)
-    for key, g in grads.items():
-        if n_neg == n_pos:
-            g -= neg[key]
-        else:
-            g -= (n_pos / n_neg) * neg[key]
+    ratio = 1.0 if n_neg == n_pos else n_pos / n_neg
+    param_stats(program, params, neg_state, keys, total=True, into=grads, weight=-ratio)
     for c in program.couplings:
         if c.mask is not None and c.key in grads:
             grads[c.key] *= c.mask
