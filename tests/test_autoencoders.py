@@ -176,7 +176,7 @@ def test_adam_follows_its_formula():
     m = s = np.zeros_like(w)
     for t in range(1, 4):
         g = gen.normal(size=w.shape)
-        opt.update(params, slots, {"weight.a.b": g.copy() * 4}, roles, 0, 1, 0.25)
+        opt.update(params, slots, {"weight.a.b": g.copy() * 4}, roles, 0.25)
         d = g - 0.1 * w
         m, s = 0.8 * m + 0.2 * d, 0.95 * s + 0.05 * d * d
         w = w + 0.01 * np.sqrt(1 - 0.95 ** t) / (1 - 0.8 ** t) * m / (np.sqrt(s) + 1e-6)
@@ -190,7 +190,7 @@ def test_parameter_groups_take_their_own_optimizer():
     frozen = GroupSpec(params=("bias.*", "recbias.b"), optimizer=Choice("sgd", SgdSpec(lr=1e-12)))
     opt = Optimizers(Choice("sgd", SgdSpec(lr=1.0)), (frozen,), keys)
     slots = opt.init_slots(params, np)
-    opt.update(params, slots, {k: np.ones(2) for k in keys}, roles, 0, 1, 1.0)
+    opt.update(params, slots, {k: np.ones(2) for k in keys}, roles, 1.0)
     np.testing.assert_allclose(params["weight.a.b"], 2.0)
     np.testing.assert_allclose(params["bias.b"], 1.0, atol=1e-9)
     np.testing.assert_allclose(params["recbias.b"], 1.0, atol=1e-9)

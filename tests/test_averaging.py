@@ -43,7 +43,7 @@ def test_the_average_follows_every_update_of_its_parameter():
         trajectory = [p["weight.a.b"].copy()]
         bias_before = slots["average.bias.b"].copy()
         for _ in range(5):
-            opt.update(p, slots, {"weight.a.b": gen.normal(size=(3, 2))}, _roles(p), 0, 1, 1.0)
+            opt.update(p, slots, {"weight.a.b": gen.normal(size=(3, 2))}, _roles(p), 1.0)
             trajectory.append(p["weight.a.b"].copy())
         n = len(trajectory) - 1
         expected = beta ** n * trajectory[0] + (1 - beta) * sum(beta ** (n - t) * trajectory[t]

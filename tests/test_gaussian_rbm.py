@@ -102,7 +102,7 @@ def test_clip_norm_bounds_every_update():
     roles = {k: type("Role", (), {"decays": False, "log_scale": False})() for k in params}
     opt = Optimizers(Choice("sgd", SgdSpec(lr=1.0)), (), tuple(params), clip_norm=2.0)
     slots = opt.init_slots(params, np)
-    opt.update(params, slots, grads, roles, 0, 1, 0.5)
+    opt.update(params, slots, grads, roles, 0.5)
     norm = np.sqrt(sum((p ** 2).sum() for p in params.values()))
     assert norm == pytest.approx(2.0)
 

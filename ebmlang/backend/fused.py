@@ -4,14 +4,15 @@ kernel per NumPy operation. On a GPU at minibatch sizes a launch costs more than
 NumPy the callers keep their plain expressions, which stay the reference.
 
     sigmoid        y = ½(1 + tanh(z/2))                       (3 launches → 1)
-    momentum_step  v ← m·v + a·g − c·w;  w ← w + v            (4 launches per parameter → 1)
+    momentum_step  v ← m·v + lr·(s·g − λw);  w ← w + v        (4 launches per parameter → 1)
     adam_step      t ← t + 1;  d = a·g − c·w;  m ← β₁m + (1 − β₁)d;  s ← β₂s + (1 − β₂)d²;
                    w ← w + lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) · m/(√s + ε)   (some 13 launches → 2)
 
-The scalars a (the gradient's scale) may be a 0-d device array: a clipped scale computed on the
-device (``train.optim.clipped_scale``), so that no step waits for the host. Adam reads its step
-count t from the device too, which keeps the bias correction out of the host's hands and the
-step replayable as a CUDA graph.
+The gradient's scale (s, a) may be a 0-d device array: a clipped scale computed on the device
+(``train.optim.clipped_scale``), so that no step waits for the host. lr and m may be 0-d float64
+device arrays: an epoch's values, which the optimizers hold on the device so that one captured
+step serves every epoch. Adam reads its step count t from the device too, which keeps the bias
+correction out of the host's hands and the step replayable as a CUDA graph.
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ def _kernels():
     import cupy
     sigmoid = cupy.ElementwiseKernel("T z", "T y", "y = (T)0.5 * ((T)1 + tanh((T)0.5 * z))",
                                      "ebmlang_sigmoid")
-    momentum = cupy.ElementwiseKernel("T g, T a, T c, T m", "T v, T w",
-                                      "v = m * v + a * g - c * w; w += v", "ebmlang_momentum_step")
+    momentum = cupy.ElementwiseKernel(
+        "T g, T s, float64 lr, T c, float64 m", "T v, T w",
+        "v = (T)m * v + ((T)lr * s) * g - ((T)lr * c) * w; w += v", "ebmlang_momentum_step")
     # one thread: t += 1 and the step size, so that no thread of the update computes a pow
     count = cupy.ElementwiseKernel(
         "float64 lr, float64 b1, float64 b2", "int64 t, float64 k",
@@ -48,21 +50,28 @@ def sigmoid(z):
     return _kernels()[0](z)
 
 
-def momentum_step(g, v, w, a: float, c: float, m: float) -> None:
-    """SGD with momentum in one launch, in place on ``v`` and ``w``: v ← m·v + a·g − c·w, w += v
-    (a = lr · scale, c = lr · weight decay, m the momentum)."""
-    _kernels()[1](g, _typed(a, w.dtype), _typed(c, w.dtype), _typed(m, w.dtype), v, w)
+def momentum_step(g, v, w, scale, lr, decay: float, m) -> None:
+    """SGD with momentum in one launch, in place on ``v`` and ``w``: v ← m·v + lr·(s·g − λ·w),
+    w += v (s the gradient's scale, λ the weight decay). lr and m are numbers or 0-d float64
+    device arrays (an epoch's values, which a captured step reads from the device)."""
+    _kernels()[1](g, _typed(scale, w.dtype), _float64(lr), _typed(decay, w.dtype), _float64(m), v, w)
 
 
-def adam_step(g, t, m, s, w, a, c: float, lr: float, beta1: float, beta2: float, eps: float) -> None:
+def adam_step(g, t, m, s, w, a, c: float, lr, beta1: float, beta2: float, eps: float) -> None:
     """Adam in two launches, in place on the step count ``t`` (a 0-d int64 device array), the
     moments ``m``, ``s`` and on ``w``: t += 1 with the step size lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) as a
-    0-d array, then the update (see the module docstring; a = scale, c = weight decay)."""
+    0-d array, then the update (see the module docstring; a = scale, c = weight decay; lr a
+    number or a 0-d float64 device array)."""
     import cupy
     size = cupy.empty((), dtype=np.float64)
-    _kernels()[2](float(lr), float(beta1), float(beta2), t, size)
+    _kernels()[2](_float64(lr), float(beta1), float(beta2), t, size)
     _kernels()[3](g, size, _typed(a, w.dtype), _typed(c, w.dtype), float(beta1), float(beta2),
                   _typed(eps, w.dtype), m, s, w)
+
+
+def _float64(x):
+    """A ``float64`` scalar argument: a host number, or a 0-d float64 device array as it is."""
+    return x if getattr(x, "ndim", None) == 0 and not isinstance(x, np.generic) else float(x)
 
 
 def _typed(x, dtype):

@@ -12,8 +12,10 @@ epoch. Captured as a graph, the step is one launch. What makes a step replayable
   step advances, so a replay draws exactly the numbers the eager step would (``backend/rng.py``);
 - no reads by the host inside the step, and no per-step host scalars: each objective says
   whether its step qualifies (``why_not_captured``); the optimizers keep their per-step values
-  on the device (Adam's step count, a clipped gradient's scale). Per-epoch scalars (learning
-  rate, momentum) are baked in, so the graph is captured again at each epoch;
+  on the device (Adam's step count, a clipped gradient's scale), and their per-epoch ones too
+  (learning rate, momentum: ``optim.EpochValues``), so one graph serves every epoch. What else
+  a step holds that may change between epochs is the trainer's ``step_key`` (CD-k's sweeps
+  under a ``k_schedule``): when it changes, the step is warmed up and captured again;
 - host bookkeeping outside the graph: a capture runs the step's Python without its kernels, so
   whatever host state it moved is put back (``_rebind``), and each launch does the step's host
   bookkeeping (a GAN's step counter) through the objective's ``replayed``;
@@ -103,6 +105,11 @@ def _rebind(st, bindings: dict) -> None:
             holder.update(contents)
 
 
+def _made_for(held, st, key) -> bool:
+    """Whether ``held`` (a (state, step key) pair, or None) is for the state ``st`` and ``key``."""
+    return held is not None and held[0] is st and held[1] == key
+
+
 class GraphStep:
     """Captures ``trainer``'s step on full minibatches of ``size`` rows and replays it."""
 
@@ -112,8 +119,8 @@ class GraphStep:
         self.capture = Capture(xp)
         self.batch = {k: xp.empty((size,) + v.shape[1:], dtype=v.dtype) for k, v in train.items()}
         self.rng = Rng(xp, 0, counter_based=True)
-        self.graph, self.graph_for = None, None         # graph_for: (state, epoch)
-        self.warmed = None                              # the state of the eager warm-up step
+        self.graph, self.graph_for = None, None         # graph_for: (state, step key)
+        self.warmed = None                      # (state, step key) of the eager warm-up step
         self.failed: str | None = None          # why a capture failed: the stage then runs eagerly
 
     @property
@@ -139,20 +146,16 @@ class GraphStep:
                 return
             for k, v in train.items():
                 take_rows(v, rows, out=self.batch[k])
-            warm = self.warmed is st
-            if warm and self.failed is None and self._stale(st):
-                self._capture(st)
+            key = self.trainer.step_key()
+            warm = _made_for(self.warmed, st, key)
+            if warm and self.failed is None and not _made_for(self.graph_for, st, key):
+                self._capture(st, key)
             if warm and self.graph is not None:
                 self.capture.launch(self.graph)
                 self._replayed(st)
-            else:       # the warm-up of each state: compiles every kernel the capture will
-                self._eager(st, self.batch)         # record, and creates the state it keeps
-                self.warmed = st
-
-    def _stale(self, st) -> bool:
-        """Whether the graph was recorded for another training state or epoch (whose per-epoch
-        scalars, learning rate and momentum, it holds), or not at all."""
-        return self.graph is None or self.graph_for[0] is not st or self.graph_for[1] != st.epoch
+            else:       # the warm-up of each state and step key: compiles every kernel the
+                self._eager(st, self.batch)         # capture will record, makes the state it keeps
+                self.warmed = (st, key)
 
     def _eager(self, st, batch: dict) -> None:
         """The step as the graph holds it: advance the stream, step, copy rebound state back."""
@@ -161,7 +164,7 @@ class GraphStep:
         self.trainer.step(st, batch, self.rng)
         copy_back(st, before)
 
-    def _capture(self, st) -> None:
+    def _capture(self, st, key) -> None:
         """Record the step. Its kernels do not run, so what its Python moved on the host (the
         bindings copy_back already restores, a GAN's counter) is put back, and the launch that
         follows does the step."""
@@ -175,7 +178,7 @@ class GraphStep:
             return
         finally:
             _rebind(st, bindings)
-        self.graph, self.graph_for = graph, (st, st.epoch)
+        self.graph, self.graph_for = graph, (st, key)
 
     def _replayed(self, st) -> None:
         """The host's share of a launched step (see the objectives' ``replayed``)."""

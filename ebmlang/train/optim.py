@@ -16,6 +16,11 @@ place: at 784 × 500 a fresh array per step costs more than the arithmetic.
 With a stage's `average` β, the slot `average.<key>` holds θ̄ ← βθ̄ + (1 − β)θ, moved after
 every update of that key; :func:`adopt_averages` puts θ̄ in place of θ when the stage ends (and
 when `ebm eval` reloads a run).
+
+The learning rate and the momentum change only between epochs: ``at_epoch`` sets them before an
+epoch's steps, which never read the epoch themselves. On CuPy they are held in 0-d device arrays
+written in place (``EpochValues``), so that a step captured as a CUDA graph reads each epoch's
+values and one capture serves the whole stage (``graph.py``).
 """
 from __future__ import annotations
 
@@ -46,6 +51,26 @@ def momentum(sgd: SgdSpec, epoch: int) -> float:
     return sgd.momentum
 
 
+class EpochValues:
+    """An optimizer's per-epoch numbers: ``host`` (for the host's decisions) and ``held`` (what
+    the update computes with): the same numbers on NumPy, 0-d float64 arrays on CuPy, whose
+    contents ``set`` rewrites on the current stream."""
+
+    def __init__(self):
+        self.host: dict = {}
+        self.held: dict = {}
+
+    def set(self, xp, **values: float) -> None:
+        self.host = {name: float(v) for name, v in values.items()}
+        for name, value in self.host.items():
+            if xp is np:
+                self.held[name] = value
+                continue
+            if not isinstance(self.held.get(name), xp.ndarray):
+                self.held[name] = xp.empty((), dtype=np.float64)
+            self.held[name].fill(value)
+
+
 def _apply(params: dict, key: str, step, log_scale: bool) -> None:
     if log_scale:
         params[key] *= namespace_of(step).exp(step)
@@ -58,28 +83,29 @@ class Sgd:
 
     def __init__(self, spec: SgdSpec, keys: tuple):
         self.spec, self.keys = spec, keys
+        self.values = EpochValues()
 
-    def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
-               scale) -> None:
+    def at_epoch(self, epoch: int, epochs: int, xp) -> None:
+        self.values.set(xp, lr=learning_rate(self.spec, epoch, epochs),
+                        momentum=momentum(self.spec, epoch))
+
+    def update(self, params: dict, slots: dict, grads: dict, roles: dict, scale) -> None:
         """In place: ``grads`` are consumed and overwritten."""
-        lr, mom = learning_rate(self.spec, epoch, epochs), momentum(self.spec, epoch)
+        lr, mom = self.values.held["lr"], self.values.held["momentum"]
         decay = self.spec.weight_decay
         for key in self.keys:
             g = grads.get(key)
             if g is None:
                 continue
-            v, w = slots[f"velocity.{key}"], params[key]
-            same_dtype = g.dtype == w.dtype == v.dtype
-            if namespace_of(g) is not np and not roles[key].log_scale and same_dtype:
-                # CuPy: one launch
-                c = lr * decay if decay and roles[key].decays else 0.0
-                fused.momentum_step(g, v, w, lr * scale, c, mom)
+            v, w, xp = slots[f"velocity.{key}"], params[key], namespace_of(g)
+            decays = bool(decay) and roles[key].decays
+            if xp is not np and not roles[key].log_scale and g.dtype == w.dtype == v.dtype:
+                fused.momentum_step(g, v, w, scale, lr, decay if decays else 0.0, mom)  # one launch
                 continue
             g *= lr * scale
-            if decay and roles[key].decays:
-                g -= (lr * decay) * params[key]
-            v = slots[f"velocity.{key}"]
-            if mom:
+            if decays:
+                g -= (lr * decay) * w
+            if self.values.host["momentum"] or xp is not np:    # the device never branches
                 v *= mom
                 v += g
             else:
@@ -92,14 +118,17 @@ class Adam:
 
     def __init__(self, spec: AdamSpec, keys: tuple):
         self.spec, self.keys = spec, keys
+        self.values = EpochValues()
 
-    def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
-               scale) -> None:
+    def at_epoch(self, epoch: int, epochs: int, xp) -> None:
+        self.values.set(xp, lr=learning_rate(self.spec, epoch, epochs))
+
+    def update(self, params: dict, slots: dict, grads: dict, roles: dict, scale) -> None:
         """In place, with no temporary arrays: ``g`` (consumed) holds (1 − β₁)·g, then its square,
         then the step. The step count t and the bias correction stay on the array's device (one
         launch per parameter on CuPy, and nothing the host must read)."""
         o = self.spec
-        lr = learning_rate(o, epoch, epochs)
+        lr = self.values.held["lr"]
         for key in self.keys:
             g = grads.get(key)
             if g is None:
@@ -140,6 +169,7 @@ class Optimizers:
     def __init__(self, default, groups: tuple, keys: tuple, clip_norm: float | None = None,
                  average: float | None = None):
         self.clip_norm, self.average = clip_norm, average
+        self.epoch_set = False          # until at_epoch: epoch 0 of 1
         owners, rest = [], list(keys)
         for group in groups:
             mine = [k for k in rest if any(fnmatchcase(k, p) for p in group.params)]
@@ -160,12 +190,21 @@ class Optimizers:
                     slots[f"{AVERAGE}{key}"] = params[key].copy()
         return slots
 
-    def update(self, params: dict, slots: dict, grads: dict, roles: dict, epoch: int, epochs: int,
-               scale) -> None:
+    def at_epoch(self, epoch: int, epochs: int, xp) -> None:
+        """Set every group's learning rate (and momentum) for ``epoch`` of ``epochs``: before the
+        epoch's first update, outside any captured step."""
+        for part in self.parts:
+            part.at_epoch(epoch, epochs, xp)
+        self.epoch_set = True
+
+    def update(self, params: dict, slots: dict, grads: dict, roles: dict, scale) -> None:
+        """One update of every group with the epoch's values (epoch 0 of 1 until ``at_epoch``)."""
+        if not self.epoch_set:
+            self.at_epoch(0, 1, namespace_of(next(iter(params.values()))))
         if self.clip_norm is not None:
             scale = clipped_scale(grads, scale, self.clip_norm)
         for part in self.parts:
-            part.update(params, slots, grads, roles, epoch, epochs, scale)
+            part.update(params, slots, grads, roles, scale)
         if self.average is not None:
             beta = self.average
             for key in grads:
@@ -201,8 +240,10 @@ def sgd_update(params: dict, velocity: dict, grads: dict, lr: float, mom: float,
     """One SGD step with a given lr and momentum (``velocity`` keyed by parameter); see :class:`Sgd`."""
     spec = SgdSpec(lr=lr, momentum=mom, weight_decay=weight_decay)
     slots = {f"velocity.{k}": v for k, v in velocity.items()}
-    Sgd(spec, tuple(grads)).update(params, slots, grads, roles, 0, 1, grad_scale)
+    sgd = Sgd(spec, tuple(grads))
+    sgd.at_epoch(0, 1, namespace_of(next(iter(params.values()))))
+    sgd.update(params, slots, grads, roles, grad_scale)
 
 
-__all__ = ["AVERAGE", "Adam", "OPTIMIZERS", "Optimizers", "Sgd", "adopt_averages", "learning_rate",
-           "momentum", "sgd_update"]
+__all__ = ["AVERAGE", "Adam", "EpochValues", "OPTIMIZERS", "Optimizers", "Sgd", "adopt_averages",
+           "learning_rate", "momentum", "sgd_update"]

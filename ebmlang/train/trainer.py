@@ -79,13 +79,15 @@ class Trainer:
 
     def step(self, st: TrainState, batch: dict, rng: Rng) -> None:
         """The updates of one minibatch (layer -> (B, size) data), in place on ``st``: one, or for
-        an objective with ``updates`` (a GAN's alternating players) each it yields, in turn."""
+        an objective with ``updates`` (a GAN's alternating players) each it yields, in turn. The
+        learning rate and momentum are those of the epoch ``run_epoch`` set last (epoch 0 before
+        any): a step never reads ``st.epoch``, so that one captured step serves every epoch."""
         if hasattr(self.objective, "updates"):
             steps = self.objective.updates(st.params, st.objective, batch, rng)
         else:
             steps = (self.objective.gradient(st.params, st.objective, batch, rng),)
         for grads, scale in steps:
-            self.optimizers.update(st.params, st.slots, grads, self.program.keys, st.epoch, self.spec.epochs, scale)
+            self.optimizers.update(st.params, st.slots, grads, self.program.keys, scale)
 
     def epoch_rng(self, epoch: int) -> Rng:
         key = (self.seed, 1 + epoch) if self.index == 0 else (self.seed, self.index, 1 + epoch)
@@ -103,6 +105,7 @@ class Trainer:
         xp, epoch = self.program.xp, st.epoch
         if hasattr(self.objective, "at_epoch"):
             self.objective.at_epoch(epoch)
+        self.optimizers.at_epoch(epoch, self.spec.epochs, xp)
         rng = self.epoch_rng(epoch)
         n = next(iter(train.values())).shape[0]
         order = rng.permutation(n)
@@ -152,6 +155,13 @@ class Trainer:
         if self.graph is None or self.graph.size != size:
             self.graph = GraphStep(self, train, size)
         return self.graph
+
+    def step_key(self):
+        """What a captured step holds besides its arrays, which may change between epochs: the
+        objective's ``step_key`` (the sweeps of CD-k's schedule), None for most. A change makes
+        ``graph.py`` capture the step again."""
+        key = getattr(self.objective, "step_key", None)
+        return key() if key else None
 
     @property
     def graph_status(self) -> str:
