@@ -82,6 +82,9 @@ train: {rule: pcd, chains: 20, epochs: 2, batch_size: 20, clip_norm: 1.0,
 """,
     "boltzmann": (ROOT / "specs" / "bm-bars-and-stripes.yaml").read_text(),
     "dbn-updown": (ROOT / "specs" / "dbn-bars-and-stripes.yaml").read_text(),
+    # mean field for a fixed number of iterations (no convergence test), a linear lr schedule
+    "dbm-meanfield-fixed": (ROOT / "specs" / "dbm-bars-and-stripes.yaml").read_text().replace(
+        "positive: {iterations: 30, tolerance: 1.0e-6}", "positive: {iterations: 5, tolerance: 0}"),
     "autoencoder-clipped": f"""
 name: ae
 seed: 3
@@ -216,8 +219,9 @@ def test_a_step_that_may_be_captured_never_reads_the_host(monkeypatch, name):
 
 
 def test_the_steps_that_decide_on_the_host_say_why(monkeypatch):
-    """A DBM's mean-field positive phase reads its convergence on the host, which the stand-in
-    sees; a GAN taking several discriminator steps per generator step decides its turn there."""
+    """A DBM's mean-field positive phase that tests its convergence reads it on the host, which
+    the stand-in sees (with `tolerance: 0` it reads nothing: STEPS); a GAN taking several
+    discriminator steps per generator step decides its turn there."""
     refuse_to_numpy(monkeypatch)
     trainer, st, inputs = last_stage((ROOT / "specs" / "dbm-bars-and-stripes.yaml").read_text())
     assert "mean-field" in trainer.objective.why_not_captured()

@@ -67,6 +67,23 @@ def test_mean_field_fixed_point_equations(backend, spec, seed):
         np.testing.assert_allclose(to_numpy(again), to_numpy(means[name]), atol=1e-9)
 
 
+@given(MODELS, st.integers(0, 2**16), st.integers(1, 5))
+def test_tolerance_zero_runs_every_iteration(backend, spec, seed, iterations):
+    """`tolerance: 0` tests no convergence (nothing read on the host, so a GPU step can be a
+    graph): exactly ``iterations`` updates, each as one call from the previous one's means."""
+    data_layer, latent = _split(spec)
+    assume(latent)
+    model = compile_dict(spec, backend)
+    clamped = {data_layer: model.xp.asarray(random_states(spec, 3, np.random.default_rng(seed))[data_layer])}
+    means, used = mean_field(model.program, model.params, clamped, latent, iterations, tolerance=0.0)
+    assert used == iterations
+    stepped = None
+    for _ in range(iterations):
+        stepped, _ = mean_field(model.program, model.params, clamped, latent, 1, tolerance=0.0, start=stepped)
+    for name in latent:
+        np.testing.assert_array_equal(to_numpy(stepped[name]), to_numpy(means[name]))
+
+
 @given(MODELS, st.integers(0, 2**16), st.integers(1, 6))
 def test_variational_bound_is_below_the_exact_log_likelihood(backend, spec, seed, iterations):
     """For any number of mean-field iterations (any factorised q), B(v; q) ≤ log p(v)."""

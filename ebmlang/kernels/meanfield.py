@@ -61,11 +61,15 @@ def mean_field(program: Program, params: dict, state: dict, latent, iterations: 
     """(state with every ``latent`` layer at its mean-field mean, iterations run).
 
     ``state`` holds the clamped layers; ``start`` (optional) the means to start from instead of
-    the up-pass. Stops once no mean moves by more than ``tolerance`` in an iteration."""
+    the up-pass. Stops once no mean moves by more than ``tolerance`` in an iteration, which the
+    host reads once per iteration; ``tolerance`` 0 runs all ``iterations`` without reading
+    anything (a step the GPU can replay as a CUDA graph)."""
     latent = tuple(latent)
     clamp = frozenset(n for n in program.layers if n not in latent)
     means = dict(start) if start is not None else initial_means(program, params, state, latent)
     means.update({n: state[n] for n in clamp})
+    if not latent:
+        return means, 1
     for it in range(1, iterations + 1):
         moves = []
         for block in program.schedule:
@@ -75,11 +79,10 @@ def mean_field(program: Program, params: dict, state: dict, latent, iterations: 
                     continue
                 name = piece.layer
                 updated = new[name] if damping == 0 else damping * means[name] + (1 - damping) * new[name]
-                moves.append(program.xp.abs(updated - means[name]).max())
+                if tolerance > 0:
+                    moves.append(program.xp.abs(updated - means[name]).max())
                 means[name] = updated
-        if not moves:
-            return means, it
-        if float(to_numpy(program.xp.stack(moves).max())) <= tolerance:     # one host sync per iteration
+        if moves and float(to_numpy(program.xp.stack(moves).max())) <= tolerance:  # a host sync
             return means, it
     return means, iterations
 

@@ -53,8 +53,9 @@ class BoltzmannObjective:
         return self.phases
 
     def why_not_captured(self) -> str | None:
-        if self.phases.infer == "meanfield":
-            return "the mean-field positive phase tests convergence on the host"
+        if self.phases.infer == "meanfield" and self.phases.meanfield.tolerance > 0:
+            return ("the mean-field positive phase tests convergence on the host "
+                    "(`tolerance: 0` runs a fixed number of iterations, which can be captured)")
         return None
 
     @property

@@ -82,7 +82,9 @@ PHASE_POSITIVE = Section("positive", {
     "anneal": Field(TEMPERATURES, None, "gibbs: temperatures swept once each before those sweeps"),
     "iterations": Field(Int(1), 30, "meanfield: at most this many updates of every latent layer"),
     "damping": Field(Float(0.0, 1.0, max_open=True), 0.0, "meanfield: μ ← d·μ + (1 − d)·E[x | μ_rest]"),
-    "tolerance": Field(Float(0.0), 1e-6, "meanfield: stop when no mean moves by more than this"),
+    "tolerance": Field(Float(0.0), 1e-6, "meanfield: stop when no mean moves by more than this; "
+                       "0: always run `iterations`, with no check on the host (a step a GPU can "
+                       "replay as a CUDA graph)"),
 }, lambda **kw: PositivePhaseSpec(**kw))
 
 PHASE_NEGATIVE = Section("negative", {
