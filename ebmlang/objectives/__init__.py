@@ -16,6 +16,9 @@ Every objective also says whether its step may be captured as a CUDA graph (``tr
                                           host what to compute, or None when it does neither
     replayed(state)                       (optional) the host's bookkeeping of one step, which a
                                           replay of the captured step leaves undone (counters)
+    step_key(state)                       (optional) what the host decides for the next step
+                                          (CD-k's sweeps, a GAN's generator turn): one graph
+                                          is captured for each key (default: one for all)
 
     boltzmann   CD-k, PCD, Boltzmann learning, DBM (mean-field + PCD): phases, centring, sparsity
     storage     Hebbian, Storkey and projection storage of patterns

@@ -57,10 +57,13 @@ class AdversarialObjective:
     def init_state(self, params: dict) -> ObjectiveState:
         return ObjectiveState(counters={"discriminator_steps": 0})
 
-    def why_not_captured(self) -> str | None:
-        if self.every > 1:
-            return "the generator's turn (every discriminator_steps-th minibatch) is decided on the host"
+    def why_not_captured(self) -> None:
         return None
+
+    def step_key(self, state: ObjectiveState) -> bool:
+        """Whether the next step ends with the generator's turn (every ``discriminator_steps``-th
+        minibatch): the host decides it, so each of the two kinds of step has its own graph."""
+        return (state.counters["discriminator_steps"] + 1) % self.every == 0
 
     def replayed(self, state: ObjectiveState) -> None:
         """A replayed step's count: the discriminator took one step (and the generator one)."""

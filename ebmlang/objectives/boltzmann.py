@@ -48,7 +48,7 @@ class BoltzmannObjective:
         if sweeps != self.phases.sweeps:
             self.phases = replace(self.phases, sweeps=sweeps)
 
-    def step_key(self) -> Phases:
+    def step_key(self, state: ObjectiveState) -> Phases:
         """The phases: their sweeps follow ``k_schedule`` from epoch to epoch."""
         return self.phases
 

@@ -13,9 +13,9 @@ epoch. Captured as a graph, the step is one launch. What makes a step replayable
 - no reads by the host inside the step, and no per-step host scalars: each objective says
   whether its step qualifies (``why_not_captured``); the optimizers keep their per-step values
   on the device (Adam's step count, a clipped gradient's scale), and their per-epoch ones too
-  (learning rate, momentum: ``optim.EpochValues``), so one graph serves every epoch. What else
-  a step holds that may change between epochs is the trainer's ``step_key`` (CD-k's sweeps
-  under a ``k_schedule``): when it changes, the step is warmed up and captured again;
+  (learning rate, momentum: ``optim.EpochValues``), so one graph serves every epoch. What the
+  host decides for a step is the trainer's ``step_key`` (CD-k's sweeps under a ``k_schedule``,
+  whether a GAN's generator takes its turn): each key gets its own warm-up and graph;
 - host bookkeeping outside the graph: a capture runs the step's Python without its kernels, so
   whatever host state it moved is put back (``_rebind``), and each launch does the step's host
   bookkeeping (a GAN's step counter) through the objective's ``replayed``;
@@ -105,13 +105,9 @@ def _rebind(st, bindings: dict) -> None:
             holder.update(contents)
 
 
-def _made_for(held, st, key) -> bool:
-    """Whether ``held`` (a (state, step key) pair, or None) is for the state ``st`` and ``key``."""
-    return held is not None and held[0] is st and held[1] == key
-
-
 class GraphStep:
-    """Captures ``trainer``'s step on full minibatches of ``size`` rows and replays it."""
+    """Captures ``trainer``'s step on full minibatches of ``size`` rows, one graph per step key
+    of the state being trained, and replays them."""
 
     def __init__(self, trainer, train: dict, size: int):
         xp = trainer.program.xp     # CuPy (NumPy in the tests, with a stand-in Capture)
@@ -119,15 +115,16 @@ class GraphStep:
         self.capture = Capture(xp)
         self.batch = {k: xp.empty((size,) + v.shape[1:], dtype=v.dtype) for k, v in train.items()}
         self.rng = Rng(xp, 0, counter_based=True)
-        self.graph, self.graph_for = None, None         # graph_for: (state, step key)
-        self.warmed = None                      # (state, step key) of the eager warm-up step
+        self.state = None                       # the training state the graphs below are for
+        self.graphs: dict = {}                  # step key -> graph
+        self.warmed: set = set()                # the step keys that had their eager warm-up
         self.failed: str | None = None          # why a capture failed: the stage then runs eagerly
 
     @property
     def status(self) -> str:
         if self.failed:
             return self.failed
-        return "captured" if self.graph is not None else "no full minibatch captured yet"
+        return "captured" if self.graphs else "no full minibatch captured yet"
 
     def start_epoch(self, rng: Rng) -> Rng:
         """The epoch's stream, in the state array the graph reads; eager steps use it too. The
@@ -139,23 +136,26 @@ class GraphStep:
 
     def step(self, st, train: dict, rows) -> None:
         """One step on the rows ``rows`` of ``train`` (a device index array): a replay of the
-        graph for a full minibatch, else (the first step, a smaller last one) an eager step."""
+        graph of its step key for a full minibatch, else (the first step of each key, a smaller
+        last one) an eager step."""
         with self.capture.stream:
             if len(rows) != self.size:
                 self._eager(st, {k: take_rows(v, rows) for k, v in train.items()})
                 return
             for k, v in train.items():
                 take_rows(v, rows, out=self.batch[k])
-            key = self.trainer.step_key()
-            warm = _made_for(self.warmed, st, key)
-            if warm and self.failed is None and not _made_for(self.graph_for, st, key):
+            if self.state is not st:            # graphs record the arrays of one state
+                self.state, self.graphs, self.warmed = st, {}, set()
+            key = self.trainer.step_key(st)
+            if key in self.warmed and key not in self.graphs and self.failed is None:
                 self._capture(st, key)
-            if warm and self.graph is not None:
-                self.capture.launch(self.graph)
+            graph = self.graphs.get(key)
+            if graph is not None:
+                self.capture.launch(graph)
                 self._replayed(st)
-            else:       # the warm-up of each state and step key: compiles every kernel the
-                self._eager(st, self.batch)         # capture will record, makes the state it keeps
-                self.warmed = (st, key)
+            else:       # the warm-up of each key: compiles every kernel the capture will
+                self._eager(st, self.batch)         # record, and makes the state it keeps
+                self.warmed.add(key)
 
     def _eager(self, st, batch: dict) -> None:
         """The step as the graph holds it: advance the stream, step, copy rebound state back."""
@@ -168,7 +168,7 @@ class GraphStep:
         """Record the step. Its kernels do not run, so what its Python moved on the host (the
         bindings copy_back already restores, a GAN's counter) is put back, and the launch that
         follows does the step."""
-        self.graph, bindings, held = None, _bindings(st), state_arrays(st).keys()
+        bindings, held = _bindings(st), state_arrays(st).keys()
         try:
             graph = self.capture.record(lambda: self._eager(st, self.batch))
             if state_arrays(st).keys() != held:     # its new arrays would live in the graph only
@@ -178,7 +178,7 @@ class GraphStep:
             return
         finally:
             _rebind(st, bindings)
-        self.graph, self.graph_for = graph, (st, key)
+        self.graphs[key] = graph
 
     def _replayed(self, st) -> None:
         """The host's share of a launched step (see the objectives' ``replayed``)."""

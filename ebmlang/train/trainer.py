@@ -156,12 +156,12 @@ class Trainer:
             self.graph = GraphStep(self, train, size)
         return self.graph
 
-    def step_key(self):
-        """What a captured step holds besides its arrays, which may change between epochs: the
-        objective's ``step_key`` (the sweeps of CD-k's schedule), None for most. A change makes
-        ``graph.py`` capture the step again."""
+    def step_key(self, st: TrainState):
+        """What the host decides for the next step of ``st``, which a captured step holds: the
+        objective's ``step_key`` (CD-k's sweeps under a ``k_schedule``, a GAN's generator turn),
+        None for most. ``graph.py`` captures one graph for each key."""
         key = getattr(self.objective, "step_key", None)
-        return key() if key else None
+        return key(st.objective) if key else None
 
     @property
     def graph_status(self) -> str:
