@@ -82,6 +82,9 @@ train: {rule: pcd, chains: 20, epochs: 2, batch_size: 20, clip_norm: 1.0,
 """,
     "boltzmann": (ROOT / "specs" / "bm-bars-and-stripes.yaml").read_text(),
     "dbn-updown": (ROOT / "specs" / "dbn-bars-and-stripes.yaml").read_text(),
+    # the learning rate falls tenfold each epoch: a replay that kept epoch 0's would show
+    "cd-lr-steps": rbm("cd", "optimizer: {sgd: {lr: 0.05, momentum: 0.5, schedule: "
+                             "{step: {gamma: 0.1, every: 1}}}}"),
     # mean field for a fixed number of iterations (no convergence test), a linear lr schedule
     "dbm-meanfield-fixed": (ROOT / "specs" / "dbm-bars-and-stripes.yaml").read_text().replace(
         "positive: {iterations: 30, tolerance: 1.0e-6}", "positive: {iterations: 5, tolerance: 0}"),
@@ -420,16 +423,21 @@ def test_a_failed_ais_capture_starts_the_plain_loop_afresh(monkeypatch, directio
 @pytest.mark.parametrize("name", sorted(STEPS))
 def test_replayed_graphs_train_as_the_eager_steps_do(monkeypatch, name):
     """Two epochs with a smaller last minibatch: the same parameters, slots and objective state
-    with the step captured (replays, recaptured per epoch) and without, for every kind of step."""
+    with the step captured (one graph per step key for both epochs: each epoch's learning rate
+    and momentum read from the device) and without, for every kind of step."""
     if not cupy_usable():
         pytest.skip("CuPy with a usable CUDA device is not available")
     results = {}
     for captured in ("1", "0"):
         monkeypatch.setenv(DISABLE, captured)
         trainer, st, inputs = last_stage(STEPS[name], "cupy")
+        keys, key_of_step = set(), trainer.step_key
+        monkeypatch.setattr(trainer, "step_key", lambda st: keys.add(key_of_step(st)) or key_of_step(st))
         for _ in range(2):
             trainer.run_epoch(st, inputs)
         assert trainer.graph_status == ("captured" if captured == "1" else f"{DISABLE}=0")
+        if captured == "1":
+            assert len(trainer.graph.graphs) == len(keys)
         results[captured] = ({k: to_numpy(v) for k, v in state_arrays(st).items()},
                              dict(st.objective.counters))
         tolerance = 1e-9 if trainer.program.dtype == np.float64 else 1e-4

@@ -54,7 +54,8 @@ def momentum_step(g, v, w, scale, lr, decay: float, m) -> None:
     """SGD with momentum in one launch, in place on ``v`` and ``w``: v ← m·v + lr·(s·g − λ·w),
     w += v (s the gradient's scale, λ the weight decay). lr and m are numbers or 0-d float64
     device arrays (an epoch's values, which a captured step reads from the device)."""
-    _kernels()[1](g, _typed(scale, w.dtype), _float64(lr), _typed(decay, w.dtype), _float64(m), v, w)
+    t = w.dtype
+    _kernels()[1](g, _typed(scale, t), _float64(lr), _typed(decay, t), _float64(m), v, w)
 
 
 def adam_step(g, t, m, s, w, a, c: float, lr, beta1: float, beta2: float, eps: float) -> None:
@@ -70,8 +71,11 @@ def adam_step(g, t, m, s, w, a, c: float, lr, beta1: float, beta2: float, eps: f
 
 
 def _float64(x):
-    """A ``float64`` scalar argument: a host number, or a 0-d float64 device array as it is."""
-    return x if getattr(x, "ndim", None) == 0 and not isinstance(x, np.generic) else float(x)
+    """A ``float64`` scalar argument: a host number (or NumPy scalar) as a float, a 0-d device
+    array in float64."""
+    if isinstance(x, (int, float, np.generic, np.ndarray)):
+        return float(x)
+    return x.astype(np.float64, copy=False)
 
 
 def _typed(x, dtype):

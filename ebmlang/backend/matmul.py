@@ -95,11 +95,15 @@ def batch_sum(x, out=None, alpha: float = 1.0):
     docstring); elsewhere, and for anything but a 2-D float array, ``x.sum(axis=0)``."""
     xp = namespace_of(x)
     ones = _ones_for(xp, x)
-    if ones is not None and _capturing(xp):
-        target = xp.empty(x.shape[1:], dtype=x.dtype) if out is None else out
-        if _cublas_into(xp, ones, x, target, alpha, 0.0 if out is None else 1.0, tf32=False):
-            return target
-    elif ones is not None and not _tf32(xp):
+    if ones is None:
+        return _combine(out, x.sum(axis=0), alpha)
+    if _capturing(xp):              # cuBLAS, in IEEE arithmetic: into ``out``, or beside it
+        if out is not None and _cublas_into(xp, ones, x, out, alpha, 1.0, tf32=False):
+            return out
+        total = xp.empty(x.shape[1:], dtype=x.dtype)
+        if _cublas_into(xp, ones, x, total, 1.0, 0.0, tf32=False):
+            return _combine(out, total, alpha)
+    elif not _tf32(xp):
         return _combine(out, ones @ x, alpha)
     return _combine(out, x.sum(axis=0), alpha)
 
@@ -122,6 +126,7 @@ def _add_scaled(out, term, alpha: float):
 
 
 _ones_held: dict = {}                   # (device, dtype) -> a row of ones, as long as asked yet
+_ones_retired: list = []                # shorter rows, never freed: captured graphs may read them
 
 
 def _ones_for(xp, x):
@@ -135,6 +140,8 @@ def _ones_for(xp, x):
     if held is None or held.size < rows:
         if _capturing(xp):
             return None
+        if held is not None:
+            _ones_retired.append(held)
         held = _ones_held[key] = xp.ones(max(rows, 1024), dtype=x.dtype)
         xp.cuda.get_current_stream().synchronize()      # filled before any stream reads it
     return held[:rows]

@@ -202,7 +202,8 @@ def backward(program: Program, params: dict, tape: Tape, grad_u: dict, grad_x: d
                     _into_parent(program, params, tape, index, c, g_lv, grads, grad_x)
             if gu is None:
                 continue
-            grads.add(directed_bias_key(program, name, kind), lambda: batch_sum(units.bias_grad(gu, p)))
+            grads.add(directed_bias_key(program, name, kind),
+                      lambda: batch_sum(units.bias_grad(gu, p)))
             if node in tape.norms:              # back through γ ⊙ x̂ to the raw field
                 gu, gain_grad = normalize_backward(params, tape.norms[node], gu)
                 grads.add(gain_key(name), lambda: gain_grad)

@@ -95,13 +95,14 @@ class BoltzmannObjective:
         name, sp = self.sparse_layer, self.sparsity
         q = state.activity[name]
         q *= sp.decay
-        batch_sum(pos_state[name], out=q, alpha=(1 - sp.decay) / pos_state[name].shape[0])
+        batch_sum(pos_state[name], out=q, alpha=(1 - sp.decay) / max(pos_state[name].shape[0], 1))
         push = (units * sp.cost) * (sp.target - q)      # in the grads' units (batch sums · T)
         grads[self.program.layers[name].bias_key] += push
         for c, is_a in self.program.incident[name]:
             other = c.b if is_a else c.a
             if c.key in grads and other in self.phases.clamp:
-                mean_other = batch_sum(pos_state[other], alpha=1 / pos_state[other].shape[0])
+                rows = max(pos_state[other].shape[0], 1)
+                mean_other = batch_sum(pos_state[other], alpha=1 / rows)
                 grads[c.key] += (push[:, None] * mean_other[None, :]) if is_a else (mean_other[:, None] * push[None, :])
 
 

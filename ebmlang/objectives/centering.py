@@ -29,7 +29,7 @@ def update_offsets(program: Program, params: dict, offsets: dict, pos_state: dic
     """μ_l ← (1 − ν) μ_l + ν · batch mean of s_l in the positive phase, in place (first call: set)."""
     stats = coupling_stats(program, params, pos_state)
     for name, s in stats.items():
-        mean = batch_sum(s, alpha=1 / s.shape[0])
+        mean = batch_sum(s, alpha=1 / max(s.shape[0], 1))
         if name not in offsets:
             offsets[name] = mean
         else:

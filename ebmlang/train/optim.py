@@ -102,9 +102,10 @@ class Sgd:
             if xp is not np and not roles[key].log_scale and g.dtype == w.dtype == v.dtype:
                 fused.momentum_step(g, v, w, scale, lr, decay if decays else 0.0, mom)  # one launch
                 continue
-            g *= lr * scale
+            rate = lr if xp is np else lr.astype(g.dtype)      # no float64 temporaries
+            g *= rate * scale
             if decays:
-                g -= (lr * decay) * w
+                g -= (rate * decay) * w
             if self.values.host["momentum"] or xp is not np:    # the device never branches
                 v *= mom
                 v += g
