@@ -2,10 +2,11 @@
 
     python bench/step_profile.py [--batch 1000] [--steps 20]
 
-Runs the step eagerly (each kernel its own launch) under PyTorch's profiler, whose CUPTI
-tracing sees every kernel of the process, CuPy's and cuBLAS's included, and prints per step:
-each kernel's count and GPU microseconds, their sum (the GPU's busy time, what a CUDA graph of
-the step cannot go below) and the GEMMs' share of it. Bench-only: needs CuPy and PyTorch.
+Runs the step under PyTorch's profiler, whose CUPTI tracing sees every kernel of the process,
+CuPy's and cuBLAS's included (and each node of a CUDA graph), twice: eagerly (each kernel its
+own launch) and as the trainer replays it (an epoch of ``steps`` minibatches after a first,
+untimed one). For each it prints per step: each kernel's count and GPU microseconds, their sum
+(the GPU's busy time) and the GEMMs' share of it. Bench-only: needs CuPy and PyTorch.
 """
 from __future__ import annotations
 
@@ -43,36 +44,47 @@ def kernel_times(step, steps: int) -> dict:
 GEMM_NAMES = ("gemm", "gemv", "nvjet", "cutlass", "xmma", "sm90_")     # cuBLAS's kernels on Hopper
 
 
+def report(title: str, times: dict) -> None:
+    total = sum(us for _, us in times.values())
+    gemm = sum(us for name, (_, us) in times.items() if any(g in name.lower() for g in GEMM_NAMES))
+    print(title)
+    for name, (n, us) in sorted(times.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {us:8.1f} µs  {n:4.1f}×  {name[:90]}")
+    print(f"GPU busy per step {total:.1f} µs, of which GEMMs {gemm:.1f} µs "
+          f"({gemm / max(total, 1e-9):.0%}); {sum(n for n, _ in times.values()):.0f} launches\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=20)
     a = ap.parse_args()
-    os.environ[DISABLE] = "0"
     spec = parse_spec(SPEC.replace("BATCH", str(a.batch)), "bench.yaml", ["backend=cupy"])
     model = compile_spec(spec, "cupy")
     xp = model.xp
     trainer = Trainer(model.program, spec.train, ("v",), 0)
     st = trainer.init_state(model.params)
-    x = xp.asarray((np.random.default_rng(0).random((a.batch, 784)) < 0.13).astype(np.float32))
+    x = xp.asarray((np.random.default_rng(0).random((a.batch * a.steps, 784)) < 0.13)
+                   .astype(np.float32))
     rng = Rng(xp, 1, counter_based=True)
 
     def step():
         rng.advance()
-        trainer.step(st, {"v": x}, rng)
+        trainer.step(st, {"v": x[:a.batch]}, rng)
 
+    os.environ[DISABLE] = "0"
     for _ in range(3):                      # compiles every kernel first
         step()
-    times = kernel_times(step, a.steps)
-    if not times:
+    eager = kernel_times(step, a.steps)
+    if not eager:
         raise SystemExit("the profiler recorded no GPU activity (CUPTI unavailable here?)")
-    total = sum(us for _, us in times.values())
-    gemm = sum(us for name, (_, us) in times.items() if any(g in name.lower() for g in GEMM_NAMES))
-    print(f"784-500 RBM, CD-1, batch {a.batch}: GPU time per step, eager, kernel by kernel")
-    for name, (n, us) in sorted(times.items(), key=lambda kv: -kv[1][1]):
-        print(f"  {us:8.1f} µs  {n:4.1f}×  {name[:90]}")
-    print(f"GPU busy per step {total:.1f} µs, of which GEMMs {gemm:.1f} µs "
-          f"({gemm / total:.0%}); {sum(n for n, _ in times.values()):.0f} launches")
+    report(f"784-500 RBM, CD-1, batch {a.batch}: GPU time per step, eager, kernel by kernel", eager)
+    os.environ[DISABLE] = "1"
+    trainer.run_epoch(st, x, "v")           # warms up and captures the step
+    replayed = kernel_times(lambda: trainer.run_epoch(st, x, "v"), 1)
+    status = trainer.graph_status
+    report(f"the same, as the trainer runs it ({status}), per step of an epoch of {a.steps}",
+           {name: (n / a.steps, us / a.steps) for name, (n, us) in replayed.items()})
 
 
 if __name__ == "__main__":
