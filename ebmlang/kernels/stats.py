@@ -31,8 +31,7 @@ def param_stats(program: Program, params: dict, state: dict, keys, total: bool =
     out = {} if into is None else into
 
     def add(key, rows):             # rows: (batch, n) per-example statistics
-        out[key] = batch_sum(rows, alpha=alpha) if into is None else \
-            batch_sum(rows, out=into[key], alpha=alpha)
+        out[key] = batch_sum(rows, out=out.get(key), alpha=alpha)
 
     stats = coupling_stats(program, params, state)
     for name, info in program.layers.items():
