@@ -11,6 +11,7 @@ from ebmlang.backend import Rng, to_numpy
 from ebmlang.eval import exact
 from ebmlang.kernels import random_state
 from ebmlang.train import Trainer
+from ebmlang.objectives import PhaseStats
 from ebmlang.objectives.centering import centre_gradient
 
 import oracle
@@ -72,7 +73,7 @@ def test_centred_update_is_the_centred_gradient_written_back(spec, n_pos, n_neg,
     pos = random_state(program, model.params, n_pos, Rng(model.xp, 1))
     neg = random_state(program, model.params, n_neg, Rng(model.xp, 2))
     offsets = {n: gen.uniform(-1, 1, info.size) for n, info in program.layers.items()}
-    plain, scale = trainer.gradient(model.params, pos, neg)
+    plain, scale = trainer.gradient(model.params, PhaseStats(pos, {}), PhaseStats(neg, {}))
     plain = {k: to_numpy(v) * scale for k, v in plain.items()}
     centred = {k: v.copy() for k, v in plain.items()}
     centre_gradient(program, model.params, centred, offsets)

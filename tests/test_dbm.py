@@ -133,7 +133,7 @@ def test_dbm_positive_phase_is_the_gradient_of_the_bound(backend, spec, seed, da
     program = model.program
     x = {data_layer: model.xp.asarray(random_states(spec, 3, np.random.default_rng(seed))[data_layer])}
     phases = phases_for(program, "dbm", 1, (data_layer,), meanfield=MeanField(3000, 0.0, 1e-14))
-    stat_state, _ = positive(program, model.params, x, phases, Rng(model.xp, seed))
+    stat_state = positive(program, model.params, x, phases, Rng(model.xp, seed))[0].state
     keys = [k for k in trainable_keys(program) if program.keys[k].role != "sigma"]
     key = data.draw(st.sampled_from(keys))
     stats = to_numpy(param_stats(program, model.params, stat_state, [key], total=True)[key]) / program.temperature

@@ -10,9 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import yaml
+
+from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import Rng, to_numpy
 from ebmlang.kernels import block_update
 from ebmlang.kernels.langevin import langevin_moves
+from ebmlang.train import Trainer
 from ebmlang.train.optim import Optimizers, clipped_scale
 from ebmlang.units.types import Normal
 from ebmlang.spec.constraints import Choice
@@ -93,6 +97,36 @@ def test_one_gibbs_sweep_leaves_the_joint_invariant(fused, spec, seed, step):
         fewer = min(len(mine), len(ref))
         assert np.all(np.abs(mine.mean(axis=0) - ref.mean(axis=0)) <= 6 * scale * np.sqrt(2 / fewer))
         assert np.all(np.abs(mine.var(axis=0) / ref.var(axis=0) - 1) <= 8 * np.sqrt(2 / fewer))
+
+
+@pytest.mark.parametrize("learn", ["cd", "cd-langevin"])
+@settings(max_examples=5)
+@given(grbm_specs(), st.integers(0, 2**16))
+def test_cd_gradient_vanishes_at_the_model_sigma_included(learn, spec, seed):
+    """With data drawn from the model itself, CD-1's gradient is zero in expectation for every
+    parameter: one sweep keeps the model's distribution. The negative phase gives v as its
+    conditional mean, so the σ statistic needs v's conditional variance besides (without it
+    the σ gradient is off by T per unit and σ drifts up while training)."""
+    spec = dict(spec, model={**spec["model"],
+                             "layers": {**spec["model"]["layers"],
+                                        "v": {**spec["model"]["layers"]["v"], "learn_sigma": True}}},
+                data={"source": "gaussian-mixture", "dim": spec["model"]["layers"]["v"]["size"]},
+                train={"rule": "cd", "k": 1, "batch_size": 10})
+    if learn == "cd-langevin":
+        spec["train"]["negative"] = {"sampler": "langevin", "langevin_steps": 2}
+    parsed = parse_spec(yaml.safe_dump(spec), "grbm.yaml")
+    model = compile_spec(parsed)
+    objective = Trainer(model.program, parsed.train, ("v",), 0).objective
+    gen, batches, rows = np.random.default_rng(seed), 16, 5000
+    sums = []
+    for i in range(batches):
+        v = _exact_joint_draws(model, rows, gen)[0]["v"]
+        grads, scale = objective.gradient(model.params, objective.init_state(model.params), {"v": v},
+                                          Rng(np, seed, i))
+        sums.append(np.concatenate([np.ravel(to_numpy(g)) * scale for g in grads.values()]))
+    sums = np.array(sums)
+    spread = sums.std(axis=0, ddof=1) / np.sqrt(batches)
+    assert np.all(np.abs(sums.mean(axis=0)) <= 6 * spread + 1e-9), (sums.mean(axis=0), spread)
 
 
 def test_clip_norm_bounds_every_update():

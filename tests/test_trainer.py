@@ -10,6 +10,7 @@ from ebmlang import compile_spec, load_data, parse_spec
 from ebmlang.backend import Rng, to_numpy
 from ebmlang.eval import exact
 from ebmlang.kernels import param_stats, random_state
+from ebmlang.objectives import PhaseStats
 from ebmlang.train import Trainer
 
 import yaml
@@ -32,7 +33,7 @@ def test_gradient_is_the_difference_of_phase_means(backend, spec, n_pos, n_neg):
     trainer = Trainer(program, parsed.train, (first,), 0)
     pos = random_state(program, model.params, n_pos, Rng(model.xp, 1))
     neg = random_state(program, model.params, n_neg, Rng(model.xp, 2))
-    grads, scale = trainer.gradient(model.params, pos, neg)
+    grads, scale = trainer.gradient(model.params, PhaseStats(pos, {}), PhaseStats(neg, {}))
     mean_pos = param_stats(program, model.params, pos, trainer.keys)
     mean_neg = param_stats(program, model.params, neg, trainer.keys)
     for c in program.couplings:

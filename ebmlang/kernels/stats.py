@@ -17,8 +17,12 @@ from .energy import coupling_stats, layer_input, layer_params
 
 
 def param_stats(program: Program, params: dict, state: dict, keys, total: bool = False,
-                into: dict | None = None, weight: float = 1.0) -> dict:
+                into: dict | None = None, weight: float = 1.0, means: dict | None = None) -> dict:
     """{key: batch mean of −∂E/∂θ} for the parameter ``keys`` asked for.
+
+    ``means`` ({layer: None or a (size,) bool mask}, ``objectives.phases.PhaseStats``) names
+    the units ``state`` gives as conditional means x̄ at the model's temperature T, not draws:
+    their σ statistic, quadratic in x, adds E[(x − x̄)²]/σ² = T/g (g the layer's gain).
 
     ``total=True`` returns batch sums instead: the trainer folds 1/batch into its learning rate,
     which saves a pass over every weight matrix per update. ``into`` (the arrays of an earlier
@@ -40,7 +44,8 @@ def param_stats(program: Program, params: dict, state: dict, keys, total: bool =
             add(info.bias_key, info.units.bias_stat(state[name], p))
         if f"sigma.{name}" in keys:
             u = layer_input(program, params, stats, name, batch)
-            add(f"sigma.{name}", info.units.log_sigma_stat(state[name], u, p))
+            spread = _spread(program, name, means or {})
+            add(f"sigma.{name}", info.units.log_sigma_stat(state[name], u, p, spread))
     for c in program.couplings:
         if c.key in keys and into is not None:
             accumulate(into[c.key], stats[c.a].T, stats[c.b], alpha)
@@ -48,3 +53,13 @@ def param_stats(program: Program, params: dict, state: dict, keys, total: bool =
             pair = matmul(stats[c.a].T, stats[c.b])
             out[c.key] = pair if alpha == 1 else pair * alpha
     return out
+
+
+def _spread(program: Program, name: str, means: dict):
+    """Var[x]/σ² = T/g of the layer's units given as conditional means, 0 elsewhere: a float, or
+    (size,) where only some units are (one piece of a layer split into colours)."""
+    if name not in means:
+        return 0.0
+    t = program.temperature / program.layers[name].gain
+    mask = means[name]
+    return t if mask is None else program.xp.asarray(mask, dtype=program.dtype) * t

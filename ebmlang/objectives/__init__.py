@@ -35,6 +35,7 @@ from ..spec.types import BACKPROP_RULES, STORAGE_RULES
 from .adversarial import AdversarialObjective
 from .backprop import BackpropObjective
 from .boltzmann import BoltzmannObjective, phase_difference, trainable_keys
+from .phases import PhaseStats
 from .state import ObjectiveState
 from .storage import StorageObjective
 from .updown import UpDownObjective
@@ -57,7 +58,7 @@ def make_objective(program: Program, stage, clamp: tuple, seed: int):
 
 
 __all__ = ["AdversarialObjective", "BackpropObjective", "BoltzmannObjective", "ElboObjective",
-           "ObjectiveState",
+           "ObjectiveState", "PhaseStats",
            "StorageObjective", "UpDownObjective",
            "make_objective",
            "phase_difference", "trainable_keys"]

@@ -18,7 +18,7 @@ from ..compile import Program
 from ..kernels import param_stats, random_state
 from ..spec.schedules import temperatures
 from .centering import centre_gradient, update_offsets
-from .phases import MeanField, Phases, negative, phases_for, positive
+from .phases import MeanField, Phases, PhaseStats, negative, phases_for, positive
 from .state import ObjectiveState
 
 
@@ -76,17 +76,17 @@ class BoltzmannObjective:
     def gradient(self, params: dict, state: ObjectiveState, batch: dict, rng) -> tuple[dict, float]:
         """(g, scale) for one minibatch ``batch`` (layer -> (B, size)); updates ``state`` in place."""
         program = self.program
-        pos_state, chain_start = positive(program, params, batch, self.phases, rng)
-        neg_state, chains = negative(program, params, state.chains if self.persistent else chain_start,
-                                     self.phases, rng, keep_samples=self.persistent)
+        pos, chain_start = positive(program, params, batch, self.phases, rng)
+        neg, chains = negative(program, params, state.chains if self.persistent else chain_start,
+                               self.phases, rng, keep_samples=self.persistent)
         if self.persistent:
             state.chains = chains
-        grads, scale = phase_difference(program, params, pos_state, neg_state, self.keys)
+        grads, scale = phase_difference(program, params, pos, neg, self.keys)
         if self.centering:
-            update_offsets(program, params, state.offsets, pos_state, self.centering.rate)
+            update_offsets(program, params, state.offsets, pos.state, self.centering.rate)
             centre_gradient(program, params, grads, state.offsets)
         if self.sparse_layer:
-            self._sparsity(state, pos_state, grads, 1.0 / scale)
+            self._sparsity(state, pos.state, grads, 1.0 / scale)
         return grads, scale
 
     def _sparsity(self, state: ObjectiveState, pos_state: dict, grads: dict, units: float) -> None:
@@ -117,15 +117,17 @@ def trainable_keys(program: Program) -> tuple:
     return tuple(keys)
 
 
-def phase_difference(program: Program, params: dict, pos_state: dict, neg_state: dict, keys) -> tuple[dict, float]:
+def phase_difference(program: Program, params: dict, pos: PhaseStats, neg: PhaseStats,
+                     keys) -> tuple[dict, float]:
     """(g, scale) with g · scale = (⟨−∂E/∂θ⟩₊ − ⟨−∂E/∂θ⟩₋) / T, masked to each coupling's graph.
 
     g holds batch sums; negative sums are rescaled when the chains outnumber the batch, and
     subtracted where the positive ones lie."""
-    grads = param_stats(program, params, pos_state, keys, total=True)
-    n_pos, n_neg = _rows(pos_state), _rows(neg_state)
+    grads = param_stats(program, params, pos.state, keys, total=True, means=pos.means)
+    n_pos, n_neg = _rows(pos.state), _rows(neg.state)
     ratio = 1.0 if n_neg == n_pos else n_pos / n_neg
-    param_stats(program, params, neg_state, keys, total=True, into=grads, weight=-ratio)
+    param_stats(program, params, neg.state, keys, total=True, into=grads, weight=-ratio,
+                means=neg.means)
     for c in program.couplings:
         if c.mask is not None and c.key in grads:
             grads[c.key] *= c.mask

@@ -12,8 +12,11 @@ from the last update (PCD), or drawn afresh at random (the free phase of Boltzma
 usually annealed).
 
 Both phases end the same way: the last block of the last sweep is Rao–Blackwellised, its units
-entering the statistics as conditional means. That is exact in expectation (they are
-independent given the rest) and spares CD a GEMM.
+entering the statistics as conditional means. That is exact in expectation for the statistics
+linear in a unit (they are independent given the rest) and spares CD a GEMM. The one statistic
+that is not, a gaussian unit's −∂E/∂log σ = (x − μ)²/σ² − x·u/σ, takes its conditional
+variance besides: each phase says which units it gives as means (``PhaseStats.means``) and
+``kernels.stats.param_stats`` adds E[(x − x̄)²]/σ² = T/g for them.
 
 The rules are shorthands for phases:
 
@@ -27,6 +30,7 @@ The rules are shorthands for phases:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..compile import Program
 from ..kernels import block_update, layer_params
@@ -62,6 +66,15 @@ class Phases:
                                     # exact draws
 
 
+class PhaseStats(NamedTuple):
+    """A phase's state for the statistics: ``state`` (layer -> (B, size)) holds data, draws or
+    conditional means; ``means`` names the units it gives as conditional means at the model's
+    temperature, {layer: None (every unit) or a (size,) bool mask} (``param_stats``'s ``means``)."""
+
+    state: dict
+    means: dict
+
+
 def phases_for(program: Program, rule: str, k: int, clamp: tuple, chains: str | None = None,
                infer: str = "auto", positive_sweeps: int = 10, positive_anneal=(), negative_anneal=(),
                meanfield: MeanField = MeanField(), negative_clamp=(), langevin=None) -> Phases:
@@ -87,9 +100,9 @@ def random_fill(program: Program, params: dict, state: dict, names, batch: int, 
 
 
 def run_chains(program: Program, params: dict, start: dict, rng, sweeps: int, clamp=frozenset(),
-               anneal=(), keep_samples: bool = True, langevin=None):
+               anneal=(), keep_samples: bool = True, langevin=None) -> tuple[PhaseStats, dict]:
     """Sweep once at each temperature of ``anneal``, then ``sweeps`` times at the model's own:
-    (state for the statistics, chain state). The last block enters the statistics as means;
+    (statistics, chain state). The last block enters the statistics as means;
     ``keep_samples=False`` (chains about to be dropped) skips drawing it. ``langevin``: gaussian
     layers move by adjusted Langevin steps (Gibbs–Langevin)."""
     state = start
@@ -103,11 +116,11 @@ def run_chains(program: Program, params: dict, start: dict, rng, sweeps: int, cl
                 return _last_block(program, params, state, block, rng, clamp, keep_samples,
                                    langevin)
             state = block_update(program, params, state, block, rng, clamp, langevin=langevin)
-    return state, state          # nothing to sweep
+    return PhaseStats(state, {}), state          # nothing to sweep
 
 
 def _last_block(program, params, state, block, rng, clamp, keep_samples, langevin=None):
-    stat, chain = dict(state), dict(state)
+    stat, chain, means = dict(state), dict(state), {}
     for piece in (p for p in block if p.layer not in clamp):
         units = program.layers[piece.layer].units
         if keep_samples:
@@ -116,7 +129,8 @@ def _last_block(program, params, state, block, rng, clamp, keep_samples, langevi
         else:
             cond = conditional(program, params, state, piece.layer)
         stat[piece.layer] = merge_units(state[piece.layer], units.mean(cond), piece)
-    return stat, chain
+        means[piece.layer] = piece.mask if piece.units is not None else None
+    return PhaseStats(stat, means), chain
 
 
 def sample_from_means(program: Program, params: dict, means: dict, names, rng) -> dict:
@@ -127,25 +141,29 @@ def sample_from_means(program: Program, params: dict, means: dict, names, rng) -
     return out
 
 
-def positive(program: Program, params: dict, data: dict, phases: Phases, rng):
-    """(state for the statistics, state to start CD chains from): both hold the data."""
+def positive(program: Program, params: dict, data: dict, phases: Phases,
+             rng) -> tuple[PhaseStats, dict]:
+    """(statistics, state to start CD chains from): both hold the data."""
+    every_latent = dict.fromkeys(phases.latent)             # each layer's every unit a mean
     if phases.infer == "exact":
         stat_state, chain_state = dict(data), dict(data)
         for name in phases.latent:
             cond, chain_state[name] = conditional_draw(program, params, data, name, rng)
             stat_state[name] = program.layers[name].units.mean(cond)
-        return stat_state, chain_state
+        return PhaseStats(stat_state, every_latent), chain_state
     if phases.infer == "meanfield":
         mf = phases.meanfield
         means, _ = mean_field(program, params, data, phases.latent, mf.iterations, mf.damping, mf.tolerance)
-        return means, sample_from_means(program, params, means, phases.latent, rng)
+        return (PhaseStats(means, every_latent),
+                sample_from_means(program, params, means, phases.latent, rng))
     batch = next(iter(data.values())).shape[0]
     start = random_fill(program, params, data, phases.latent, batch, rng)
     return run_chains(program, params, start, rng, phases.positive_sweeps, frozenset(phases.clamp),
                       phases.positive_anneal)
 
 
-def negative(program: Program, params: dict, start: dict, phases: Phases, rng, keep_samples: bool):
+def negative(program: Program, params: dict, start: dict, phases: Phases, rng,
+             keep_samples: bool) -> tuple[PhaseStats, dict]:
     """Run the free chains from ``start`` (fresh chains: from random states instead), the layers of
     ``phases.negative_clamp`` held at their values in ``start``."""
     held = {n: start[n] for n in phases.negative_clamp}

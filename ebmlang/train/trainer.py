@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..backend import Rng
 from ..compile import Program, tie_mirrors
 from ..data.sparse import DeviceRows, SparseRows, take_rows
-from ..objectives import ObjectiveState, make_objective, phase_difference
+from ..objectives import ObjectiveState, PhaseStats, make_objective, phase_difference
 from ..spec.types import TrainSpec
 from .graph import GraphStep, why_not
 from .optim import Optimizers
@@ -74,9 +74,10 @@ class Trainer:
         slots = self.optimizers.init_slots(params, self.program.xp)
         return TrainState(params, slots, self.objective.init_state(params), stage=self.index)
 
-    def gradient(self, params: dict, pos_state: dict, neg_state: dict) -> tuple[dict, float]:
-        """The Boltzmann phase difference for given phase states (see ``objectives.boltzmann``)."""
-        return phase_difference(self.program, params, pos_state, neg_state, self.keys)
+    def gradient(self, params: dict, pos: PhaseStats, neg: PhaseStats) -> tuple[dict, float]:
+        """The Boltzmann phase difference for given phase statistics (see
+        ``objectives.boltzmann``)."""
+        return phase_difference(self.program, params, pos, neg, self.keys)
 
     def step(self, st: TrainState, batch: dict, rng: Rng) -> None:
         """The updates of one minibatch (layer -> (B, size) data), in place on ``st``: one, or for

@@ -79,8 +79,10 @@ class UnitType:
         """−∂E/∂b per unit: (batch, n)."""
         return x
 
-    def log_sigma_stat(self, x, u, p: LayerParams):
-        """−∂E/∂(log σ) per unit; only gaussian units have a σ."""
+    def log_sigma_stat(self, x, u, p: LayerParams, spread=0.0):
+        """−∂E/∂(log σ) per unit; only gaussian units have a σ. Where ``x`` is a conditional mean
+        x̄ (Rao–Blackwellised), ``spread`` is the conditional Var[x]/σ² (a scalar or (n,)): the
+        statistic is quadratic in x, so its expectation is not its value at x̄."""
         raise TypeError(f"{self.name} units have no sigma")
 
     def log_prob(self, x, u, p: LayerParams, temperature: float):

@@ -302,8 +302,10 @@ class Gaussian(UnitType):
     def bias_stat(self, x, p):
         return (x - p.bias) / p.sigma ** 2
 
-    def log_sigma_stat(self, x, u, p):
-        return ((x - p.bias) / p.sigma) ** 2 - x * u / p.sigma
+    def log_sigma_stat(self, x, u, p, spread=0.0):
+        stat = ((x - p.bias) / p.sigma) ** 2 - x * u / p.sigma
+        no_spread = isinstance(spread, (int, float)) and spread == 0      # a draw: no launch
+        return stat if no_spread else stat + spread
 
     def check_data(self, x):
         return None     # any finite value (finiteness is checked for all data)
