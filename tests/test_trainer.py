@@ -81,3 +81,23 @@ def test_training_raises_the_exact_log_likelihood(backend, rule, chains, seed):
         trainer.run_epoch(state, x, "v")
     after = exact.log_likelihood(model.program, model.params, test).mean()
     assert after > before + 1.0
+
+
+@pytest.mark.parametrize("extra", ["sparsity: {target: 0.1, cost: 1.0}",
+                                   "sparsity: {target: 0.1, cost: 1.0}, centering: true"])
+def test_a_masked_coupling_keeps_its_graph_through_every_update(backend, extra):
+    """Weights off a random coupling's graph start at zero and stay zero, whatever adds to the
+    gradient (the sparsity push, centring's correction)."""
+    text = BARS.replace("SEED", "0").replace("RULE", "pcd").replace("CHAINS", "20")
+    text = text.replace("{between: [v, h], init:", "{between: [v, h], connectivity: {random: {p: 0.4}}, init:")
+    text = text.replace("epochs: 40,", f"epochs: 3, {extra},")
+    parsed = parse_spec(text, "bars.yaml", [f"backend={backend}"])
+    model = compile_spec(parsed, backend)
+    trainer = Trainer(model.program, parsed.train, ("v",), 0)
+    st_ = trainer.init_state(model.params)
+    data = load_data(parsed)
+    for _ in range(parsed.train.epochs):
+        trainer.run_epoch(st_, {"v": model.xp.asarray(data.train)})
+    (c,) = model.program.couplings
+    off_graph = to_numpy(st_.params[c.key])[to_numpy(c.mask) == 0]
+    assert off_graph.size and np.all(off_graph == 0)

@@ -91,7 +91,8 @@ class BoltzmannObjective:
 
     def _sparsity(self, state: ObjectiveState, pos_state: dict, grads: dict, units: float) -> None:
         """Push the running mean activation q of the sparse layer towards the target p:
-        Δb = cost·(p − q), ΔW = cost·x̄ (p − q)ᵀ for couplings to clamped layers (Hinton's guide §11)."""
+        Δb = cost·(p − q), ΔW = cost·x̄ (p − q)ᵀ for couplings to clamped layers (Hinton's guide §11),
+        on the coupling's graph only (a masked-out weight stays zero)."""
         name, sp = self.sparse_layer, self.sparsity
         q = state.activity[name]
         q *= sp.decay
@@ -103,7 +104,8 @@ class BoltzmannObjective:
             if c.key in grads and other in self.phases.clamp:
                 rows = max(pos_state[other].shape[0], 1)
                 mean_other = batch_sum(pos_state[other], alpha=1 / rows)
-                grads[c.key] += (push[:, None] * mean_other[None, :]) if is_a else (mean_other[:, None] * push[None, :])
+                term = (push[:, None] * mean_other[None, :]) if is_a else (mean_other[:, None] * push[None, :])
+                grads[c.key] += term if c.mask is None else term * c.mask
 
 
 def trainable_keys(program: Program) -> tuple:
