@@ -88,3 +88,33 @@ def test_without_average_nothing_changes(tmp_path):
     assert code == 0
     with np.load(folder / "model.npz") as z:
         assert not any(k.startswith("average.") for k in z.files)
+
+
+DBN = """
+name: dbn-avg
+seed: 1
+data: {source: bars-and-stripes, side: 3, samples: 100}
+model:
+  layers:
+    v: {size: 9, units: binary}
+    h1: {size: 6, units: binary}
+    h2: {size: 4, units: binary}
+  couplings:
+    - {between: [h1, v], kind: generative, init: {normal: {std: 0.1}}}
+    - {between: [v, h1], kind: recognition}
+    - {between: [h1, h2], init: {normal: {std: 0.1}}}
+train:
+  - {layers: [v, h1], rule: cd, epochs: 3, batch_size: 10, average: 0.5, optimizer: {sgd: {lr: 0.1}}}
+  - {layers: [h1, h2], input: samples, rule: cd, epochs: 1, batch_size: 10, optimizer: {sgd: {lr: 0.1}}}
+"""
+
+
+def test_an_averaged_rbm_view_hands_on_tied_weights(tmp_path):
+    """The recognition twin of a greedy stage's W is not trained and has no average: when the
+    stage adopts θ̄, the twin follows as θ̄ᵀ, so the next stage's up-pass (kept in the
+    checkpoint as `upstream.`) uses the averaged weights both ways."""
+    code, _, folder = run_spec(tmp_path, DBN, "dbn")
+    assert code == 0
+    with np.load(folder / "model.npz") as z:
+        generative, recognition = z["upstream.weight.h1.v"], z["upstream.weight.v.h1"]
+        assert np.array_equal(recognition, generative.T)

@@ -23,12 +23,14 @@ from ..report.figures import (import_in_background, save_capacity, save_observab
                               save_weight_spread)
 from ..model import Model
 from ..train import adopt_averages
+from ..train.optim import AVERAGE
+from ..train.stages import plan_stages
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
 from .evaluate import Probe, final_summary
 from .pictures import draw_figures
 from .ratings import RatingsProbe
-from .folder import RunFolder
+from .folder import RunFolder, checkpoint_stage
 from .executors import make_executor
 from .training import train_stages
 
@@ -88,13 +90,22 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
     model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
     checkpoint = folder.load_checkpoint()
     model.load_parameters(checkpoint)
-    adopt_averages(model.params, checkpoint)       # the parameters `ebm run` evaluated
+    adopt_averages(model.params, checkpoint, _stage_program(spec, model, data, checkpoint))
     probe = make_probe(model, data, spec.evaluate)
     summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
     folder.write_text("spec.resolved.yaml", to_yaml(spec))
     with matmul_precision(model.xp, spec.matmul_precision):
         report = Progress(0, progress)
         return _evaluate(spec, model, data, probe, folder, report, summary, scheduler)
+
+
+def _stage_program(spec: Spec, model: Model, data, checkpoint: dict):
+    """The program of the stage the checkpoint was taken in, whose averaged parameters `ebm run`
+    evaluated (an RBM view's mirrors follow them); None without data (no stages to plan)."""
+    if data is None or not any(k.startswith(AVERAGE) for k in checkpoint):
+        return None
+    plans = plan_stages(model.program, spec.stages, data.layers)
+    return plans[min(checkpoint_stage(checkpoint), len(plans) - 1)].program
 
 
 def _scan(spec: Spec, model: Model, folder: RunFolder, report: Progress) -> dict:

@@ -41,7 +41,7 @@ def train_stages(spec, model, data, folder: RunFolder, report, probe, checkpoint
         _run_stage(spec, plan, trainer, state, inputs, monitor, folder, report, upstream, len(plans) > 1, redraw)
         # the stage's averaged parameters go on; its checkpoint keeps θ and θ̄ apart, so that a
         # longer rerun (--resume with more epochs) continues from θ
-        adopt_averages(model.params, state.slots)
+        adopt_averages(model.params, state.slots, plan.program)
     return state
 
 

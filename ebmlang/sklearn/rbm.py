@@ -100,7 +100,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             inputs = stage_inputs(plans, plan.index, self.model_.params, data)
             while state.epoch < plan.spec.epochs:
                 self._epoch(plan, trainer, state, inputs, X)
-            adopt_averages(self.model_.params, state.slots)     # `train.average`, as `ebm run`
+            adopt_averages(self.model_.params, state.slots, plan.program)   # as `ebm run`
             self._training = (plan.index, state)
         return self
 

@@ -29,6 +29,7 @@ from fnmatch import fnmatchcase
 import numpy as np
 
 from ..backend import fused, namespace_of
+from ..compile import tie_mirrors
 from ..spec.types import AdamSpec, SgdSpec
 
 AVERAGE = "average."        # the slot prefix of a parameter's moving average
@@ -214,13 +215,16 @@ class Optimizers:
                 mean += (1 - beta) * params[key]
 
 
-def adopt_averages(params: dict, arrays: dict) -> None:
+def adopt_averages(params: dict, arrays: dict, program=None) -> None:
     """θ ← θ̄ for every `average.<key>` among ``arrays`` (a stage's slots, or a checkpoint's
-    arrays), in place."""
+    arrays), in place; then the mirrors of ``program`` (the stage's, where it is an RBM view:
+    the recognition twin is not trained, so it has no average of its own) follow as Wᵀ."""
     xp = namespace_of(next(iter(params.values())))
     for name, mean in arrays.items():
         if name.startswith(AVERAGE) and name[len(AVERAGE):] in params:
             params[name[len(AVERAGE):]][...] = xp.asarray(mean)
+    if program is not None:
+        tie_mirrors(program, params)
 
 
 def clipped_scale(grads: dict, scale: float, clip: float):
