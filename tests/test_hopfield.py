@@ -109,6 +109,19 @@ def test_binary_network_runs_the_same_dynamics_as_the_spin_one(rule):
     np.testing.assert_array_equal(finals["spin"], finals["binary"])
 
 
+def test_the_capacity_study_sees_the_same_network_in_binary_and_spin_form():
+    """Each (load, trial) of the study stores into the untrained parameters: the binary network's
+    bias shift −2W·1 must not pile up over trials, so its overlaps are the spin network's."""
+    from ebmlang.eval.capacity import mean_final_overlap
+    curves = {}
+    for units in ("spin", "binary"):
+        model = network(60, units)
+        model.params["bias.s"][:] = 0
+        curves[units] = [mean_final_overlap(model, "s", "hebbian", 60, p, 30, (0, p, trial))
+                         for p in (3, 8, 12) for trial in range(3)]
+    assert curves["spin"] == curves["binary"]
+
+
 def test_recall_spec_recovers_every_pattern(tmp_path):
     out = tmp_path / "hr"
     assert main(["run", str(SPECS / "hopfield-recall.yaml"), "--out", str(out), "--quiet"]) == 0
@@ -139,3 +152,13 @@ def test_capacity_spec_matches_theory(tmp_path):
     assert 0.12 <= hebbian_load <= 0.17
     for rule in ("storkey", "pseudo_inverse"):
         assert study[rule]["critical_load"] is None or study[rule]["critical_load"] > hebbian_load
+
+
+def test_asynchronous_sweeps_take_a_new_order_each_time():
+    """Rng.permutation (the order of an asynchronous sweep) is a new order at every call, the
+    first one a function of the key alone (the trainer makes an epoch's order from its key)."""
+    rng = Rng(np, 5, 2)
+    orders = [tuple(rng.permutation(9).tolist()) for _ in range(30)]
+    assert all(sorted(o) == list(range(9)) for o in orders)
+    assert len(set(orders)) == len(orders)          # 30 distinct orders of the 9! there are
+    assert orders[0] == tuple(Rng(np, 5, 2).permutation(9).tolist())

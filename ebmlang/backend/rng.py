@@ -30,6 +30,7 @@ class Rng:
 
     def __init__(self, xp, *key: int, counter_based: bool | None = None):
         self.xp, self.key = xp, tuple(int(k) for k in key)
+        self._permutations = 0                      # calls of ``permutation`` so far
         self.counter_based = xp is not np if counter_based is None else counter_based
         if self.counter_based:
             self.state = xp.asarray(np.array([*key_words(*self.key), 0], dtype=np.uint32))
@@ -54,7 +55,7 @@ class Rng:
         graph keeps reading the same state array."""
         self.key = tuple(int(k) for k in key)
         self.state[...] = self.xp.asarray(np.array([*key_words(*self.key), 0], dtype=np.uint32))
-        self._draws = 0
+        self._draws = self._permutations = 0
 
     def reserve(self, count: int) -> tuple:
         """(state, first draw index) of ``count`` consecutive draws, for kernels that take their
@@ -103,5 +104,10 @@ class Rng:
         return (xp.arange(k) == index).astype(probs.dtype)
 
     def permutation(self, n: int) -> np.ndarray:
-        """A permutation of range(n) as a NumPy array (indices are used on the host side)."""
-        return np.random.default_rng(list(self.key) + [2**31 - 1]).permutation(n)
+        """A permutation of range(n) as a NumPy array (indices are used on the host side): the
+        i-th call's is keyed by (key, 2³¹ − 1, i), a new order each call, the first call's a
+        function of the key alone (the trainer makes an epoch's order ahead from its key).
+        SeedSequence drops trailing zeros, so i = 0 gives the stream of (key, 2³¹ − 1)."""
+        entropy = list(self.key) + [2**31 - 1, self._permutations]
+        self._permutations += 1
+        return np.random.default_rng(entropy).permutation(n)

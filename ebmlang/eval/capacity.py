@@ -30,9 +30,10 @@ def mean_final_overlap(model, layer: str, rule: str, n: int, p: int, max_sweeps:
     gen = np.random.default_rng(seed)
     on = gen.random((p, n)) < 0.5
     patterns = np.where(on, 1.0, -1.0) if kind == "spin" else on.astype(float)
-    store(model.program, model.params, layer, rule, patterns)
+    params = dict(model.params)         # each trial stores into the untrained model's parameters
+    store(model.program, params, layer, rule, patterns)
     start = {layer: model.xp.asarray(patterns, dtype=model.program.dtype)}
-    state, _, _ = relax(model.program, model.params, start, layer, "async", max_sweeps, Rng(np, *seed))
+    state, _, _ = relax(model.program, params, start, layer, "async", max_sweeps, Rng(np, *seed))
     return float(overlaps(to_numpy(state[layer]).astype(float), patterns, kind).mean())
 
 

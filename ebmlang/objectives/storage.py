@@ -56,7 +56,8 @@ def to_spins(x: np.ndarray, kind: str) -> np.ndarray:
 
 def store(program: Program, params: dict, layer: str, rule: str, patterns: np.ndarray) -> None:
     """Set the lateral weights of ``layer`` by ``rule`` (in place); a binary layer's biases get the
-    shift −2W·1 that makes its dynamics those of the spin network."""
+    shift −2W·1 that makes its dynamics those of the spin network, added to the biases in
+    ``params`` (so store into the untrained parameters, once)."""
     lateral = [c for c, _ in program.incident[layer] if c.lateral]
     c = lateral[0]
     kind = program.layers[layer].units.name
