@@ -13,8 +13,10 @@ from ebmlang.eval.pseudo import pseudo_log_likelihood
 
 
 @given(st.sampled_from(["binary", "spin"]), st.sampled_from(["binary", "spin", "softmax"]), st.integers(2, 7),
-       st.integers(2, 5), st.integers(0, 2**16), st.sampled_from([1.0, 0.7]))
-def test_pseudo_log_likelihood_is_its_definition(visible, hidden, n_v, n_h, seed, temperature):
+       st.integers(2, 5), st.integers(0, 2**16), st.sampled_from([1.0, 0.7]), st.booleans())
+def test_pseudo_log_likelihood_is_its_definition(visible, hidden, n_v, n_h, seed, temperature,
+                                                 hidden_first):
+    """Also with the coupling written hidden-first (`between: [h, v]`): the data layer decides."""
     layers = {"v": {"size": n_v, "units": visible, "bias": {"normal": {"std": 0.5}}},
               "h": {"size": n_h, "units": hidden, "bias": {"normal": {"std": 0.5}}}}
     if hidden == "softmax":
@@ -22,7 +24,8 @@ def test_pseudo_log_likelihood_is_its_definition(visible, hidden, n_v, n_h, seed
     model = compile_spec(parse_spec(yaml.safe_dump({
         "name": "p", "seed": seed, "dtype": "float64",
         "model": {"layers": layers, "temperature": temperature,
-                  "couplings": [{"between": ["v", "h"], "init": {"normal": {"std": 1.0}}}]}}), "p.yaml"))
+                  "couplings": [{"between": ["h", "v"] if hidden_first else ["v", "h"],
+                                 "init": {"normal": {"std": 1.0}}}]}}), "p.yaml"))
     gen = np.random.default_rng(seed)
     v = gen.integers(0, 2, (5, n_v)).astype(float)
     v = 2 * v - 1 if visible == "spin" else v
@@ -32,7 +35,8 @@ def test_pseudo_log_likelihood_is_its_definition(visible, hidden, n_v, n_h, seed
         other[:, i] = (1 - v[:, i]) if visible == "binary" else -v[:, i]
         f, g = to_numpy(model.free_energy({"v": v})), to_numpy(model.free_energy({"v": other}))
         expected += -f / temperature - np.logaddexp(-f / temperature, -g / temperature)
-    np.testing.assert_allclose(pseudo_log_likelihood(model.program, model.params, v), expected, atol=1e-9)
+    np.testing.assert_allclose(pseudo_log_likelihood(model.program, model.params, v, "v"), expected,
+                               atol=1e-9)
 
 
 def test_probe_separates_separable_classes_and_not_noise(backend):

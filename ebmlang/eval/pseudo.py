@@ -15,21 +15,24 @@ from ..compile import Program
 from ..units import LayerParams, softplus
 
 
-def rbm_layers(program: Program) -> tuple[str, str, object]:
-    """(visible, hidden, coupling) of an RBM, or ValueError saying why the program is not one."""
+def rbm_layers(program: Program, visible: str) -> tuple[str, str, object]:
+    """(visible, hidden, coupling) of an RBM whose data layer is ``visible``, or ValueError
+    saying why the program is not one."""
     if len(program.layers) != 2 or len(program.couplings) != 1 or program.couplings[0].lateral:
         raise ValueError("this needs an RBM: two layers joined by one coupling, no lateral couplings")
+    if visible not in program.layers:
+        raise ValueError(f"the RBM has no layer {visible!r}")
     c = program.couplings[0]
-    if not program.layers[c.b].units.discrete:
-        if program.layers[c.a].units.discrete:
-            return c.b, c.a, c
+    hidden = c.b if c.a == visible else c.a
+    if not program.layers[hidden].units.discrete:
         raise ValueError("this needs a discrete hidden layer")
-    return c.a, c.b, c
+    return visible, hidden, c
 
 
-def pseudo_log_likelihood(program: Program, params: dict, v) -> np.ndarray:
-    """Exact PLL of each row of ``v`` (batch, n_visible): (batch,)."""
-    visible, hidden, c = rbm_layers(program)
+def pseudo_log_likelihood(program: Program, params: dict, v, visible: str) -> np.ndarray:
+    """Exact PLL of each row of ``v`` (batch, n_visible), the data of layer ``visible``:
+    (batch,)."""
+    visible, hidden, c = rbm_layers(program, visible)
     vis_units = program.layers[visible].units
     if vis_units.name not in ("binary", "spin"):
         raise ValueError(f"the pseudo-likelihood needs binary or spin visible units, not {vis_units.name}")

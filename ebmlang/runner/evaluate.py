@@ -190,9 +190,9 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
     if evaluate.log_likelihood:
         summary.update(_log_likelihood(model, data if has_test else None, probe, evaluate.log_likelihood))
     if evaluate.pseudo_log_likelihood and has_test:
-        test = {probe.layer: probe.test[probe.layer][: evaluate.pseudo_log_likelihood.count]}
-        summary["pseudo_log_likelihood"] = float(pseudo_log_likelihood(model.program, model.params,
-                                                                       test[probe.layer]).mean())
+        test = probe.test[probe.layer][: evaluate.pseudo_log_likelihood.count]
+        summary["pseudo_log_likelihood"] = float(pseudo_log_likelihood(
+            model.program, model.params, test, probe.layer).mean())
     if evaluate.probe and data is not None:
         summary.update(_linear_probe(model, data, evaluate.probe))
     summary.update(_labels(model, data))

@@ -140,7 +140,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         program, params = self.model_.program, self.model_.params
         v = self.model_.xp.asarray(X, dtype=program.dtype)
         if self.sample_score == "pseudo_likelihood":
-            return pseudo_log_likelihood(program, params, v)
+            return pseudo_log_likelihood(program, params, v, self._visible)
         _check_score(self.sample_score)
         free = self.model_.free_energy({self._visible: v})
         return -to_numpy(free).astype(float) / program.temperature
@@ -211,7 +211,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             note = ("\n(`--set` lines come from the estimator's parameters and overrides: "
                     "see ebmlang.sklearn.specs)") if "--set" in where else ""
             raise ValueError(f"{type(self).__name__}: {err}{note}") from err
-        rbm_layers(model.program)               # a ValueError unless two layers, one coupling
+        rbm_layers(model.program, visible)      # a ValueError unless two layers, one coupling
         self.spec_, self.model_, self._training = spec, model, None
 
     def _plans(self) -> tuple:
