@@ -32,7 +32,11 @@ def log_weights(program: Program, params: dict, data: dict, k: int, rng):
     xp, latent = program.xp, program.stochastic
     rows = next(iter(data.values())).shape[0]
     q = forward(program, params, data, ("recognition",))
-    starts = {c.a for c in program.directed if c.kind == "generative"} - set(program.order["generative"])
+    # the generative pass's roots, in the program's order: each draws from rng in turn, so a set's
+    # order (which changes with the process's string hashing) would change the draws
+    generated = set(program.order["generative"])
+    starts = dict.fromkeys(c.a for c in program.directed
+                           if c.kind == "generative" and c.a not in generated)
     given, log_q = {}, 0
     for name in starts:
         value = xp.repeat(q.output(name), k, axis=0)
