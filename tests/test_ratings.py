@@ -296,6 +296,23 @@ def test_bad_ratings_file_is_a_located_data_error(tmp_path, capsys):
     assert code == 2 and "line 2" in err and "cf.yaml:4:" in err and not out.exists()
 
 
+def test_a_pair_rated_twice_is_a_located_data_error(tmp_path, capsys):
+    """A (user, item) pair twice in one file, or in both the training and the test file (a
+    held-out rating that is also a training rating), stops the run at the file's key."""
+    planted_ratings(tmp_path / "planted.tsv")
+    lines = (tmp_path / "planted.tsv").read_text().splitlines()
+    (tmp_path / "twice.tsv").write_text("\n".join(lines + lines[3:4]) + "\n")
+    code, _, out = run_spec(tmp_path, CF_SPEC, "cf", f"data.path={tmp_path / 'twice.tsv'}")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "1 (user, item) pair is rated more than once" in err and not out.exists()
+    assert err.startswith("--set:1:") and len(err.splitlines()) == 1      # where data.path was set
+    (tmp_path / "u1.base").write_text("\n".join(lines[5:]) + "\n")
+    (tmp_path / "u1.test").write_text("\n".join(lines[:6]) + "\n")          # line 5 in both
+    code, _, _ = run_spec(tmp_path, CF_SPEC, "cf2", f"data.train={tmp_path / 'u1.base'}",
+                          f"data.test={tmp_path / 'u1.test'}")
+    assert code == 2 and "in the training and test files" in capsys.readouterr().err
+
+
 def test_fetch_movielens_checks_the_zip_and_the_ratings(tmp_path, monkeypatch):
     """From a local mirror: a zip with the expected MD5 is unpacked and its ratings checked; a
     corrupt zip is refused with the expected checksum named."""

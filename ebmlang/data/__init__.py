@@ -16,7 +16,8 @@ from ..graph import resolve
 from ..spec import Spec
 from ..units import make_units
 from .mnist import IdxError, load_mnist
-from .ratings import Ratings, RatingsError, index_ratings, locate, read_triples, split_triples
+from .ratings import (Ratings, RatingsError, index_ratings, locate, read_triples, repeated_pair,
+                      split_triples)
 from .sparse import SparseRows, is_sparse
 from .synthetic import bars_and_stripes, gaussian_grid, gaussian_mixture
 
@@ -178,6 +179,11 @@ def _ratings(spec: Spec, layer: str) -> Dataset:
         except OSError as exc:
             raise DataError(f"cannot read ratings file '{name}': {exc.strerror or exc}",
                             spec.loc(f"data.{key}")) from None
+    one_file = "path" in triples
+    problem = repeated_pair(np.concatenate(list(triples.values())),
+                            "in the ratings file" if one_file else "in the training and test files")
+    if problem:
+        raise DataError(problem, spec.loc("data.path" if one_file else "data.train"))
     if "path" in triples:
         triples["train"], triples["test"] = split_triples(triples.pop("path"), d.test_fraction,
                                                           d.seed)

@@ -107,6 +107,20 @@ class Ratings:
                                        self.rows, self.groups)
 
 
+def repeated_pair(triples: np.ndarray, within: str) -> str | None:
+    """Why the (user, item) pairs of ``triples`` are not distinct, or None: a pair rated twice
+    would enter a user's row twice, or be both a training rating and a held-out one (its rating
+    leaking into its own prediction). ``within`` names where the triples come from."""
+    pairs, counts = np.unique(triples[:, :2], axis=0, return_counts=True)
+    twice = counts > 1
+    if not twice.any():
+        return None
+    user, item = pairs[np.argmax(twice)]
+    count = int(twice.sum())
+    return (f"{count} (user, item) pair{'s are' if count > 1 else ' is'} rated more than once "
+            f"{within}, e.g. user {user}, item {item}: each pair must be rated once")
+
+
 def index_ratings(train: np.ndarray, test: np.ndarray, levels: int, orientation: str) -> Ratings:
     """Raw (user, item, rating) triples → index space; rows are users, or items if ``orientation``
     is `items`. RatingsError when a rating lies outside 1 … ``levels``."""
