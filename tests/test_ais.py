@@ -45,8 +45,9 @@ def test_ais_agrees_with_exact_log_z_within_its_bounds(visible, hidden, n_v, n_h
 
 def test_beta_schedules_run_from_zero_to_one():
     for spacing in ("salakhutdinov", "linear"):
-        b = betas(1000, spacing)
-        assert b[0] == 0 and b[-1] == 1 and np.all(np.diff(b) > 0)
+        for count in (*range(1, 80), 1000):         # count steps: count + 1 temperatures
+            b = betas(count, spacing)
+            assert len(b) == count + 1 and b[0] == 0 and b[-1] == 1 and np.all(np.diff(b) > 0)
     b = betas(14500)
     assert len(b) == 14501 and np.isclose((b < 0.5).sum(), 500, atol=1) and np.isclose((b >= 0.9).sum(), 10001, atol=2)
 

@@ -54,8 +54,9 @@ class ReverseResult:
 
 def betas(count: int, spacing: str = "salakhutdinov") -> np.ndarray:
     """count + 1 inverse temperatures from 0 to 1. `salakhutdinov`: the 2008 paper's proportions
-    (1/29 of the steps in [0, 0.5], 8/29 in [0.5, 0.9], 20/29 in [0.9, 1]); `linear` otherwise."""
-    if spacing == "linear":
+    (1/29 of the steps in [0, 0.5], 8/29 in [0.5, 0.9], 20/29 in [0.9, 1]); `linear` otherwise,
+    and for fewer than 3 steps (which cannot give each part one)."""
+    if spacing == "linear" or count < 3:
         return np.linspace(0.0, 1.0, count + 1)
     a, b = max(1, count // 29), max(1, 8 * count // 29)
     c = max(1, count - a - b)
