@@ -438,6 +438,33 @@ def test_replayed_graphs_train_as_the_eager_steps_do(monkeypatch, name):
                                    err_msg=str(key))
 
 
+RESUMED = ("cd-sgd", "centred-sparse-pcd-clipped", "grbm-adam-clipped", "dbm-meanfield-fixed",
+           "ratings", "gan-two-discriminator-steps")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", RESUMED)
+def test_a_captured_stage_resumed_by_a_new_trainer_ends_bit_for_bit_alike(name):
+    """A resumed run's new process warms each step key up again, eagerly, on steps the unbroken
+    run replayed. Those eager steps take the capture's products (``as_captured``), so the state
+    after two epochs is the same bit for bit, whether one trainer ran both or a new one (a new
+    GraphStep) took over after the first."""
+    if not cupy_usable():
+        pytest.skip("CuPy with a usable CUDA device is not available")
+    ends = []
+    for handover in (False, True):
+        trainer, st, inputs = last_stage(STEPS[name], "cupy")
+        trainer.run_epoch(st, inputs)
+        if handover:
+            trainer = last_stage(STEPS[name], "cupy")[0]
+        trainer.run_epoch(st, inputs)
+        assert trainer.graph_status == "captured"
+        ends.append({k: to_numpy(v) for k, v in state_arrays(st).items()})
+    assert ends[0].keys() == ends[1].keys()
+    for key, value in ends[0].items():
+        np.testing.assert_array_equal(value, ends[1][key], err_msg=str(key))
+
+
 def test_a_failed_capture_rebinds_what_its_step_rebound():
     """A capture that fails leaves the state bound as it was before the step (whose kernels never
     ran), so that the stage goes on eagerly from there."""

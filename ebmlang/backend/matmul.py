@@ -13,8 +13,16 @@ capture then fails and the step runs eagerly, ``cublas_unbound()`` saying why.
 ``batch_sum`` on CuPy is a product with a row of ones, a GEMV: CuPy's reduction over axis 0 of
 a (1000, 784) minibatch runs 25 blocks, one per 32 columns, each thread adding 63 rows one load
 after another, which leaves most of an H100 idle for longer than the step's GEMMs take.
+
+Inside ``as_captured()`` the products take the capture's path even on a stream that is not
+capturing: a captured stage's eager steps (each step key's warm-up, a short last minibatch) then
+round exactly as its replays do, so a run resumed in a new process, whose warm-ups fall on other
+steps, ends bit for bit where an unbroken one does.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -72,10 +80,29 @@ def _capturing(xp) -> bool:
     return bool(xp.cuda.runtime.streamIsCapturing(xp.cuda.get_current_stream().ptr))
 
 
+_as_captured: ContextVar[bool] = ContextVar("as_captured", default=False)
+
+
+@contextmanager
+def as_captured():
+    """Within it, CuPy's products take the arithmetic of a capture, capturing or not (see the
+    module docstring)."""
+    token = _as_captured.set(True)
+    try:
+        yield
+    finally:
+        _as_captured.reset(token)
+
+
+def _capture_path(xp) -> bool:
+    """Whether CuPy's products go through our cuBLAS handle: while capturing, or as if."""
+    return _as_captured.get() or _capturing(xp)
+
+
 def matmul(a, b):
     """a @ b, for 1-D or 2-D operands; recorded by a capturing stream on CuPy."""
     xp = namespace_of(a)
-    if xp is np or not _capturing(xp):
+    if xp is np or not _capture_path(xp):
         return a @ b
     return cublas_matmul(a, b)
 
@@ -84,7 +111,7 @@ def accumulate(out, a, b, alpha: float = 1.0):
     """out += α·(a @ b), in place on ``out`` (which it returns): one GEMM with β = 1 on a
     capturing CuPy stream, where ``out`` is C-contiguous in the operands' dtype."""
     xp = namespace_of(out)
-    if xp is not np and _capturing(xp) and _cublas_into(xp, a, b, out, alpha, 1.0):
+    if xp is not np and _capture_path(xp) and _cublas_into(xp, a, b, out, alpha, 1.0):
         return out
     return _add_scaled(out, matmul(a, b), alpha)
 
@@ -97,7 +124,7 @@ def batch_sum(x, out=None, alpha: float = 1.0):
     ones = _ones_for(xp, x)
     if ones is None:
         return _combine(out, x.sum(axis=0), alpha)
-    if _capturing(xp):              # cuBLAS, in IEEE arithmetic: into ``out``, or beside it
+    if _capture_path(xp):           # cuBLAS, in IEEE arithmetic: into ``out``, or beside it
         if out is not None and _cublas_into(xp, ones, x, out, alpha, 1.0, tf32=False):
             return out
         total = xp.empty(x.shape[1:], dtype=x.dtype)

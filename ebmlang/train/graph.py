@@ -24,7 +24,10 @@ epoch. Captured as a graph, the step is one launch. What makes a step replayable
 
 A run's first step goes eagerly (it compiles the kernels and sets cuBLAS up, which a capture
 must not do), and so does a last minibatch smaller than the rest. Eager and replayed steps take
-the same random numbers, so a run gives the same parameters either way, up to rounding.
+the same random numbers, and the eager steps take the capture's products (``as_captured`` in
+``backend/matmul.py``): a run resumed in a new process, whose warm-ups fall on other steps, ends
+bit for bit where an unbroken one does. A run with graphs off (``EBMLANG_CUDA_GRAPHS=0``) takes
+CuPy's own products, and ends where a captured one does up to rounding.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import numpy as np
 
 from ..backend import Rng
 from ..backend.graphs import DISABLE, Capture, graphs_disabled
+from ..backend.matmul import as_captured
 from ..data.sparse import DeviceRows, take_rows
 
 
@@ -161,7 +165,8 @@ class GraphStep:
         """The step as the graph holds it: advance the stream, step, copy rebound state back."""
         before = state_arrays(st)
         self.rng.advance()
-        self.trainer.step(st, batch, self.rng)
+        with as_captured():
+            self.trainer.step(st, batch, self.rng)
         copy_back(st, before)
 
     def _capture(self, st, key) -> None:
