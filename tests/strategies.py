@@ -127,3 +127,23 @@ def random_states(spec: dict, count: int, gen: np.random.Generator) -> dict:
     return out
 
 __all__ = ["DISCRETE", "compile_dict", "dense_params", "discrete_states", "random_states", "spec_dicts"]
+
+
+@st.composite
+def dbm_dicts(draw):
+    """A chain l0 – l1 – l2 of discrete layers (data, then two latent layers that do not sum out
+    together), optionally with a lateral coupling in l1."""
+    spec = draw(spec_dicts(kinds=DISCRETE, max_states=10**9, lateral=False))
+    layers = {}
+    for i in range(3):
+        kind = draw(st.sampled_from(DISCRETE))
+        size = draw(st.integers(1, 3))
+        layers[f"l{i}"] = ({"size": 2 * size, "units": kind, "categories": 2} if kind == "softmax"
+                           else {"size": size, "units": kind})
+        layers[f"l{i}"]["bias"] = {"normal": {"std": 0.8}}
+    couplings = [{"between": ["l0", "l1"], "init": {"normal": {"std": 1.0}}},
+                 {"between": ["l1", "l2"], "init": {"normal": {"std": 1.0}}}]
+    if layers["l1"]["units"] != "softmax" and layers["l1"]["size"] >= 2 and draw(st.booleans()):
+        couplings.append({"between": ["l1", "l1"], "connectivity": "complete", "init": {"normal": {"std": 1.0}}})
+    spec["model"] = {"layers": layers, "couplings": couplings, "temperature": spec["model"]["temperature"]}
+    return spec

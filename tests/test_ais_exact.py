@@ -8,13 +8,14 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ebmlang import compile_spec, parse_spec
+from ebmlang import compile_spec, load_spec, parse_spec
 from ebmlang.backend import Rng, to_numpy
 from ebmlang.eval.ais import forward_log_weights, reverse_log_z
 from ebmlang.eval.annealing import AnnealingPath, summed_layers
 
 import oracle
-from strategies import DISCRETE, densify, spec_dicts
+from conftest import ROOT
+from strategies import DISCRETE, dbm_dicts, densify, spec_dicts
 
 SMALL = spec_dicts(kinds=DISCRETE, max_states=128)
 
@@ -101,19 +102,49 @@ class ExactPath:
         return {n: np.repeat(part[None, :], count, axis=0) for n, part in zip(self.path.kept, parts)}
 
 
-def _path(spec: dict, seed: int, data_layer: str | None):
+def _path(spec: dict, seed: int, data_layer: str | None, keep_data: bool = True):
     model = compile_spec(parse_spec(yaml.safe_dump(spec), "ais.yaml"), "numpy")
     gen = np.random.default_rng(seed)
     base = {n: gen.normal(0, 0.7, info.size) for n, info in model.program.layers.items()}
-    path = AnnealingPath(model.program, model.params, base, summed_layers(model.program, data_layer))
-    return ExactPath(spec, path)
+    summed = summed_layers(model.program, data_layer, keep_data)
+    return ExactPath(spec, AnnealingPath(model.program, model.params, base, summed))
 
 
-@given(SMALL, st.integers(0, 2**16), st.sampled_from([None, "l0"]))
-def test_path_densities_and_base_partition_match_enumeration(spec, seed, data_layer):
-    exact = _path(spec, seed, data_layer)
+@given(SMALL, st.integers(0, 2**16), st.sampled_from([(None, True), ("l0", True), ("l0", False)]))
+def test_path_densities_and_base_partition_match_enumeration(spec, seed, data):
+    """Also with the data layer summed out beside latent layers (forward AIS on a DBM): its
+    base biases then enter the closed-form sum at every β."""
+    (data_layer, keep_data) = data
+    exact = _path(spec, seed, data_layer, keep_data)
     path = exact.path
-    assert path.kept and (data_layer is None or data_layer in path.kept)
+    assert path.kept and (not keep_data or data_layer is None or data_layer in path.kept)
+    _assert_densities_match_enumeration(exact)
+
+
+@given(dbm_dicts(), st.integers(0, 2**16))
+def test_forward_ais_on_a_dbm_may_sum_out_the_data_layer(spec, seed):
+    """A chain l0 – l1 – l2: forward AIS sums out l1, or l0 and l2 together (the data layer then
+    with its base rates), whichever the greedy choice takes, and the path's densities are exact."""
+    exact = _path(spec, seed, "l0", keep_data=False)
+    sizes = {n: layer["size"] for n, layer in spec["model"]["layers"].items()}
+    lateral = any(c["between"] == ["l1", "l1"] for c in spec["model"]["couplings"])
+    # greedy, largest first; l1 with a lateral coupling does not sum out
+    l1_first = not lateral and sizes["l1"] > sizes["l0"] and sizes["l1"] >= sizes["l2"]
+    assert exact.path.summed == (("l1",) if l1_first else ("l0", "l2"))
+    _assert_densities_match_enumeration(exact)
+
+
+def test_forward_ais_on_the_mnist_dbm_lives_on_h1():
+    """784–500–1000: v and h2 summed out, as in Salakhutdinov & Hinton (2009)."""
+    spec = load_spec(ROOT / "specs" / "dbm-mnist.yaml")
+    program = compile_spec(spec, "numpy", data_mean={"v": np.full(784, 0.5)}).program
+    assert summed_layers(program, "v", keep_data=False) == ("v", "h2")
+    assert summed_layers(program, "v") == ("h2",)          # reverse AIS keeps the data
+
+
+def _assert_densities_match_enumeration(exact: ExactPath) -> None:
+    """log f_β of every kept state at three β's, and log Z_A, against enumeration."""
+    path = exact.path
     x = {n: np.concatenate([exact.kept_rows(i, 1)[n] for i in range(len(exact.kept_states))]) for n in path.kept}
     terms = path.terms(x)
     for beta in (0.0, 0.3, 1.0):

@@ -67,10 +67,11 @@ def betas(count: int, spacing: str = "salakhutdinov") -> np.ndarray:
 def ais_log_partition(program: Program, params: dict, runs: int = 100, steps: int = 1000,
                       spacing: str = "salakhutdinov", data_mean=None, seed: int = 0,
                       data_layer: str | None = None) -> AisResult:
-    """Forward AIS. ``data_layer`` gets ``data_mean``'s base rates and is never summed out."""
+    """Forward AIS. ``data_layer`` gets ``data_mean``'s base rates; it is summed out with the
+    layers of its colour where the latent layers do not sum out given it (a DBM)."""
     if data_mean is not None and data_layer is None:
         raise ValueError("data_mean needs the data_layer it describes")
-    path = AnnealingPath.for_model(program, params, data_layer, data_mean)
+    path = AnnealingPath.for_model(program, params, data_layer, data_mean, keep_data=False)
     log_w = forward_log_weights(path, runs, betas(steps, spacing), Rng(program.xp, seed, 0xA15))
     return _estimate(log_w, path.log_z_base())
 

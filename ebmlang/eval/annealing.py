@@ -2,8 +2,8 @@
 
 The intermediate models interpolate the parameters, θ_β = (biases (1 − β) b_A + β b_B, couplings
 β W_B, the same σ), so p_0 = A (no couplings: independent units) and p_1 = B. A set S of mutually
-uncoupled layers is summed out in closed form (an RBM's hidden layer; a DBM's largest summable
-layer), and the path lives on the remaining layers x:
+uncoupled layers is summed out in closed form (an RBM's hidden layer; a DBM's v and h2, or other
+layers of one colour), and the path lives on the remaining layers x:
 
     log f_β(x) = −[Σ_{l∉S} E_self,l(x_l; b_β) + β C(x)] / T + Σ_{l∈S} A_l(β u_l(x); b_β)
 
@@ -47,9 +47,12 @@ class AnnealingPath:
                                         for block in program.schedule) if b)
 
     @classmethod
-    def for_model(cls, program: Program, params: dict, data_layer: str | None = None, data_mean=None):
+    def for_model(cls, program: Program, params: dict, data_layer: str | None = None, data_mean=None,
+                  keep_data: bool = True):
+        """The path of ``program``; ``keep_data`` False lets the data layer be summed out too
+        (forward AIS; reverse AIS starts from data, so it keeps it)."""
         return cls(program, params, base_biases(program, data_layer, data_mean),
-                   summed_layers(program, data_layer))
+                   summed_layers(program, data_layer, keep_data))
 
     # ------------------------------------------------------------------ the path
     def layer_params(self, name: str, beta: float) -> LayerParams:
@@ -109,11 +112,16 @@ class AnnealingPath:
         return out
 
 
-def summed_layers(program: Program, data_layer: str | None) -> tuple:
+def summed_layers(program: Program, data_layer: str | None, keep_data: bool = True) -> tuple:
     """S: the latent layers when they are mutually uncoupled (an RBM family: the path then lives on
-    the data alone), else the largest latent layers that stay so, greedily."""
+    the data alone), else the largest layers that stay so, greedily: latent ones only while
+    ``keep_data``, else the data layer may be among them (a DBM's v and h2, so that the path
+    lives on h1 alone, as in Salakhutdinov & Hinton 2009: the fewer layers the chains carry, the
+    less the importance weights spread)."""
     latent = [n for n in program.layers if n != data_layer]
     chosen = program.summable_set(latent)
+    if len(chosen) < len(latent) and not keep_data:
+        chosen = program.summable_set(list(program.layers))
     if len(chosen) == len(program.layers):          # nothing left to carry the path
         smallest = min(reversed(chosen), key=lambda n: program.layers[n].size)
         chosen = tuple(n for n in chosen if n != smallest)
