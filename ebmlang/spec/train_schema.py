@@ -12,7 +12,10 @@ from .values import ENERGY_UNIT_TYPES, MOMENTUM, POSITIVE, PROBABILITY_OPEN, UNI
 
 SCHEDULE = Tagged("learning-rate schedule", {
     "constant": None,
-    "linear": Section("linear", {"end_factor": Field(Float(0.0), 0.0, "lr at the end / lr at the start")},
+    "linear": Section("linear", {"end_factor": Field(Float(0.0), 0.0,
+                                                     "lr at the end / lr at the start, over the "
+                                                     "stage's `epochs` (resuming with more epochs "
+                                                     "stretches the schedule)")},
                       lambda **kw: kw),
     "exponential": Section("exponential", {"gamma": Field(Float(0.0, 1.0, min_open=True), doc="lr × gamma each epoch")},
                            lambda **kw: kw),
@@ -26,7 +29,9 @@ OPTIMIZER = Tagged("optimizer", {
         "lr": Field(POSITIVE, doc="learning rate"),
         "momentum": Field(MOMENTUM, 0.0, "momentum"),
         "final_momentum": Field(MOMENTUM, None, "momentum from `momentum_switch_epoch` on"),
-        "momentum_switch_epoch": Field(Int(0), 5, "epoch at which `final_momentum` takes over"),
+        "momentum_switch_epoch": Field(Int(0), 5, "epoch at which `final_momentum` takes over, "
+                                                  "counted from 0 (5: the sixth epoch, `epoch 6` "
+                                                  "in the progress lines)"),
         "weight_decay": Field(Float(0.0), 0.0, "L2 penalty on the weights (not the biases)"),
         "schedule": Field(SCHEDULE, Choice("constant"), "learning-rate schedule over epochs"),
     }, lambda **kw: SgdSpec(**kw)),
