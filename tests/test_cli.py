@@ -60,6 +60,16 @@ def test_resumed_run_equals_an_unbroken_one(tmp_path):
     assert_same_run(whole, broken)
 
 
+def test_eval_and_resume_find_the_files_the_spec_names(tmp_path, monkeypatch):
+    """A spec's files are relative to the spec; the run folder's spec.resolved.yaml names them
+    absolutely, so `ebm eval` and `--resume` find them from anywhere."""
+    code, out = _run(tmp_path, "bm-encoder-4-2-4.yaml", "train.epochs=2")     # data/….npz
+    assert code == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", str(out), "--quiet"]) == 0
+    assert main(["run", "--resume", str(out), "--set", "train.epochs=3", "--quiet"]) == 0
+
+
 def test_validate_accepts_every_shipped_spec(capsys):
     shipped = sorted(str(p) for p in [*SPECS.glob("*.yaml"), *(SPECS.parent / "examples").glob("*.yaml")])
     assert main(["validate", *shipped]) == 0

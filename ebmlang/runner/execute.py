@@ -55,7 +55,7 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
         folder.set_status("running")
     else:
         folder.create()
-    folder.write_text("spec.resolved.yaml", to_yaml(spec))
+    folder.write_text("spec.resolved.yaml", to_yaml(spec, absolute=True))
     report = Progress(0, progress)
     try:
         with matmul_precision(model.xp, spec.matmul_precision):
@@ -93,7 +93,7 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
     adopt_averages(model.params, checkpoint, _stage_program(spec, model, data, checkpoint))
     probe = make_probe(model, data, spec.evaluate)
     summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
-    folder.write_text("spec.resolved.yaml", to_yaml(spec))
+    folder.write_text("spec.resolved.yaml", to_yaml(spec, absolute=True))
     with matmul_precision(model.xp, spec.matmul_precision):
         report = Progress(0, progress)
         return _evaluate(spec, model, data, probe, folder, report, summary, scheduler)

@@ -239,7 +239,7 @@ def _how_to_start(folder: RunFolder, spec: Spec) -> str:
     written = folder.file("spec.resolved.yaml")
     if not written.exists():
         return "no"
-    if written.read_text() != to_yaml(spec):
+    if written.read_text() != to_yaml(spec, absolute=True):
         raise UsageError(f"{folder.path} holds a run of another spec (the spec or its values "
                          "changed since it ran); delete it or choose another --out",
                          Location(str(written), 1, 1))

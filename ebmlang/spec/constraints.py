@@ -145,6 +145,16 @@ class Str(Constraint):
         return self.what
 
 
+@dataclass(frozen=True)
+class FilePath(Str):
+    """A file or folder the spec names: relative to the spec's folder (``base`` `spec`) or to
+    the working directory (`cwd`). ``spec.resolved.yaml`` holds it absolute (``spec/dump.py``),
+    so that `ebm eval` and `--resume` find it from the run folder."""
+
+    what: str = "a path"
+    base: str = "spec"
+
+
 class Identifier(Str):
     def __init__(self) -> None:
         super().__init__(IDENTIFIER.pattern, "an identifier (letters, digits, _)")

@@ -9,7 +9,7 @@ Cross-field rules (a coupling names a declared layer, a lattice fits its layer) 
 """
 from __future__ import annotations
 
-from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, Float, Identifier, Int,
+from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, FilePath, Float, Identifier, Int,
                           ListOf, MapOf, OneOrList, Section, Str, Tagged)
 from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spec.schema import Spec` works)
     BACKPROP_RULES, STORAGE_RULES, AdamSpec, CapacitySpec, CenteringSpec, ClassifierScoreSpec,
@@ -33,7 +33,7 @@ INIT = Tagged("initialiser", {
         "low": Field(Float(), -0.01, "lower end"),
         "high": Field(Float(), 0.01, "upper end")}, lambda **kw: kw),
     "data_rates": None,     # visible biases log(p/(1-p)) of the data's mean (Hinton's guide §8)
-    "file": Section("file", {"path": Field(Str(), doc="a .npy array of the parameter's shape, relative to the spec")},
+    "file": Section("file", {"path": Field(FilePath(), doc="a .npy array of the parameter's shape, relative to the spec")},
                     lambda **kw: kw),
 })
 
@@ -81,10 +81,10 @@ CONNECTIVITY = Tagged("connectivity", {
         "seed": Field(Int(0), 0, "seed of the graph")}, lambda **kw: kw),
     "edges": Section("edges", {
         "list": Field(ListOf(ListOf(Int(0), 2, 2)), None, "explicit [i, j] unit pairs"),
-        "file": Field(Str(), None, "a text file of `i j` pairs, one per line, relative to the spec")},
+        "file": Field(FilePath(), None, "a text file of `i j` pairs, one per line, relative to the spec")},
         lambda **kw: kw),
     "mask": Section("mask", {
-        "file": Field(Str(), doc="a .npy 0/1 array of shape (size_a, size_b), relative to the spec")},
+        "file": Field(FilePath(), doc="a .npy 0/1 array of shape (size_a, size_b), relative to the spec")},
         lambda **kw: kw),
 })
 
@@ -143,7 +143,7 @@ def _data(title: str, extra: dict) -> Section:
 
 DATA = Discriminated("data", "source", {
     "mnist": _data("data: mnist", {
-        "path": Field(Str(), None, "folder of the four IDX files (default: $EBMLANG_DATA/mnist, "
+        "path": Field(FilePath(base="cwd"), None, "folder of the four IDX files (default: $EBMLANG_DATA/mnist, "
                       "then ~/.cache/ebmlang/mnist)"),
         "binarize": _BINARIZE, "standardize": _STANDARDIZE, **_SIZES}),
     "mnist-embedded": _data("data: mnist-embedded", {
@@ -174,20 +174,20 @@ DATA = Discriminated("data", "source", {
         "probability": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.5, "chance of each unit being on"),
         "seed": Field(Int(0), 0, "seed of the patterns")}),
     "file": _data("data: file", {
-        "path": Field(Str(), doc=".npy (one array) or .npz (`train`, optional `test`), relative to the spec"),
+        "path": Field(FilePath(), doc=".npy (one array) or .npz (`train`, optional `test`), relative to the spec"),
         "binarize": _BINARIZE,
         "standardize": _STANDARDIZE,
         "test_fraction": Field(Float(0.0, 1.0, max_open=True), 0.1,
                                "held-out fraction when the file has no test set"),
         **_SIZES}),
     "ratings": _data("data: ratings", {
-        "path": Field(Str(), None, "one ratings file (`user item rating [timestamp]` per line, "
+        "path": Field(FilePath(), None, "one ratings file (`user item rating [timestamp]` per line, "
                       "tab-, `::`-, comma- or space-separated: GroupLens's u.data or ratings.dat), "
                       "split by `test_fraction`; looked for beside the spec, then in $EBMLANG_DATA "
                       "and ~/.cache/ebmlang (`ebm fetch movielens`)"),
-        "train": Field(Str(), None, "a training ratings file (GroupLens's u1.base); with `test`, "
+        "train": Field(FilePath(), None, "a training ratings file (GroupLens's u1.base); with `test`, "
                        "replaces `path`"),
-        "test": Field(Str(), None, "the test ratings file (u1.test)"),
+        "test": Field(FilePath(), None, "the test ratings file (u1.test)"),
         "test_fraction": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.2,
                                "share of the ratings held out when one file is split"),
         "seed": Field(Int(0), 0, "seed of that split"),
@@ -300,7 +300,7 @@ PROBLEM = Tagged("problem", {
     "tsp": Section("tsp", {
         "cities": Field(Int(3, 10), 8, "number of cities (brute force finds the optimum for comparison)"),
         "seed": Field(Int(0), 0, "seed of the city coordinates (uniform in the unit square)"),
-        "file": Field(Str(), None, "a text file of `x y` lines instead, relative to the spec"),
+        "file": Field(FilePath(), None, "a text file of `x y` lines instead, relative to the spec"),
         "A": Field(Float(0.0), 2.0, "penalty: a city at two positions"),
         "B": Field(Float(0.0), 2.0, "penalty: two cities at one position"),
         "C": Field(Float(0.0), 6.0, "penalty: not exactly n units on (C/2 must exceed D times the longest "
@@ -310,7 +310,7 @@ PROBLEM = Tagged("problem", {
         "nodes": Field(Int(2, 24), 20, "nodes of a random regular graph (brute force finds the best cut)"),
         "degree": Field(Int(1), 3, "its degree"),
         "seed": Field(Int(0), 0, "seed of the graph"),
-        "file": Field(Str(), None, "an edge-list file (`i j` lines) instead, relative to the spec")},
+        "file": Field(FilePath(), None, "an edge-list file (`i j` lines) instead, relative to the spec")},
         lambda **kw: kw),
 })
 
