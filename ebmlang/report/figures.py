@@ -30,11 +30,21 @@ def import_in_background() -> None:
     """Start importing matplotlib (half a second) on a thread, while training runs: BLAS releases
     the interpreter, so the import costs the run nothing on its critical path. The thread also
     draws one throw-away figure, since the first figure of a process pays again as much (fonts
-    found and loaded, text layout caches); a figure wanted meanwhile waits for the lock."""
-    threading.Thread(target=_import_and_warm, daemon=True).start()
+    found and loaded, text layout caches); a figure wanted meanwhile waits for the lock. Not a
+    daemon: a process that ends mid-import (a short run) waits for it, since the interpreter's
+    shutdown under a thread still loading C++ extensions aborts the process."""
+    threading.Thread(target=_import_and_warm, name="matplotlib-import").start()
 
 
 def _import_and_warm() -> None:
+    """The thread's work; a failure is left to the figure that needs matplotlib to report."""
+    try:
+        _warm()
+    except Exception:           # noqa: BLE001 (an ImportError, a font cache that cannot be written)
+        pass
+
+
+def _warm() -> None:
     with _IMPORT_LOCK:
         _import_pyplot()
         import io
