@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
 
-from .errors import EbmError, UsageError
+from .errors import EbmError, Location, UsageError
 from .backend.memory import keep_freed_memory
 
 
@@ -125,6 +126,7 @@ def cmd_run(args) -> int:
         spec_file = Path(args.resume) / "spec.resolved.yaml"
         if not spec_file.exists():
             raise UsageError(f"{args.resume} is not a run folder (no spec.resolved.yaml)")
+        _check_resume_overrides(overrides)
         run(_checked_spec(spec_file, overrides, args), args.resume, resume=True,
             progress=not args.quiet, scheduler=args.scheduler)
         return 0
@@ -133,6 +135,21 @@ def cmd_run(args) -> int:
     run(_checked_spec(args.spec, overrides, args), args.out, progress=not args.quiet,
         scheduler=args.scheduler)
     return 0
+
+
+RESUMABLE = re.compile(r"(train(\.\d+)?|template(\.\w+)+)\.epochs|evaluate(\.\w+)+|backend")
+
+
+def _check_resume_overrides(overrides: list) -> None:
+    """--resume continues the run in its folder: it may train longer, evaluate otherwise or move
+    to another backend, but a --set that changes the model, data or training would make the
+    checkpoint another run's."""
+    for text in overrides:
+        key = text.partition("=")[0].strip()
+        if not RESUMABLE.fullmatch(key):
+            raise UsageError(f"--resume changes only the epochs (train.epochs, train.N.epochs, "
+                             f"template.….epochs), evaluate.* and backend; '{key}' would make "
+                             "another run: start it in a new folder", Location("--set", 1, 1))
 
 
 def cmd_eval(args) -> int:

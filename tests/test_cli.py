@@ -70,6 +70,17 @@ def test_eval_and_resume_find_the_files_the_spec_names(tmp_path, monkeypatch):
     assert main(["run", "--resume", str(out), "--set", "train.epochs=3", "--quiet"]) == 0
 
 
+def test_resume_refuses_a_set_that_would_make_another_run(tmp_path, capsys):
+    code, out = _run(tmp_path, "rbm-bars-and-stripes.yaml", *FAST)
+    assert code == 0
+    capsys.readouterr()
+    for change in ("model.layers.h.units=spin", "data.side=4", "seed=5", "train.optimizer.sgd.lr=1"):
+        assert main(["run", "--resume", str(out), "--set", change, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("--set:1:1: --resume changes only the epochs") and err.count("\n") == 1
+    assert main(["run", "--resume", str(out), "--set", "evaluate.samples.steps=3", "--quiet"]) == 0
+
+
 def test_validate_accepts_every_shipped_spec(capsys):
     shipped = sorted(str(p) for p in [*SPECS.glob("*.yaml"), *(SPECS.parent / "examples").glob("*.yaml")])
     assert main(["validate", *shipped]) == 0
