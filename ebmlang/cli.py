@@ -256,6 +256,16 @@ def cmd_fetch(args) -> int:
     return 0
 
 
+def _spec_named(args) -> str:
+    """The spec a command works on, for an error with no better place to point at."""
+    if getattr(args, "resume", None):
+        return str(Path(args.resume) / "spec.resolved.yaml")
+    if getattr(args, "run_dir", None):
+        return str(Path(args.run_dir) / "spec.resolved.yaml")
+    spec = getattr(args, "spec", None)
+    return str(spec[0] if isinstance(spec, list) and spec else spec or "ebm")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     keep_freed_memory()
@@ -273,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:     # `ebm schema | head`: the reader had enough; nothing went wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except MemoryError:         # a size the memory estimate did not foresee: still the spec's
+        print(f"{_spec_named(args)}:1:1: ran out of memory running this spec (an allocation "
+              "its memory estimate did not foresee): make its sizes smaller", file=sys.stderr)
+        return 2
     except Exception as exc:    # a bug of ours, not the user's: say so, keep it short
         if os.environ.get("EBM_DEBUG"):
             traceback.print_exc()

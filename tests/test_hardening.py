@@ -93,6 +93,25 @@ def test_max_memory_sets_the_limit(tmp_path):
     assert code == 2 and "--max-memory" in err
 
 
+@pytest.mark.parametrize("spec, change, what", [
+    ("rbm-mnist-small", "evaluate.samples.count=100000000", "samples"),
+    ("rbm-mnist-small", "evaluate.log_likelihood={method: ais, runs: 100000000}", "AIS runs"),
+    ("rbm-mnist-small", "evaluate.log_likelihood={method: exact}\nmodel.layers.h.size=22",
+     "exact evaluation"),
+    ("maxcut", "optimize.restarts=100000000", "annealing restarts"),
+    ("ising-2d", "sample.chains=100000000", "sampling chains"),
+    ("hopfield-capacity", "study.capacity.sizes=[100000]", "a capacity network"),
+])
+def test_every_size_that_holds_states_counts_in_the_memory_estimate(spec, change, what):
+    """Beyond the training chains: a size with a few extra zeros anywhere is refused by validate,
+    at the --set that wrote it."""
+    from conftest import ROOT
+    sets = [arg for line in change.splitlines() for arg in ("--set", line)]
+    code, err = _ebm("validate", str(ROOT / "specs" / f"{spec}.yaml"), *sets, "--max-memory", "2G")
+    _assert_located(code, err, f"({what}")
+    assert err.startswith("--set:1:")
+
+
 def test_an_exact_enumeration_too_large_is_refused_by_validate(tmp_path):
     path = tmp_path / "exact.yaml"
     path.write_text("""name: exact
@@ -315,3 +334,21 @@ def test_a_read_only_output_folder_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(pathlib.Path, "mkdir", refuse)
     code, err = _ebm("run", str(tmp_path / "small.yaml"), "--out", str(tmp_path / "ro" / "run"))
     _assert_located(code, err, "ro/run:1:1:", "permission denied", "--out")
+
+
+def test_memory_the_estimate_missed_is_a_located_error(tmp_path, monkeypatch):
+    """An allocation the memory estimate did not foresee ends like any other spec error: one
+    located line, exit 2, and the run folder says the run failed."""
+    import ebmlang.runner.execute as execute
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError()
+    monkeypatch.setattr(execute, "_train_and_evaluate", exhausted)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("name: tiny\ndata: {source: bars-and-stripes}\nmodel:\n  layers:\n"
+                    "    v: {size: 9, units: binary}\n    h: {size: 4, units: binary}\n"
+                    "  couplings:\n    - {between: [v, h]}\ntrain: {rule: cd, epochs: 1}\n")
+    code, err = _ebm("run", str(spec), "--out", str(tmp_path / "run"))
+    _assert_located(code, err, "ran out of memory")
+    assert err.startswith(f"{spec}:1:1:")
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"

@@ -8,8 +8,12 @@ is deliberately coarse, within a small factor:
     couplings   weights, gradient and two optimizer slots: 4 × size_a × size_b numbers (a lattice
                 with one strength: a stencil, a few numbers per unit); the unit-level graph that
                 sparse connectivity is built as (networkx: ~300 bytes per node and per edge)
-    states      the chains and minibatch: 8 × rows × Σ layer sizes numbers (temporaries included)
+    states      the most rows of states held at once (chains, minibatch, samples, sampling chains,
+                annealing restarts, AIS runs): 8 × rows × Σ layer sizes numbers (temporaries
+                included)
     data        what the source holds in memory (MNIST: 70,000 × 784 float64, twice)
+    evaluation  exact enumeration: 2 × states × Σ layer sizes numbers; a capacity study: 4 N²
+                numbers for its largest N
 
 Exact enumeration is bounded by its number of joint states (EXACT_STATES), found as exact
 evaluation finds it: every layer outside the largest set of mutually uncoupled layers (gaussian
@@ -99,15 +103,54 @@ def estimate(spec) -> list[tuple[float, str, str]]:
         if all(n in layers for n in c.between):
             parts.append((coupling_bytes(spec, c), f"model.couplings.{i}.connectivity",
                           f"coupling {i} ({c.between[0]}–{c.between[1]})"))
-    rows = max([s.chains or 0 for s in spec.stages] + [s.batch_size for s in spec.stages] + [1])
     total_units = sum(layer.size for layer in layers.values())
+    rows, path, what = max(_row_counts(spec))
     largest = max(layers, key=lambda n: layers[n].size)
-    parts.append((8 * rows * total_units * itemsize, f"model.layers.{largest}.size",
-                  f"chains and minibatches ({rows} rows × {total_units:,} units)"))
+    parts.append((8 * rows * total_units * itemsize, path or f"model.layers.{largest}.size",
+                  f"{what} ({rows:,} rows × {total_units:,} units)"))
     if spec.data is not None:
         parts.append((DATA_BYTES.get(spec.data.source, 0), "data.source",
                       f"the {spec.data.source} data"))
+    parts += _evaluation_parts(spec, total_units, itemsize)
     return sorted(parts, reverse=True)
+
+
+def _row_counts(spec) -> list[tuple[int, str, str]]:
+    """(rows, dotted path, what) of everything that holds many states of the model at once:
+    training chains and minibatches, samples, sampling chains, annealing restarts, AIS runs."""
+    out = [(1, "", "chains and minibatches")]
+    out += [(s.chains or 0, spec.stage_path(i) + ".chains", "persistent chains")
+            for i, s in enumerate(spec.stages)]
+    out += [(s.batch_size, spec.stage_path(i) + ".batch_size", "minibatches")
+            for i, s in enumerate(spec.stages)]
+    ev = spec.evaluate
+    if ev.samples is not None:
+        out.append((ev.samples.count, "evaluate.samples.count", "samples"))
+    if ev.log_likelihood is not None and ev.log_likelihood.method == "ais":
+        out.append((ev.log_likelihood.runs, "evaluate.log_likelihood.runs", "AIS runs"))
+    if spec.sample is not None:
+        out.append((spec.sample.chains, "sample.chains", "sampling chains"))
+    if spec.optimize is not None:
+        out.append((spec.optimize.restarts, "optimize.restarts", "annealing restarts"))
+    return out
+
+
+def _evaluation_parts(spec, total_units: int, itemsize: int) -> list[tuple[float, str, str]]:
+    """Exact enumeration (every enumerated state at once, with the units computed from it) and
+    the capacity study (a network of its largest size: N² weights, patterns and states)."""
+    parts = []
+    ll = spec.evaluate.log_likelihood
+    if ll is not None and ll.method == "exact":
+        log2_states = exact_states(spec)
+        if log2_states <= 64:
+            parts.append((2 * 2.0 ** log2_states * total_units * itemsize,
+                          "evaluate.log_likelihood.method",
+                          f"exact evaluation (2^{log2_states:.4g} states × {total_units:,} units)"))
+    study = spec.study.capacity if spec.study is not None else None
+    if study is not None:
+        n = max(study.sizes)
+        parts.append((8 * 4.0 * n * n, "study.capacity.sizes", f"a capacity network of {n:,} units"))
+    return parts
 
 
 def _log2_counts(layers: dict) -> dict:
