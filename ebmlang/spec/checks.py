@@ -59,6 +59,14 @@ def _layers(spec: Spec) -> Iterator[Problem]:
             yield f"{at}.missing", f"{at}.missing applies only to softmax layers, not {layer.units}"
         if layer.bias.kind == "data_rates" and (spec.data is None or _data_layer(spec) != name):
             yield f"{at}.bias", f"{at}.bias: data_rates needs data clamped to layer '{name}'"
+        yield from _uniform(f"{at}.bias", layer.bias)
+
+
+def _uniform(at: str, init) -> Iterator[Problem]:
+    """A uniform initialisation needs low ≤ high."""
+    if init.kind == "uniform" and init.options["low"] > init.options["high"]:
+        yield (f"{at}.uniform.low", f"{at}.uniform: low {init.options['low']:g} is above high "
+               f"{init.options['high']:g}")
 
 
 def _couplings(spec: Spec) -> Iterator[Problem]:
@@ -81,6 +89,7 @@ def _couplings(spec: Spec) -> Iterator[Problem]:
         yield from _connectivity(spec, at, c)
         if c.init.kind == "data_rates":
             yield f"{at}.init", f"{at}.init: data_rates initialises biases only"
+        yield from _uniform(f"{at}.init", c.init)
         yield from _tied(spec, at, c)
         yield from _head(spec, at, c)
         units = {layers[n].units for n in c.between}
@@ -319,6 +328,7 @@ def _evaluate(spec: Spec) -> Iterator[Problem]:
             yield (f"evaluate.{name}", f"evaluate.{name}: layer '{missing[0]}' has missing "
                    "groups, so each example has a model (and a partition function) of its own; "
                    "ratings are judged by RMSE")
+    yield from _pseudo_likelihood(spec)
     if ll is not None and ll.method == "importance" and not stochastic_layers(spec):
         yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: importance sampling draws from a VAE's "
                "encoder; it needs a recognition coupling with head: log_variance")
@@ -336,8 +346,23 @@ def _evaluate(spec: Spec) -> Iterator[Problem]:
     if ll is not None and ll.method == "ais":
         yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: ais anneals an energy over every layer; a "
                "DBN's lower layers are generated, not in the energy: use method exact (small models)")
-    if spec.evaluate.pseudo_log_likelihood:
-        yield "evaluate.pseudo_log_likelihood", "evaluate.pseudo_log_likelihood needs an RBM, not a DBN"
+
+
+def _pseudo_likelihood(spec: Spec) -> Iterator[Problem]:
+    """PLL (``eval/pseudo.py``) flips one visible unit at a time with the hidden layer summed
+    out: an RBM, binary or spin data, a discrete hidden layer."""
+    if not spec.evaluate.pseudo_log_likelihood or spec.data is None:
+        return
+    at, layers, couplings = "evaluate.pseudo_log_likelihood", spec.model.layers, spec.model.couplings
+    data = _data_layer(spec)
+    hidden = [n for n in layers if n != data]
+    if (len(layers) != 2 or len(couplings) != 1 or couplings[0].lateral
+            or couplings[0].directed or data not in layers):
+        yield at, f"{at} needs an RBM: two layers joined by one undirected coupling"
+    elif layers[data].units not in ("binary", "spin"):
+        yield at, f"{at} flips binary or spin units; layer '{data}' is {layers[data].units}"
+    elif layers[hidden[0]].units in ("gaussian", *FEEDFORWARD_UNIT_TYPES):
+        yield at, f"{at} needs a discrete hidden layer; '{hidden[0]}' is {layers[hidden[0]].units}"
 
 
 def _sample(spec: Spec) -> Iterator[Problem]:
