@@ -197,6 +197,9 @@ def cmd_graph(args) -> int:
             write(program, Path(args.write))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        except OSError as exc:
+            raise UsageError(f"cannot write '{args.write}': {exc.strerror or exc}",
+                             Location("--write", 1, 1)) from None
         print(f"wrote {args.write}")
     return 0
 

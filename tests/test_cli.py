@@ -104,6 +104,9 @@ def test_graph_prints_the_schedule_and_writes_files(tmp_path, capsys):
         assert target.stat().st_size > 0
     text = capsys.readouterr().out
     assert "schedule (2 blocks" in text and "block 0: v[all 784]" in text and "block 1: h[all 500]" in text
+    nowhere = tmp_path / "no-such-folder" / "g.dot"
+    assert main(["graph", str(SPECS / "rbm-mnist.yaml"), "--write", str(nowhere)]) == 2
+    assert capsys.readouterr().err == f"--write:1:1: cannot write '{nowhere}': No such file or directory\n"
 
 
 def test_graph_colours_a_lattice_as_a_checkerboard(tmp_path, capsys):

@@ -352,3 +352,19 @@ def test_memory_the_estimate_missed_is_a_located_error(tmp_path, monkeypatch):
     _assert_located(code, err, "ran out of memory")
     assert err.startswith(f"{spec}:1:1:")
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("content, says", [
+    (lambda path: np.savez(path, w=np.zeros((9, 16))), "an .npz archive"),
+    (lambda path: np.save(path, np.full((9, 16), "a")), "<U1 values"),
+    (lambda path: np.save(path, np.zeros((9, 16)) + 1j), "complex128 values"),
+    (lambda path: np.save(path, np.full((9, 16), np.nan)), "NaN or infinite"),
+])
+def test_an_initial_weight_file_that_is_no_real_array_is_refused_by_validate(tmp_path, content, says):
+    from conftest import ROOT
+    path = tmp_path / "w.npy"
+    content(path)
+    path = path if path.exists() else tmp_path / "w.npy.npz"
+    code, err = _ebm("validate", str(ROOT / "specs" / "rbm-bars-and-stripes.yaml"), "--set",
+                     f"model.couplings.0.init={{file: {{path: {path}}}}}")
+    _assert_located(code, err, says)

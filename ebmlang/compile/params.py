@@ -64,8 +64,16 @@ def read_init_files(spec, program: Program) -> dict:
             raise CompileError(f"cannot read '{init.options['path']}' as .npy ({exc}): "
                                "the file is damaged or "
                                "not an array; write it again with numpy.save", where) from None
+        if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number) \
+                or np.iscomplexobj(array):
+            kind = "an .npz archive" if not isinstance(array, np.ndarray) else f"{array.dtype} values"
+            raise CompileError(f"'{init.options['path']}' holds {kind}; {key} needs one .npy array "
+                               "of real numbers (numpy.save)", where)
         if array.shape != shape:
             raise CompileError(f"'{init.options['path']}' has shape {array.shape}, {key} needs {shape}", where)
+        if not np.isfinite(array).all():
+            raise CompileError(f"'{init.options['path']}' holds NaN or infinite values; {key} "
+                               "needs finite ones", where)
         if program.keys[key].lateral:
             if not np.allclose(array, array.T):
                 raise CompileError(f"'{init.options['path']}': lateral weights must be symmetric "
