@@ -176,3 +176,12 @@ def test_classifier_score_and_frechet_distance_on_known_inputs():
     assert abs(shifted - 5.0) < 0.1
     scaled = frechet_distance(a, 2 * gen.normal(size=(20000, 3)))      # tr(1 + 4 − 2·2) per dim = 1
     assert abs(scaled - 3.0) < 0.1
+
+
+def test_a_batch_smaller_than_a_pack_is_refused_by_validate(capsys):
+    from conftest import ROOT
+    from ebmlang.cli import main
+    spec = ROOT / "specs" / "gan-grid.yaml"
+    assert main(["validate", str(spec), "--set", "template.gan.pack=101"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "batch_size 100 is smaller than the pack of 101 samples" in err

@@ -92,3 +92,18 @@ def test_a_spec_takes_a_model_or_a_problem_not_both():
     from ebmlang.errors import SpecError
     with pytest.raises(SpecError, match="exactly one of 'model' and 'problem'"):
         parse_spec("name: x\nproblem: {maxcut: {nodes: 6}}\nmodel:\n  layers:\n    v: {size: 2, units: spin}\n", "x.yaml")
+
+
+@pytest.mark.parametrize("lines, says", [
+    ("0 0\n0 0\n1 1\n", "two cities share a position"),
+    ("0 0\n1 nan\n0 1\n", "finite number"),
+    ("0 0\n1 1e300\n0 1\n", "finite number"),
+    ("0 0 1\n1 1 1\n0 1 1\n", "3 to 10 cities as `x y` lines"),
+])
+def test_a_city_file_with_no_tour_to_measure_is_refused_by_validate(tmp_path, capsys, lines, says):
+    cities = tmp_path / "cities.txt"
+    cities.write_text(lines)
+    spec = Path(__file__).resolve().parents[1] / "specs" / "hopfield-tsp.yaml"
+    assert main(["validate", str(spec), "--set", f"problem.tsp.file={cities}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("--set:1:") and err.count("\n") == 1 and says in err

@@ -25,8 +25,14 @@ def _check(spec) -> None:
         except (OSError, ValueError) as exc:
             raise SpecError(f"{at}.file '{o['file']}' cannot be read as rows of numbers: "
                             f"{getattr(exc, 'strerror', None) or exc}", spec.loc(f"{at}.file")) from None
-        if kind == "tsp" and not (3 <= len(rows) <= 10 and rows.shape[1] >= 2):
+        if kind == "tsp" and not (3 <= len(rows) <= 10 and rows.shape[1] == 2):
             raise SpecError(f"{at}.file must hold 3 to 10 cities as `x y` lines, got {rows.shape}", spec.loc(f"{at}.file"))
+        if kind == "tsp" and not (np.isfinite(rows).all() and np.abs(rows).max() < 1e100):
+            raise SpecError(f"{at}.file: every coordinate must be a finite number of a sensible "
+                            "size", spec.loc(f"{at}.file"))
+        if kind == "tsp" and len(np.unique(rows, axis=0)) < len(rows):
+            raise SpecError(f"{at}.file: two cities share a position; every city needs its own",
+                            spec.loc(f"{at}.file"))
         if kind == "maxcut" and (rows.shape[1] != 2 or rows.min() < 0 or rows.max() > 23 or np.any(rows != rows.astype(int))):
             raise SpecError(f"{at}.file must hold `i j` edges between nodes 0..23", spec.loc(f"{at}.file"))
     elif kind == "maxcut" and (o["degree"] >= o["nodes"] or o["nodes"] * o["degree"] % 2):

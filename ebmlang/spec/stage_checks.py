@@ -210,6 +210,10 @@ def _adversarial(spec: Spec, stage, at: str, data: str, decoded: set) -> Iterato
     if len(inputs) != 1 or layers[min(inputs)].size % size or (min(inputs) != data and min(inputs) in decoded):
         yield (f"{at}.rule", f"{at}.rule: the discriminator must read one layer: the data layer '{data}', or for "
                f"packing a layer of m × {size} units that nothing else fills")
+    elif stage.batch_size < layers[min(inputs)].size // size:
+        pack = layers[min(inputs)].size // size
+        yield (f"{at}.batch_size", f"{at}.batch_size {stage.batch_size} is smaller than the pack "
+               f"of {pack} samples the discriminator judges at once: no pack would be whole")
     if stage.r1_penalty:
         yield from _penalised(layers, at, targets, set(sinks))
 
