@@ -255,3 +255,22 @@ def test_grbm_mnist_spec_runs_finite_on_full_mnist(mnist_dir, tmp_path):
     assert all(np.isfinite(model[k]).all() for k in model.files if not k.startswith("train."))
     assert model["sigma.v"].min() > 0
     assert abs(s["log_likelihood.test"] - s["log_likelihood.test_reverse"]) < 10
+
+
+def test_the_mixture_check_runs_where_it_applies_and_is_left_out_elsewhere(tmp_path):
+    """A 1-D mixture gets its KL (no 2-D density figure); a classifier of the mixture's points,
+    whose marginal is no mixture form, gets neither, and both runs finish."""
+    from conftest import ROOT
+    text = (ROOT / "specs" / "grbm-mixture.yaml").read_text()
+    code, s, out = run_spec(tmp_path, text, "one", "data.dim=1", "model.layers.v.size=1",
+                            "train.epochs=2", "evaluate.samples.steps=2")
+    assert code == 0 and np.isfinite(s["mixture.kl"]) and not (out / "density.png").exists()
+    classifier = """
+name: cls
+data: {source: gaussian-mixture, samples: 100, components: 3}
+template: {classifier: {layers: [2, 4], visible: gaussian, classes: 3,
+           finetune: {epochs: 1, batch_size: 50, optimizer: {sgd: {lr: 0.1}}}}}
+evaluate: {filters: false}
+"""
+    code, s, out = run_spec(tmp_path, classifier, "cls")
+    assert code == 0 and "mixture.kl" not in s and not (out / "density.png").exists()

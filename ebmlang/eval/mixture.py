@@ -30,6 +30,15 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     return (top + np.log(np.exp(a - top).sum(axis=axis, keepdims=True))).squeeze(axis)
 
 
+def has_mixture_form(program: Program, visible: str) -> bool:
+    """Whether the model's marginal over ``visible`` is a finite mixture of Gaussians that
+    ``grbm_components`` can list: gaussian visible units, one discrete hidden layer, nothing
+    directed."""
+    hidden = [n for n in program.layers if n != visible]
+    return (program.layers[visible].units.name == "gaussian" and len(hidden) == 1
+            and program.layers[hidden[0]].units.discrete and not program.directed)
+
+
 def grbm_components(program: Program, params: dict,
                     visible: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(log π (S,), means (S, d), std (S, d)) of the model's marginal over ``visible``, one

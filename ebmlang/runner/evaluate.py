@@ -16,7 +16,7 @@ from ..eval.bound import unnormalised_bound
 from ..eval.classify import classification_error
 from ..eval.feedforward import AUTOENCODER, is_autoencoder, is_net, net_log_likelihood, pca_squared_error, squared_error
 from ..eval.metrics import free_energy_gap, latent_means, mean_free_energy, reconstruction_error
-from ..eval.mixture import grbm_components, kl_from_generator
+from ..eval.mixture import grbm_components, has_mixture_form, kl_from_generator
 from ..eval.recall import recall
 from ..eval.variational import importance_log_likelihood
 from ..model import Model
@@ -228,7 +228,7 @@ def _log_likelihood(model: Model, data: Dataset | None, probe: Probe | None, spe
         if not model.program.summable([n for n in model.layers if n != data.layer]):
             bound = unnormalised_bound(model.program, model.params, test, spec.meanfield_iterations)
             out["log_likelihood.exact_lower_bound"] = float(bound.mean()) - log_z
-    if data.generator is not None and not model.program.generated:
+    if data.generator is not None and has_mixture_form(model.program, data.layer):
         parts = grbm_components(model.program, model.params, data.layer)
         out.update(kl_from_generator(np.asarray(data.test, dtype=float), data.generator, parts))
     if probe.discrete:

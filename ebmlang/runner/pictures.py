@@ -18,7 +18,7 @@ from ..eval.feedforward import autoencode, is_autoencoder, is_net, principal_com
 from ..backend import Rng
 from ..eval.generative import generate, interpolations, latent_grid, latents, prior_draws
 from ..eval.metrics import latent_means
-from ..eval.mixture import grbm_components, mixture_log_density
+from ..eval.mixture import grbm_components, has_mixture_form, mixture_log_density
 from ..kernels.backprop import forward
 from ..report import save_codes, save_curves, save_mosaic, save_scatter
 from ..report.figures import save_densities
@@ -55,7 +55,8 @@ def draw_figures(model: Model, data: Dataset | None, evaluate: EvaluateSpec, fol
     if evaluate.codes and data is not None and data.test_labels is not None:
         _codes(model, data, evaluate.codes, folder)
         drawn.append("codes.png")
-    if data is not None and data.generator is not None and not model.program.generated:
+    if (data is not None and data.generator is not None and model.layers[layer].size >= 2
+            and has_mixture_form(model.program, layer)):         # a density over 2 coordinates
         _densities(model, data, folder)
         drawn.append("density.png")
     metrics = folder.read_metrics()
