@@ -376,7 +376,8 @@ def _sample(spec: Spec) -> Iterator[Problem]:
 
 
 def _memory_layer(spec: Spec, name: str, at: str, what: str) -> Iterator[Problem]:
-    """A layer that stores patterns: binary or spin units with a lateral coupling."""
+    """A layer that stores patterns: binary or spin units with a lateral coupling, and no
+    other layer (recall relaxes it alone, from a cue)."""
     layer = spec.model.layers.get(name)
     if layer is None:
         return
@@ -384,6 +385,11 @@ def _memory_layer(spec: Spec, name: str, at: str, what: str) -> Iterator[Problem
         yield at, f"{what} needs binary or spin units, but layer '{name}' has {layer.units} units"
     if not any(c.lateral and c.between[0] == name for c in spec.model.couplings):
         yield at, f"{what} needs a lateral coupling within layer '{name}' (e.g. connectivity: complete)"
+    others = sorted({n for c in spec.model.couplings if name in c.between and not c.lateral
+                     for n in c.between if n != name})
+    if others:
+        yield (at, f"{what} needs a Hopfield network: layer '{name}' coupled only within itself, "
+               f"but it is coupled to '{others[0]}', which nothing would fill")
 
 
 def _hopfield(spec: Spec) -> Iterator[Problem]:
