@@ -383,11 +383,11 @@ def _memory_layer(spec: Spec, name: str, at: str, what: str) -> Iterator[Problem
         return
     if layer.units not in ("binary", "spin"):
         yield at, f"{what} needs binary or spin units, but layer '{name}' has {layer.units} units"
-    if not any(c.lateral and c.between[0] == name for c in spec.model.couplings):
-        yield at, f"{what} needs a lateral coupling within layer '{name}' (e.g. connectivity: complete)"
     others = sorted({n for c in spec.model.couplings if name in c.between and not c.lateral
                      for n in c.between if n != name})
-    if others:
+    if not any(c.lateral and c.between[0] == name for c in spec.model.couplings):
+        yield at, f"{what} needs a lateral coupling within layer '{name}' (e.g. connectivity: complete)"
+    elif others:
         yield (at, f"{what} needs a Hopfield network: layer '{name}' coupled only within itself, "
                f"but it is coupled to '{others[0]}', which nothing would fill")
 
