@@ -126,7 +126,7 @@ def cmd_run(args) -> int:
         spec_file = Path(args.resume) / "spec.resolved.yaml"
         if not spec_file.exists():
             raise UsageError(f"{args.resume} is not a run folder (no spec.resolved.yaml)")
-        _check_resume_overrides(overrides)
+        _check_resume_overrides(spec_file, overrides)
         run(_checked_spec(spec_file, overrides, args), args.resume, resume=True,
             progress=not args.quiet, scheduler=args.scheduler)
         return 0
@@ -140,13 +140,18 @@ def cmd_run(args) -> int:
 RESUMABLE = re.compile(r"(train(\.\d+)?|template(\.\w+)+)\.epochs|evaluate(\.\w+)+|backend")
 
 
-def _check_resume_overrides(overrides: list) -> None:
+def _check_resume_overrides(spec_file: Path, overrides: list) -> None:
     """--resume continues the run in its folder: it may train longer, evaluate otherwise or move
     to another backend, but a --set that changes the model, data or training would make the
-    checkpoint another run's."""
+    checkpoint another run's (one that sets a value the run already has is fine)."""
+    from .spec import load_spec
+    written = None
     for text in overrides:
         key = text.partition("=")[0].strip()
-        if not RESUMABLE.fullmatch(key):
+        if RESUMABLE.fullmatch(key):
+            continue
+        written = written or load_spec(spec_file)
+        if load_spec(spec_file, [text]) != written:
             raise UsageError(f"--resume changes only the epochs (train.epochs, train.N.epochs, "
                              f"template.….epochs), evaluate.* and backend; '{key}' would make "
                              "another run: start it in a new folder", Location("--set", 1, 1))
