@@ -226,8 +226,11 @@ def _spawn(spec_path, out, *extra):
     """`ebm run SPEC --out OUT` (or, with ``spec_path`` None, `ebm run EXTRA`) as a process."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     where = [str(spec_path), "--out", str(out)] if spec_path else []
+    # SIGINT back to its default in the child: under a test runner started in the background
+    # (`cmd &`) it arrives ignored, and Python then installs no KeyboardInterrupt for it
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)   # noqa: E731
     return subprocess.Popen([sys.executable, "-m", "ebmlang.cli", "run", *where, "--quiet", *extra], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=default_sigint)
 
 
 @pytest.mark.slow
