@@ -66,7 +66,8 @@ def read_init_files(spec, program: Program) -> dict:
                                "not an array; write it again with numpy.save", where) from None
         if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number) \
                 or np.iscomplexobj(array):
-            kind = "an .npz archive" if not isinstance(array, np.ndarray) else f"{array.dtype} values"
+            kind = (f"{array.dtype} values" if isinstance(array, np.ndarray)
+                    else "an .npz archive")
             raise CompileError(f"'{init.options['path']}' holds {kind}; {key} needs one .npy array "
                                "of real numbers (numpy.save)", where)
         if array.shape != shape:

@@ -47,8 +47,8 @@ class AnnealingPath:
                                         for block in program.schedule) if b)
 
     @classmethod
-    def for_model(cls, program: Program, params: dict, data_layer: str | None = None, data_mean=None,
-                  keep_data: bool = True):
+    def for_model(cls, program: Program, params: dict, data_layer: str | None = None,
+                  data_mean=None, keep_data: bool = True):
         """The path of ``program``; ``keep_data`` False lets the data layer be summed out too
         (forward AIS; reverse AIS starts from data, so it keeps it)."""
         return cls(program, params, base_biases(program, data_layer, data_mean),

@@ -104,7 +104,8 @@ class BoltzmannObjective:
             if c.key in grads and other in self.phases.clamp:
                 rows = max(pos_state[other].shape[0], 1)
                 mean_other = batch_sum(pos_state[other], alpha=1 / rows)
-                term = (push[:, None] * mean_other[None, :]) if is_a else (mean_other[:, None] * push[None, :])
+                pair = (push, mean_other) if is_a else (mean_other, push)
+                term = pair[0][:, None] * pair[1][None, :]
                 grads[c.key] += term if c.mask is None else term * c.mask
 
 

@@ -5,7 +5,8 @@ import dataclasses
 from pathlib import Path
 
 from ..errors import Location, SpecError, UsageError
-from .checks import check_spec, generator_latents, is_net
+from .checks import check_spec
+from .stage_checks import generator_latents, is_net
 from .constraints import INVALID, Context, validate
 from .dump import to_plain, to_yaml
 from .nodes import parse_yaml

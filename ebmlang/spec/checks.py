@@ -15,17 +15,17 @@ from .constraints import suggest
 from .schema import (BACKPROP_RULES, BETWEEN_CONNECTIVITY, COUPLING, STORAGE_RULES,
                      WITHIN_CONNECTIVITY, Spec)
 from .values import FEEDFORWARD_UNIT_TYPES
+from .evaluate_checks import evaluate_problems
 from .stage_checks import train_problems
 
-from .stage_checks import LABELLED_SOURCES, Problem, data_layer, generator_latents, is_net, stochastic_layers
+from .stage_checks import LABELLED_SOURCES, Problem, data_layer
 
 
 def check_spec(spec: Spec) -> None:
     problems = [*_precision(spec),
                 *_layers(spec), *_couplings(spec), *_directed(spec), *_normalized(spec),
                 *_data(spec), *train_problems(spec),
-                *_sample(spec), *_codes(spec), *_evaluate(spec), *_generator_measures(spec),
-                *_hopfield(spec)]
+                *_sample(spec), *evaluate_problems(spec), *_hopfield(spec)]
     if problems:
         raise SpecError([Diagnostic(spec.loc(path), message) for path, message in problems])
 
@@ -289,80 +289,6 @@ def _ratings(spec: Spec) -> Iterator[Problem]:
     elif layers[d.implicit].units != "binary":
         yield ("data.implicit", f"data.implicit: layer '{d.implicit}' must be binary, "
                f"not {layers[d.implicit].units}")
-
-
-def _codes(spec: Spec) -> Iterator[Problem]:
-    codes, layers = spec.evaluate.codes, spec.model.layers
-    if codes is None:
-        return
-    name = codes.layer or list(layers)[-1]
-    if name not in layers:
-        yield "evaluate.codes.layer", f"evaluate.codes.layer names unknown layer '{name}'{suggest(name, layers)}"
-    elif layers[name].size < 2:
-        yield "evaluate.codes.layer", f"evaluate.codes: layer '{name}' has fewer than 2 units to plot"
-    elif spec.data is None or spec.data.source not in LABELLED_SOURCES:
-        yield "evaluate.codes", "evaluate.codes needs labelled data to encode and colour by class"
-
-
-def _generator_measures(spec: Spec) -> Iterator[Problem]:
-    ev = spec.evaluate
-    for name, ok, need in (("modes", spec.data is not None and spec.data.source == "gaussian-grid",
-                            "gaussian-grid data"),
-                           ("classifier_score", spec.data is not None and spec.data.source in ("mnist", "mnist-embedded"),
-                            "MNIST (source mnist or mnist-embedded)")):
-        if getattr(ev, name) is None:
-            continue
-        if not generator_latents(spec):
-            yield f"evaluate.{name}", f"evaluate.{name} measures a generator's samples (a GAN or VAE template)"
-        elif not ok:
-            yield f"evaluate.{name}", f"evaluate.{name} needs {need}"
-
-
-def _evaluate(spec: Spec) -> Iterator[Problem]:
-    """Estimators that assume an energy over every layer, refused for a DBN (generative couplings)
-    and, when written out, for a feed-forward net (no undirected coupling: nothing to sample)."""
-    ll = spec.evaluate.log_likelihood
-    missing = [n for n, layer in spec.model.layers.items() if layer.missing]
-    for name in ("log_likelihood", "pseudo_log_likelihood"):
-        if missing and getattr(spec.evaluate, name) is not None:
-            yield (f"evaluate.{name}", f"evaluate.{name}: layer '{missing[0]}' has missing "
-                   "groups, so each example has a model (and a partition function) of its own; "
-                   "ratings are judged by RMSE")
-    yield from _pseudo_likelihood(spec)
-    if ll is not None and ll.method == "importance" and not stochastic_layers(spec):
-        yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: importance sampling draws from a VAE's "
-               "encoder; it needs a recognition coupling with head: log_variance")
-        return
-    if is_net(spec):
-        allowed = {"log_likelihood": ll is not None and ll.method == "importance",
-                   "samples": bool(generator_latents(spec))}
-        for name in ("log_likelihood", "pseudo_log_likelihood", "free_energy_gap", "samples"):
-            if getattr(spec.evaluate, name) and spec.written(f"evaluate.{name}") and not allowed.get(name):
-                yield (f"evaluate.{name}", f"evaluate.{name} needs an energy to sample or sum, but this model is a "
-                       "feed-forward net (directed couplings only)")
-        return
-    if not any(c.kind == "generative" for c in spec.model.couplings):
-        return
-    if ll is not None and ll.method == "ais":
-        yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: ais anneals an energy over every layer; a "
-               "DBN's lower layers are generated, not in the energy: use method exact (small models)")
-
-
-def _pseudo_likelihood(spec: Spec) -> Iterator[Problem]:
-    """PLL (``eval/pseudo.py``) flips one visible unit at a time with the hidden layer summed
-    out: an RBM, binary or spin data, a discrete hidden layer."""
-    if not spec.evaluate.pseudo_log_likelihood or spec.data is None:
-        return
-    at, layers, couplings = "evaluate.pseudo_log_likelihood", spec.model.layers, spec.model.couplings
-    data = _data_layer(spec)
-    hidden = [n for n in layers if n != data]
-    if (len(layers) != 2 or len(couplings) != 1 or couplings[0].lateral
-            or couplings[0].directed or data not in layers):
-        yield at, f"{at} needs an RBM: two layers joined by one undirected coupling"
-    elif layers[data].units not in ("binary", "spin"):
-        yield at, f"{at} flips binary or spin units; layer '{data}' is {layers[data].units}"
-    elif layers[hidden[0]].units in ("gaussian", *FEEDFORWARD_UNIT_TYPES):
-        yield at, f"{at} needs a discrete hidden layer; '{hidden[0]}' is {layers[hidden[0]].units}"
 
 
 def _sample(spec: Spec) -> Iterator[Problem]:

@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 import yaml
 
-from .constraints import (Choice, Constraint, Discriminated, FilePath, ListOf, MapOf, OneOrList, Section,
-                          Tagged)
+from .constraints import (Choice, Constraint, Discriminated, FilePath, ListOf, MapOf, OneOrList,
+                          Section, Tagged)
 from .schema import SPEC, Spec
 
 Paths = Callable[[str, str], str] | None       # (path as written, its base) -> path as dumped

@@ -145,11 +145,13 @@ def _evaluation_parts(spec, total_units: int, itemsize: int) -> list[tuple[float
         if log2_states <= 64:
             parts.append((2 * 2.0 ** log2_states * total_units * itemsize,
                           "evaluate.log_likelihood.method",
-                          f"exact evaluation (2^{log2_states:.4g} states × {total_units:,} units)"))
+                          f"exact evaluation (2^{log2_states:.4g} states × "
+                          f"{total_units:,} units)"))
     study = spec.study.capacity if spec.study is not None else None
     if study is not None:
         n = max(study.sizes)
-        parts.append((8 * 4.0 * n * n, "study.capacity.sizes", f"a capacity network of {n:,} units"))
+        parts.append((8 * 4.0 * n * n, "study.capacity.sizes",
+                      f"a capacity network of {n:,} units"))
     return parts
 
 

@@ -33,7 +33,8 @@ INIT = Tagged("initialiser", {
         "low": Field(Float(), -0.01, "lower end"),
         "high": Field(Float(), 0.01, "upper end")}, lambda **kw: kw),
     "data_rates": None,     # visible biases log(p/(1-p)) of the data's mean (Hinton's guide §8)
-    "file": Section("file", {"path": Field(FilePath(), doc="a .npy array of the parameter's shape, relative to the spec")},
+    "file": Section("file", {"path": Field(FilePath(), doc="a .npy array of the parameter's "
+                                                          "shape, relative to the spec")},
                     lambda **kw: kw),
 })
 
@@ -81,10 +82,12 @@ CONNECTIVITY = Tagged("connectivity", {
         "seed": Field(Int(0), 0, "seed of the graph")}, lambda **kw: kw),
     "edges": Section("edges", {
         "list": Field(ListOf(ListOf(Int(0), 2, 2)), None, "explicit [i, j] unit pairs"),
-        "file": Field(FilePath(), None, "a text file of `i j` pairs, one per line, relative to the spec")},
+        "file": Field(FilePath(), None,
+                      "a text file of `i j` pairs, one per line, relative to the spec")},
         lambda **kw: kw),
     "mask": Section("mask", {
-        "file": Field(FilePath(), doc="a .npy 0/1 array of shape (size_a, size_b), relative to the spec")},
+        "file": Field(FilePath(),
+                      doc="a .npy 0/1 array of shape (size_a, size_b), relative to the spec")},
         lambda **kw: kw),
 })
 
@@ -174,7 +177,8 @@ DATA = Discriminated("data", "source", {
         "probability": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.5, "chance of each unit being on"),
         "seed": Field(Int(0), 0, "seed of the patterns")}),
     "file": _data("data: file", {
-        "path": Field(FilePath(), doc=".npy (one array) or .npz (`train`, optional `test`), relative to the spec"),
+        "path": Field(FilePath(), doc=".npy (one array) or .npz (`train`, optional `test`), "
+                      "relative to the spec"),
         "binarize": _BINARIZE,
         "standardize": _STANDARDIZE,
         "test_fraction": Field(Float(0.0, 1.0, max_open=True), 0.1,
@@ -310,7 +314,8 @@ PROBLEM = Tagged("problem", {
         "nodes": Field(Int(2, 24), 20, "nodes of a random regular graph (brute force finds the best cut)"),
         "degree": Field(Int(1), 3, "its degree"),
         "seed": Field(Int(0), 0, "seed of the graph"),
-        "file": Field(FilePath(), None, "an edge-list file (`i j` lines) instead, relative to the spec")},
+        "file": Field(FilePath(), None,
+                      "an edge-list file (`i j` lines) instead, relative to the spec")},
         lambda **kw: kw),
 })
 
