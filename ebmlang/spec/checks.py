@@ -60,6 +60,10 @@ def _layers(spec: Spec) -> Iterator[Problem]:
         if layer.bias.kind == "data_rates" and (spec.data is None or _data_layer(spec) != name):
             yield f"{at}.bias", f"{at}.bias: data_rates needs data clamped to layer '{name}'"
         yield from _uniform(f"{at}.bias", layer.bias)
+        if layer.units in FEEDFORWARD_UNIT_TYPES and not any(
+                name in c.between for c in spec.model.couplings):
+            yield (f"{at}.units", f"{at}: {layer.units} units have no closed-form energy, so only "
+                   "a directed coupling may compute them, and no coupling reaches this layer")
 
 
 def _uniform(at: str, init) -> Iterator[Problem]:
