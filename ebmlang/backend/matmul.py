@@ -68,7 +68,8 @@ def _tf32(cupy) -> bool:
 
 def _covered(a, b) -> bool:
     """Float operands of one dtype, 1-D or 2-D, whose dimensions fit cuBLAS's C ints."""
-    return (a.dtype == b.dtype and a.dtype.name in DATA_TYPE and 1 <= a.ndim <= 2 and 1 <= b.ndim <= 2
+    one_float_dtype = a.dtype == b.dtype and a.dtype.name in DATA_TYPE
+    return (one_float_dtype and 1 <= a.ndim <= 2 and 1 <= b.ndim <= 2
             and a.shape[-1] == b.shape[0] and max(a.shape + b.shape) <= LARGEST)
 
 

@@ -91,8 +91,8 @@ class BoltzmannObjective:
 
     def _sparsity(self, state: ObjectiveState, pos_state: dict, grads: dict, units: float) -> None:
         """Push the running mean activation q of the sparse layer towards the target p:
-        Δb = cost·(p − q), ΔW = cost·x̄ (p − q)ᵀ for couplings to clamped layers (Hinton's guide §11),
-        on the coupling's graph only (a masked-out weight stays zero)."""
+        Δb = cost·(p − q), ΔW = cost·x̄ (p − q)ᵀ for couplings to clamped layers (Hinton's guide
+        §11), on the coupling's graph only (a masked-out weight stays zero)."""
         name, sp = self.sparse_layer, self.sparsity
         q = state.activity[name]
         q *= sp.decay

@@ -8,7 +8,8 @@ from typing import Iterator
 
 from .constraints import suggest
 from .schema import Spec
-from .stage_checks import LABELLED_SOURCES, Problem, data_layer, generator_latents, is_net, stochastic_layers
+from .stage_checks import (LABELLED_SOURCES, Problem, data_layer, generator_latents, is_net,
+                           stochastic_layers)
 from .values import FEEDFORWARD_UNIT_TYPES
 
 
@@ -23,24 +24,25 @@ def _codes(spec: Spec) -> Iterator[Problem]:
     if codes is None:
         return
     name = codes.layer or list(layers)[-1]
+    at = "evaluate.codes.layer"
     if name not in layers:
-        yield "evaluate.codes.layer", f"evaluate.codes.layer names unknown layer '{name}'{suggest(name, layers)}"
+        yield at, f"{at} names unknown layer '{name}'{suggest(name, layers)}"
     elif layers[name].size < 2:
-        yield "evaluate.codes.layer", f"evaluate.codes: layer '{name}' has fewer than 2 units to plot"
+        yield at, f"evaluate.codes: layer '{name}' has fewer than 2 units to plot"
     elif spec.data is None or spec.data.source not in LABELLED_SOURCES:
         yield "evaluate.codes", "evaluate.codes needs labelled data to encode and colour by class"
 
 
 def _generator_measures(spec: Spec) -> Iterator[Problem]:
-    ev = spec.evaluate
-    for name, ok, need in (("modes", spec.data is not None and spec.data.source == "gaussian-grid",
-                            "gaussian-grid data"),
-                           ("classifier_score", spec.data is not None and spec.data.source in ("mnist", "mnist-embedded"),
+    ev, source = spec.evaluate, spec.data.source if spec.data is not None else None
+    for name, ok, need in (("modes", source == "gaussian-grid", "gaussian-grid data"),
+                           ("classifier_score", source in ("mnist", "mnist-embedded"),
                             "MNIST (source mnist or mnist-embedded)")):
         if getattr(ev, name) is None:
             continue
         if not generator_latents(spec):
-            yield f"evaluate.{name}", f"evaluate.{name} measures a generator's samples (a GAN or VAE template)"
+            yield (f"evaluate.{name}",
+                   f"evaluate.{name} measures a generator's samples (a GAN or VAE template)")
         elif not ok:
             yield f"evaluate.{name}", f"evaluate.{name} needs {need}"
 
@@ -57,22 +59,24 @@ def _evaluate(spec: Spec) -> Iterator[Problem]:
                    "ratings are judged by RMSE")
     yield from _pseudo_likelihood(spec)
     if ll is not None and ll.method == "importance" and not stochastic_layers(spec):
-        yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: importance sampling draws from a VAE's "
-               "encoder; it needs a recognition coupling with head: log_variance")
+        yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: importance sampling "
+               "draws from a VAE's encoder; it needs a recognition coupling with head: log_variance")
         return
     if is_net(spec):
         allowed = {"log_likelihood": ll is not None and ll.method == "importance",
                    "samples": bool(generator_latents(spec))}
         for name in ("log_likelihood", "pseudo_log_likelihood", "free_energy_gap", "samples"):
-            if getattr(spec.evaluate, name) and spec.written(f"evaluate.{name}") and not allowed.get(name):
-                yield (f"evaluate.{name}", f"evaluate.{name} needs an energy to sample or sum, but this model is a "
-                       "feed-forward net (directed couplings only)")
+            asked = getattr(spec.evaluate, name) and spec.written(f"evaluate.{name}")
+            if asked and not allowed.get(name):
+                yield (f"evaluate.{name}", f"evaluate.{name} needs an energy to sample or sum, but "
+                       "this model is a feed-forward net (directed couplings only)")
         return
     if not any(c.kind == "generative" for c in spec.model.couplings):
         return
     if ll is not None and ll.method == "ais":
-        yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: ais anneals an energy over every layer; a "
-               "DBN's lower layers are generated, not in the energy: use method exact (small models)")
+        yield ("evaluate.log_likelihood.method", "evaluate.log_likelihood: ais anneals an energy "
+               "over every layer; a DBN's lower layers are generated, not in the energy: use "
+               "method exact (small models)")
 
 
 def _pseudo_likelihood(spec: Spec) -> Iterator[Problem]:

@@ -9,8 +9,8 @@ Cross-field rules (a coupling names a declared layer, a lattice fits its layer) 
 """
 from __future__ import annotations
 
-from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, FilePath, Float, Identifier, Int,
-                          ListOf, MapOf, OneOrList, Section, Str, Tagged)
+from .constraints import (EMPTY, AnyOf, Bool, Choice, Discriminated, Enum, Field, FilePath, Float,
+                          Identifier, Int, ListOf, MapOf, OneOrList, Section, Str, Tagged)
 from .types import (  # noqa: F401 (the types are re-exported: `from ebmlang.spec.schema import Spec` works)
     BACKPROP_RULES, STORAGE_RULES, AdamSpec, CapacitySpec, CenteringSpec, ClassifierScoreSpec,
     CodesSpec, CountSpec, CouplingSpec, DataSpec, Enabled, EvaluateSpec, GroupSpec, LayerSpec,
@@ -146,8 +146,8 @@ def _data(title: str, extra: dict) -> Section:
 
 DATA = Discriminated("data", "source", {
     "mnist": _data("data: mnist", {
-        "path": Field(FilePath(base="cwd"), None, "folder of the four IDX files (default: $EBMLANG_DATA/mnist, "
-                      "then ~/.cache/ebmlang/mnist)"),
+        "path": Field(FilePath(base="cwd"), None, "folder of the four IDX files (default: "
+                      "$EBMLANG_DATA/mnist, then ~/.cache/ebmlang/mnist)"),
         "binarize": _BINARIZE, "standardize": _STANDARDIZE, **_SIZES}),
     "mnist-embedded": _data("data: mnist-embedded", {
         "binarize": _BINARIZE, "standardize": _STANDARDIZE, **_SIZES}),
@@ -185,12 +185,12 @@ DATA = Discriminated("data", "source", {
                                "held-out fraction when the file has no test set"),
         **_SIZES}),
     "ratings": _data("data: ratings", {
-        "path": Field(FilePath(), None, "one ratings file (`user item rating [timestamp]` per line, "
-                      "tab-, `::`-, comma- or space-separated: GroupLens's u.data or ratings.dat), "
+        "path": Field(FilePath(), None, "one ratings file (`user item rating [timestamp]` per "
+                      "line, tab-, `::`-, comma- or space-separated: GroupLens's u.data or ratings.dat), "
                       "split by `test_fraction`; looked for beside the spec, then in $EBMLANG_DATA "
                       "and ~/.cache/ebmlang (`ebm fetch movielens`)"),
-        "train": Field(FilePath(), None, "a training ratings file (GroupLens's u1.base); with `test`, "
-                       "replaces `path`"),
+        "train": Field(FilePath(), None, "a training ratings file (GroupLens's u1.base); with "
+                       "`test`, replaces `path`"),
         "test": Field(FilePath(), None, "the test ratings file (u1.test)"),
         "test_fraction": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.2,
                                "share of the ratings held out when one file is split"),
