@@ -124,6 +124,33 @@ def test_bad_data_is_a_located_error(tmp_path, array, message):
     assert str(info.value).startswith(str(tmp_path / "s.yaml") + ":")
 
 
+def test_labels_follow_their_rows_when_the_test_set_is_split_off(tmp_path):
+    x = np.random.default_rng(1).random((50, 6))
+    np.savez(tmp_path / "d.npz", train=x, train_labels=np.arange(50) % 3)
+    ds = load_data(parse_spec(_spec("{source: file, path: d.npz, test_fraction: 0.2}", 6),
+                              str(tmp_path / "s.yaml")))
+    np.testing.assert_array_equal(ds.train_labels, np.arange(40) % 3)
+    np.testing.assert_array_equal(ds.test_labels, np.arange(40, 50) % 3)
+    assert ds.train_labels.dtype.kind == "i"
+
+
+@pytest.mark.parametrize("arrays,message", [
+    ({"train": np.array([["a", "b"]] * 10)}, "'train' holds str.* values, not numbers"),
+    ({"train": np.zeros((10, 6)), "train_labels": np.array(["cat"] * 10)},
+     "'train_labels' holds str.* values"),
+    ({"train": np.zeros((10, 6)), "train_labels": np.full(10, 0.5)}, "whole numbers 0, 1"),
+    ({"train": np.zeros((10, 6)), "train_labels": np.zeros(9)}, "9 labels for 10 examples"),
+    ({"train": np.zeros((10, 6)), "test": np.zeros(6)}, "'test' must be 2-D"),
+    ({"train": np.zeros((10, 6)), "test": np.zeros((2, 6)).astype("datetime64[s]")},
+     "'test' holds datetime64"),
+])
+def test_a_data_file_of_other_values_than_numbers_is_a_located_error(tmp_path, arrays, message):
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(DataError, match=message) as info:
+        load_data(parse_spec(_spec("{source: file, path: d.npz}", 6), str(tmp_path / "s.yaml")))
+    assert str(info.value).startswith(str(tmp_path / "s.yaml") + ":")
+
+
 def test_softmax_data_must_be_one_hot(tmp_path):
     np.save(tmp_path / "d.npy", np.ones((10, 6)) / 2)
     with pytest.raises(DataError, match="must sum to 1"):

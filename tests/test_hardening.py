@@ -316,6 +316,18 @@ def test_a_damaged_data_file_is_named(tmp_path, kind, capsys):
     assert not out.exists()
 
 
+def test_an_empty_test_set_says_which_measures_it_skips(tmp_path):
+    x = (np.random.default_rng(0).random((50, 9)) < 0.5).astype(float)
+    np.save(tmp_path / "d.npy", x)
+    spec = (FILE_SPEC.replace("DATA", "d.npy, test_fraction: 0").replace("INIT", "zeros")
+            .replace("filters: false}", "filters: false, log_likelihood: {method: exact}}"))
+    code, summary, _ = run_spec(tmp_path, spec, "f")
+    assert code == 0 and "log_z.exact" in summary and "log_likelihood.exact" not in summary
+    assert summary["skipped_without_test_set"] == ["reconstruction", "free_energy_gap", "log_likelihood"]
+    code, summary, _ = run_spec(tmp_path, spec.replace("test_fraction: 0", "test_fraction: 0.2"), "g")
+    assert code == 0 and "skipped_without_test_set" not in summary and "log_likelihood.exact" in summary
+
+
 def test_validate_reads_initial_weight_files_as_run_does(tmp_path):
     """A damaged `init: {file: ...}` is refused by `ebm validate`, not first by `ebm run`."""
     np.save(tmp_path / "w.npy", np.zeros((9, 4)))

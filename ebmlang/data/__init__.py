@@ -154,15 +154,52 @@ def _file(spec: Spec, layer: str) -> Dataset:
         raise DataError(f"data file '{spec.data.path}' has no array named 'train' "
                         f"(found: {', '.join(arrays)})",
                         spec.loc("data.path"))
-    train = np.asarray(arrays["train"], dtype=float)
-    if train.ndim != 2:
-        raise DataError(f"data file '{spec.data.path}': 'train' must be 2-D (examples × units), got shape {train.shape}",
-                        spec.loc("data.path"))
-    if "test" in arrays:
-        return Dataset("file", layer, train, np.asarray(arrays["test"], dtype=float),
-                       arrays.get("train_labels"), arrays.get("test_labels"))
+    train, test = _rows(arrays, "train", spec), _rows(arrays, "test", spec)
+    labels = {split: _labels(arrays, f"{split}_labels", spec) for split in ("train", "test")}
+    for split, rows in (("train", train), ("test", test)):
+        if labels[split] is not None and rows is not None and len(labels[split]) != len(rows):
+            raise DataError(f"data file '{spec.data.path}': '{split}_labels' has "
+                            f"{len(labels[split])} labels for {len(rows)} examples",
+                            spec.loc("data.path"))
+    if test is not None:
+        return Dataset("file", layer, train, test, labels["train"], labels["test"])
     cut = len(train) - int(round(spec.data.test_fraction * len(train)))
-    return Dataset("file", layer, train[:cut], train[cut:] if cut < len(train) else train[:0])
+    # the labels follow their rows into the split
+    split = (None, None) if labels["train"] is None else (labels["train"][:cut], labels["train"][cut:])
+    return Dataset("file", layer, train[:cut], train[cut:], *split)
+
+
+def _rows(arrays: dict, name: str, spec: Spec) -> np.ndarray | None:
+    """The examples ``name`` of a data file, (N, units) float64 (None if absent)."""
+    rows = _numeric(arrays, name, spec)
+    if rows is not None and rows.ndim != 2:
+        raise DataError(f"data file '{spec.data.path}': '{name}' must be 2-D (examples × units), "
+                        f"got shape {rows.shape}", spec.loc("data.path"))
+    return rows
+
+
+def _numeric(arrays: dict, name: str, spec: Spec) -> np.ndarray | None:
+    """The array ``name`` of a data file as float64 (None if absent); a DataError for strings,
+    dates and other values that are not numbers."""
+    if name not in arrays:
+        return None
+    array = arrays[name]
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"data file '{spec.data.path}': '{name}' holds {array.dtype.name} values, "
+                        "not numbers; store numbers (labels as integers 0, 1, …)",
+                        spec.loc("data.path"))
+    return np.asarray(array, dtype=float)
+
+
+def _labels(arrays: dict, name: str, spec: Spec) -> np.ndarray | None:
+    """The class labels ``name`` of a data file as int64 (None if absent): whole numbers ≥ 0."""
+    labels = _numeric(arrays, name, spec)
+    if labels is None:
+        return None
+    if labels.ndim != 1 or not np.all(np.isfinite(labels) & (labels == np.round(labels)) & (labels >= 0)):
+        raise DataError(f"data file '{spec.data.path}': '{name}' must be one class number per "
+                        "example: whole numbers 0, 1, …", spec.loc("data.path"))
+    return labels.astype(np.int64)
 
 
 def _ratings(spec: Spec, layer: str) -> Dataset:

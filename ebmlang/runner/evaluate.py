@@ -171,6 +171,19 @@ def _importance(model: Model, data: Dataset, spec) -> dict:
             "log_likelihood.test_iwae_examples": len(rows), "elbo.test": float(elbo.mean())}
 
 
+TEST_MEASURES = ("reconstruction", "free_energy_gap", "log_likelihood", "pseudo_log_likelihood",
+                 "probe")
+
+
+def skipped_for_want_of_tests(data: Dataset | None, evaluate: EvaluateSpec) -> list[str]:
+    """The asked-for measures of test data that an empty test set leaves out (log Z is still
+    estimated without one)."""
+    if data is None or data.ratings is not None or len(data.test):
+        return []
+    names = [n for n in TEST_MEASURES if getattr(evaluate, n)]
+    return names + (["classification"] if data.label_layer else [])
+
+
 def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, probe: Probe | None) -> dict:
     summary = {}
     has_test = probe is not None and probe.test is not None

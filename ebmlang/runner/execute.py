@@ -27,7 +27,7 @@ from ..train.optim import AVERAGE
 from ..train.stages import plan_stages
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
-from .evaluate import Probe, final_summary
+from .evaluate import Probe, final_summary, skipped_for_want_of_tests
 from .pictures import draw_figures
 from .ratings import RatingsProbe
 from .folder import RunFolder, checkpoint_stage
@@ -195,6 +195,11 @@ def _evaluate(spec, model, data, probe, folder, report, summary: dict, scheduler
         folder.write_summary(summary)
         report.note("  ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float)))
         return summary
+    skipped = skipped_for_want_of_tests(data, spec.evaluate)
+    if skipped:
+        summary["skipped_without_test_set"] = skipped
+        report.note(f"{spec.name}: the test set is empty, so {', '.join(skipped)} of test data "
+                    "are skipped (set data.test_fraction, or give the file a 'test' array)")
     summary.update(final_summary(model, data, spec.evaluate, probe))
     if spec.sample is not None:
         summary["sample"] = _scan(spec, model, folder, report)
