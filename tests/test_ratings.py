@@ -27,7 +27,8 @@ ROOT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @st.composite
 def cf_specs(draw):
-    """A user's RBM: v (groups × K softmax, missing groups), h binary, optionally r binary (implicit)."""
+    """A user's RBM: v (groups × K softmax, missing groups), h binary, optionally r binary
+    (implicit), coupled to h and perhaps to v as well."""
     k, groups = draw(st.integers(2, 3)), draw(st.integers(1, 3))
     layers = {"v": {"size": k * groups, "units": "softmax", "categories": k, "missing": True},
               "h": {"size": draw(st.integers(1, 3)), "units": "binary"}}
@@ -35,6 +36,9 @@ def cf_specs(draw):
     if draw(st.booleans()):
         layers["r"] = {"size": draw(st.integers(1, 2)), "units": "binary"}
         couplings.append({"between": ["r", "h"], "init": {"normal": {"std": 1.0}}})
+        if draw(st.booleans()):     # implicit feedback straight into the ratings too
+            couplings.append({"between": [draw(st.sampled_from([["v", "r"], ["r", "v"]]))][0],
+                              "init": {"normal": {"std": 1.0}}})
     for layer in layers.values():
         layer["bias"] = {"normal": {"std": 0.8}}
     return {"name": "cf", "seed": draw(st.integers(0, 999)), "dtype": "float64",

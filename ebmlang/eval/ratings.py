@@ -5,10 +5,11 @@ training set — comes from the exact conditional of group g given the row's obs
 (and its implicit feedback r), the hidden layers summed out (Salakhutdinov, Mnih & Hinton 2007,
 eq. 4, for binary hidden units):
 
-    p(v_g = k | V, r) ∝ exp(b_gk / T + Σ_hidden A_h(u_h + W_{gk,h}))      u_h = (V W + r D)_h
+    p(v_g = k | V, r) ∝ exp((b_gk + (r C)_gk) / T + Σ_hidden A_h(u_h + W_{gk,h}))    u_h = (V W + r D)_h
     r̂ = Σ_k k · p(v_g = k | V, r)
 
-A_h is the hidden layer's log-partition (binary units: Σ_j log(1 + e^{(c_j + ·)/T})), so this holds
+C couples r straight to the ratings (absent in the paper's model, where r feeds h alone; a lateral
+coupling of the ratings adds (V L)_gk the same way). A_h is the hidden layer's log-partition (binary units: Σ_j log(1 + e^{(c_j + ·)/T})), so this holds
 for any hidden unit type with a closed-form free energy. Group g is absent from V, so u_h is
 computed once per row and each pair adds its K weight rows: (pairs × K × hidden) work.
 
@@ -22,7 +23,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..compile import Program
 from ..kernels import layer_params
-from ..kernels.energy import coupling_stats, layer_input
+from ..kernels.energy import apply_coupling, coupling_stats, layer_input
 
 ROWS_PER_CHUNK = 512        # rows densified at once: bounds the (rows × width) temporaries
 
@@ -39,8 +40,11 @@ def rating_probabilities(program: Program, params: dict, layer: str, given: dict
                          f"needs them summable")
     stats = coupling_stats(program, params, given)
     columns = xp.asarray(pair_groups[:, None] * levels + np.arange(levels))          # (P, K)
-    logits = params[program.layers[layer].bias_key][columns] / t
     rows = xp.asarray(pair_rows)
+    logits = params[program.layers[layer].bias_key][columns] / t
+    direct = _clamped_input(program, params, stats, layer)
+    if direct is not None:
+        logits = logits + direct[rows[:, None], columns] / t
     for name in latent:
         u = layer_input(program, params, stats, name)[rows][:, None, :]                # (P, 1, H)
         for c, is_a in program.incident[name]:
@@ -56,6 +60,20 @@ def rating_probabilities(program: Program, params: dict, layer: str, given: dict
     logits = logits - logits.max(axis=1, keepdims=True)
     p = xp.exp(logits)
     return p / p.sum(axis=1, keepdims=True)
+
+
+def _clamped_input(program: Program, params: dict, stats: dict, layer: str):
+    """(R, size) the input to ``layer`` from the clamped layers coupled to it (the implicit
+    feedback, a lateral coupling), or None where none is."""
+    total = None
+    for c, is_a in program.incident[layer]:
+        other = c.b if is_a else c.a
+        if other in stats:
+            w = params[c.key]
+            term = (apply_coupling(c, w, stats[layer]) if c.lateral
+                    else apply_coupling(c, w, stats[other], into_b=not is_a))
+            total = term if total is None else total + term
+    return total
 
 
 def predict_ratings(program: Program, params: dict, layer: str, rows: dict, triples: np.ndarray,
