@@ -13,6 +13,7 @@ periodic) for a fixed uniform lattice, else None). A lateral coupling is a self-
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import networkx as nx
@@ -69,7 +70,9 @@ def _unit_graph(spec: Spec, index: int, coupling) -> nx.Graph | None:
     if kind == "mask":
         mask = _read_mask(spec, f"{at}.mask.file", opts["file"], (n_a, n_b))
         return builders.bipartite_from_mask(mask)
-    pairs = opts["list"] if opts["list"] is not None else _read_edges(spec, f"{at}.edges.file", opts["file"], n_a, n_b)
+    pairs = opts["list"]
+    if pairs is None:
+        pairs = _read_edges(spec, f"{at}.edges.file", opts["file"], n_a, n_b, coupling.lateral)
     if coupling.lateral:
         return builders.from_edges(n_a, pairs)
     return builders.bipartite_from_pairs(n_a, n_b, pairs)
@@ -81,19 +84,29 @@ def resolve(spec: Spec, relative: str) -> Path:
     return path if path.is_absolute() else Path(spec.file).parent / path
 
 
-def _read_edges(spec: Spec, at: str, file: str, n_a: int, n_b: int) -> np.ndarray:
+def _read_edges(spec: Spec, at: str, file: str, n_a: int, n_b: int, lateral: bool) -> np.ndarray:
+    """(E, 2) the `i j` lines of an edge file: in range, and no unit joined to itself within a
+    layer (as for an inline list)."""
     path = resolve(spec, file)
     try:
-        pairs = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
+        with warnings.catch_warnings():     # an empty file: refused below, by its name
+            warnings.simplefilter("ignore", UserWarning)
+            pairs = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
     except OSError:
         raise GraphError(f"edge file '{file}' cannot be read", spec.loc(at)) from None
     except ValueError as exc:
         raise GraphError(f"edge file '{file}' is not lines of two integers: {exc}", spec.loc(at)) from None
-    if pairs.size and (pairs.shape[1] != 2 or pairs.min() < 0 or pairs[:, 0].max() >= n_a
-                       or pairs[:, 1].max() >= n_b):
+    if not pairs.size:
+        raise GraphError(f"edge file '{file}' holds no edges: write one 'i j' line per edge",
+                         spec.loc(at))
+    if pairs.shape[1] != 2 or pairs.min() < 0 or pairs[:, 0].max() >= n_a or pairs[:, 1].max() >= n_b:
         raise GraphError(f"edge file '{file}' must hold pairs 'i j' with 0 ≤ i < {n_a} and "
                          f"0 ≤ j < {n_b}", spec.loc(at))
-    return pairs.reshape(-1, 2)
+    loops = pairs[pairs[:, 0] == pairs[:, 1], 0] if lateral else ()
+    if len(loops):
+        raise GraphError(f"edge file '{file}': the edge '{loops[0]} {loops[0]}' is a self-loop; "
+                         "a unit is not coupled to itself", spec.loc(at))
+    return pairs
 
 
 def _read_mask(spec: Spec, at: str, file: str, shape: tuple) -> np.ndarray:
