@@ -170,12 +170,15 @@ def cmd_validate(args) -> int:
     from .compile import lower
     from .compile.params import read_init_files
     from .graph import build_graph
+    from .train.optim import check_groups
     problems = []
     for path in args.specs:
         try:
             spec = _checked_spec(path, args.overrides, args)
             if spec.model is not None:
-                read_init_files(spec, lower(build_graph(spec), get_namespace("numpy"), spec.dtype))
+                program = lower(build_graph(spec), get_namespace("numpy"), spec.dtype)
+                read_init_files(spec, program)
+                check_groups(spec, program)
             if spec.sweep is not None:          # every trial `ebm sweep` would run
                 from .runner.sweep import check_sweep
                 check_sweep(spec, path, args.overrides)

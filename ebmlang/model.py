@@ -23,6 +23,7 @@ from .eval import ais, belief, exact
 from .eval.metrics import reconstruct
 from .graph import build_graph
 from .spec import Spec
+from .train.optim import check_groups
 
 
 class Model:
@@ -34,6 +35,7 @@ class Model:
         xp = get_namespace(backend or spec.backend, spec.loc("backend"))
         program = lower(build_graph(spec), xp, spec.dtype)
         params = init_params(program, spec.seed, data_mean, read_init_files(spec, program))
+        check_groups(spec, program)
         if spec.problem is not None:        # the problem fixes the energy: its biases and couplings
             from .problems import parameters
             params.update({k: xp.asarray(v, dtype=program.dtype) for k, v in parameters(spec).items()})

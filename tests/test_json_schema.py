@@ -45,7 +45,7 @@ NOT_EXPRESSIBLE = {
     # a JSON object cannot even hold), an empty file
     "yaml": {1, 2, 34},
     # a name that must refer to a declared layer, or to a layer of a given type or role
-    "reference": {8, 40, 54, 55, 56, 59, 73, 82, 97, 99, 104},
+    "reference": {8, 40, 54, 55, 56, 59, 73, 82, 97, 99, 104, 124},
     # one key's allowed values depend on another key's value (checks.py, stage_checks.py):
     # possible as hand-written if/then rules, which would no longer come from the tables
     "combination": {16, 17, 23, 27, 33, 42, 51, 58, 70, 77, 84, 90, 92, 94, 96, 102, 105, 108, 111, 112,

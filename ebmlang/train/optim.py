@@ -35,6 +35,22 @@ from ..spec.types import AdamSpec, SgdSpec
 AVERAGE = "average."        # the slot prefix of a parameter's moving average
 
 
+def check_groups(spec, program) -> None:
+    """Every `groups` pattern of every stage must match a parameter key of the model: one that
+    matches none (a typo, a layer renamed) would silently leave the stage's own optimizer in
+    charge. A located SpecError otherwise."""
+    from ..errors import SpecError
+    from ..spec.constraints import suggest
+    for index, stage in enumerate(spec.stages):
+        for g, group in enumerate(stage.groups):
+            for p, pattern in enumerate(group.params):
+                if not any(fnmatchcase(key, pattern) for key in program.keys):
+                    at = f"{spec.stage_path(index)}.groups.{g}.params.{p}"
+                    raise SpecError(f"{at}: '{pattern}' matches no parameter of the model"
+                                    f"{suggest(pattern, program.keys)}; its parameters are "
+                                    f"{', '.join(sorted(program.keys))}", spec.loc(at))
+
+
 def learning_rate(spec, epoch: int, epochs: int) -> float:
     kind, o = spec.schedule.kind, spec.schedule.options
     if kind == "linear":
