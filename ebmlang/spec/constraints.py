@@ -204,6 +204,7 @@ class ListOf(Constraint):
     item: Constraint
     min_len: int = 0
     max_len: int | None = None
+    unique: bool = False        # no item twice (layer names: a repeat is a slip, never a meaning)
 
     def _check(self, node, path, ctx):
         if not isinstance(node, Seq):
@@ -212,7 +213,14 @@ class ListOf(Constraint):
         if n < self.min_len or (self.max_len is not None and n > self.max_len):
             return ctx.error(node, f"{dotted(path)} must be {self.describe()}, got {n} items")
         values = [self.item.check(x, path + (i,), ctx) for i, x in enumerate(node.items)]
-        return INVALID if any(v is INVALID for v in values) else tuple(values)
+        if any(v is INVALID for v in values):
+            return INVALID
+        if self.unique:
+            for i, value in enumerate(values):
+                if value in values[:i]:
+                    return ctx.error(node.items[i], f"{dotted(path + (i,))}: '{value}' is "
+                                     "already in the list; name each once")
+        return tuple(values)
 
     def describe(self) -> str:
         if self.max_len == self.min_len:
@@ -221,7 +229,8 @@ class ListOf(Constraint):
             count = f"at least {self.min_len} "
         else:
             count = ""
-        return f"a list of {count}{_plural(self.item.describe())}"
+        distinct = "distinct " if self.unique else ""
+        return f"a list of {count}{distinct}{_plural(self.item.describe())}"
 
 
 class OneOrList(Constraint):
@@ -241,7 +250,10 @@ class OneOrList(Constraint):
 
 
 def _plural(text: str) -> str:
-    return text[2:] + "s" if text.startswith("a ") else text[3:] + "s" if text.startswith("an ") else text
+    """'an integer ≥ 2' → 'integers ≥ 2', 'a parameter key or a pattern' → 'parameter keys or a
+    pattern': the noun phrase before its first qualifier takes the s."""
+    match = re.match(r"an? (.+?)( \(| [≥>≤<] | or | of | in |$)", text)
+    return text if match is None else match[1] + "s" + text[match.end(1):]
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,8 @@ class _Writer:
 
     @_inline.register(ListOf)
     def _list_of(self, c: ListOf) -> dict:
-        return _array(self.schema(c.item), c.min_len, c.max_len)
+        out = _array(self.schema(c.item), c.min_len, c.max_len)
+        return {**out, "uniqueItems": True} if c.unique else out
 
     @_inline.register(OneOrList)
     def _one_or_list(self, c: OneOrList) -> dict:

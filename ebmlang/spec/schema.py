@@ -287,9 +287,9 @@ EVALUATE = Section("evaluate", {
 }, lambda **kw: EvaluateSpec(**kw))
 
 CAPACITY = Section("capacity", {
-    "sizes": Field(ListOf(Int(2), 1), doc="network sizes N"),
+    "sizes": Field(ListOf(Int(2), 1, unique=True), doc="network sizes N"),
     "loads": Field(ListOf(Float(0.0, min_open=True), 1), doc="loads α = P/N, in increasing order"),
-    "rules": Field(ListOf(Enum(*STORAGE_RULES), 1), STORAGE_RULES, "storage rules compared"),
+    "rules": Field(ListOf(Enum(*STORAGE_RULES), 1, unique=True), STORAGE_RULES, "storage rules compared"),
     "trials": Field(Int(1), 1, "independent pattern sets per (rule, N, α)"),
     "max_sweeps": Field(Int(1), 50, "asynchronous sweeps allowed to reach a fixed point"),
     "threshold": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.9,
