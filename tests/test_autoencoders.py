@@ -9,6 +9,7 @@ Adam and parameter groups do what their formulas say.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from ebmlang import compile_spec, load_data, parse_spec
 from ebmlang.backend import Rng, to_numpy
 from ebmlang.cli import main
 from ebmlang.compile.keys import ParamKey
+from ebmlang.errors import SpecError
 from ebmlang.eval.feedforward import autoencode
 from ebmlang.eval.metrics import latent_means
 from ebmlang.objectives.backprop import corrupt
@@ -75,6 +77,26 @@ def _trained(text: str, out):
 
 def test_a_template_expands_into_the_spec_written_by_hand():
     assert parse_spec(TEMPLATE, "t.yaml") == parse_spec(EXPANDED, "e.yaml")
+
+
+@pytest.mark.parametrize("change, says", [
+    (("pretrain: [{epochs: 2,", "pretrain: [{epochs: 2, layers: [v, v],"),
+     "t.yaml:9:40: template.autoencoder.pretrain.0.layers.1: 'v' is already in the list"),
+    (("pretrain: [{epochs: 2, optimizer: {sgd: {lr: 0.1, momentum: 0.5}}},\n"
+      "               {epochs: 2, optimizer: {sgd: {lr: 0.001, momentum: 0.5}}}]",
+      "pretrain: {epochs: 2, sparsity: {target: 0.1, layer: h1}}"),
+     "t.yaml:9:58: template.autoencoder.pretrain.sparsity.layer must be a latent layer, not the "
+     "clamped 'h1' (in stage rbm-2)"),
+    (("finetune: {epochs: 6,", "finetune: {epochs: 6, negative: {chains: fresh},"),
+     "t.yaml:11:37: template.autoencoder.finetune.negative does not apply to rule reconstruction"),
+])
+def test_a_mistake_in_a_template_stage_is_named_as_written(change, says):
+    """Not by the stage's generated path (`train.1…`), which the file does not show."""
+    text = TEMPLATE.replace(*change)
+    assert text != TEMPLATE
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, "t.yaml")
+    assert says in str(info.value) and not re.search(r"(?<![\w.])train\.", str(info.value))
 
 
 def test_fine_tuning_the_unrolled_stack_lowers_its_reconstruction_error(tmp_path):

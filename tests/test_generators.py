@@ -101,6 +101,18 @@ def test_a_template_expands_into_the_spec_written_by_hand(template, expanded):
     assert parse_spec(template, "t.yaml") == parse_spec(expanded, "e.yaml")
 
 
+def test_groups_written_in_a_gan_template_come_before_the_discriminator_group():
+    """The user's groups join the generated one, first (so they take their keys first); before,
+    they replaced it and the discriminator silently trained with the generator's optimizer."""
+    own = "{params: [weight.z.g1], optimizer: {sgd: {lr: 0.01}}}"
+    text = GAN.replace("discriminator_steps: 2,", f"discriminator_steps: 2, groups: [{own}],")
+    by_hand = GAN_EXPANDED.replace("    groups: [{params", f"    groups: [{own}, {{params")
+    stage = parse_spec(text, "t.yaml").stages[0]
+    assert [g.params for g in stage.groups] == [("weight.z.g1",),
+                                                ("weight.packed.d1", "weight.d1.d", "recbias.*")]
+    assert parse_spec(text, "t.yaml") == parse_spec(by_hand, "e.yaml")
+
+
 def test_a_vae_trains_and_reports_its_bounds(tmp_path):
     code, summary, out = run_spec(tmp_path, VAE, "vae")
     assert code == 0

@@ -21,10 +21,7 @@ from ..spec import Spec
 def _binary_spec(spec: Spec) -> Spec:
     layers = {name: dataclasses.replace(l, units="binary") if l.units == "spin" else l
               for name, l in spec.model.layers.items()}
-    new = dataclasses.replace(spec, model=dataclasses.replace(spec.model, layers=layers))
-    object.__setattr__(new, "where", spec.where)
-    object.__setattr__(new, "file", spec.file)
-    return new
+    return spec.replace(model=dataclasses.replace(spec.model, layers=layers))
 
 
 def _shift_bias(params, kind, name, c):

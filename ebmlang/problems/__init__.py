@@ -2,7 +2,6 @@
 (layers, couplings) and fixes its parameters; `optimize` anneals it and decodes the answer."""
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -54,10 +53,7 @@ def expand(spec):
         connectivity = Choice("edges", {"list": tuple(tuple(e) for e in g.edges()), "file": None})
     coupling = CouplingSpec(between=(LAYER, LAYER), connectivity=connectivity, init=Choice("zeros"), trainable=False)
     model = ModelSpec(layers={LAYER: layer}, couplings=(coupling,))
-    out = dataclasses.replace(spec, model=model)
-    object.__setattr__(out, "where", spec.where)
-    object.__setattr__(out, "file", spec.file)
-    return out
+    return spec.replace(model=model)
 
 
 def parameters(spec) -> dict:

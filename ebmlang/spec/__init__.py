@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ..errors import Location, SpecError, UsageError
+from ..errors import Diagnostic, Location, SpecError, UsageError
 from .checks import check_spec
 from .stage_checks import generator_latents, is_net
 from .constraints import INVALID, Context, validate
@@ -12,6 +12,7 @@ from .dump import to_plain, to_yaml
 from .nodes import parse_yaml
 from .overrides import apply_overrides
 from .schema import SPEC, Spec
+from .types import renamed
 from .templates import expand_template
 
 
@@ -19,12 +20,12 @@ def parse_spec(text: str, file: str = "<spec>", overrides: list[str] | tuple = (
     """Validate YAML ``text`` into a Spec; raise SpecError listing every mistake found."""
     ctx = Context()
     root = apply_overrides(parse_yaml(text, file, ctx.problems), list(overrides))
-    root = expand_template(root, ctx)
+    root, aliases = expand_template(root, ctx)
     spec = validate(SPEC, root, ctx)
     if ctx.problems or spec is INVALID:
-        raise SpecError(sorted(ctx.problems, key=lambda d: (d.location.file != file, d.location.line,
-                                                              d.location.col)))
-    spec = _with_locations(spec, ctx, file)
+        raise SpecError(sorted((Diagnostic(d.location, renamed(d.message, aliases)) for d in ctx.problems),
+                               key=lambda d: (d.location.file != file, d.location.line, d.location.col)))
+    spec = _with_locations(spec, ctx, file, aliases)
     if (spec.model is None) == (spec.problem is None):
         where = spec.loc("problem" if spec.problem else "model")
         raise SpecError("a spec needs exactly one of 'model' and 'problem' (a problem generates the model)", where)
@@ -48,10 +49,7 @@ def _net_defaults(spec: Spec) -> Spec:
     off = {name: None for name in NET_OFF if name not in kept and not spec.written(f"evaluate.{name}")}
     if not off:
         return spec
-    out = dataclasses.replace(spec, evaluate=dataclasses.replace(spec.evaluate, **off))
-    for name in ("where", "file", "defaulted"):
-        object.__setattr__(out, name, getattr(spec, name))
-    return out
+    return spec.replace(evaluate=dataclasses.replace(spec.evaluate, **off))
 
 
 def load_spec(path: str | Path, overrides: list[str] | tuple = ()) -> Spec:
@@ -78,7 +76,8 @@ def decode_text(raw: bytes, file: str) -> str:
                         "is this a YAML file?", Location(file, line, col)) from None
 
 
-def _with_locations(spec: Spec, ctx: Context, file: str) -> Spec:
+def _with_locations(spec: Spec, ctx: Context, file: str, aliases: dict) -> Spec:
+    object.__setattr__(spec, "aliases", aliases)
     object.__setattr__(spec, "where", dict(ctx.locations))
     object.__setattr__(spec, "defaulted", frozenset(ctx.defaulted))
     object.__setattr__(spec, "file", file)

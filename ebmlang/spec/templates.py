@@ -15,7 +15,8 @@ hand (and `spec.resolved.yaml` shows it). Layers are named `v` (the data), `h1`,
     gan           the generator z → g1 → … → v by generative couplings (z gaussian, prior N(0, I)),
                   the discriminator v → d1 → … → d by recognition couplings (d one binary unit);
                   one stage of rule adversarial whose `optimizer` is the generator's, with the
-                  discriminator's parameters in a group with `discriminator_optimizer`; with
+                  discriminator's parameters in a group with `discriminator_optimizer` (after
+                  any `groups` written in `train`, which take their keys first); with
                   `pack: m` the discriminator reads a layer `packed` of m × size units; `batch_norm`
                   batch-normalises the generator's hidden layers (and the discriminator's after
                   its first).
@@ -39,10 +40,12 @@ from .schema import TEMPLATE
 from .train_schema import OPTIMIZER
 from .values import FEEDFORWARD_UNIT_TYPES
 
-def expand_template(root: Node, ctx: Context) -> Node:
-    """``root`` with its `template` replaced by the `model` and `train` it generates."""
+def expand_template(root: Node, ctx: Context) -> tuple[Node, dict]:
+    """``root`` with its `template` replaced by the `model` and `train` it generates, and the
+    aliases of the generated stages: {`train.<i>`: (the path written, the stage's name where
+    one mapping is written for several stages, else None)}."""
     if not isinstance(root, Map) or "template" not in root.entries:
-        return root
+        return root, {}
     node = root.entries["template"]
     value = TEMPLATE.check(node, ("template",), ctx)
     clash = [k for k in ("model", "train") if k in root.entries]
@@ -61,18 +64,18 @@ def expand_template(root: Node, ctx: Context) -> Node:
         entries["model"] = from_plain(model, where)
         entries["train"] = Seq([_stage(raw.entries["train"], generated, where)], where)
         key_locs.update(model=where, train=where)
-        return Map(entries, root.loc, key_locs)
+        return Map(entries, root.loc, key_locs), {"train.0": (f"template.{family}.train", None)}
     sizes = options["layers"]
     top = "code" if family == "autoencoder" else f"h{len(sizes) - 1}"
     names = ["v"] + [f"h{i}" for i in range(1, len(sizes) - 1)] + [top]
     if family == "classifier":
         names.append("y")
     entries["model"] = from_plain(_model(family, options, names), where)
-    entries["train"] = _train(family, raw, names, where)
+    entries["train"], aliases = _train(family, raw, names, where)
     key_locs.update(model=where, train=where)
     if family == "classifier":
         _label_data(entries, key_locs, where)
-    return Map(entries, root.loc, key_locs)
+    return Map(entries, root.loc, key_locs), aliases
 
 
 def _model(family: str, o: dict, names: list) -> dict:
@@ -161,8 +164,9 @@ def _weights(fan_in: int, fan_out: int, units: str) -> dict:
     return {"normal": {"std": round(variance ** 0.5, 6)}}
 
 
-def _train(family: str, raw: Map, names: list, where) -> Seq:
-    stages = []
+def _train(family: str, raw: Map, names: list, where) -> tuple[Seq, dict]:
+    """The stages (the RBMs to pretrain, then fine-tuning) and their aliases."""
+    stages, aliases, at = [], {}, f"template.{family}"
     pretrain = raw.entries.get("pretrain")
     pairs = list(zip(names, names[1:]))
     if family == "classifier":
@@ -176,17 +180,26 @@ def _train(family: str, raw: Map, names: list, where) -> Seq:
                                        f"{len(pairs)} pairs to pretrain ({shown})"))
         for i, ((a, b), stage) in enumerate(zip(pairs, each)):
             stages.append(_stage(stage, {"name": f"rbm-{i + 1}", "layers": [a, b]}, where))
+            aliases[f"train.{i}"] = ((f"{at}.pretrain.{i}", None) if isinstance(pretrain, Seq)
+                                     else (f"{at}.pretrain", f"rbm-{i + 1}"))
     rule = "reconstruction" if family == "autoencoder" else "supervised"
+    aliases[f"train.{len(stages)}"] = (f"{at}.finetune", None)
     stages.append(_stage(raw.entries["finetune"], {"name": "fine-tune", "rule": rule}, where))
-    return Seq(stages, where)
+    return Seq(stages, where), aliases
 
 
 def _stage(written: Node, generated: dict, where) -> Map:
-    """A stage: the generated keys (name, layers, rule), then what the user wrote (which wins)."""
+    """A stage: the generated keys (name, layers, rule), then what the user wrote (which wins),
+    but `groups` join: the user's first (the first group to match a key takes it), then the
+    generated ones (a GAN's discriminator group)."""
     out = from_plain(generated, where)
+    own = out.entries.get("groups")
     if isinstance(written, Map):
         out.entries.update(written.entries)
         out.key_locs.update(written.key_locs)
+        theirs = written.entries.get("groups")
+        if own is not None and isinstance(theirs, Seq):
+            out.entries["groups"] = Seq(theirs.items + own.items, theirs.loc)
     return out
 
 

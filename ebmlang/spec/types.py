@@ -7,6 +7,7 @@ dotted path to the file:line:col it was written at, for errors raised by later s
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -311,6 +312,20 @@ class OptimizeSpec:
     restarts: int = 20
 
 
+SOURCE_FIELDS = ("where", "file", "defaulted", "aliases")     # where the spec came from, not its value
+
+
+def renamed(message: str, aliases: dict) -> str:
+    """``message`` with a template's generated stage paths (`train.1…`) named as written
+    (`template.autoencoder.pretrain…`), so the user finds them in the file; ``aliases`` as
+    ``expand_template`` makes them."""
+    for generated, (written, stage) in aliases.items():
+        changed = re.sub(rf"(?<![\w.]){re.escape(generated)}(?![\w])", written, message)
+        if changed != message:
+            return changed + (f" (in stage {stage})" if stage else "")
+    return message
+
+
 @dataclass(frozen=True)
 class Spec:
     name: str
@@ -332,6 +347,8 @@ class Spec:
     where: dict = field(default_factory=dict, compare=False, repr=False)
     file: str = field(default="<spec>", compare=False, repr=False)
     defaulted: frozenset = field(default=frozenset(), compare=False, repr=False)   # paths filled by defaults
+    # a template's generated paths -> (the path written, the stage it stands for or None)
+    aliases: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def stages(self) -> tuple:
@@ -346,10 +363,18 @@ class Spec:
 
     def replace(self, **changes) -> "Spec":
         """A copy with ``changes``, keeping where each path was written."""
-        out = dataclasses.replace(self, **changes)
-        for name in ("where", "file", "defaulted"):
-            object.__setattr__(out, name, getattr(self, name))
-        return out
+        return self.keeping_locations(dataclasses.replace(self, **changes))
+
+    def keeping_locations(self, other: "Spec") -> "Spec":
+        """``other`` (a changed copy of this spec) with this spec's record of where things were
+        written."""
+        for name in SOURCE_FIELDS:
+            object.__setattr__(other, name, getattr(self, name))
+        return other
+
+    def renamed(self, message: str) -> str:
+        """``message`` with this spec's template stages named as written (:func:`renamed`)."""
+        return renamed(message, self.aliases)
 
     def written(self, path: str) -> bool:
         """Whether the user wrote ``path`` (or one of its parents), rather than a default filling it."""

@@ -46,9 +46,10 @@ def check_groups(spec, program) -> None:
             for p, pattern in enumerate(group.params):
                 if not any(fnmatchcase(key, pattern) for key in program.keys):
                     at = f"{spec.stage_path(index)}.groups.{g}.params.{p}"
-                    raise SpecError(f"{at}: '{pattern}' matches no parameter of the model"
-                                    f"{suggest(pattern, program.keys)}; its parameters are "
-                                    f"{', '.join(sorted(program.keys))}", spec.loc(at))
+                    raise SpecError(spec.renamed(
+                        f"{at}: '{pattern}' matches no parameter of the model"
+                        f"{suggest(pattern, program.keys)}; its parameters are "
+                        f"{', '.join(sorted(program.keys))}"), spec.loc(at))
 
 
 def learning_rate(spec, epoch: int, epochs: int) -> float:
