@@ -13,7 +13,6 @@ import re
 
 import numpy as np
 import pytest
-import yaml
 
 from ebmlang import compile_spec, load_data, parse_spec
 from ebmlang.backend import Rng, to_numpy
@@ -24,6 +23,7 @@ from ebmlang.eval.feedforward import autoencode
 from ebmlang.eval.metrics import latent_means
 from ebmlang.objectives.backprop import corrupt
 from ebmlang.spec.constraints import Choice
+from ebmlang.spec.types import renamed
 from ebmlang.spec.types import AdamSpec, GroupSpec, SgdSpec
 from ebmlang.train import Optimizers
 
@@ -86,7 +86,7 @@ def test_a_template_expands_into_the_spec_written_by_hand():
       "               {epochs: 2, optimizer: {sgd: {lr: 0.001, momentum: 0.5}}}]",
       "pretrain: {epochs: 2, sparsity: {target: 0.1, layer: h1}}"),
      "t.yaml:9:58: template.autoencoder.pretrain.sparsity.layer must be a latent layer, not the "
-     "clamped 'h1' (in stage rbm-2)"),
+     "clamped 'h1' (in the h1-code RBM)"),
     (("finetune: {epochs: 6,", "finetune: {epochs: 6, negative: {chains: fresh},"),
      "t.yaml:11:37: template.autoencoder.finetune.negative does not apply to rule reconstruction"),
 ])
@@ -97,6 +97,14 @@ def test_a_mistake_in_a_template_stage_is_named_as_written(change, says):
     with pytest.raises(SpecError) as info:
         parse_spec(text, "t.yaml")
     assert says in str(info.value) and not re.search(r"(?<![\w.])train\.", str(info.value))
+
+
+def test_only_the_path_a_message_starts_with_is_renamed():
+    aliases = parse_spec(TEMPLATE, "t.yaml").aliases
+    assert renamed("train.2.groups.0.params.0: 'train.0*' matches no parameter", aliases) == (
+        "template.autoencoder.finetune.groups.0.params.0: 'train.0*' matches no parameter")
+    for untouched in ("train.20: …", "data.train.0 …", "a file data/train.0.npz", "pretrain.0: …"):
+        assert renamed(untouched, aliases) == untouched
 
 
 def test_fine_tuning_the_unrolled_stack_lowers_its_reconstruction_error(tmp_path):

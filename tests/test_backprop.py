@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ebmlang import compile_spec, parse_spec
-from ebmlang.backend import Rng, to_numpy
+from ebmlang.backend import Rng
 from ebmlang.objectives import make_objective
 from ebmlang.spec.constraints import Choice
 from ebmlang.spec.types import SparsitySpec, TrainSpec

@@ -317,15 +317,22 @@ def test_a_damaged_data_file_is_named(tmp_path, kind, capsys):
 
 
 def test_an_empty_test_set_says_which_measures_it_skips(tmp_path):
+    """Labelled rows with nothing held out: log Z is still estimated, the test measures (the
+    linear probe too, which needs test labels) are named as skipped."""
     x = (np.random.default_rng(0).random((50, 9)) < 0.5).astype(float)
-    np.save(tmp_path / "d.npy", x)
-    spec = (FILE_SPEC.replace("DATA", "d.npy, test_fraction: 0").replace("INIT", "zeros")
-            .replace("filters: false}", "filters: false, log_likelihood: {method: exact}}"))
+    np.savez(tmp_path / "d.npz", train=x, train_labels=np.arange(50) % 2)
+    measures = "log_likelihood: {method: exact}, probe: {epochs: 2}"
+    spec = (FILE_SPEC.replace("DATA", "d.npz, test_fraction: 0").replace("INIT", "zeros")
+            .replace("filters: false}", f"filters: false, {measures}}}"))
     code, summary, _ = run_spec(tmp_path, spec, "f")
-    assert code == 0 and "log_z.exact" in summary and "log_likelihood.exact" not in summary
-    assert summary["skipped_without_test_set"] == ["reconstruction", "free_energy_gap", "log_likelihood"]
-    code, summary, _ = run_spec(tmp_path, spec.replace("test_fraction: 0", "test_fraction: 0.2"), "g")
-    assert code == 0 and "skipped_without_test_set" not in summary and "log_likelihood.exact" in summary
+    assert code == 0 and "log_z.exact" in summary
+    assert not {"log_likelihood.exact", "probe.test_error"} & set(summary)
+    assert summary["skipped_without_test_set"] == ["reconstruction", "free_energy_gap",
+                                                   "log_likelihood", "probe"]
+    held_out = spec.replace("test_fraction: 0", "test_fraction: 0.2")
+    code, summary, _ = run_spec(tmp_path, held_out, "g")
+    assert code == 0 and "skipped_without_test_set" not in summary
+    assert {"log_likelihood.exact", "probe.test_error"} <= set(summary)
 
 
 def test_validate_reads_initial_weight_files_as_run_does(tmp_path):

@@ -37,7 +37,7 @@ def cf_specs(draw):
         layers["r"] = {"size": draw(st.integers(1, 2)), "units": "binary"}
         couplings.append({"between": ["r", "h"], "init": {"normal": {"std": 1.0}}})
         if draw(st.booleans()):     # implicit feedback straight into the ratings too
-            couplings.append({"between": [draw(st.sampled_from([["v", "r"], ["r", "v"]]))][0],
+            couplings.append({"between": draw(st.sampled_from([["v", "r"], ["r", "v"]])),
                               "init": {"normal": {"std": 1.0}}})
     for layer in layers.values():
         layer["bias"] = {"normal": {"std": 0.8}}

@@ -165,7 +165,8 @@ def _file(spec: Spec, layer: str) -> Dataset:
         return Dataset("file", layer, train, test, labels["train"], labels["test"])
     cut = len(train) - int(round(spec.data.test_fraction * len(train)))
     # the labels follow their rows into the split
-    split = (None, None) if labels["train"] is None else (labels["train"][:cut], labels["train"][cut:])
+    given = labels["train"]
+    split = (None, None) if given is None else (given[:cut], given[cut:])
     return Dataset("file", layer, train[:cut], train[cut:], *split)
 
 
@@ -196,7 +197,8 @@ def _labels(arrays: dict, name: str, spec: Spec) -> np.ndarray | None:
     labels = _numeric(arrays, name, spec)
     if labels is None:
         return None
-    if labels.ndim != 1 or not np.all(np.isfinite(labels) & (labels == np.round(labels)) & (labels >= 0)):
+    whole = np.isfinite(labels) & (labels == np.round(labels)) & (labels >= 0)
+    if labels.ndim != 1 or not whole.all():
         raise DataError(f"data file '{spec.data.path}': '{name}' must be one class number per "
                         "example: whole numbers 0, 1, …", spec.loc("data.path"))
     return labels.astype(np.int64)

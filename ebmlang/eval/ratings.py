@@ -5,11 +5,13 @@ training set — comes from the exact conditional of group g given the row's obs
 (and its implicit feedback r), the hidden layers summed out (Salakhutdinov, Mnih & Hinton 2007,
 eq. 4, for binary hidden units):
 
-    p(v_g = k | V, r) ∝ exp((b_gk + (r C)_gk) / T + Σ_hidden A_h(u_h + W_{gk,h}))    u_h = (V W + r D)_h
+    p(v_g = k | V, r) ∝ exp((b_gk + (r C)_gk) / T + Σ_hidden A_h(u_h + W_{gk,h}))
+    u_h = (V W + r D)_h
     r̂ = Σ_k k · p(v_g = k | V, r)
 
-C couples r straight to the ratings (absent in the paper's model, where r feeds h alone; a lateral
-coupling of the ratings adds (V L)_gk the same way). A_h is the hidden layer's log-partition (binary units: Σ_j log(1 + e^{(c_j + ·)/T})), so this holds
+C couples r straight to the ratings (absent in the paper's model, where r feeds h alone).
+A_h is the hidden layer's log-partition
+(binary units: Σ_j log(1 + e^{(c_j + ·)/T})), so this holds
 for any hidden unit type with a closed-form free energy. Group g is absent from V, so u_h is
 computed once per row and each pair adds its K weight rows: (pairs × K × hidden) work.
 
@@ -63,15 +65,13 @@ def rating_probabilities(program: Program, params: dict, layer: str, given: dict
 
 
 def _clamped_input(program: Program, params: dict, stats: dict, layer: str):
-    """(R, size) the input to ``layer`` from the clamped layers coupled to it (the implicit
-    feedback, a lateral coupling), or None where none is."""
+    """(R, size) the input to ``layer`` from the other clamped layers coupled to it (implicit
+    feedback), or None where none is. A layer with missing groups has no lateral coupling."""
     total = None
     for c, is_a in program.incident[layer]:
         other = c.b if is_a else c.a
-        if other in stats:
-            w = params[c.key]
-            term = (apply_coupling(c, w, stats[layer]) if c.lateral
-                    else apply_coupling(c, w, stats[other], into_b=not is_a))
+        if other in stats and not c.lateral:
+            term = apply_coupling(c, params[c.key], stats[other], into_b=not is_a)
             total = term if total is None else total + term
     return total
 

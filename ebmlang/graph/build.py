@@ -99,7 +99,8 @@ def _read_edges(spec: Spec, at: str, file: str, n_a: int, n_b: int, lateral: boo
     if not pairs.size:
         raise GraphError(f"edge file '{file}' holds no edges: write one 'i j' line per edge",
                          spec.loc(at))
-    if pairs.shape[1] != 2 or pairs.min() < 0 or pairs[:, 0].max() >= n_a or pairs[:, 1].max() >= n_b:
+    if (pairs.shape[1] != 2 or pairs.min() < 0
+            or pairs[:, 0].max() >= n_a or pairs[:, 1].max() >= n_b):
         raise GraphError(f"edge file '{file}' must hold pairs 'i j' with 0 ≤ i < {n_a} and "
                          f"0 ≤ j < {n_b}", spec.loc(at))
     loops = pairs[pairs[:, 0] == pairs[:, 1], 0] if lateral else ()

@@ -172,7 +172,7 @@ def _importance(model: Model, data: Dataset, spec) -> dict:
 
 
 TEST_MEASURES = ("reconstruction", "free_energy_gap", "log_likelihood", "pseudo_log_likelihood",
-                 "probe")
+                 "probe", "recall")
 
 
 def skipped_for_want_of_tests(data: Dataset | None, evaluate: EvaluateSpec) -> list[str]:
@@ -209,7 +209,7 @@ def final_summary(model: Model, data: Dataset | None, evaluate: EvaluateSpec, pr
     if evaluate.probe and data is not None:
         summary.update(_linear_probe(model, data, evaluate.probe))
     summary.update(_labels(model, data))
-    if evaluate.recall and data is not None:
+    if evaluate.recall and data is not None and len(data.test):
         r = evaluate.recall
         summary["recall"] = recall(model.program, model.params, data.layer, data.test, r.flip, r.mode,
                                    r.max_sweeps, model.spec.seed if model.spec else 0)
@@ -252,8 +252,9 @@ def _log_likelihood(model: Model, data: Dataset | None, probe: Probe | None, spe
 
 
 def _linear_probe(model: Model, data: Dataset, spec) -> dict:
-    """Test error of softmax regression on E[h | v] (and on the raw data), labels required."""
-    if data.train_labels is None or data.test_labels is None:
+    """Test error of softmax regression on E[h | v] (and on the raw data), labels and test
+    examples required."""
+    if data.train_labels is None or data.test_labels is None or not len(data.test):
         return {}
     xp, dtype = model.xp, model.program.dtype
     classes = int(max(data.train_labels.max(), data.test_labels.max())) + 1

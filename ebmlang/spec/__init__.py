@@ -23,8 +23,9 @@ def parse_spec(text: str, file: str = "<spec>", overrides: list[str] | tuple = (
     root, aliases = expand_template(root, ctx)
     spec = validate(SPEC, root, ctx)
     if ctx.problems or spec is INVALID:
-        raise SpecError(sorted((Diagnostic(d.location, renamed(d.message, aliases)) for d in ctx.problems),
-                               key=lambda d: (d.location.file != file, d.location.line, d.location.col)))
+        named = (Diagnostic(d.location, renamed(d.message, aliases)) for d in ctx.problems)
+        raise SpecError(sorted(named, key=lambda d: (d.location.file != file, d.location.line,
+                                                     d.location.col)))
     spec = _with_locations(spec, ctx, file, aliases)
     if (spec.model is None) == (spec.problem is None):
         where = spec.loc("problem" if spec.problem else "model")

@@ -27,7 +27,8 @@ def check_spec(spec: Spec) -> None:
                 *_data(spec), *train_problems(spec),
                 *_sample(spec), *evaluate_problems(spec), *_hopfield(spec)]
     if problems:
-        raise SpecError([Diagnostic(spec.loc(path), spec.renamed(message)) for path, message in problems])
+        raise SpecError([Diagnostic(spec.loc(path), spec.renamed(message))
+                         for path, message in problems])
 
 
 def _precision(spec: Spec) -> Iterator[Problem]:

@@ -81,7 +81,7 @@ CONNECTIVITY = Tagged("connectivity", {
         "degree": Field(Int(1), doc="every unit gets this many neighbours"),
         "seed": Field(Int(0), 0, "seed of the graph")}, lambda **kw: kw),
     "edges": Section("edges", {
-        "list": Field(ListOf(ListOf(Int(0), 2, 2)), None, "explicit [i, j] unit pairs"),
+        "list": Field(ListOf(ListOf(Int(0), 2, 2), 1), None, "explicit [i, j] unit pairs"),
         "file": Field(FilePath(), None,
                       "a text file of `i j` pairs, one per line, relative to the spec")},
         lambda **kw: kw),
@@ -289,7 +289,8 @@ EVALUATE = Section("evaluate", {
 CAPACITY = Section("capacity", {
     "sizes": Field(ListOf(Int(2), 1, unique=True), doc="network sizes N"),
     "loads": Field(ListOf(Float(0.0, min_open=True), 1), doc="loads α = P/N, in increasing order"),
-    "rules": Field(ListOf(Enum(*STORAGE_RULES), 1, unique=True), STORAGE_RULES, "storage rules compared"),
+    "rules": Field(ListOf(Enum(*STORAGE_RULES), 1, unique=True), STORAGE_RULES,
+                   "storage rules compared"),
     "trials": Field(Int(1), 1, "independent pattern sets per (rule, N, α)"),
     "max_sweeps": Field(Int(1), 50, "asynchronous sweeps allowed to reach a fixed point"),
     "threshold": Field(Float(0.0, 1.0, min_open=True, max_open=True), 0.9,

@@ -42,8 +42,8 @@ from .values import FEEDFORWARD_UNIT_TYPES
 
 def expand_template(root: Node, ctx: Context) -> tuple[Node, dict]:
     """``root`` with its `template` replaced by the `model` and `train` it generates, and the
-    aliases of the generated stages: {`train.<i>`: (the path written, the stage's name where
-    one mapping is written for several stages, else None)}."""
+    aliases of the generated stages: {`train.<i>`: (the path written, which stage it is where
+    one mapping is written for several, else None)}."""
     if not isinstance(root, Map) or "template" not in root.entries:
         return root, {}
     node = root.entries["template"]
@@ -181,7 +181,7 @@ def _train(family: str, raw: Map, names: list, where) -> tuple[Seq, dict]:
         for i, ((a, b), stage) in enumerate(zip(pairs, each)):
             stages.append(_stage(stage, {"name": f"rbm-{i + 1}", "layers": [a, b]}, where))
             aliases[f"train.{i}"] = ((f"{at}.pretrain.{i}", None) if isinstance(pretrain, Seq)
-                                     else (f"{at}.pretrain", f"rbm-{i + 1}"))
+                                     else (f"{at}.pretrain", f"the {a}-{b} RBM"))
     rule = "reconstruction" if family == "autoencoder" else "supervised"
     aliases[f"train.{len(stages)}"] = (f"{at}.finetune", None)
     stages.append(_stage(raw.entries["finetune"], {"name": "fine-tune", "rule": rule}, where))

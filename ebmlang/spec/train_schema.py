@@ -46,7 +46,7 @@ OPTIMIZER = Tagged("optimizer", {
 })
 
 GROUP = Section("group", {
-    "params": Field(ListOf(Str(r"[A-Za-z0-9_.*?\[\]-]+", "a parameter key or a pattern of them"), 1),
+    "params": Field(ListOf(Str(r"[A-Za-z0-9_.*?\[\]-]+", "a parameter key (or a pattern of keys, as weight.*)"), 1),
                     doc="parameter keys (`weight.h3.code`) or shell-style patterns (`*.code`, `recbias.*`)"),
     "optimizer": Field(OPTIMIZER, doc="the optimizer of these parameters"),
 }, lambda **kw: GroupSpec(**kw))
@@ -96,8 +96,8 @@ PHASE_NEGATIVE = Section("negative", {
     "chains": Field(Enum("data", "persistent", "fresh"), None, "where the free chains start: at the data "
                     "(CD), where they stopped (PCD), at random (Boltzmann learning); default: by the rule"),
     "anneal": Field(TEMPERATURES, None, "temperatures swept once each before the k sweeps"),
-    "clamp": Field(ListOf(Identifier(), unique=True), (), "layers the free chains keep at their data: the "
-                   "conditioning layers of a conditional RBM (the implicit feedback of "
+    "clamp": Field(ListOf(Identifier(), unique=True), (), "layers the free chains keep at their "
+                   "data: the conditioning layers of a conditional RBM (the implicit feedback of "
                    "Salakhutdinov et al. 2007)"),
     "sampler": Field(Enum("gibbs", "langevin"), "gibbs", "how the free chains update gaussian "
                      "layers: an exact draw from their conditional (block Gibbs), or "
@@ -123,9 +123,10 @@ TRAIN = Section("train", {
                   "Hopfield storage of the data as patterns (one shot)"),
     "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"), None,
                   "a name for this stage in progress lines and metrics"),
-    "layers": Field(ListOf(Identifier(), 1, unique=True), None, "the layers this stage trains, with the couplings among "
-                    "them (the rest of the model sits out); layers with no data get it from the stages before "
-                    "(their conditional means given it: the up-pass); default: every layer"),
+    "layers": Field(ListOf(Identifier(), 1, unique=True), None, "the layers this stage trains, "
+                    "with the couplings among them (the rest of the model sits out); layers with "
+                    "no data get it from the stages before (their conditional means given it: the "
+                    "up-pass); default: every layer"),
     "field_gain": Field(MapOf(POSITIVE, 1, "gains"), None, "layer → factor on its field (bias + input) in "
                         "this stage's conditionals: 2 for a layer that will get input from both sides once the "
                         "stack is joined into a DBM (Salakhutdinov & Hinton 2009)"),
@@ -170,8 +171,8 @@ TRAIN = Section("train", {
                       "μ ← (1 − ν) μ + ν ⟨s⟩₊")}, lambda **kw: CenteringSpec(**kw), switchable=True), None,
         "centred gradient (Melchior, Fischer & Wiskott 2016): every layer's statistic enters the update "
         "minus an offset that tracks its positive-phase mean; the model itself stays uncentred"),
-    "clamp": Field(ListOf(Identifier(), 1, unique=True), None, "layers clamped to data in the positive phase "
-                   "(default: the data layer)"),
+    "clamp": Field(ListOf(Identifier(), 1, unique=True), None, "layers clamped to data in the "
+                   "positive phase (default: the data layer)"),
     "positive": Field(PHASE_POSITIVE, EMPTY, "the positive (clamped) phase"),
     "negative": Field(PHASE_NEGATIVE, EMPTY, "the negative (free) phase"),
 }, lambda **kw: TrainSpec(**kw))

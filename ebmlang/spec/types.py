@@ -312,17 +312,14 @@ class OptimizeSpec:
     restarts: int = 20
 
 
-SOURCE_FIELDS = ("where", "file", "defaulted", "aliases")     # where the spec came from, not its value
-
-
 def renamed(message: str, aliases: dict) -> str:
-    """``message`` with a template's generated stage paths (`train.1…`) named as written
-    (`template.autoencoder.pretrain…`), so the user finds them in the file; ``aliases`` as
+    """``message`` with the generated stage path it starts with (`train.1…`) named as written
+    (`template.autoencoder.pretrain…`), so the user finds it in the file; ``aliases`` as
     ``expand_template`` makes them."""
     for generated, (written, stage) in aliases.items():
-        changed = re.sub(rf"(?<![\w.]){re.escape(generated)}(?![\w])", written, message)
-        if changed != message:
-            return changed + (f" (in stage {stage})" if stage else "")
+        # only the path a message starts with: a value quoted later may look like one
+        if re.match(rf"{re.escape(generated)}(?![\w])", message):
+            return written + message[len(generated):] + (f" (in {stage})" if stage else "")
     return message
 
 
@@ -363,14 +360,7 @@ class Spec:
 
     def replace(self, **changes) -> "Spec":
         """A copy with ``changes``, keeping where each path was written."""
-        return self.keeping_locations(dataclasses.replace(self, **changes))
-
-    def keeping_locations(self, other: "Spec") -> "Spec":
-        """``other`` (a changed copy of this spec) with this spec's record of where things were
-        written."""
-        for name in SOURCE_FIELDS:
-            object.__setattr__(other, name, getattr(self, name))
-        return other
+        return dataclasses.replace(self, **changes)     # `where` and the rest are fields too
 
     def renamed(self, message: str) -> str:
         """``message`` with this spec's template stages named as written (:func:`renamed`)."""

@@ -36,20 +36,37 @@ AVERAGE = "average."        # the slot prefix of a parameter's moving average
 
 
 def check_groups(spec, program) -> None:
-    """Every `groups` pattern of every stage must match a parameter key of the model: one that
-    matches none (a typo, a layer renamed) would silently leave the stage's own optimizer in
-    charge. A located SpecError otherwise."""
+    """Every `groups` pattern of every stage must match a parameter key of the model, and every
+    group must be left some key by the groups before it (the first group to match a key takes
+    it): otherwise the group is a slip (a typo, a layer renamed) that would silently leave the
+    stage's own optimizer in charge. A located SpecError otherwise."""
+    from ..errors import SpecError
+    for index, stage in enumerate(spec.stages):
+        taken = set()
+        for g, group in enumerate(stage.groups):
+            at = f"{spec.stage_path(index)}.groups.{g}"
+            mine = _group_keys(spec, program, group, at) - taken
+            if not mine:
+                raise SpecError(spec.renamed(f"{at} is left no parameter: the groups before it "
+                                             "take every key it matches (the first group to "
+                                             "match a key takes it)"), spec.loc(at))
+            taken |= mine
+
+
+def _group_keys(spec, program, group, at: str) -> set:
+    """The model's keys that ``group``'s patterns match; a SpecError for a pattern matching none."""
     from ..errors import SpecError
     from ..spec.constraints import suggest
-    for index, stage in enumerate(spec.stages):
-        for g, group in enumerate(stage.groups):
-            for p, pattern in enumerate(group.params):
-                if not any(fnmatchcase(key, pattern) for key in program.keys):
-                    at = f"{spec.stage_path(index)}.groups.{g}.params.{p}"
-                    raise SpecError(spec.renamed(
-                        f"{at}: '{pattern}' matches no parameter of the model"
-                        f"{suggest(pattern, program.keys)}; its parameters are "
-                        f"{', '.join(sorted(program.keys))}"), spec.loc(at))
+    keys = set()
+    for p, pattern in enumerate(group.params):
+        matched = {key for key in program.keys if fnmatchcase(key, pattern)}
+        if not matched:
+            raise SpecError(spec.renamed(
+                f"{at}.params.{p}: '{pattern}' matches no parameter of the model"
+                f"{suggest(pattern, program.keys)}; its parameters are "
+                f"{', '.join(sorted(program.keys))}"), spec.loc(f"{at}.params.{p}"))
+        keys |= matched
+    return keys
 
 
 def learning_rate(spec, epoch: int, epochs: int) -> float:
