@@ -204,6 +204,16 @@ def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path):
     assert _ebm("eval", str(out))[0] == 0
 
 
+def test_a_rerun_replaces_a_run_folder_but_never_what_a_run_did_not_write(tmp_path):
+    code, _, out = run_spec(tmp_path, SMALL, "small", "train.epochs=1")
+    args = ("run", str(tmp_path / "small.yaml"), "--out", str(out), "--set", "train.epochs=1")
+    assert code == 0 and _ebm(*args)[0] == 0            # a run's own files: replaced
+    (out / "notes.txt").write_text("keep me")
+    (out / "trials").mkdir()
+    _assert_located(*_ebm(*args), "holds more than a run's files (notes.txt, trials)")
+    assert (out / "notes.txt").read_text() == "keep me" and (out / "trials").is_dir()
+
+
 def test_a_full_disk_is_reported_and_the_last_checkpoint_kept(tmp_path, monkeypatch):
     code, _, out = run_spec(tmp_path, SMALL, "small", "train.epochs=3")
     before = (out / "model.npz").read_bytes()

@@ -25,7 +25,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import time
 import zipfile
 from contextlib import contextmanager
@@ -36,6 +35,17 @@ import numpy as np
 from ..backend import to_numpy
 from ..errors import FolderError, Location, UsageError
 from ..train.trainer import TrainState
+
+
+RUN_FILES = frozenset({"spec.resolved.yaml", "model.npz", "metrics.jsonl", "summary.json",
+                       "run.json", "run.lock"})
+
+
+def _written_by_a_run(entry: Path) -> bool:
+    """A file `ebm run` writes: one of RUN_FILES, a figure, or a temporary left by a kill."""
+    name = entry.name
+    return entry.is_file() and (name in RUN_FILES or name.endswith(".png")
+                                or (name.startswith(".") and name.endswith(".tmp")))
 
 
 class RunFolder:
@@ -83,16 +93,22 @@ class RunFolder:
 
     # ----------------------------------------------------------------------------- creation
     def create(self) -> None:
-        """Start afresh, holding the lock. An existing folder is replaced only if it is a run
-        folder of ours that no other process is using."""
+        """Start afresh, holding the lock. An existing folder is emptied only if it is a run
+        folder of ours that no other process is using, and holds nothing a run does not write
+        (a sweep's trials, a user's notes): those are never deleted."""
         if self.path.exists():
             if not self.path.is_dir() or (any(self.path.iterdir()) and not self.file("run.json").exists()):
                 raise UsageError(f"{self.path} exists and is not an ebmlang run folder; choose another --out")
+            foreign = sorted(e.name for e in self.path.iterdir() if not _written_by_a_run(e))
+            if foreign:
+                raise UsageError(f"{self.path} holds more than a run's files ({', '.join(foreign[:3])}"
+                                 f"{', …' if len(foreign) > 3 else ''}), which a new run would "
+                                 "delete; choose another --out or move them")
             self.lock()
             with _reported(self.path):
                 for entry in self.path.iterdir():
                     if entry.name != "run.lock":
-                        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                        entry.unlink()
         else:
             with _reported(self.path):
                 self.path.mkdir(parents=True)

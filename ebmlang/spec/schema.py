@@ -327,7 +327,9 @@ OPTIMIZE = Section("optimize", {
 }, lambda **kw: OptimizeSpec(**kw))
 
 SPEC = Section("spec", {
-    "name": Field(Str(r"[A-Za-z0-9_.-]+", "a name of letters, digits, '.', '_', '-'"),
+    # not `.` or `..`: the default run folder would be runs/ itself or its parent
+    "name": Field(Str(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "a name of letters, digits, '.', '_', '-' "
+                      "that starts with a letter, digit or '_'"),
                   doc="the run's name; the default run folder is runs/<name>"),
     "seed": Field(Int(0), 0, "seed of every random draw of the run"),
     "backend": Field(Enum("numpy", "cupy", "auto"), "numpy", "`auto`: CuPy when a CUDA device is usable"),
