@@ -29,18 +29,23 @@ def _scheduler(parser, what: str, default: str = "serial") -> None:
                         f"(default: {default})")
 
 
+def _memory_limit(args) -> int | None:
+    """--max-memory in bytes (None: the machine's physical memory)."""
+    from .spec.resources import parse_size
+    if not getattr(args, "max_memory", None):
+        return None
+    try:
+        return parse_size(args.max_memory)
+    except ValueError as exc:
+        raise UsageError(f"--max-memory: {exc}") from None
+
+
 def _checked_spec(path, overrides, args):
     """The spec at ``path``, refused (exit 2) when it would need more than the memory allowed."""
     from .spec import load_spec
-    from .spec.resources import check_resources, parse_size
-    limit = None
-    if getattr(args, "max_memory", None):
-        try:
-            limit = parse_size(args.max_memory)
-        except ValueError as exc:
-            raise UsageError(f"--max-memory: {exc}") from None
+    from .spec.resources import check_resources
     spec = load_spec(path, overrides)
-    check_resources(spec, limit)
+    check_resources(spec, _memory_limit(args))
     return spec
 
 
@@ -63,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("run_dir")
     _overrides(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress output")
+    _max_memory(ev)
     _scheduler(ev, "a study's models")
 
     val = sub.add_parser("validate", help="check specs; exit 2 with FILE:LINE:COL lines if any is invalid")
@@ -159,7 +165,8 @@ def _check_resume_overrides(spec_file: Path, overrides: list) -> None:
 
 def cmd_eval(args) -> int:
     from .runner import evaluate_run
-    evaluate_run(args.run_dir, args.overrides, progress=not args.quiet, scheduler=args.scheduler)
+    evaluate_run(args.run_dir, args.overrides, progress=not args.quiet, scheduler=args.scheduler,
+                 memory_limit=_memory_limit(args))
     return 0
 
 

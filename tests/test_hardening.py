@@ -214,6 +214,21 @@ def test_a_rerun_replaces_a_run_folder_but_never_what_a_run_did_not_write(tmp_pa
     assert (out / "notes.txt").read_text() == "keep me" and (out / "trials").is_dir()
 
 
+def test_eval_measures_only_a_finished_run_and_keeps_its_spec_until_it_has(tmp_path):
+    code, summary, out = run_spec(tmp_path, SMALL, "small", "train.epochs=1")
+    assert code == 0 and "reconstruction_error" in summary
+    written = (out / "spec.resolved.yaml").read_text()
+    too_big = "evaluate.samples.count=100000000"
+    _assert_located(*_ebm("eval", str(out), "--set", too_big), "memory")
+    assert (out / "spec.resolved.yaml").read_text() == written
+    assert _ebm("eval", str(out), "--set", "evaluate.reconstruction=false")[0] == 0
+    again = json.loads((out / "summary.json").read_text())
+    assert "reconstruction_error" not in again and again["epochs"] == 1   # no stale measure
+    RunFolder(out).set_status("running")                # as a killed run leaves it
+    _assert_located(*_ebm("eval", str(out)), "holds no finished run (status: running)",
+                    f"ebm run --resume {out}")
+
+
 def test_a_full_disk_is_reported_and_the_last_checkpoint_kept(tmp_path, monkeypatch):
     code, _, out = run_spec(tmp_path, SMALL, "small", "train.epochs=3")
     before = (out / "model.npz").read_bytes()

@@ -152,7 +152,7 @@ def test_bad_grid_values_are_located_before_anything_runs(tmp_path, capsys):
 @pytest.mark.parametrize("grid, message", [
     ("sweep:\n  grid: {}\n", "sweep.grid must be a mapping of dotted spec paths"),
     ("sweep:\n  grid:\n    'train k': [1]\n", "is not a dotted spec path"),
-    ("sweep:\n  grid:\n    train.k: []\n", "sweep.grid.train.k must be a list of at least 1"),
+    ("sweep:\n  grid:\n    train.k: []\n", "sweep.grid.train.k must be a non-empty list of"),
     ("sweep:\n  grid:\n    train.k: [1]\n  seeds: 0\n", "sweep.seeds must be an integer ≥ 1"),
 ])
 def test_bad_sweep_sections_are_spec_errors(tmp_path, capsys, grid, message):

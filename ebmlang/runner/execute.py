@@ -27,6 +27,7 @@ from ..train.optim import AVERAGE
 from ..train.stages import plan_stages
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
+from ..spec.resources import check_resources
 from .evaluate import Probe, final_summary, skipped_for_want_of_tests
 from .pictures import draw_figures
 from .ratings import RatingsProbe
@@ -71,11 +72,12 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
 
 
 def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
-                 scheduler: str | None = None) -> dict:
+                 scheduler: str | None = None, memory_limit: int | None = None) -> dict:
     """`ebm eval`: measure a finished run again from its model.npz, without retraining.
 
     Only `evaluate.*` may be overridden: anything else would describe a model other than the one
-    saved. The run's summary.json keeps its training figures and gets the new measures."""
+    saved. The run's summary.json keeps its training figures and gets the new measures (those
+    no longer asked for are dropped); spec.resolved.yaml takes the overrides once they have run."""
     folder = RunFolder(run_dir)
     spec_file = folder.file("spec.resolved.yaml")
     if not spec_file.exists():
@@ -85,18 +87,28 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
             raise UsageError(f"ebm eval changes only evaluate.*; '{text.partition('=')[0]}' would need retraining",
                              Location("--set", 1, 1))
     folder.lock()
+    if not folder.finished():
+        raise UsageError(f"{run_dir} holds no finished run (status: {folder.status() or 'unknown'});"
+                         f" finish it first: ebm run --resume {run_dir} (with --set evaluate.… "
+                         "if its evaluation failed)", Location(str(folder.file("run.json")), 1, 1))
     spec = load_spec(spec_file, overrides)
+    check_resources(spec, memory_limit)
     data = load_data(spec) if spec.data is not None else None
     model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
     checkpoint = folder.load_checkpoint()
     model.load_parameters(checkpoint)
     adopt_averages(model.params, checkpoint, _stage_program(spec, model, data, checkpoint))
     probe = make_probe(model, data, spec.evaluate)
-    summary = json.loads(folder.file("summary.json").read_text()) if folder.file("summary.json").exists() else {}
-    folder.write_text("spec.resolved.yaml", to_yaml(spec, absolute=True))
+    before = json.loads(folder.file("summary.json").read_text())
+    summary = {k: v for k, v in before.items() if k in TRAINING_FIGURES}
     with matmul_precision(model.xp, spec.matmul_precision):
         report = Progress(0, progress)
-        return _evaluate(spec, model, data, probe, folder, report, summary, scheduler)
+        summary = _evaluate(spec, model, data, probe, folder, report, summary, scheduler)
+    folder.write_text("spec.resolved.yaml", to_yaml(spec, absolute=True))
+    return summary
+
+
+TRAINING_FIGURES = ("name", "backend", "epochs", "train_seconds", "stages")   # kept by `ebm eval`
 
 
 def _stage_program(spec: Spec, model: Model, data, checkpoint: dict):

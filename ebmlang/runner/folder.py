@@ -115,6 +115,17 @@ class RunFolder:
             self.lock()
         self.set_status("running")
 
+    def status(self) -> str | None:
+        """run.json's status (None if it cannot be read)."""
+        try:
+            return json.loads(self.file("run.json").read_text()).get("status")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def finished(self) -> bool:
+        """Whether the run completed: trained, evaluated, its summary written."""
+        return self.status() == "complete" and self.file("summary.json").exists()
+
     def set_status(self, status: str, **extra) -> None:
         from .. import __version__
         self._write_json("run.json", {"status": status, "ebmlang": __version__, **extra})

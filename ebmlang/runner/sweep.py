@@ -243,17 +243,9 @@ def _how_to_start(folder: RunFolder, spec: Spec) -> str:
         raise UsageError(f"{folder.path} holds a run of another spec (the spec or its values "
                          "changed since it ran); delete it or choose another --out",
                          Location(str(written), 1, 1))
-    if _finished(folder):
+    if folder.finished():
         return "skipped"
     return "from checkpoint" if folder.file("model.npz").exists() else "no"
-
-
-def _finished(folder: RunFolder) -> bool:
-    try:
-        status = json.loads(folder.file("run.json").read_text()).get("status")
-    except (OSError, ValueError):
-        return False
-    return status == "complete" and folder.file("summary.json").exists()
 
 
 # ------------------------------------------------------------------------------- the sweep
