@@ -49,14 +49,14 @@ NOT_EXPRESSIBLE = {
     # one key's allowed values depend on another key's value (checks.py, stage_checks.py):
     # possible as hand-written if/then rules, which would no longer come from the tables
     "combination": {16, 17, 23, 27, 33, 42, 51, 58, 70, 77, 84, 90, 92, 94, 96, 102, 105, 108, 111, 112,
-                    116, 117},
+                    116, 117, 129, 130, 132},
     # sizes, products, orders and counts that must agree (shape × shape = size, loads increase)
     "arithmetic": {18, 19, 20, 21, 22, 49, 50, 79, 101, 118},
     # the model's graph of layers, couplings, unit types and rules as a whole (25: one pair
     # coupled twice, however the two entries differ otherwise)
     "structure": {24, 25, 47, 48, 57, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 71, 72, 74, 75, 76,
                   80, 85, 86, 87, 88, 89, 91, 93, 95, 98, 100, 103, 106, 107, 110, 113, 114, 115,
-                  119, 120, 121},
+                  119, 120, 121, 131},
     # files and the data read from them (`ebm run`)
     "data": {35, 36, 37, 38, 39, 45, 46, 122, 123},
 }

@@ -18,14 +18,14 @@ from .values import FEEDFORWARD_UNIT_TYPES
 from .evaluate_checks import evaluate_problems
 from .stage_checks import train_problems
 
-from .stage_checks import LABELLED_SOURCES, Problem, data_layer
+from .stage_checks import LABELLED_SOURCES, Problem, data_layer, is_net
 
 
 def check_spec(spec: Spec) -> None:
     problems = [*_precision(spec),
                 *_layers(spec), *_couplings(spec), *_directed(spec), *_normalized(spec),
                 *_data(spec), *train_problems(spec),
-                *_sample(spec), *evaluate_problems(spec), *_hopfield(spec)]
+                *_sample(spec), *_optimize(spec), *evaluate_problems(spec), *_hopfield(spec)]
     if problems:
         raise SpecError([Diagnostic(spec.loc(path), spec.renamed(message))
                          for path, message in problems])
@@ -304,6 +304,15 @@ def _sample(spec: Spec) -> Iterator[Problem]:
         yield "sample.layer", f"sample.layer names unknown layer '{sample.layer}'{suggest(sample.layer, layers)}"
     if sample.start == "cold" and any(l.units == "gaussian" for l in layers.values()):
         yield "sample.start", "sample.start: cold needs discrete layers (gaussian units have no 'on' state)"
+    if is_net(spec):
+        yield ("sample", "sample scans an energy by Gibbs sampling, but this model is a "
+               "feed-forward net (directed couplings only)")
+
+
+def _optimize(spec: Spec) -> Iterator[Problem]:
+    if spec.optimize is not None and spec.problem is None:
+        yield ("optimize", "optimize anneals a problem's energy and decodes its answer; declare "
+               "the problem (problem: {tsp: …} or {maxcut: …})")
 
 
 def _memory_layer(spec: Spec, name: str, at: str, what: str) -> Iterator[Problem]:
@@ -334,5 +343,5 @@ def _hopfield(spec: Spec) -> Iterator[Problem]:
     if spec.study and spec.study.capacity:
         yield from _memory_layer(spec, first, "study.capacity", "the capacity study")
         loads = spec.study.capacity.loads
-        if list(loads) != sorted(loads):
-            yield "study.capacity.loads", "study.capacity.loads must be in increasing order"
+        if any(b <= a for a, b in zip(loads, loads[1:])):
+            yield ("study.capacity.loads", "study.capacity.loads must increase, each load once")

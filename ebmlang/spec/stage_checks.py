@@ -308,6 +308,12 @@ def _rule_options(stage, at: str) -> Iterator[Problem]:
     if stage.k_schedule and stage.rule in BACKPROP_RULES + STORAGE_RULES + ("updown",):
         yield (f"{at}.k_schedule", f"{at}.k_schedule applies to rules cd, pcd, boltzmann and dbm, "
                f"not {stage.rule}")
+    if stage.rule in BACKPROP_RULES + STORAGE_RULES:       # nothing is sampled by Gibbs sweeps
+        unused = {"k": stage.k != 1, "field_gain": bool(stage.field_gain),
+                  "input": stage.input != "means" and stage.rule in BACKPROP_RULES}
+        for name in (n for n, set_ in unused.items() if set_):
+            yield (f"{at}.{name}", f"{at}.{name} applies to the rules that sample by Gibbs sweeps "
+                   f"(cd, pcd, boltzmann, dbm, updown), not {stage.rule}")
     if stage.real_label != 1.0 and stage.rule != "adversarial":
         yield f"{at}.real_label", f"{at}.real_label applies to rule adversarial, not {stage.rule}"
     if stage.r1_penalty and stage.rule != "adversarial":
