@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -124,6 +125,13 @@ def test_bad_data_is_a_located_error(tmp_path, array, message):
     assert str(info.value).startswith(str(tmp_path / "s.yaml") + ":")
 
 
+def test_an_npz_member_that_is_no_array_is_a_damaged_file(tmp_path):
+    with zipfile.ZipFile(tmp_path / "d.npz", "w") as z:
+        z.writestr("train.npy", b"junk")
+    with pytest.raises(DataError, match="damaged \\(its member 'train' is not a NumPy array\\)"):
+        load_data(parse_spec(_spec("{source: file, path: d.npz}", 6), str(tmp_path / "s.yaml")))
+
+
 def test_labels_follow_their_rows_when_the_test_set_is_split_off(tmp_path):
     x = np.random.default_rng(1).random((50, 6))
     np.savez(tmp_path / "d.npz", train=x, train_labels=np.arange(50) % 3)
@@ -143,6 +151,7 @@ def test_labels_follow_their_rows_when_the_test_set_is_split_off(tmp_path):
     ({"train": np.zeros((10, 6)), "test": np.zeros(6)}, "'test' must be 2-D"),
     ({"train": np.zeros((10, 6)), "test": np.zeros((2, 6)).astype("datetime64[s]")},
      "'test' holds datetime64"),
+    ({"train": np.zeros((10, 0))}, "has 0 values per example but layer 'v' has size 6"),
 ])
 def test_a_data_file_of_other_values_than_numbers_is_a_located_error(tmp_path, arrays, message):
     np.savez(tmp_path / "d.npz", **arrays)

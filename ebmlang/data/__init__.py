@@ -250,7 +250,11 @@ def _check_width(spec: Spec, layer: str, width: int, ratings: Ratings, what: str
 
 def _npz_arrays(loaded) -> dict:
     with loaded:
-        return {k: loaded[k] for k in loaded.files}
+        arrays = {k: loaded[k] for k in loaded.files}
+    for name, value in arrays.items():      # NumPy hands back the raw bytes of a member that is
+        if not isinstance(value, np.ndarray):   # no .npy
+            raise zipfile.BadZipFile(f"its member '{name}' is not a NumPy array")
+    return arrays
 
 
 def _subset(spec: Spec, ds: Dataset) -> Dataset:
@@ -310,7 +314,7 @@ def check_fits(spec: Spec, ds: Dataset) -> None:
     layer = spec.model.layers[ds.layer]
     for split in ("train", "test"):
         x = getattr(ds, split)
-        if x.size and x.shape[1] != layer.size:
+        if x.shape[1] != layer.size:
             raise DataError(f"the {ds.name} data has {x.shape[1]} values per example but layer "
                             f"'{ds.layer}' has size {layer.size}", spec.loc(f"model.layers.{ds.layer}.size"))
         if not np.isfinite(x).all():
