@@ -13,6 +13,9 @@ from .stage_checks import (LABELLED_SOURCES, Problem, data_layer, generator_late
 from .values import FEEDFORWARD_UNIT_TYPES
 
 
+MNIST_CLASSES = 10
+
+
 def evaluate_problems(spec: Spec) -> Iterator[Problem]:
     yield from _codes(spec)
     if spec.evaluate.probe is not None and (spec.data is None
@@ -49,6 +52,9 @@ def _generator_measures(spec: Spec) -> Iterator[Problem]:
                    f"evaluate.{name} measures a generator's samples (a GAN or VAE template)")
         elif not ok:
             yield f"evaluate.{name}", f"evaluate.{name} needs {need}"
+        elif name == "classifier_score" and ev.classifier_score.classes != MNIST_CLASSES:
+            yield ("evaluate.classifier_score.classes", "evaluate.classifier_score.classes: "
+                   f"MNIST has {MNIST_CLASSES} classes, not {ev.classifier_score.classes}")
 
 
 def _evaluate(spec: Spec) -> Iterator[Problem]:
