@@ -51,7 +51,7 @@ NOT_EXPRESSIBLE = {
     "combination": {16, 17, 23, 27, 33, 42, 51, 58, 70, 77, 84, 90, 92, 94, 96, 102, 105, 108, 111, 112,
                     116, 117, 129, 130, 132, 133},
     # sizes, products, orders and counts that must agree (shape × shape = size, loads increase)
-    "arithmetic": {18, 19, 20, 21, 22, 49, 50, 79, 101, 118},
+    "arithmetic": {18, 19, 20, 21, 22, 49, 50, 79, 101, 118, 134, 135},
     # the model's graph of layers, couplings, unit types and rules as a whole (25: one pair
     # coupled twice, however the two entries differ otherwise)
     "structure": {24, 25, 47, 48, 57, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 71, 72, 74, 75, 76,

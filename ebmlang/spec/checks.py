@@ -16,28 +16,20 @@ from .schema import (BACKPROP_RULES, BETWEEN_CONNECTIVITY, COUPLING, STORAGE_RUL
                      WITHIN_CONNECTIVITY, Spec)
 from .values import FEEDFORWARD_UNIT_TYPES
 from .evaluate_checks import evaluate_problems
+from .precision_checks import precision_problems
 from .stage_checks import train_problems
 
 from .stage_checks import LABELLED_SOURCES, Problem, data_layer, is_net
 
 
 def check_spec(spec: Spec) -> None:
-    problems = [*_precision(spec),
+    problems = [*precision_problems(spec),
                 *_layers(spec), *_couplings(spec), *_directed(spec), *_normalized(spec),
                 *_data(spec), *train_problems(spec),
                 *_sample(spec), *_optimize(spec), *evaluate_problems(spec), *_hopfield(spec)]
     if problems:
         raise SpecError([Diagnostic(spec.loc(path), spec.renamed(message))
                          for path, message in problems])
-
-
-def _precision(spec: Spec) -> Iterator[Problem]:
-    if spec.matmul_precision == "tf32" and spec.dtype != "float32":
-        yield ("matmul_precision",
-               f"matmul_precision: tf32 rounds float32 inputs; this spec's dtype is {spec.dtype}")
-    elif spec.matmul_precision == "tf32" and spec.backend == "numpy":
-        yield ("matmul_precision", "matmul_precision: tf32 runs on a GPU's tensor cores; set "
-               "backend: cupy (or auto), since NumPy multiplies in IEEE float32")
 
 
 def _layers(spec: Spec) -> Iterator[Problem]:
