@@ -6,10 +6,12 @@ one `FILE:LINE:COL: message` line per mistake on stderr and never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from .errors import EbmError, Location, UsageError
@@ -284,13 +286,26 @@ def _spec_named(args) -> str:
     return str(spec[0] if isinstance(spec, list) and spec else spec or "ebm")
 
 
+@contextlib.contextmanager
+def _one_line_per_mistake():
+    """Keep NumPy's own warnings off stderr, where each mistake is one located line: its
+    floating-point warnings (a diverging run is caught by its finiteness check, which names the
+    setting to change) and its note on an empty text file (refused by name)."""
+    import numpy as np
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     keep_freed_memory()
     command = {"run": cmd_run, "eval": cmd_eval, "validate": cmd_validate, "graph": cmd_graph,
                "fetch": cmd_fetch, "sweep": cmd_sweep, "schema": cmd_schema}[args.command]
     try:
-        return command(args)
+        with _one_line_per_mistake():
+            return command(args)
     except EbmError as exc:
         for d in exc.diagnostics:
             print(d, file=sys.stderr)

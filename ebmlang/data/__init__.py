@@ -212,7 +212,7 @@ def _ratings(spec: Spec, layer: str) -> Dataset:
     triples = {}
     for key, name in files.items():
         try:
-            triples[key] = read_triples(locate(name, Path(spec.file).parent))
+            triples[key] = read_triples(locate(name, Path(spec.file).parent), name)
         except (FileNotFoundError, RatingsError) as exc:
             raise DataError(str(exc), spec.loc(f"data.{key}")) from None
         except OSError as exc:

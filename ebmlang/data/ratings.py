@@ -42,39 +42,48 @@ class RatingsError(ValueError):
     pass
 
 
-def read_triples(path: Path) -> np.ndarray:
-    """(n, 3) int64 (user, item, rating) from a ratings file; RatingsError names the bad line."""
+def read_triples(path: Path, shown: str | None = None) -> np.ndarray:
+    """(n, 3) int64 (user, item, rating) from a ratings file; RatingsError names the bad line
+    (and the file as ``shown``, by default its path)."""
+    name = shown or str(path)
     try:
         text = path.read_text(encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
-        raise RatingsError(f"{path} is not a text file of ratings") from None
+        raise RatingsError(f"{name} is not a text file of ratings") from None
     text = text.replace("::", "\t").replace(",", "\t")
     try:
         table = np.loadtxt(io.StringIO(text), dtype=np.float64, usecols=(0, 1, 2), ndmin=2)
     except ValueError:
-        raise RatingsError(_first_bad_line(path, text)) from None
+        raise RatingsError(_first_bad_line(name, text)) from None
     if table.size == 0:
-        raise RatingsError(f"{path} holds no ratings")
-    if not np.all(table == np.round(table)):
-        row = int(np.argmax(np.any(table != np.round(table), axis=1)))
-        raise RatingsError(f"{path}, line {row + 1}: user, item and rating must be integers")
+        raise RatingsError(f"{name} holds no ratings")
+    whole = np.isfinite(table) & (table == np.round(table)) & (np.abs(table) < 2.0 ** 53)
+    if not whole.all():
+        row = int(np.argmax(~whole.all(axis=1)))
+        raise RatingsError(f"{name}, line {_line_numbers(text)[row]}: user, item and rating must "
+                           "be integers")
     return table.astype(np.int64)
 
 
-def _first_bad_line(path: Path, text: str) -> str:
+def _line_numbers(text: str) -> list[int]:
+    """The file's line number of each row NumPy read (it skips blank and comment lines)."""
+    return [n for n, line in enumerate(text.splitlines(), 1) if line.split("#")[0].strip()]
+
+
+def _first_bad_line(name: str, text: str) -> str:
     for number, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if not fields:
             continue
         if len(fields) < 3:
-            return (f"{path}, line {number}: expected `user item rating [timestamp]`, "
+            return (f"{name}, line {number}: expected `user item rating [timestamp]`, "
                     f"got {line.strip()[:40]!r}")
         try:
             [float(f) for f in fields[:3]]
         except ValueError:
-            return (f"{path}, line {number}: user, item and rating must be numbers, "
+            return (f"{name}, line {number}: user, item and rating must be numbers, "
                     f"got {line.strip()[:40]!r}")
-    return f"{path}: not a ratings file (`user item rating [timestamp]` per line)"
+    return f"{name}: not a ratings file (`user item rating [timestamp]` per line)"
 
 
 @dataclass(frozen=True)

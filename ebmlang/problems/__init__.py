@@ -32,11 +32,19 @@ def _check(spec) -> None:
         if kind == "tsp" and len(np.unique(rows, axis=0)) < len(rows):
             raise SpecError(f"{at}.file: two cities share a position; every city needs its own",
                             spec.loc(f"{at}.file"))
-        if kind == "maxcut" and (rows.shape[1] != 2 or rows.min() < 0 or rows.max() > 23 or np.any(rows != rows.astype(int))):
-            raise SpecError(f"{at}.file must hold `i j` edges between nodes 0..23", spec.loc(f"{at}.file"))
+        if kind == "maxcut" and not _edges_of_nodes(rows, 24):
+            raise SpecError(f"{at}.file must hold `i j` edges between two different nodes of "
+                            "0..23", spec.loc(f"{at}.file"))
     elif kind == "maxcut" and (o["degree"] >= o["nodes"] or o["nodes"] * o["degree"] % 2):
         raise SpecError(f"{at}: no {o['degree']}-regular graph on {o['nodes']} nodes exists (need degree < nodes "
                         "and nodes × degree even)", spec.loc(f"{at}.degree"))
+
+
+def _edges_of_nodes(rows: np.ndarray, nodes: int) -> bool:
+    """Whether ``rows`` are `i j` pairs of distinct whole numbers in 0..nodes−1."""
+    return (rows.ndim == 2 and rows.shape[1] == 2 and len(rows) > 0
+            and bool(np.all((rows >= 0) & (rows < nodes) & (rows == np.round(rows))))
+            and not np.any(rows[:, 0] == rows[:, 1]))
 
 
 def expand(spec):

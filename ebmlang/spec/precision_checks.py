@@ -28,6 +28,8 @@ def precision_problems(spec: Spec) -> Iterator[Problem]:
         if 0 < lr < info.tiny:
             yield (at, f"{at} {lr:.3g} is below {spec.dtype}'s smallest normal number "
                    f"({info.tiny:.3g}): the updates would vanish")
+        elif lr > info.max:
+            yield at, f"{at} {lr:.3g} is beyond {spec.dtype}'s largest number ({info.max:.3g})"
 
 
 def _matmul_precision(spec: Spec) -> Iterator[Problem]:
