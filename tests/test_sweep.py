@@ -162,6 +162,16 @@ def test_bad_sweep_sections_are_spec_errors(tmp_path, capsys, grid, message):
     assert len(err) == 1 and err[0].startswith(f"{spec}:") and message in err[0]
 
 
+def test_a_value_twice_on_an_axis_or_an_axis_of_the_sweep_itself_is_refused(tmp_path, capsys):
+    spec, out = write_spec(tmp_path), tmp_path / "sw"
+    assert sweep(spec, "--grid", "train.k=1,01", "--out", out) == 2
+    said = "--grid:1:11: train.k: '01' is the value '1' again; give each value once\n"
+    assert capsys.readouterr().err == said
+    assert sweep(spec, "--grid", "sweep.seeds=1,2", "--out", out) == 2
+    assert "sweep.seeds is a setting of the sweep itself" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_nothing_to_sweep_and_seed_twice_are_usage_errors(tmp_path, capsys):
     spec = write_spec(tmp_path)
     assert sweep(spec, "--out", tmp_path / "a") == 2

@@ -135,6 +135,8 @@ def combine_axes(spec: Spec, cli_axes: list[Axis], seeds: int | None) -> list[Ax
     if not axes:
         raise UsageError("nothing to sweep: give --grid KEY.PATH=V1,V2,... or a `sweep.grid` "
                          "section in the spec", Location(spec.file, 1, 1))
+    for axis in axes.values():
+        _check_axis(axis)
     seeds = seeds if seeds is not None else (spec.sweep.seeds if spec.sweep else 1)
     if seeds > 1:
         if "seed" in axes:
@@ -142,6 +144,21 @@ def combine_axes(spec: Spec, cli_axes: list[Axis], seeds: int | None) -> list[Ax
                              axes["seed"].where[0])
         axes["seed"] = seed_axis(spec, seeds)
     return list(axes.values())
+
+
+def _check_axis(axis: Axis) -> None:
+    """An axis varies a setting of the trials (not of the sweep), each value once: `1` and `01`
+    read as the same number would run the same trial twice."""
+    if axis.key == "sweep" or axis.key.startswith("sweep."):
+        raise UsageError(f"{axis.key} is a setting of the sweep itself, not of its trials; it "
+                         "cannot be an axis", axis.where[0])
+    seen = {}
+    for text, where in zip(axis.values, axis.where):
+        value = repr(yaml_value(text))
+        if value in seen:
+            raise UsageError(f"{axis.key}: '{text}' is the value '{seen[value]}' again; give "
+                             "each value once", where)
+        seen[value] = text
 
 
 def plan_trials(axes: list[Axis]) -> list[Trial]:
