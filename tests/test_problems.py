@@ -119,15 +119,3 @@ def test_a_maxcut_edge_file_of_other_than_edges_between_two_nodes_is_located(tmp
     err = capsys.readouterr().err
     assert err == (f"{tmp_path / 'm.yaml'}:2:26: problem.maxcut.file must hold `i j` edges between "
                    "two different nodes of 0..23\n")
-
-
-@pytest.mark.parametrize("problem, key", [("maxcut: {file: f.txt, nodes: 10}", "nodes"),
-                                          ("tsp: {file: f.txt, cities: 5}", "cities")])
-def test_a_problem_file_beside_the_settings_it_replaces_is_refused(tmp_path, capsys, problem, key):
-    (tmp_path / "f.txt").write_text("0 1\n1 2\n2 0\n")
-    (tmp_path / "p.yaml").write_text(f"name: p\nproblem: {{{problem}}}\n"
-                                     "optimize: {anneal: {geometric: {start: 5.0, stop: 0.1, "
-                                     "steps: 5}}}\n")
-    assert main(["validate", str(tmp_path / "p.yaml")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"{tmp_path / 'p.yaml'}:2:") and f"{key} makes a random" in err

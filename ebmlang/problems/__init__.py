@@ -18,12 +18,6 @@ def _check(spec) -> None:
     """Problem inputs the tables cannot judge alone: raise a located SpecError."""
     kind, o = spec.problem.kind, spec.problem.options
     at = f"problem.{kind}"
-    generated = {"tsp": ("cities", "seed"), "maxcut": ("nodes", "degree", "seed")}[kind]
-    ignored = [k for k in generated if spec.written(f"{at}.{k}")]
-    if o.get("file") and ignored:
-        raise SpecError(f"{at}: {ignored[0]} makes a random {'city set' if kind == 'tsp' else 'graph'}"
-                        f", which the file replaces; give one or the other",
-                        spec.loc(f"{at}.{ignored[0]}"))
     if o.get("file"):
         try:
             rows = np.loadtxt(resolve(spec, o["file"]), ndmin=2)
