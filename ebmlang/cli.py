@@ -209,11 +209,11 @@ def cmd_graph(args) -> int:
     spec = _checked_spec(args.spec, args.overrides, args)
     program = lower(build_graph(spec), get_namespace("numpy"), spec.dtype)
     print(describe(program))
-    if args.write:
+    if args.write is not None:
         try:
             write(program, Path(args.write))
         except ValueError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(str(exc), Location("--write", 1, 1)) from None
         except OSError as exc:
             raise UsageError(f"cannot write '{args.write}': {exc.strerror or exc}",
                              Location("--write", 1, 1)) from None

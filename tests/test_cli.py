@@ -107,6 +107,9 @@ def test_graph_prints_the_schedule_and_writes_files(tmp_path, capsys):
     nowhere = tmp_path / "no-such-folder" / "g.dot"
     assert main(["graph", str(SPECS / "rbm-mnist.yaml"), "--write", str(nowhere)]) == 2
     assert capsys.readouterr().err == f"--write:1:1: cannot write '{nowhere}': No such file or directory\n"
+    for odd in ("", str(tmp_path / "g.png")):          # no format, or one it does not write
+        assert main(["graph", str(SPECS / "rbm-mnist.yaml"), "--write", odd]) == 2
+        assert capsys.readouterr().err.startswith("--write:1:1: unknown graph format")
 
 
 def test_graph_colours_a_lattice_as_a_checkerboard(tmp_path, capsys):
