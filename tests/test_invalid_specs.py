@@ -42,7 +42,8 @@ def test_invalid_spec_gives_its_one_line_error(path, tmp_path, capsys):
     assert not out.exists(), "a bad input must not leave a run folder behind"
 
 
-@pytest.mark.parametrize("path", INVALID[:3] + [p for p in INVALID if "width" in p.name or "empty" in p.name])
+@pytest.mark.parametrize("path", INVALID[:3] + [p for p in INVALID
+                                                if "width" in p.name or "empty" in p.name])
 def test_invalid_spec_from_a_real_process(path, tmp_path):
     """The installed entry point: exit 2, a single line on stderr, no traceback."""
     expect, by_run = _expectation(path)

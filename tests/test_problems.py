@@ -110,7 +110,8 @@ def test_a_city_file_with_no_tour_to_measure_is_refused_by_validate(tmp_path, ca
 
 
 @pytest.mark.parametrize("lines", ["0 1\n1 1\n", "0 1\n1 24\n", "0 1.5\n", "", "0 1 2\n"])
-def test_a_maxcut_edge_file_of_other_than_edges_between_two_nodes_is_located(tmp_path, capsys, lines):
+def test_a_maxcut_edge_file_of_other_than_edges_between_two_nodes_is_located(tmp_path, capsys,
+                                                                             lines):
     (tmp_path / "edges.txt").write_text(lines)
     (tmp_path / "m.yaml").write_text("name: m\nproblem: {maxcut: {file: edges.txt}}\n"
                                      "optimize: {anneal: {geometric: {start: 5.0, stop: 0.1, "

@@ -221,7 +221,7 @@ def test_read_triples_formats_and_errors(tmp_path):
         read_triples(tmp_path / "binary")
     for bad in ("1e400", "nan", "1e300", "2.5"):         # after a blank line and a comment
         (tmp_path / "odd").write_text(f"1\t10\t5\n\n# a comment\n2\t{bad}\t3\n")
-        with pytest.raises(RatingsError, match="^odd, line 4: user, item and rating must be integers"):
+        with pytest.raises(RatingsError, match="^odd, line 4: user, item and rating must be int"):
             read_triples(tmp_path / "odd", "odd")
 
 

@@ -88,9 +88,10 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
                              Location("--set", 1, 1))
     folder.lock()
     if not folder.finished():
-        raise UsageError(f"{run_dir} holds no finished run (status: {folder.status() or 'unknown'});"
-                         f" finish it first: ebm run --resume {run_dir} (with --set evaluate.… "
-                         "if its evaluation failed)", Location(str(folder.file("run.json")), 1, 1))
+        status = folder.status() or "unknown"
+        raise UsageError(f"{run_dir} holds no finished run (status: {status}); finish it first: "
+                         f"ebm run --resume {run_dir} (with --set evaluate.… if its evaluation "
+                         "failed)", Location(str(folder.file("run.json")), 1, 1))
     spec = load_spec(spec_file, overrides)
     check_resources(spec, memory_limit)
     data = load_data(spec) if spec.data is not None else None

@@ -101,9 +101,9 @@ class RunFolder:
                 raise UsageError(f"{self.path} exists and is not an ebmlang run folder; choose another --out")
             foreign = sorted(e.name for e in self.path.iterdir() if not _written_by_a_run(e))
             if foreign:
-                raise UsageError(f"{self.path} holds more than a run's files ({', '.join(foreign[:3])}"
-                                 f"{', …' if len(foreign) > 3 else ''}), which a new run would "
-                                 "delete; choose another --out or move them")
+                shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+                raise UsageError(f"{self.path} holds more than a run's files ({shown}), which a "
+                                 "new run would delete; choose another --out or move them")
             self.lock()
             with _reported(self.path):
                 for entry in self.path.iterdir():

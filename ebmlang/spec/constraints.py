@@ -63,7 +63,8 @@ class ListOf(Constraint):
         return tuple(values)
 
     def describe(self) -> str:
-        start = "a non-empty list of " if self.min_len == 1 and self.max_len is None else "a list of "
+        one_or_more = self.min_len == 1 and self.max_len is None
+        start = "a non-empty list of " if one_or_more else "a list of "
         if self.max_len == self.min_len:
             start += f"{self.min_len} "
         elif self.min_len > 1:

@@ -46,7 +46,8 @@ OPTIMIZER = Tagged("optimizer", {
 })
 
 GROUP = Section("group", {
-    "params": Field(ListOf(Str(r"[A-Za-z0-9_.*?\[\]-]+", "a parameter key (or a pattern of keys, as weight.*)"), 1),
+    "params": Field(ListOf(Str(r"[A-Za-z0-9_.*?\[\]-]+",
+                                   "a parameter key (or a pattern of keys, as weight.*)"), 1),
                     doc="parameter keys (`weight.h3.code`) or shell-style patterns (`*.code`, `recbias.*`)"),
     "optimizer": Field(OPTIMIZER, doc="the optimizer of these parameters"),
 }, lambda **kw: GroupSpec(**kw))
