@@ -290,10 +290,10 @@ def _spec_named(args) -> str:
 def _one_line_per_mistake():
     """Keep NumPy's own warnings off stderr, where each mistake is one located line: its
     floating-point warnings (a diverging run is caught by its finiteness check, which names the
-    setting to change) and its note on an empty text file (refused by name)."""
+    setting to change; a measure that comes out non-finite is named by the run) and its note on
+    an empty text file (refused by name). Other warnings still show."""
     import numpy as np
     with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.filterwarnings("ignore", category=RuntimeWarning)
         warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
         yield
 

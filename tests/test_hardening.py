@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from ebmlang.cli import main
+from ebmlang.errors import DataError, Location
 from ebmlang.runner.folder import RunFolder
 
 from runs import assert_same_run, run_spec
@@ -214,12 +215,19 @@ def test_a_rerun_replaces_a_run_folder_but_never_what_a_run_did_not_write(tmp_pa
     assert (out / "notes.txt").read_text() == "keep me" and (out / "trials").is_dir()
 
 
-def test_eval_measures_only_a_finished_run_and_keeps_its_spec_until_it_has(tmp_path):
+def test_eval_measures_only_a_finished_run_and_keeps_its_spec_until_it_has(tmp_path, monkeypatch):
     code, summary, out = run_spec(tmp_path, SMALL, "small", "train.epochs=1")
     assert code == 0 and "reconstruction_error" in summary
     written = (out / "spec.resolved.yaml").read_text()
     too_big = "evaluate.samples.count=100000000"
     _assert_located(*_ebm("eval", str(out), "--set", too_big), "memory")
+    assert (out / "spec.resolved.yaml").read_text() == written
+
+    def fails(*_):
+        raise DataError("a measure failed", Location("x.yaml", 1, 1))
+    with monkeypatch.context() as patch:                # a failure half-way through the measures
+        patch.setattr("ebmlang.runner.execute.final_summary", fails)
+        _assert_located(*_ebm("eval", str(out), "--set", "evaluate.samples.count=5"), "failed")
     assert (out / "spec.resolved.yaml").read_text() == written
     assert _ebm("eval", str(out), "--set", "evaluate.reconstruction=false")[0] == 0
     again = json.loads((out / "summary.json").read_text())

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from ebmlang import compile_spec, parse_spec
 from ebmlang.cli import main
 from ebmlang.eval.observables import temperature_scan
-from ebmlang.spec.schedules import temperatures
+from ebmlang.spec.schedules import first_outside, temperatures
 from ebmlang.spec.constraints import Choice
 
 import oracle
@@ -44,6 +45,38 @@ def test_schedules_follow_their_formulas():
     np.testing.assert_allclose(temperatures(Choice("exponential", {"start": 2.0, "rate": 0.5, "steps": 3})),
                                [2.0, 1.0, 0.5])
     np.testing.assert_allclose(temperatures(Choice("list", {"values": (2.0, 1.5)})), [2.0, 1.5])
+    wide = temperatures(Choice("geometric", {"start": 1e-300, "stop": 1e300, "steps": 3}))
+    np.testing.assert_allclose(wide, [1e-300, 1.0, 1e300])     # stop/start overflows, T_k do not
+
+
+SCHEDULES = st.one_of(
+    st.builds(lambda a, b, n: Choice("linear", {"start": a, "stop": b, "steps": n}),
+              st.floats(1e-3, 1e3), st.floats(1e-3, 1e3), st.integers(2, 400)),
+    st.builds(lambda a, b, n: Choice("geometric", {"start": a, "stop": b, "steps": n}),
+              st.floats(1e-30, 1e30), st.floats(1e-30, 1e30), st.integers(2, 400)),
+    st.builds(lambda a, r, n: Choice("exponential", {"start": a, "rate": r, "steps": n}),
+              st.floats(1e-30, 1e30), st.floats(0.05, 20.0), st.integers(1, 400)),
+    st.builds(lambda v: Choice("list", {"values": tuple(v)}),
+              st.lists(st.floats(1e-30, 1e30), min_size=1, max_size=20)))
+
+
+@given(SCHEDULES, st.floats(1e-20, 1.0), st.floats(1.0, 1e20))
+def test_the_first_step_outside_a_range_is_found_without_making_the_schedule(schedule, low, high):
+    with np.errstate(all="ignore"):         # a long schedule may leave float64 (0 or inf)
+        made = temperatures(schedule)
+    found = first_outside(schedule, low, high)
+
+    def inside(t):          # on a bound up to rounding counts as either
+        with np.errstate(all="ignore"):
+            return low <= t <= high or abs(np.log(t / np.clip(t, low, high))) < 1e-9
+
+    if found is None:
+        assert all(inside(t) for t in made)
+    else:
+        step, value = found
+        np.testing.assert_allclose(value, made[step], rtol=1e-9)
+        assert not low <= made[step] <= high or inside(made[step])
+        assert all(inside(t) for t in made[:step])
 
 
 def _exact_observables(spec_text: str, t: float) -> dict:

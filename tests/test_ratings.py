@@ -223,6 +223,12 @@ def test_read_triples_formats_and_errors(tmp_path):
         (tmp_path / "odd").write_text(f"1\t10\t5\n\n# a comment\n2\t{bad}\t3\n")
         with pytest.raises(RatingsError, match="^odd, line 4: user, item and rating must be int"):
             read_triples(tmp_path / "odd", "odd")
+    (tmp_path / "odd").write_text("# user item rating\n1 2 x\n")      # a comment, then a word
+    with pytest.raises(RatingsError, match="^odd, line 2: user, item and rating must be numbers"):
+        read_triples(tmp_path / "odd", "odd")
+    (tmp_path / "odd").write_text("1 2 3\x0c\n1 2 3.5\n")               # a form feed is no line end
+    with pytest.raises(RatingsError, match="^odd, line 2: user, item and rating must be int"):
+        read_triples(tmp_path / "odd", "odd")
 
 
 def test_split_and_orientation():

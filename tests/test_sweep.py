@@ -167,6 +167,8 @@ def test_a_value_twice_on_an_axis_or_an_axis_of_the_sweep_itself_is_refused(tmp_
     assert sweep(spec, "--grid", "train.k=1,01", "--out", out) == 2
     said = "--grid:1:11: train.k: '01' is the value '1' again; give each value once\n"
     assert capsys.readouterr().err == said
+    assert sweep(spec, "--grid", "train.optimizer.sgd.lr=1,1.0", "--out", out) == 2
+    assert "'1.0' is the value '1' again" in capsys.readouterr().err
     assert sweep(spec, "--grid", "sweep.seeds=1,2", "--out", out) == 2
     assert "sweep.seeds is a setting of the sweep itself" in capsys.readouterr().err
     assert not out.exists()

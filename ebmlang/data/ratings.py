@@ -65,24 +65,31 @@ def read_triples(path: Path, shown: str | None = None) -> np.ndarray:
     return table.astype(np.int64)
 
 
+def _rows(text: str):
+    """(line number, fields) of each line NumPy reads as a row: not blank once its `#` comment
+    is cut (the text has "\n" line ends: read_text translates the others)."""
+    for number, line in enumerate(text.split("\n"), 1):
+        fields = line.split("#")[0].split()
+        if fields:
+            yield number, fields
+
+
 def _line_numbers(text: str) -> list[int]:
-    """The file's line number of each row NumPy read (it skips blank and comment lines)."""
-    return [n for n, line in enumerate(text.splitlines(), 1) if line.split("#")[0].strip()]
+    """The file's line number of each row NumPy read."""
+    return [number for number, _ in _rows(text)]
 
 
 def _first_bad_line(name: str, text: str) -> str:
-    for number, line in enumerate(text.splitlines(), 1):
-        fields = line.split()
-        if not fields:
-            continue
+    for number, fields in _rows(text):
+        line = " ".join(fields)
         if len(fields) < 3:
             return (f"{name}, line {number}: expected `user item rating [timestamp]`, "
-                    f"got {line.strip()[:40]!r}")
+                    f"got {line[:40]!r}")
         try:
             [float(f) for f in fields[:3]]
         except ValueError:
             return (f"{name}, line {number}: user, item and rating must be numbers, "
-                    f"got {line.strip()[:40]!r}")
+                    f"got {line[:40]!r}")
     return f"{name}: not a ratings file (`user item rating [timestamp]` per line)"
 
 

@@ -7,6 +7,7 @@ an unfinished run, and `run.json` says whether it is still running or failed.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -229,4 +230,7 @@ def _evaluate(spec, model, data, probe, folder, report, summary: dict, scheduler
         report.note(ais_line(summary))
     folder.write_summary(summary)
     report.note("  ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float)))
+    lost = [k for k, v in summary.items() if isinstance(v, float) and not math.isfinite(v)]
+    if lost:        # written as null: say so, since NumPy's warnings are kept off stderr
+        report.note(f"{spec.name}: not finite, written as null: {', '.join(lost)}")
     return summary

@@ -38,7 +38,8 @@ from ..train.trainer import TrainState
 
 
 RUN_FILES = frozenset({"spec.resolved.yaml", "model.npz", "metrics.jsonl", "summary.json",
-                       "run.json", "run.lock"})
+                       "run.json", "run.lock",
+                       "spec.yaml", "model.tmp.npz"})     # written by the first versions
 
 
 def _written_by_a_run(entry: Path) -> bool:

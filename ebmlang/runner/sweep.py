@@ -154,11 +154,25 @@ def _check_axis(axis: Axis) -> None:
                          "cannot be an axis", axis.where[0])
     seen = {}
     for text, where in zip(axis.values, axis.where):
-        value = repr(yaml_value(text))
+        value = _comparable(yaml_value(text))
         if value in seen:
             raise UsageError(f"{axis.key}: '{text}' is the value '{seen[value]}' again; give "
                              "each value once", where)
         seen[value] = text
+
+
+def _comparable(value):
+    """``value`` in a form equal for equal settings: numbers as floats (`1` is `1.0` to a float
+    field; an integer field refuses 1.0 anyway), lists and mappings hashable."""
+    if isinstance(value, bool):
+        return "bool", value            # True == 1.0 in Python, not in a spec
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _comparable(v)) for k, v in value.items()))
+    return tuple(_comparable(v) for v in value)
 
 
 def plan_trials(axes: list[Axis]) -> list[Trial]:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from .nodes import Map, Node, Scalar, Seq, from_plain
 from .scalars import (IDENTIFIER, INVALID, REQUIRED, Bool, Constraint, Context, Enum, FilePath,
-                      Float, Identifier, Int, Str, _scalar, dotted, suggest)
+                      Float, Identifier, Int, Str, scalar_value, dotted, suggest)
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ class Discriminated(Constraint):
             return ctx.error(node, f"{dotted(path)} is missing the required key '{self.key}'")
         tag_node = node.entries[self.key]
         Enum(*self.variants).check(tag_node, path + (self.key,), ctx)
-        tag = _scalar(tag_node)
+        tag = scalar_value(tag_node)
         if tag not in self.variants:
             return INVALID
         return self.variants[tag].check(node, path, ctx)

@@ -21,7 +21,8 @@ def evaluate_problems(spec: Spec) -> Iterator[Problem]:
     if spec.evaluate.probe is not None and (spec.data is None
                                             or spec.data.source not in LABELLED_SOURCES):
         yield ("evaluate.probe", "evaluate.probe fits a classifier to the latent code: it needs "
-               "labelled data (mnist, gaussian-mixture, gaussian-grid or a file with labels)")
+               "labelled data (mnist, mnist-embedded, gaussian-mixture, gaussian-grid or a file "
+               "with labels)")
     yield from _evaluate(spec)
     yield from _generator_measures(spec)
 

@@ -9,27 +9,36 @@ from typing import Iterator
 
 import numpy as np
 
-from .schedules import temperatures
+from .constraints import Choice
+from .schedules import first_outside
 from .schema import Spec
 from .stage_checks import Problem
 
 
 def precision_problems(spec: Spec) -> Iterator[Problem]:
+    """TF32 where it applies; every temperature (each step of each schedule) and learning rate
+    within the normal range of the spec's dtype."""
     yield from _matmul_precision(spec)
     info = np.finfo(spec.dtype)
-    for at, values in _temperatures(spec):
-        outside = np.flatnonzero(~((values >= info.tiny) & (values <= info.max)))
-        if outside.size:
-            step = f" (step {outside[0] + 1} of {len(values)})" if len(values) > 1 else ""
-            yield (at, f"{at}: the temperature {values[outside[0]]:.3g}{step} is not a positive, "
-                   f"finite {spec.dtype} number ({spec.dtype} holds {info.tiny:.3g} to "
-                   f"{info.max:.3g})")
+    for at, schedule in _temperatures(spec):
+        outside = first_outside(schedule, float(info.tiny), float(info.max))
+        if outside is not None:
+            step, value = outside
+            o = schedule.options
+            steps = len(o["values"]) if schedule.kind == "list" else o["steps"]
+            where = f" (step {step + 1} of {steps})" if steps > 1 else ""
+            said = _outside(value, info, spec.dtype)
+            yield at, f"{at}: the temperature {value:.3g}{where} {said}"
     for at, lr in _learning_rates(spec):
-        if 0 < lr < info.tiny:
-            yield (at, f"{at} {lr:.3g} is below {spec.dtype}'s smallest normal number "
-                   f"({info.tiny:.3g}): the updates would vanish")
-        elif lr > info.max:
-            yield at, f"{at} {lr:.3g} is beyond {spec.dtype}'s largest number ({info.max:.3g})"
+        if lr > 0 and not info.tiny <= lr <= info.max:
+            yield (at, f"{at} {lr:.3g} {_outside(lr, info, spec.dtype)}"
+                   f"{': the updates would vanish' if lr < info.tiny else ''}")
+
+
+def _outside(value: float, info, dtype: str) -> str:
+    if value < info.tiny:
+        return f"is below {dtype}'s smallest normal number ({info.tiny:.3g})"
+    return f"is beyond {dtype}'s largest number ({info.max:.3g})"
 
 
 def _matmul_precision(spec: Spec) -> Iterator[Problem]:
@@ -41,23 +50,21 @@ def _matmul_precision(spec: Spec) -> Iterator[Problem]:
                "backend: cupy (or auto), since NumPy multiplies in IEEE float32")
 
 
-def _temperatures(spec: Spec) -> Iterator[tuple[str, np.ndarray]]:
-    """(path, the temperatures it denotes) of every temperature in the spec."""
+def _temperatures(spec: Spec) -> Iterator[tuple[str, Choice]]:
+    """(path, schedule) of every temperature in the spec; the model's as a list of one."""
     if spec.model is not None:
-        yield "model.temperature", np.array([spec.model.temperature])
+        yield "model.temperature", Choice("list", {"values": (spec.model.temperature,)})
     schedules = [("sample.temperatures", spec.sample and spec.sample.temperatures),
                  ("optimize.anneal", spec.optimize and spec.optimize.anneal)]
     for index, stage in enumerate(spec.stages):
         at = spec.stage_path(index)
         schedules += [(f"{at}.positive.anneal", stage.positive.anneal),
                       (f"{at}.negative.anneal", stage.negative.anneal)]
-    for at, schedule in schedules:
-        if schedule:
-            with np.errstate(over="ignore", under="ignore"):
-                yield at, temperatures(schedule)
+    yield from ((at, schedule) for at, schedule in schedules if schedule)
 
 
 def _learning_rates(spec: Spec) -> Iterator[tuple[str, float]]:
+    """(path, rate as written) of every optimizer."""
     for index, stage in enumerate(spec.stages):
         at = spec.stage_path(index)
         yield f"{at}.optimizer.{stage.optimizer.kind}.lr", stage.optimizer.options.lr

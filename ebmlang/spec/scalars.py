@@ -67,7 +67,7 @@ class Constraint:
         return ctx.error(node, f"{dotted(path)} must be {self.describe()}, got {_got(node)}")
 
 
-def _scalar(node: Node) -> Any:
+def scalar_value(node: Node) -> Any:
     return node.value if isinstance(node, Scalar) else INVALID
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Int(Constraint):
     max: int | None = None
 
     def _check(self, node, path, ctx):
-        v = _scalar(node)
+        v = scalar_value(node)
         if isinstance(v, bool) or not isinstance(v, int):
             return self.fail(node, path, ctx)
         if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
@@ -99,7 +99,7 @@ class Float(Constraint):
     max_open: bool = False
 
     def _check(self, node, path, ctx):
-        v = _scalar(node)
+        v = scalar_value(node)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             return self.fail(node, path, ctx)
         lo_bad = self.min is not None and (v <= self.min if self.min_open else v < self.min)
@@ -118,7 +118,7 @@ class Float(Constraint):
 @dataclass(frozen=True)
 class Bool(Constraint):
     def _check(self, node, path, ctx):
-        v = _scalar(node)
+        v = scalar_value(node)
         return v if isinstance(v, bool) else self.fail(node, path, ctx)
 
     def describe(self) -> str:
@@ -165,7 +165,7 @@ class Enum(Constraint):
         object.__setattr__(self, "choices", tuple(choices))
 
     def _check(self, node, path, ctx):
-        v = _scalar(node)
+        v = scalar_value(node)
         if v in self.choices and not isinstance(v, bool):
             return v
         hint = suggest(v, self.choices) if isinstance(v, str) else ""

@@ -295,6 +295,19 @@ def _negative_clamp(spec: Spec, stage, at: str, own: list, available: list,
                "in order)")
 
 
+def _sampling_options(stage, at: str) -> Iterator[Problem]:
+    """Settings of Gibbs sampling, where nothing is sampled (backpropagation, storage rules), and
+    of an up-pass, where the whole net reads the data."""
+    if stage.rule not in BACKPROP_RULES + STORAGE_RULES:
+        return
+    for name in (n for n, v in (("k", stage.k != 1), ("field_gain", stage.field_gain)) if v):
+        yield (f"{at}.{name}", f"{at}.{name} applies to the rules that sample by Gibbs sweeps "
+               f"(cd, pcd, boltzmann, dbm, updown), not {stage.rule}")
+    if stage.input != "means" and stage.rule in BACKPROP_RULES:
+        yield (f"{at}.input", f"{at}.input applies to a stage fed by earlier stages' up-pass; "
+               f"rule {stage.rule} trains the whole net from the data")
+
+
 def _rule_options(stage, at: str) -> Iterator[Problem]:
     if stage.centering and stage.rule in STORAGE_RULES + ("updown",) + BACKPROP_RULES:
         yield (f"{at}.centering", f"{at}.centering applies to Boltzmann rules (cd, pcd, boltzmann, dbm), "
@@ -308,18 +321,10 @@ def _rule_options(stage, at: str) -> Iterator[Problem]:
     if stage.k_schedule and stage.rule in BACKPROP_RULES + STORAGE_RULES + ("updown",):
         yield (f"{at}.k_schedule", f"{at}.k_schedule applies to rules cd, pcd, boltzmann and dbm, "
                f"not {stage.rule}")
-    if stage.rule in BACKPROP_RULES + STORAGE_RULES:       # nothing is sampled by Gibbs sweeps
-        unused = {"k": stage.k != 1, "field_gain": bool(stage.field_gain),
-                  "input": stage.input != "means" and stage.rule in BACKPROP_RULES}
-        for name in (n for n, set_ in unused.items() if set_):
-            yield (f"{at}.{name}", f"{at}.{name} applies to the rules that sample by Gibbs sweeps "
-                   f"(cd, pcd, boltzmann, dbm, updown), not {stage.rule}")
-    if stage.real_label != 1.0 and stage.rule != "adversarial":
-        yield f"{at}.real_label", f"{at}.real_label applies to rule adversarial, not {stage.rule}"
-    if stage.r1_penalty and stage.rule != "adversarial":
-        yield f"{at}.r1_penalty", f"{at}.r1_penalty applies to rule adversarial, not {stage.rule}"
-    if stage.discriminator_steps != 1 and stage.rule != "adversarial":
-        yield f"{at}.discriminator_steps", f"{at}.discriminator_steps applies to rule adversarial, not {stage.rule}"
+    yield from _sampling_options(stage, at)
+    for name, unset in (("real_label", 1.0), ("r1_penalty", 0.0), ("discriminator_steps", 1)):
+        if getattr(stage, name) != unset and stage.rule != "adversarial":
+            yield f"{at}.{name}", f"{at}.{name} applies to rule adversarial, not {stage.rule}"
     if stage.rule in BACKPROP_RULES:
         for name, default in (("positive", PositivePhaseSpec()), ("negative", NegativePhaseSpec())):
             if getattr(stage, name) != default:

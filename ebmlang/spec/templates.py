@@ -62,9 +62,13 @@ def expand_template(root: Node, ctx: Context) -> tuple[Node, dict]:
     if family in ("vae", "gan"):
         model, generated = _vae(options) if family == "vae" else _gan(options)
         entries["model"] = from_plain(model, where)
-        entries["train"] = Seq([_stage(raw.entries["train"], generated, where)], where)
+        stage = _stage(raw.entries["train"], generated, where)
+        entries["train"] = Seq([stage], where)
         key_locs.update(model=where, train=where)
-        return Map(entries, root.loc, key_locs), {"train.0": (f"template.{family}.train", None)}
+        aliases = {"train.0": (f"template.{family}.train", None)}
+        if family == "gan":
+            aliases.update(_discriminator_group(stage, raw))
+        return Map(entries, root.loc, key_locs), aliases
     sizes = options["layers"]
     top = "code" if family == "autoencoder" else f"h{len(sizes) - 1}"
     names = ["v"] + [f"h{i}" for i in range(1, len(sizes) - 1)] + [top]
@@ -201,6 +205,17 @@ def _stage(written: Node, generated: dict, where) -> Map:
         if own is not None and isinstance(theirs, Seq):
             out.entries["groups"] = Seq(theirs.items + own.items, theirs.loc)
     return out
+
+
+def _discriminator_group(stage: Map, raw: Map) -> dict:
+    """The GAN stage's generated group (the last) takes `discriminator_optimizer` as written,
+    so that a mistake in it is located and named there; its alias."""
+    groups = stage.entries["groups"].items
+    written = raw.entries.get("discriminator_optimizer")
+    if written is not None:
+        groups[-1].entries["optimizer"] = written
+    return {f"train.0.groups.{len(groups) - 1}.optimizer":
+            ("template.gan.discriminator_optimizer", None)}
 
 
 def _label_data(entries: dict, key_locs: dict, where) -> None:

@@ -316,7 +316,7 @@ def renamed(message: str, aliases: dict) -> str:
     """``message`` with the generated stage path it starts with (`train.1…`) named as written
     (`template.autoencoder.pretrain…`), so the user finds it in the file; ``aliases`` as
     ``expand_template`` makes them."""
-    for generated, (written, stage) in aliases.items():
+    for generated, (written, stage) in sorted(aliases.items(), key=lambda a: -len(a[0])):
         # only the path a message starts with: a value quoted later may look like one
         if re.match(rf"{re.escape(generated)}(?![\w])", message):
             return written + message[len(generated):] + (f" (in {stage})" if stage else "")
