@@ -229,9 +229,12 @@ def test_eval_measures_only_a_finished_run_and_keeps_its_spec_until_it_has(tmp_p
         patch.setattr("ebmlang.runner.execute.final_summary", fails)
         _assert_located(*_ebm("eval", str(out), "--set", "evaluate.samples.count=5"), "failed")
     assert (out / "spec.resolved.yaml").read_text() == written
-    assert _ebm("eval", str(out), "--set", "evaluate.reconstruction=false")[0] == 0
+    assert (out / "samples.png").exists()
+    off = ("evaluate.reconstruction=false", "evaluate.samples=false")
+    assert _ebm("eval", str(out), "--set", off[0], "--set", off[1])[0] == 0
     again = json.loads((out / "summary.json").read_text())
     assert "reconstruction_error" not in again and again["epochs"] == 1   # no stale measure
+    assert "samples.png" not in again["figures"] and not (out / "samples.png").exists()
     RunFolder(out).set_status("running")                # as a killed run leaves it
     _assert_located(*_ebm("eval", str(out)), "holds no finished run (status: running)",
                     f"ebm run --resume {out}")

@@ -78,7 +78,8 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
 
     Only `evaluate.*` may be overridden: anything else would describe a model other than the one
     saved. The run's summary.json keeps its training figures and gets the new measures (those
-    no longer asked for are dropped); spec.resolved.yaml takes the overrides once they have run."""
+    no longer asked for are dropped, their pictures too); spec.resolved.yaml takes the overrides
+    once they have run."""
     folder = RunFolder(run_dir)
     spec_file = folder.file("spec.resolved.yaml")
     if not spec_file.exists():
@@ -107,6 +108,8 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
         report = Progress(0, progress)
         summary = _evaluate(spec, model, data, probe, folder, report, summary, scheduler)
     folder.write_text("spec.resolved.yaml", to_yaml(spec, absolute=True))
+    for stale in set(before.get("figures", ())) - set(summary.get("figures", ())):
+        folder.file(stale).unlink(missing_ok=True)     # a figure no longer asked for
     return summary
 
 
