@@ -93,6 +93,17 @@ def _declared_order(spec, program: Program) -> list:
             if not c.tied]
 
 
+def _mean_of(data_mean: dict | None, name: str, size: int) -> np.ndarray:
+    """The per-unit data mean of layer ``name`` for `bias: data_rates`: (size,)."""
+    given = data_mean is not None and name in data_mean
+    mean = np.asarray(data_mean[name], float) if given else None
+    if mean is None or mean.shape != (size,):
+        got = "none was given" if mean is None else f"got shape {mean.shape}"
+        raise ValueError(f"layer '{name}' has bias: data_rates, which needs its data's mean per "
+                         f"unit: pass data_mean={{'{name}': array of shape ({size},)}} ({got})")
+    return mean
+
+
 def init_params(program: Program, seed: int, data_mean: dict | None = None, files: dict | None = None) -> dict:
     """Fresh parameters; ``data_mean`` maps layer -> mean of its data (for `data_rates`);
     ``files`` holds the arrays of `init: {file: ...}` (see :func:`read_init_files`)."""
@@ -103,7 +114,8 @@ def init_params(program: Program, seed: int, data_mean: dict | None = None, file
         if layer.bias_init.kind == "file":
             host[f"bias.{name}"] = files[f"bias.{name}"]
         elif layer.bias_init.kind == "data_rates":
-            host[f"bias.{name}"] = data_rate_bias(layer.units, np.asarray(data_mean[name], float))
+            mean = _mean_of(data_mean, name, layer.size)
+            host[f"bias.{name}"] = data_rate_bias(layer.units, mean)
         else:
             host[f"bias.{name}"] = _draw(layer.bias_init, (layer.size,), gen)
         if layer.units.name == "gaussian":

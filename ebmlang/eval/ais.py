@@ -23,6 +23,7 @@ alone (every other layer summed out given it: the RBM family).
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass
 
@@ -52,10 +53,20 @@ class ReverseResult:
     log_likelihood: np.ndarray    # (examples,) log q̂(v) = log f_1(v) − log Ẑ_rev(v)
 
 
+SPACINGS = ("salakhutdinov", "linear")
+
+
+def _whole(n) -> bool:
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool)
+
+
 def betas(count: int, spacing: str = "salakhutdinov") -> np.ndarray:
     """count + 1 inverse temperatures from 0 to 1. `salakhutdinov`: the 2008 paper's proportions
     (1/29 of the steps in [0, 0.5], 8/29 in [0.5, 0.9], 20/29 in [0.9, 1]); `linear` otherwise,
     and for fewer than 3 steps (which cannot give each part one)."""
+    if spacing not in SPACINGS or not _whole(count) or count < 1:
+        raise ValueError(f"AIS needs steps ≥ 1 and a spacing of {' or '.join(SPACINGS)}, "
+                         f"got {count!r} and {spacing!r}")
     if spacing == "linear" or count < 3:
         return np.linspace(0.0, 1.0, count + 1)
     a, b = max(1, count // 29), max(1, 8 * count // 29)
@@ -71,6 +82,8 @@ def ais_log_partition(program: Program, params: dict, runs: int = 100, steps: in
     layers of its colour where the latent layers do not sum out given it (a DBM)."""
     if data_mean is not None and data_layer is None:
         raise ValueError("data_mean needs the data_layer it describes")
+    if not _whole(runs) or runs < 2:
+        raise ValueError(f"AIS needs runs ≥ 2 (their spread gives the bounds), got {runs!r}")
     path = AnnealingPath.for_model(program, params, data_layer, data_mean, keep_data=False)
     log_w = forward_log_weights(path, runs, betas(steps, spacing), Rng(program.xp, seed, 0xA15))
     return _estimate(log_w, path.log_z_base())

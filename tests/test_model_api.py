@@ -1,0 +1,75 @@
+"""The Python API refuses plain mistakes with a ValueError or TypeError that names them, and a
+chain started from given states starts there."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ebmlang
+from ebmlang.backend import to_numpy
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+
+
+@pytest.fixture(scope="module")
+def rbm():
+    return ebmlang.compile_spec(ebmlang.load_spec(SPECS / "rbm-bars-and-stripes.yaml"))
+
+
+def test_a_chain_started_from_data_starts_there():
+    """The layers a start leaves out are drawn from it first: with no sweep the start comes back
+    as it was, and h follows p(h | start) (before, the first block overwrote v unread)."""
+    rbm = ebmlang.compile_spec(ebmlang.load_spec(SPECS / "rbm-bars-and-stripes.yaml"))
+    rbm.params["weight.v.h"] = rbm.xp.asarray(np.random.default_rng(0).normal(0, 3, (9, 16)))
+    v = (np.random.default_rng(1).random((4000, 9)) < 0.5).astype(float)
+    out = rbm.sample(4000, sweeps=0, seed=2, start={"v": v})
+    np.testing.assert_array_equal(to_numpy(out["v"]), v)
+    p_h = to_numpy(rbm.conditional("h", {"v": v}).prob)
+    assert np.abs(to_numpy(out["h"]).mean(axis=0) - p_h.mean(axis=0)).max() < 0.04
+    zeros, ones = (rbm.sample(50, sweeps=1, seed=3, start={"v": np.full((50, 9), x)})
+                   for x in (0.0, 1.0))
+    assert not np.array_equal(to_numpy(zeros["h"]), to_numpy(ones["h"]))
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda m: m.energy({"x": np.zeros((2, 9))}), "unknown layer 'x'; the layers are v, h"),
+    (lambda m: m.log_likelihood({"x": np.zeros((2, 9))}), "unknown layer 'x'"),
+    (lambda m: m.free_energy({"v": np.zeros((2, 8))}),
+     r"layer 'v' takes \(batch, 9\) arrays, got shape \(2, 8\)"),
+    (lambda m: m.free_energy({"v": np.zeros(9)}), r"got shape \(9,\)"),
+    (lambda m: m.free_energy({"v": np.zeros((2, 9))}, sum_out=["x"]), "unknown layer 'x'"),
+    (lambda m: m.energy({"v": np.zeros((1, 9)), "h": np.zeros((3, 16))}),
+     "differ in batch size: v 1, h 3"),
+    (lambda m: m.conditional("q", {"v": np.zeros((2, 9))}), "unknown layer 'q'"),
+    (lambda m: m.sample(4, clamp={"v": np.zeros((1, 9))}), "must hold 4 rows"),
+    (lambda m: m.sample(0), "count ≥ 1"),
+    (lambda m: m.sample(2, sweeps=-1), "sweeps ≥ 0"),
+    (lambda m: m.log_likelihood({}), "examples of at least one layer"),
+    (lambda m: m.ais_log_partition(runs=0, steps=5), "runs ≥ 2"),
+    (lambda m: m.ais_log_partition(runs=4, steps=-5), "steps ≥ 1"),
+    (lambda m: m.ais_log_partition(runs=4, steps=5, spacing="foo"), "salakhutdinov or linear"),
+    (lambda m: m.reverse_ais({"v": np.zeros((2, 9))}, steps=5, base_data={"h": np.zeros((2, 16))}),
+     "same layer as data"),
+])
+def test_a_plain_mistake_is_a_value_error_that_names_it(rbm, call, says):
+    with pytest.raises(ValueError, match=says):
+        call(rbm)
+
+
+def test_a_dbn_layer_has_no_energy_conditional():
+    dbn = ebmlang.compile_spec(ebmlang.load_spec(SPECS / "dbn-bars-and-stripes.yaml"))
+    with pytest.raises(ValueError, match="layer 'h1' has directed couplings"):
+        dbn.conditional("h1", {"v": np.zeros((2, dbn.layers["v"].size))})
+
+
+def test_compiling_wants_a_spec_and_the_data_mean_its_biases_need():
+    with pytest.raises(TypeError, match="expected a Spec, got str"):
+        ebmlang.compile_spec(str(SPECS / "rbm-mnist-small.yaml"))
+    spec = ebmlang.load_spec(SPECS / "rbm-mnist-small.yaml")
+    needs = r"bias: data_rates.*data_mean=\{'v': array of shape \(784,\)\}"
+    with pytest.raises(ValueError, match=needs):
+        ebmlang.compile_spec(spec)
+    with pytest.raises(ValueError, match=r"got shape \(4,\)"):
+        ebmlang.compile_spec(spec, data_mean={"v": np.full(4, 0.5)})
