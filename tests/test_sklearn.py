@@ -20,6 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402  (a dependency of scikit-learn)
 
 import ebmlang  # noqa: E402
+from ebmlang.backend import to_numpy  # noqa: E402
 from ebmlang.data.synthetic import bars_and_stripes  # noqa: E402
 from ebmlang.sklearn import RBMTransformer  # noqa: E402
 from ebmlang.train import Trainer  # noqa: E402
@@ -165,6 +166,18 @@ def test_mistakes_are_value_errors_that_name_the_spec_path():
         RBMTransformer(ROOT / "specs" / "dbm-bars-and-stripes.yaml").fit(X)
     with pytest.warns(UserWarning, match=r"\[0, 1\]"):
         RBMTransformer(n_components=2, n_iter=1).fit(X * 3)
+
+
+def test_gaussian_visible_units_are_scored_by_their_free_energy():
+    """"auto" scores binary or spin data by the pseudo-likelihood and other visible units by
+    −F(v)/T; asking for the pseudo-likelihood of gaussian units fails at fit, not at scoring."""
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    spec = ROOT / "specs" / "grbm-mixture.yaml"
+    rbm = RBMTransformer(spec, n_iter=1).fit(X)
+    free = -to_numpy(rbm.model_.free_energy({rbm._visible: X})) / rbm.model_.program.temperature
+    np.testing.assert_allclose(rbm.score_samples(X), free, rtol=1e-6)
+    with pytest.raises(ValueError, match="sample_score='pseudo_likelihood' flips binary or spin"):
+        RBMTransformer(spec, n_iter=1, sample_score="pseudo_likelihood").fit(X)
 
 
 def test_digits_pipeline_with_logistic_regression():

@@ -24,8 +24,9 @@ def rbm_layers(program: Program, visible: str) -> tuple[str, str, object]:
         raise ValueError(f"the RBM has no layer {visible!r}")
     c = program.couplings[0]
     hidden = c.b if c.a == visible else c.a
-    if not program.layers[hidden].units.discrete:
-        raise ValueError("this needs a discrete hidden layer")
+    units = program.layers[hidden].units
+    if not units.discrete:
+        raise ValueError(f"this needs a discrete hidden layer, but '{hidden}' is {units.name}")
     return visible, hidden, c
 
 

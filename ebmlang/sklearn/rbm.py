@@ -46,7 +46,8 @@ except ImportError:                             # scikit-learn < 1.6
     def validate_data(estimator, X, **kwargs):
         return estimator._validate_data(X, **kwargs)
 
-SCORES = ("pseudo_likelihood", "free_energy")
+SCORES = ("auto", "pseudo_likelihood", "free_energy")
+PLL_UNITS = ("binary", "spin")                  # the visible units the pseudo-likelihood flips
 SPEC_PARAMS = ("n_components", "learning_rate", "batch_size", "n_iter", "rule", "k")
 GIBBS_STREAM = 0x61B5                           # the Rng key of gibbs(), apart from training's
 
@@ -65,8 +66,9 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ``"pcd"``, Gibbs sweeps per update; each None keeps the spec's value.
     overrides : mapping {dotted path: value} or list of "PATH=VALUE", optional
         Any other spec value, as ``ebm run --set`` (e.g. ``{"train.optimizer.sgd.momentum": 0.5}``).
-    sample_score : {"pseudo_likelihood", "free_energy"}
-        What ``score_samples`` returns (see the module docstring).
+    sample_score : {"auto", "pseudo_likelihood", "free_energy"}
+        What ``score_samples`` returns (see the module docstring); "auto": the
+        pseudo-likelihood for binary or spin visible units, the free energy otherwise.
     random_state : int, RandomState or None
         The spec's ``seed`` (an int is used as it is); None keeps the spec's seed.
     verbose : int
@@ -81,7 +83,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     """
 
     def __init__(self, spec=None, *, n_components=None, learning_rate=None, batch_size=None,
-                 n_iter=None, rule=None, k=None, overrides=None, sample_score="pseudo_likelihood",
+                 n_iter=None, rule=None, k=None, overrides=None, sample_score="auto",
                  random_state=None, verbose=0):
         self.spec, self.n_components, self.learning_rate = spec, n_components, learning_rate
         self.batch_size, self.n_iter, self.rule, self.k = batch_size, n_iter, rule, k
@@ -139,9 +141,8 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         X = self._fitted_input(X)
         program, params = self.model_.program, self.model_.params
         v = self.model_.xp.asarray(X, dtype=program.dtype)
-        if self.sample_score == "pseudo_likelihood":
+        if self._score == "pseudo_likelihood":
             return pseudo_log_likelihood(program, params, v, self._visible)
-        _check_score(self.sample_score)
         free = self.model_.free_energy({self._visible: v})
         return -to_numpy(free).astype(float) / program.temperature
 
@@ -193,6 +194,15 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             warnings.warn(f"{type(self).__name__}: {problem}; scale X first (e.g. MinMaxScaler)",
                           UserWarning, stacklevel=3)
 
+    @property
+    def _score(self) -> str:
+        """The measure ``sample_score`` names, "auto" resolved for the fitted visible units."""
+        _check_score(self.sample_score)
+        if self.sample_score != "auto":
+            return self.sample_score
+        units = self.model_.program.layers[self._visible].units.name
+        return "pseudo_likelihood" if units in PLL_UNITS else "free_energy"
+
     def _fitted_input(self, X) -> np.ndarray:
         check_is_fitted(self)
         return self._validate(X, reset=False)
@@ -212,6 +222,11 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     "see ebmlang.sklearn.specs)") if "--set" in where else ""
             raise ValueError(f"{type(self).__name__}: {err}{note}") from err
         rbm_layers(model.program, visible)      # a ValueError unless two layers, one coupling
+        units = model.program.layers[visible].units.name
+        if self.sample_score == "pseudo_likelihood" and units not in PLL_UNITS:
+            raise ValueError(f"{type(self).__name__}: sample_score='pseudo_likelihood' flips "
+                             f"binary or spin units, but layer '{visible}' is {units}: use "
+                             "'free_energy' (or 'auto')")
         self.spec_, self.model_, self._training = spec, model, None
 
     def _plans(self) -> tuple:
@@ -229,7 +244,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         trainer.run_epoch(state, inputs)
         check_finite(self.spec_, plan, state, {}, len(self.spec_.stages) > 1)
         if self.verbose:
-            print(f"[{type(self).__name__}] Iteration {state.epoch}, {self.sample_score} = "
+            print(f"[{type(self).__name__}] Iteration {state.epoch}, {self._score} = "
                   f"{self.score_samples(X).mean():.2f}, time = {time.perf_counter() - start:.2f}s")
 
     def __getstate__(self) -> dict:
