@@ -73,3 +73,12 @@ def test_compiling_wants_a_spec_and_the_data_mean_its_biases_need():
         ebmlang.compile_spec(spec)
     with pytest.raises(ValueError, match=r"got shape \(4,\)"):
         ebmlang.compile_spec(spec, data_mean={"v": np.full(4, 0.5)})
+
+
+def test_overrides_are_strings_or_a_mapping():
+    path = SPECS / "rbm-bars-and-stripes.yaml"
+    for given in ("train.epochs=7", ["train.epochs=7"], {"train.epochs": 7},
+                  {"train.epochs": np.int64(7)}):
+        assert ebmlang.load_spec(path, overrides=given).train.epochs == 7
+    with pytest.raises(TypeError, match="'KEY.PATH=VALUE' strings or a mapping"):
+        ebmlang.load_spec(path, overrides=[("train.epochs", 7)])

@@ -20,7 +20,6 @@ PCD-1 with as many chains as the batch, SGD at lr 0.1 on batches of 10, 10 epoch
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +28,7 @@ import yaml
 
 from ..errors import Location, UsageError
 from ..spec import Spec, decode_text, parse_spec
+from ..spec.overrides import override_texts, yaml_value
 
 DEFAULT_SPEC = {
     "name": "sklearn-rbm",
@@ -41,12 +41,6 @@ DEFAULT_SPEC = {
 
 PLACEHOLDER = "<X given to fit>"
 STAGE_PARAMS = {"batch_size": "batch_size", "n_iter": "epochs", "rule": "rule", "k": "k"}
-
-
-def yaml_value(value) -> str:
-    """``value`` as override text: JSON, which YAML reads back (NumPy scalars and arrays, as a
-    parameter grid may hold, become plain numbers and lists)."""
-    return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
 
 
 def spec_source(spec) -> tuple[str, str]:
@@ -64,18 +58,6 @@ def spec_source(spec) -> tuple[str, str]:
         return decode_text(raw, str(spec)), str(spec)
     hint = f" (did you mean n_components={spec}?)" if isinstance(spec, int) else ""
     raise TypeError(f"spec must be a path, a mapping or None, not {type(spec).__name__}{hint}")
-
-
-def override_list(overrides) -> list[str]:
-    """`KEY.PATH=VALUE` strings from a mapping {path: value} (values as JSON, which is YAML)
-    or from a sequence of such strings."""
-    if overrides is None:
-        return []
-    if isinstance(overrides, Mapping):
-        return [f"{key}={yaml_value(value)}" for key, value in overrides.items()]
-    if isinstance(overrides, str):
-        return [overrides]
-    return list(overrides)
 
 
 def data_placeholder(text: str, overrides: list[str]) -> list[str]:
@@ -122,7 +104,7 @@ def build_spec(source, params: dict, overrides, width: int, dtype: str, seed: in
     """The spec an estimator fits: ``source`` with X's ``width`` and ``dtype``, the ``seed``
     (None: the spec's own), the estimator's ``params`` and the user's ``overrides``."""
     text, file = spec_source(source)
-    user = data_placeholder(text, override_list(overrides))
+    user = data_placeholder(text, override_texts(overrides))
     first = parse_spec(text, file, user)        # the layer names and stages the overrides address
     visible, _ = rbm_layer_names(first)
     derived = [f"model.layers.{visible}.size={width}", f"dtype={dtype}"]

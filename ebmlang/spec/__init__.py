@@ -10,7 +10,7 @@ from .stage_checks import generator_latents, is_net
 from .constraints import INVALID, Context, validate
 from .dump import to_plain, to_yaml
 from .nodes import parse_yaml
-from .overrides import apply_overrides
+from .overrides import apply_overrides, override_texts
 from .schema import SPEC, Spec
 from .types import renamed
 from .templates import expand_template
@@ -19,7 +19,7 @@ from .templates import expand_template
 def parse_spec(text: str, file: str = "<spec>", overrides: list[str] | tuple = ()) -> Spec:
     """Validate YAML ``text`` into a Spec; raise SpecError listing every mistake found."""
     ctx = Context()
-    root = apply_overrides(parse_yaml(text, file, ctx.problems), list(overrides))
+    root = apply_overrides(parse_yaml(text, file, ctx.problems), override_texts(overrides))
     root, aliases = expand_template(root, ctx)
     spec = validate(SPEC, root, ctx)
     if ctx.problems or spec is INVALID:

@@ -6,10 +6,36 @@ override point at the command-line argument: ``--set:1:COL``.
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
 from ..errors import Diagnostic, Location, UsageError
 from .nodes import Map, Node, Seq, parse_yaml
 
 FILE = "--set"
+
+
+def override_texts(overrides) -> list[str]:
+    """`KEY.PATH=VALUE` strings from what the Python API takes: one such string, a sequence of
+    them, or a mapping {path: value} (each value written as JSON, which YAML reads)."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, str):
+        return [overrides]
+    if isinstance(overrides, Mapping):
+        return [f"{key}={yaml_value(value)}" for key, value in overrides.items()]
+    texts = list(overrides)
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"overrides are 'KEY.PATH=VALUE' strings or a mapping "
+                            f"{{path: value}}, not {type(text).__name__} {text!r}")
+    return texts
+
+
+def yaml_value(value) -> str:
+    """``value`` as override text: JSON, which YAML reads back (NumPy scalars and arrays, as a
+    parameter grid may hold, become plain numbers and lists)."""
+    return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
 
 
 def apply_overrides(root: Node, overrides: list[str]) -> Node:
