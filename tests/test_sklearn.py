@@ -180,6 +180,19 @@ def test_gaussian_visible_units_are_scored_by_their_free_energy():
         RBMTransformer(spec, n_iter=1, sample_score="pseudo_likelihood").fit(X)
 
 
+def test_the_visible_size_comes_from_x_before_the_spec_is_checked():
+    """A softmax layer's placeholder size need not divide by its categories, and the size may
+    not be overridden (the estimator sets it from X)."""
+    spec = {"name": "t", "model": {
+        "layers": {"v": {"size": 1, "units": "softmax", "categories": 3},
+                   "h": {"size": 3, "units": "binary"}},
+        "couplings": [{"between": ["v", "h"]}]}, "train": {"rule": "cd", "epochs": 1}}
+    X = np.eye(3)[np.random.default_rng(0).integers(0, 3, (20, 2))].reshape(20, 6)
+    assert RBMTransformer(spec).fit(X).transform(X).shape == (20, 3)
+    with pytest.raises(ValueError, match="model.layers.v.size is X's number of features"):
+        RBMTransformer(overrides={"model.layers.v.size": 99}).fit(X)
+
+
 def test_digits_pipeline_with_logistic_regression():
     """RBM features of the 8×8 digits feed a linear classifier (scikit-learn's example, small):
     0.905 to 0.915 over seeds (BernoulliRBM alike; the raw pixels give 0.96)."""

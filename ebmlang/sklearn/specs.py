@@ -72,6 +72,19 @@ def data_placeholder(text: str, overrides: list[str]) -> list[str]:
     return ["data.source=file", f"data.path={yaml_value(PLACEHOLDER)}", *overrides]
 
 
+def _written_visible(text: str) -> list[str]:
+    """[the visible layer's name] as the YAML text writes it (`data.layer`, else the first
+    layer), or [] where the text does not say plainly (parse_spec then reports why)."""
+    try:
+        root = yaml.safe_load(text)
+        layers = root["model"]["layers"]
+        named = (root.get("data") or {}).get("layer")
+        name = named if named is not None else next(iter(layers))
+    except (yaml.YAMLError, TypeError, KeyError, AttributeError, StopIteration):
+        return []
+    return [name] if isinstance(name, str) and name in layers else []
+
+
 def rbm_layer_names(spec: Spec) -> tuple[str, str]:
     """(visible, hidden): the data layer (`data.layer`, else the first) and the other one."""
     names = list(spec.model.layers) if spec.model is not None else []
@@ -105,8 +118,14 @@ def build_spec(source, params: dict, overrides, width: int, dtype: str, seed: in
     (None: the spec's own), the estimator's ``params`` and the user's ``overrides``."""
     text, file = spec_source(source)
     user = data_placeholder(text, override_texts(overrides))
-    first = parse_spec(text, file, user)        # the layer names and stages the overrides address
+    width_of = [f"model.layers.{name}.size={width}" for name in _written_visible(text)]
+    # the layer names and stages the overrides address (X's width first: the spec's own size
+    # is a placeholder, which a softmax layer's categories may not divide)
+    first = parse_spec(text, file, width_of + user)
     visible, _ = rbm_layer_names(first)
+    if any(o.partition("=")[0].strip() == f"model.layers.{visible}.size" for o in user):
+        raise ValueError(f"model.layers.{visible}.size is X's number of features ({width}); "
+                         "leave it out of the overrides")
     derived = [f"model.layers.{visible}.size={width}", f"dtype={dtype}"]
     if seed is not None:
         derived.append(f"seed={seed}")
