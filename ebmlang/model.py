@@ -58,7 +58,7 @@ class Model:
 
     def _state(self, state: dict) -> dict:
         """``state`` on the backend in the model's dtype, checked: known layers, each (batch,
-        size), one batch size for all."""
+        size) and finite, one batch size for all."""
         out = {}
         for name, value in state.items():
             self._known(name)
@@ -67,6 +67,8 @@ class Model:
             if x.ndim != 2 or x.shape[1] != size:
                 raise ValueError(f"layer '{name}' takes (batch, {size}) arrays, "
                                  f"got shape {x.shape}")
+            if not bool(self.xp.isfinite(x).all()):
+                raise ValueError(f"layer '{name}': the array holds NaN or infinite values")
             out[name] = x
         batches = {x.shape[0] for x in out.values()}
         if len(batches) > 1:

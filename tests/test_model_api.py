@@ -43,6 +43,7 @@ def test_a_chain_started_from_data_starts_there():
     (lambda m: m.energy({"v": np.zeros((1, 9)), "h": np.zeros((3, 16))}),
      "differ in batch size: v 1, h 3"),
     (lambda m: m.conditional("q", {"v": np.zeros((2, 9))}), "unknown layer 'q'"),
+    (lambda m: m.sample(2, clamp={"v": np.full((2, 9), np.nan)}), "NaN or infinite"),
     (lambda m: m.sample(4, clamp={"v": np.zeros((1, 9))}), "must hold 4 rows"),
     (lambda m: m.sample(0), "count ≥ 1"),
     (lambda m: m.sample(2, sweeps=-1), "sweeps ≥ 0"),
