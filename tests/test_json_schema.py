@@ -49,7 +49,7 @@ NOT_EXPRESSIBLE = {
     # one key's allowed values depend on another key's value (checks.py, stage_checks.py):
     # possible as hand-written if/then rules, which would no longer come from the tables
     "combination": {16, 17, 23, 27, 33, 42, 51, 58, 70, 77, 84, 90, 92, 94, 96, 102, 105, 108, 111, 112,
-                    116, 117, 129, 130, 132, 133},
+                    116, 117, 129, 130, 132, 133, 137},
     # sizes, products, orders and counts that must agree (shape × shape = size, loads increase)
     "arithmetic": {18, 19, 20, 21, 22, 49, 50, 79, 101, 118, 134, 135},
     # the model's graph of layers, couplings, unit types and rules as a whole (25: one pair

@@ -8,6 +8,7 @@ from typing import Iterator
 
 from .constraints import suggest
 from .schema import Spec
+from .types import LogLikelihoodSpec
 from .stage_checks import (LABELLED_SOURCES, Problem, data_layer, generator_latents, is_net,
                            stochastic_layers)
 from .values import FEEDFORWARD_UNIT_TYPES
@@ -18,6 +19,7 @@ MNIST_CLASSES = 10
 
 def evaluate_problems(spec: Spec) -> Iterator[Problem]:
     yield from _codes(spec)
+    yield from _estimator_options(spec)
     if spec.evaluate.probe is not None and (spec.data is None
                                             or spec.data.source not in LABELLED_SOURCES):
         yield ("evaluate.probe", "evaluate.probe fits a classifier to the latent code: it needs "
@@ -39,6 +41,23 @@ def _codes(spec: Spec) -> Iterator[Problem]:
         yield at, f"evaluate.codes: layer '{name}' has fewer than 2 units to plot"
     elif spec.data is None or spec.data.source not in LABELLED_SOURCES:
         yield "evaluate.codes", "evaluate.codes needs labelled data to encode and colour by class"
+
+
+METHOD_OPTIONS = {"samples": ("importance",), "count": ("importance",), "runs": ("ais",),
+                  "steps": ("ais",), "spacing": ("ais",), "reverse": ("ais",),
+                  "meanfield_iterations": ("exact", "ais")}
+
+
+def _estimator_options(spec: Spec) -> Iterator[Problem]:
+    """An option of another estimator than the method's, set away from its default (a resolved
+    spec writes every default, which stays harmless)."""
+    ll = spec.evaluate.log_likelihood
+    if ll is None:
+        return
+    for name, methods in METHOD_OPTIONS.items():
+        if ll.method not in methods and getattr(ll, name) != getattr(LogLikelihoodSpec(), name):
+            at = f"evaluate.log_likelihood.{name}"
+            yield at, f"{at} applies to method {' or '.join(methods)}, not {ll.method}"
 
 
 def _generator_measures(spec: Spec) -> Iterator[Problem]:
