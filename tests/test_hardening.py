@@ -235,6 +235,8 @@ def test_eval_measures_only_a_finished_run_and_keeps_its_spec_until_it_has(tmp_p
     again = json.loads((out / "summary.json").read_text())
     assert "reconstruction_error" not in again and again["epochs"] == 1   # no stale measure
     assert "samples.png" not in again["figures"] and not (out / "samples.png").exists()
+    (out / "summary.json").write_text('{"epochs": ')        # torn by hand
+    _assert_located(*_ebm("eval", str(out)), "summary.json cannot be read")
     RunFolder(out).set_status("running")                # as a killed run leaves it
     _assert_located(*_ebm("eval", str(out)), "holds no finished run (status: running)",
                     f"ebm run --resume {out}")

@@ -6,7 +6,6 @@ an unfinished run, and `run.json` says whether it is still running or failed.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -80,21 +79,8 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
     saved. The run's summary.json keeps its training figures and gets the new measures (those
     no longer asked for are dropped, their pictures too); spec.resolved.yaml takes the overrides
     once they have run."""
-    folder = RunFolder(run_dir)
-    spec_file = folder.file("spec.resolved.yaml")
-    if not spec_file.exists():
-        raise UsageError(f"{run_dir} is not a run folder (no spec.resolved.yaml)")
-    for text in overrides:
-        if not text.startswith("evaluate."):
-            raise UsageError(f"ebm eval changes only evaluate.*; '{text.partition('=')[0]}' would need retraining",
-                             Location("--set", 1, 1))
-    folder.lock()
-    if not folder.finished():
-        status = folder.status() or "unknown"
-        raise UsageError(f"{run_dir} holds no finished run (status: {status}); finish it first: "
-                         f"ebm run --resume {run_dir} (with --set evaluate.… if its evaluation "
-                         "failed)", Location(str(folder.file("run.json")), 1, 1))
-    spec = load_spec(spec_file, overrides)
+    folder = _finished_run(run_dir, overrides)
+    spec = load_spec(folder.file("spec.resolved.yaml"), overrides)
     check_resources(spec, memory_limit)
     data = load_data(spec) if spec.data is not None else None
     model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
@@ -102,7 +88,7 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
     model.load_parameters(checkpoint)
     adopt_averages(model.params, checkpoint, _stage_program(spec, model, data, checkpoint))
     probe = make_probe(model, data, spec.evaluate)
-    before = json.loads(folder.file("summary.json").read_text())
+    before = folder.read_summary()
     summary = {k: v for k, v in before.items() if k in TRAINING_FIGURES}
     with matmul_precision(model.xp, spec.matmul_precision):
         report = Progress(0, progress)
@@ -114,6 +100,25 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
 
 
 TRAINING_FIGURES = ("name", "backend", "epochs", "train_seconds", "stages")   # kept by `ebm eval`
+
+
+def _finished_run(run_dir, overrides) -> RunFolder:
+    """The run folder `ebm eval` may measure again, held: a finished run, overrides of
+    `evaluate.*` only."""
+    folder = RunFolder(run_dir)
+    if not folder.file("spec.resolved.yaml").exists():
+        raise UsageError(f"{run_dir} is not a run folder (no spec.resolved.yaml)")
+    for text in overrides:
+        if not text.startswith("evaluate."):
+            raise UsageError(f"ebm eval changes only evaluate.*; '{text.partition('=')[0]}' "
+                             "would need retraining", Location("--set", 1, 1))
+    folder.lock()
+    if not folder.finished():
+        status = folder.status() or "unknown"
+        raise UsageError(f"{run_dir} holds no finished run (status: {status}); finish it first: "
+                         f"ebm run --resume {run_dir} (with --set evaluate.… if its evaluation "
+                         "failed)", Location(str(folder.file("run.json")), 1, 1))
+    return folder
 
 
 def _stage_program(spec: Spec, model: Model, data, checkpoint: dict):

@@ -155,6 +155,18 @@ class RunFolder:
             tmp.unlink(missing_ok=True)
             raise _folder_error(exc, target) from None
 
+    def read_summary(self) -> dict:
+        """summary.json; a FolderError names a damaged one."""
+        path = self.file("summary.json")
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise FolderError(f"{path} cannot be read ({exc}); run `ebm run --resume` on the "
+                              "folder to write it again", Location(str(path), 1, 1)) from None
+        if not isinstance(summary, dict):
+            raise FolderError(f"{path} is not a summary (a JSON object)", Location(str(path), 1, 1))
+        return summary
+
     def write_summary(self, summary: dict) -> None:
         """summary.json; a non-finite number (an AIS bound that does not exist) is written as null."""
         self._write_json("summary.json", _finite(summary))
