@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 from .data import Dataset, load_data
 from .errors import CompileError, DataError, EbmError, GraphError, SpecError
 from .model import Model, compile_spec
-from .runner import run
+from .runner import load_run, run
 from .spec import Spec, load_spec, parse_spec
 
 __all__ = ["CompileError", "DataError", "Dataset", "EbmError", "GraphError", "Model", "Spec", "SpecError",
-           "compile_spec", "load_data", "load_spec", "parse_spec", "run"]
+           "compile_spec", "load_data", "load_run", "load_spec", "parse_spec", "run"]

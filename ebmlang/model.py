@@ -13,11 +13,15 @@ Methods take and return backend arrays (NumPy or CuPy, as compiled); inputs may 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import kernels
 from .backend import Rng, get_namespace, to_numpy
 from .compile import Program, init_params, lower
+from .compile.inputs import (check_layer, check_states, layer_names, real_number, require,
+                             seed_value, whole_number)
 from .compile.params import read_init_files
 from .eval import ais, belief, exact
 from .eval.metrics import reconstruct
@@ -52,48 +56,39 @@ class Model:
     def layers(self) -> dict:
         return self.program.layers
 
-    def _known(self, name: str) -> None:
-        if name not in self.layers:
-            raise ValueError(f"unknown layer '{name}'; the layers are {', '.join(self.layers)}")
-
-    def _state(self, state: dict) -> dict:
-        """``state`` on the backend in the model's dtype, checked: known layers, each (batch,
-        size) and finite, one batch size for all."""
-        out = {}
-        for name, value in state.items():
-            self._known(name)
-            x = self.xp.asarray(value, dtype=self.program.dtype)
-            size = self.layers[name].size
-            if x.ndim != 2 or x.shape[1] != size:
-                raise ValueError(f"layer '{name}' takes (batch, {size}) arrays, "
-                                 f"got shape {x.shape}")
-            if not bool(self.xp.isfinite(x).all()):
-                raise ValueError(f"layer '{name}': the array holds NaN or infinite values")
-            out[name] = x
-        batches = {x.shape[0] for x in out.values()}
-        if len(batches) > 1:
-            raise ValueError(f"the layers' arrays differ in batch size: "
-                             f"{', '.join(f'{n} {x.shape[0]}' for n, x in out.items())}")
-        return out
+    def _state(self, state, what: str = "state") -> dict:
+        """``state`` on the backend in the model's dtype, checked (``compile/inputs.py``): known
+        layers, (batch, size) arrays of values their unit types take, finite, one batch size."""
+        return check_states(self.program, state, what)
 
     def energy(self, state: dict):
         """E(x) of full states: layer -> (batch, size); returns (batch,)."""
-        return kernels.energy(self.program, self.params, self._state(state))
+        state = self._state(state)
+        require(state, self.layers, "energy (of a full state)")
+        return kernels.energy(self.program, self.params, state)
 
     def free_energy(self, state: dict, sum_out=None):
-        """F of the given layers with ``sum_out`` (default: all others) summed out: (batch,)."""
-        for name in sum_out or ():
-            self._known(name)
-        return kernels.free_energy(self.program, self.params, self._state(state), sum_out)
+        """F of the given layers with ``sum_out`` (a layer or several; default: all others) summed
+        out: (batch,). Every layer is either given or summed out."""
+        state = self._state(state)
+        if sum_out is not None:
+            sum_out = layer_names(self.program, sum_out, "sum_out")
+            both = [n for n in sum_out if n in state]
+            if both:
+                raise ValueError(f"layer {', '.join(both)} is both given and summed out")
+            require(state, [n for n in self.layers if n not in sum_out],
+                    f"free_energy with sum_out={list(sum_out)}")
+        return kernels.free_energy(self.program, self.params, state, sum_out)
 
     def conditional(self, layer: str, state: dict):
         """Parameters of p(layer | the others) (Bernoulli / Categorical / Normal NamedTuple), in
-        the energy's undirected couplings."""
+        the energy's undirected couplings; ``state`` gives the layers ``layer`` is coupled to."""
         state = self._state(state)
-        self._known(layer)
+        check_layer(self.program, layer)
         if any(layer in (c.a, c.b) for c in self.program.directed):
             raise ValueError(f"layer '{layer}' has directed couplings: its conditional is not "
                              "that of an energy (a DBN's lower layers are generated top-down)")
+        require(state, self.program.neighbours[layer], f"the conditional of layer '{layer}'")
         return kernels.conditional(self.program, self.params, state, layer)
 
     def sample(self, count: int, sweeps: int = 100, seed: int = 0, start: dict | None = None,
@@ -102,16 +97,15 @@ class Model:
         does not give are drawn from it first), with the layers in ``clamp`` held at the given
         values, after ``sweeps`` sweeps. A DBN's samples are ancestral: the chains run in its
         top RBM, then one top-down pass (``start`` unused)."""
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1 or sweeps < 0:
-            raise ValueError(f"sample needs a count ≥ 1 and sweeps ≥ 0, got {count} and {sweeps}")
-        rng = Rng(self.xp, seed, 0x5A4D)
-        given = self._state({**(start or {}), **(clamp or {})})
+        count, sweeps = whole_number(count, "count", 1), whole_number(sweeps, "sweeps", 0)
+        rng = Rng(self.xp, seed_value(seed), 0x5A4D)
+        start, clamp = self._state(start or {}, "start"), self._state(clamp or {}, "clamp")
+        given = {**start, **clamp}
         if any(x.shape[0] != count for x in given.values()):
             raise ValueError(f"start and clamp must hold {count} rows, one per chain")
-        held = frozenset(clamp or ())
+        held = frozenset(clamp)
         if self.program.generated:
-            return belief.ancestral_sample(self.program, self.params, count, sweeps, rng,
-                                           {n: given[n] for n in held})
+            return belief.ancestral_sample(self.program, self.params, count, sweeps, rng, clamp)
         state = {**kernels.random_state(self.program, self.params, count, rng), **given}
         if start:       # the layers not given go first: the schedule's first block (an RBM's
             # visible layer) would otherwise overwrite the start before anything read it
@@ -119,56 +113,90 @@ class Model:
         return kernels.gibbs_sweep(self.program, self.params, state, rng, held, sweeps)
 
     def reconstruct(self, data: dict) -> dict:
-        return reconstruct(self.program, self.params, self._state(data))
+        """One deterministic up-down pass from ``data`` ({layer: examples})."""
+        return reconstruct(self.program, self.params, self._examples(data, "reconstruct"))
+
+    def _examples(self, data, what: str, one_layer: bool = False) -> dict:
+        """``data`` checked as examples: at least one layer (exactly one with ``one_layer``) and
+        at least one row."""
+        data = self._state(data, what)
+        if not data or (one_layer and len(data) != 1):
+            raise ValueError(f"{what} needs examples of {'one layer' if one_layer else 'a layer'}: "
+                             "{layer: (examples, size) array}")
+        if next(iter(data.values())).shape[0] == 0:
+            raise ValueError(f"{what}: the examples are empty (0 rows)")
+        return data
 
     def log_partition(self) -> float:
         """Exact log Z by enumeration (small models only)."""
         return exact.log_partition(self.program, self.params)
 
     def log_likelihood(self, data: dict, log_z: float | None = None) -> np.ndarray:
-        """Exact log p(data) per example, other layers marginalised (small models only)."""
-        if not data:
-            raise ValueError("log_likelihood needs examples of at least one layer: "
-                             "{layer: (batch, size)}")
+        """Exact log p(data) per example, other layers marginalised (small models only);
+        ``log_z``, when known, saves its enumeration."""
+        data = self._examples(data, "log_likelihood")
+        if log_z is not None:
+            log_z = real_number(log_z, "log_z")
         if self.program.generated:
-            return belief.exact_log_likelihood(self.program, self.params, self._state(data))
-        return exact.log_likelihood(self.program, self.params, self._state(data), log_z)
+            return belief.exact_log_likelihood(self.program, self.params, data)
+        return exact.log_likelihood(self.program, self.params, data, log_z)
 
     def ais_log_partition(self, runs: int = 100, steps: int = 14500, data: dict | None = None, seed: int = 0,
                           spacing: str = "salakhutdinov") -> ais.AisResult:
         """log Z by forward AIS, with ±3σ bounds (any model). ``data`` ({layer: examples}) sets the
         base model's rates on that layer, which keeps it from being summed out."""
         layer, mean = None, None
-        if data:
-            if len(data) != 1:
-                raise ValueError("data sets the base rates of one layer: {layer: examples}")
-            (layer, x), = self._state(data).items()
+        if data is not None:
+            (layer, x), = self._examples(data, "ais_log_partition's data", one_layer=True).items()
             mean = to_numpy(x).mean(axis=0)
-        return ais.ais_log_partition(self.program, self.params, runs, steps, spacing, mean, seed, layer)
+        return ais.ais_log_partition(self.program, self.params, runs, steps, spacing, mean,
+                                     seed_value(seed), layer)
 
     def reverse_ais(self, data: dict, steps: int = 14500, seed: int = 0, base_data: dict | None = None,
                     spacing: str = "salakhutdinov") -> ais.ReverseResult:
         """Reverse AIS from the examples ``data`` ({layer: examples}): per-example conservative
         log q̂(v), and log Z from that side (RBM family). ``base_data`` sets the base rates as in
         :meth:`ais_log_partition` (pass the same data to both to compare the two sides)."""
-        data = self._state(data)
+        data = self._examples(data, "reverse_ais", one_layer=True)
         mean = None
-        if base_data:
-            if set(base_data) != set(data):
+        if base_data is not None:
+            base = self._examples(base_data, "reverse_ais's base_data", one_layer=True)
+            if set(base) != set(data):
                 raise ValueError(f"base_data must be of the same layer as data ({', '.join(data)})")
-            mean = to_numpy(self._state(base_data)[next(iter(data))]).mean(axis=0)
-        return ais.reverse_ais(self.program, self.params, data, steps, spacing, mean, seed)
+            mean = to_numpy(next(iter(base.values()))).mean(axis=0)
+        return ais.reverse_ais(self.program, self.params, data, steps, spacing, mean, seed_value(seed))
 
     def parameters(self) -> dict:
-        """NumPy copies of the parameters, keyed as in model.npz."""
-        return {k: to_numpy(v) for k, v in self.params.items()}
+        """NumPy copies of the parameters, keyed as in model.npz (training does not change them)."""
+        return {k: np.array(to_numpy(v)) for k, v in self.params.items()}
 
-    def load_parameters(self, arrays: dict) -> None:
-        for key, value in self.params.items():
-            if key not in arrays or tuple(arrays[key].shape) != tuple(value.shape):
-                raise ValueError(f"parameter {key} missing or of the wrong shape")
-            self.params[key] = self.xp.asarray(arrays[key], dtype=self.program.dtype)
+    def load_parameters(self, arrays) -> None:
+        """Copy ``arrays`` ({key: array}, e.g. a model.npz read with np.load, or
+        :meth:`parameters`) into the model: every key, of its shape, finite. Other keys (a
+        checkpoint's optimizer slots) are ignored; on any mistake nothing is loaded."""
+        if not isinstance(arrays, Mapping):
+            raise TypeError(f"load_parameters takes a dict {{key: array}}, got "
+                            f"{type(arrays).__name__} (read a model.npz with numpy.load)")
+        problems = [p for key, value in self.params.items()
+                    for p in [_parameter_problem(key, arrays.get(key), value.shape)] if p]
+        if problems:
+            raise ValueError("cannot load the parameters: " + "; ".join(problems))
+        for key in self.params:
+            self.params[key] = self.xp.array(arrays[key], dtype=self.program.dtype)
 
+
+def _parameter_problem(key: str, given, shape) -> str | None:
+    """Why ``given`` cannot be parameter ``key`` of ``shape``, or None."""
+    if given is None:
+        return f"{key} is missing"
+    given = to_numpy(given) if hasattr(given, "shape") else np.asarray(given)
+    if given.dtype.kind not in "biuf":
+        return f"{key} holds {given.dtype} values, not real numbers"
+    if tuple(given.shape) != tuple(shape):
+        return f"{key} has shape {tuple(given.shape)}, the model's is {tuple(shape)}"
+    if not np.isfinite(given).all():
+        return f"{key} holds NaN or infinite values"
+    return None
 
 def compile_spec(spec: Spec, backend: str | None = None, data_mean: dict | None = None) -> Model:
     """Spec -> graph -> Program -> a Model with freshly initialised parameters."""

@@ -7,6 +7,9 @@ import json
 import shutil
 
 import numpy as np
+import pytest
+
+import ebmlang
 
 from ebmlang.cli import main
 from ebmlang.spec.types import AdamSpec, SgdSpec
@@ -118,3 +121,17 @@ def test_an_averaged_rbm_view_hands_on_tied_weights(tmp_path):
     with np.load(folder / "model.npz") as z:
         generative, recognition = z["upstream.weight.h1.v"], z["upstream.weight.v.h1"]
         assert np.array_equal(recognition, generative.T)
+
+
+def test_load_run_gives_the_model_the_run_measured(tmp_path):
+    """ebmlang.load_run: the averaged parameters (θ̄), whose exact log-likelihood is the run's."""
+    code, summary, folder = run_spec(tmp_path, RBM, "loaded")
+    assert code == 0
+    model = ebmlang.load_run(folder)
+    with np.load(folder / "model.npz") as z:
+        np.testing.assert_array_equal(model.parameters()["weight.v.h"], z["average.weight.v.h"])
+    test = ebmlang.load_data(model.spec).test
+    assert np.isclose(model.log_likelihood({"v": test}).mean(), summary["log_likelihood.exact"],
+                      rtol=1e-6)
+    with pytest.raises(ebmlang.EbmError, match="is not a run folder"):
+        ebmlang.load_run(tmp_path)

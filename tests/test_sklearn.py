@@ -13,6 +13,7 @@ pytest.importorskip("sklearn")
 
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
@@ -166,6 +167,20 @@ def test_mistakes_are_value_errors_that_name_the_spec_path():
         RBMTransformer(ROOT / "specs" / "dbm-bars-and-stripes.yaml").fit(X)
     with pytest.warns(UserWarning, match=r"\[0, 1\]"):
         RBMTransformer(n_components=2, n_iter=1).fit(X * 3)
+    with pytest.warns(UserWarning, match=r"\[0, 1\]"):
+        RBMTransformer(n_components=2, n_iter=1).fit(X).transform(X * 3)
+    with pytest.raises(ValueError, match=r"shape \[28, 28\] \(784 units\), but X has 9 features"):
+        RBMTransformer(ROOT / "specs" / "rbm-mnist-small.yaml").fit(X)
+    with pytest.raises(NotFittedError):
+        RBMTransformer().components_
+
+
+def test_a_spec_mapping_needs_no_name():
+    spec = {"model": {"layers": {"v": {"size": 1, "units": "binary"},
+                                 "h": {"size": 3, "units": "binary"}},
+                      "couplings": [{"between": ["v", "h"]}]}, "train": {"rule": "cd", "epochs": 1}}
+    X, _ = bars_data(20)
+    assert RBMTransformer(spec).fit(X).components_.shape == (3, 9)
 
 
 def test_gaussian_visible_units_are_scored_by_their_free_energy():

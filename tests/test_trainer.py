@@ -101,3 +101,54 @@ def test_a_masked_coupling_keeps_its_graph_through_every_update(backend, extra):
     (c,) = model.program.couplings
     off_graph = to_numpy(st_.params[c.key])[to_numpy(c.mask) == 0]
     assert off_graph.size and np.all(off_graph == 0)
+
+
+@pytest.fixture(scope="module")
+def bars_rbm():
+    from pathlib import Path
+    spec = parse_spec((Path(__file__).resolve().parents[1] / "specs" / "rbm-bars-and-stripes.yaml")
+                      .read_text(), "rbm-bars-and-stripes.yaml")
+    return spec, compile_spec(spec), load_data(spec).train
+
+
+@pytest.mark.parametrize("data, error, says", [
+    (lambda x: {"v": x[:, :8]}, ValueError, r"layer 'v' takes \(batch, 9\) arrays, got shape"),
+    (lambda x: {"v": x * np.nan}, ValueError, "NaN or infinite"),
+    (lambda x: {"v": 2 * x}, ValueError, r"binary units take values in \[0, 1\]"),
+    (lambda x: {"v": x[:0]}, ValueError, "at least one example"),
+    (lambda x: {"h": np.zeros((len(x), 16))}, ValueError, "exactly the clamped layers .v., got h"),
+    (lambda x: {"v": x, "h": np.zeros((len(x), 16))}, ValueError, "exactly the clamped layers"),
+    (lambda x: x, TypeError, "run_epoch takes"),
+])
+def test_run_epoch_checks_its_data_before_any_update(bars_rbm, data, error, says):
+    spec, model, x = bars_rbm
+    trainer = Trainer(model.program, spec.train, ("v",), 0)
+    state = trainer.init_state({k: v.copy() for k, v in model.params.items()})
+    before = {k: v.copy() for k, v in state.params.items()}
+    with pytest.raises(error, match=says):
+        trainer.run_epoch(state, data(x))
+    assert state.epoch == 0
+    for key, value in before.items():
+        np.testing.assert_array_equal(to_numpy(state.params[key]), to_numpy(value))
+
+
+def test_run_epoch_takes_boolean_or_integer_data_as_numbers(bars_rbm):
+    spec, model, x = bars_rbm
+    results = []
+    for given in (x, x > 0.5, x.astype(int)):
+        trainer = Trainer(model.program, spec.train, ("v",), 0)
+        state = trainer.init_state({k: v.copy() for k, v in model.params.items()})
+        trainer.run_epoch(state, given, "v")
+        results.append(to_numpy(state.params["weight.v.h"]))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+
+
+def test_a_trainer_needs_known_clamped_layers_and_one_stage(bars_rbm):
+    spec, model, _ = bars_rbm
+    with pytest.raises(ValueError, match="unknown layer 'visible'; the layers are v, h"):
+        Trainer(model.program, spec.train, ("visible",), 0)
+    with pytest.raises(TypeError, match="stage is one TrainSpec"):
+        Trainer(model.program, (spec.train, spec.train), ("v",), 0)
+    with pytest.raises(TypeError, match="seed is a whole number"):
+        Trainer(model.program, spec.train, ("v",), 1.5)

@@ -34,6 +34,8 @@ def cupy_usable() -> bool:
 
 def get_namespace(name: str, where: Location | None = None) -> ModuleType:
     """`numpy`, `cupy` or `auto` -> the array module to use."""
+    if name not in ("numpy", "cupy", "auto"):
+        raise ValueError(f"backend is numpy, cupy or auto, got {name!r}")
     if name == "numpy":
         return np
     cp = _cupy()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec.constraints import Choice
+from ..units import make_units
 from .keys import gain_key, runmean_key, runvar_key, weight_key
 from .program import Program
 
@@ -93,14 +94,23 @@ def _declared_order(spec, program: Program) -> list:
             if not c.tied]
 
 
-def _mean_of(data_mean: dict | None, name: str, size: int) -> np.ndarray:
-    """The per-unit data mean of layer ``name`` for `bias: data_rates`: (size,)."""
+def _mean_of(data_mean: dict | None, name: str, layer) -> np.ndarray:
+    """The per-unit data mean of layer ``name`` for `bias: data_rates`: (size,), finite and
+    within the unit type's values (a mean of binary data lies in [0, 1])."""
+    size = layer.size
     given = data_mean is not None and name in data_mean
     mean = np.asarray(data_mean[name], float) if given else None
     if mean is None or mean.shape != (size,):
         got = "none was given" if mean is None else f"got shape {mean.shape}"
         raise ValueError(f"layer '{name}' has bias: data_rates, which needs its data's mean per "
                          f"unit: pass data_mean={{'{name}': array of shape ({size},)}} ({got})")
+    if not np.isfinite(mean).all():
+        raise ValueError(f"data_mean of layer '{name}' holds NaN or infinite values")
+    # a softmax mean need not sum to 1 in a group (absent groups); its range is a binary one
+    units = make_units("binary", size) if layer.units.name == "softmax" else layer.units
+    problem = units.check_data(mean[None])
+    if problem:
+        raise ValueError(f"data_mean of layer '{name}': {problem}")
     return mean
 
 
@@ -114,7 +124,7 @@ def init_params(program: Program, seed: int, data_mean: dict | None = None, file
         if layer.bias_init.kind == "file":
             host[f"bias.{name}"] = files[f"bias.{name}"]
         elif layer.bias_init.kind == "data_rates":
-            mean = _mean_of(data_mean, name, layer.size)
+            mean = _mean_of(data_mean, name, layer)
             host[f"bias.{name}"] = data_rate_bias(layer.units, mean)
         else:
             host[f"bias.{name}"] = _draw(layer.bias_init, (layer.size,), gen)

@@ -67,6 +67,12 @@ class Dataset:
 
 
 def load_data(spec: Spec) -> Dataset:
+    """The data set of ``spec``'s `data` section: read, subset, binarised or standardised as
+    it says, and checked against its layer."""
+    if not isinstance(spec, Spec):
+        raise TypeError(f"load_data takes a Spec, got {type(spec).__name__}")
+    if spec.data is None:
+        raise ValueError(f"spec {spec.name} has no data section to load")
     d = spec.data
     layer = d.layer or next(iter(spec.model.layers))
     loader = {"mnist": _mnist, "mnist-embedded": _mnist, "bars-and-stripes": _bars,

@@ -27,6 +27,7 @@ from ..train.optim import AVERAGE
 from ..train.stages import plan_stages
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
+from ..spec.overrides import override_texts
 from ..spec.resources import check_resources
 from .evaluate import Probe, final_summary, skipped_for_want_of_tests
 from .pictures import draw_figures
@@ -45,9 +46,15 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
     """Train and evaluate the model of ``spec``; returns the summary (also in summary.json).
     ``scheduler`` runs a study's models on Dask (``runner/executors.make_executor``); default:
     here, one after another."""
+    if not isinstance(spec, Spec):
+        raise TypeError(f"run takes a Spec, got {type(spec).__name__}: read one with "
+                        "ebmlang.load_spec(path)")
+    folder = RunFolder(out or default_out(spec))
+    if resume and not folder.file("model.npz").exists():
+        raise UsageError(f"{folder.path} has no model.npz to resume from",
+                         Location(str(folder.path), 1, 1))
     data = load_data(spec) if spec.data is not None else None
     model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
-    folder = RunFolder(out or default_out(spec))
     checkpoint = None
     if resume:
         folder.lock()
@@ -79,14 +86,12 @@ def evaluate_run(run_dir: str | Path, overrides=(), progress: bool = True,
     saved. The run's summary.json keeps its training figures and gets the new measures (those
     no longer asked for are dropped, their pictures too); spec.resolved.yaml takes the overrides
     once they have run."""
+    overrides = override_texts(overrides)
     folder = _finished_run(run_dir, overrides)
     spec = load_spec(folder.file("spec.resolved.yaml"), overrides)
     check_resources(spec, memory_limit)
     data = load_data(spec) if spec.data is not None else None
-    model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
-    checkpoint = folder.load_checkpoint()
-    model.load_parameters(checkpoint)
-    adopt_averages(model.params, checkpoint, _stage_program(spec, model, data, checkpoint))
+    model = _trained_model(spec, folder, data)
     probe = make_probe(model, data, spec.evaluate)
     before = folder.read_summary()
     summary = {k: v for k, v in before.items() if k in TRAINING_FIGURES}
@@ -106,6 +111,7 @@ def _finished_run(run_dir, overrides) -> RunFolder:
     """The run folder `ebm eval` may measure again, held: a finished run, overrides of
     `evaluate.*` only."""
     folder = RunFolder(run_dir)
+    overrides = override_texts(overrides)
     if not folder.file("spec.resolved.yaml").exists():
         raise UsageError(f"{run_dir} is not a run folder (no spec.resolved.yaml)")
     for text in overrides:
@@ -119,6 +125,32 @@ def _finished_run(run_dir, overrides) -> RunFolder:
                          f"ebm run --resume {run_dir} (with --set evaluate.… if its evaluation "
                          "failed)", Location(str(folder.file("run.json")), 1, 1))
     return folder
+
+
+def load_run(run_dir: str | Path, backend: str | None = None) -> Model:
+    """The trained model of a run folder, as `ebm eval` measures it: its spec.resolved.yaml
+    compiled (on ``backend``, default the spec's), the parameters of its model.npz loaded, and
+    a stage's moving averages (`train.average`) adopted.
+
+        >>> model = ebmlang.load_run("runs/rbm-mnist")
+        >>> model.free_energy({"v": test})"""
+    folder = RunFolder(run_dir)
+    if not folder.file("spec.resolved.yaml").exists():
+        raise UsageError(f"{run_dir} is not a run folder (no spec.resolved.yaml)",
+                         Location(str(run_dir), 1, 1))
+    spec = load_spec(folder.file("spec.resolved.yaml"))
+    return _trained_model(spec, folder, load_data(spec) if spec.data is not None else None,
+                          backend)
+
+
+def _trained_model(spec: Spec, folder: RunFolder, data, backend: str | None = None) -> Model:
+    """``spec``'s model with the parameters of ``folder``'s checkpoint, averages adopted."""
+    mean = {data.layer: data.train.mean(axis=0)} if data else None
+    model = Model.from_spec(spec, backend, data_mean=mean)
+    checkpoint = folder.load_checkpoint()
+    model.load_parameters(checkpoint)
+    adopt_averages(model.params, checkpoint, _stage_program(spec, model, data, checkpoint))
+    return model
 
 
 def _stage_program(spec: Spec, model: Model, data, checkpoint: dict):

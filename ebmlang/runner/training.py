@@ -82,7 +82,7 @@ def _run_stage(spec, plan: StagePlan, trainer: Trainer, state: TrainState, input
     while state.epoch < stage.epochs:
         t0 = time.perf_counter()
         train = sampled_inputs(plan, inputs, spec.seed, state.epoch, redraw)
-        trainer.run_epoch(state, train, on_batch=lambda d, n: report.batch(state.epoch + 1, d, n))
+        trainer.train_epoch(state, train, on_batch=lambda d, n: report.batch(state.epoch + 1, d, n))
         if on_gpu and trainer.graph_status != said:     # whether the step replays as a CUDA graph
             said = trainer.graph_status
             how = "captured as a CUDA graph" if said == "captured" else f"run eagerly ({said})"

@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .. import kernels
 from ..backend import Rng, to_numpy
 from ..data.sparse import on_backend
 from ..errors import EbmError
@@ -133,7 +134,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """E[h | v = X]: (n_samples, n_components), of X's dtype."""
         X = self._fitted_input(X)
         program = self.model_.program
-        cond = self.model_.conditional(self._hidden, {self._visible: X})
+        cond = kernels.conditional(program, self.model_.params, self._data(X), self._hidden)
         return to_numpy(program.layers[self._hidden].units.mean(cond)).astype(X.dtype)
 
     def score_samples(self, X):
@@ -143,7 +144,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         v = self.model_.xp.asarray(X, dtype=program.dtype)
         if self._score == "pseudo_likelihood":
             return pseudo_log_likelihood(program, params, v, self._visible)
-        free = self.model_.free_energy({self._visible: v})
+        free = kernels.free_energy(program, params, {self._visible: v})
         return -to_numpy(free).astype(float) / program.temperature
 
     def gibbs(self, X):
@@ -153,22 +154,27 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         model, visible, hidden = self.model_, self._visible, self._hidden
         rng = Rng(model.xp, self.spec_.seed, GIBBS_STREAM, self._gibbs_calls)
         units = {name: info.units for name, info in model.program.layers.items()}
-        h = units[hidden].sample(model.conditional(hidden, {visible: X}), rng)
-        v = units[visible].sample(model.conditional(visible, {hidden: h}), rng)
+        h = units[hidden].sample(kernels.conditional(model.program, model.params, self._data(X),
+                                                     hidden), rng)
+        v = units[visible].sample(kernels.conditional(model.program, model.params, {hidden: h},
+                                                      visible), rng)
         return to_numpy(v).astype(X.dtype)
 
     @property
     def components_(self) -> np.ndarray:
+        check_is_fitted(self)
         coupling = self.model_.program.couplings[0]
         weights = to_numpy(self.model_.params[coupling.key])
         return weights.T if coupling.a == self._visible else weights
 
     @property
     def intercept_hidden_(self) -> np.ndarray:
+        check_is_fitted(self)
         return to_numpy(self.model_.params[f"bias.{self._hidden}"])
 
     @property
     def intercept_visible_(self) -> np.ndarray:
+        check_is_fitted(self)
         return to_numpy(self.model_.params[f"bias.{self._visible}"])
 
     @property
@@ -186,13 +192,13 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _validate(self, X, reset: bool) -> np.ndarray:
         return validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
 
-    def _check_range(self, X: np.ndarray) -> None:
+    def _check_range(self, X: np.ndarray, stacklevel: int = 3) -> None:
         """Warn when X is outside the visible units' values (`ebm run` refuses such data; a
         BernoulliRBM takes it unchecked, and so do scikit-learn's estimator checks)."""
         problem = self.model_.program.layers[self._visible].units.check_data(X) if X.size else None
         if problem:
             warnings.warn(f"{type(self).__name__}: {problem}; scale X first (e.g. MinMaxScaler)",
-                          UserWarning, stacklevel=3)
+                          UserWarning, stacklevel=stacklevel)
 
     @property
     def _score(self) -> str:
@@ -204,8 +210,12 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return "pseudo_likelihood" if units in PLL_UNITS else "free_energy"
 
     def _fitted_input(self, X) -> np.ndarray:
+        """X checked as the fitted model's input (its range only warned, as in fit; the
+        kernels below take it unchecked, where the Model's methods would refuse it)."""
         check_is_fitted(self)
-        return self._validate(X, reset=False)
+        X = self._validate(X, reset=False)
+        self._check_range(X, stacklevel=4)
+        return X
 
     def _compile(self, X: np.ndarray) -> None:
         """spec_ and model_ for X; a spec the parameters make invalid is a ValueError."""
@@ -241,7 +251,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _epoch(self, plan, trainer: Trainer, state, inputs: dict, X: np.ndarray) -> None:
         start = time.perf_counter()
-        trainer.run_epoch(state, inputs)
+        trainer.train_epoch(state, inputs)      # X checked by _validate (its range only warned)
         check_finite(self.spec_, plan, state, {}, len(self.spec_.stages) > 1)
         if self.verbose:
             print(f"[{type(self).__name__}] Iteration {state.epoch}, {self._score} = "

@@ -20,6 +20,7 @@ PCD-1 with as many chains as the batch, SGD at lr 0.1 on batches of 10, 10 epoch
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,8 +48,9 @@ def spec_source(spec) -> tuple[str, str]:
     """(YAML text, file name for messages) of an estimator's ``spec`` parameter."""
     if spec is None:
         return yaml.safe_dump(DEFAULT_SPEC, sort_keys=False), "<default RBM spec>"
-    if isinstance(spec, Mapping):
-        return yaml.safe_dump(dict(spec), sort_keys=False), "<spec mapping>"
+    if isinstance(spec, Mapping):       # a name is for run folders: an estimator needs none
+        named = {"name": "sklearn-rbm", **spec} if "name" not in spec else dict(spec)
+        return yaml.safe_dump(named, sort_keys=False), "<spec mapping>"
     if isinstance(spec, (str, os.PathLike)):
         try:
             raw = Path(spec).read_bytes()
@@ -85,6 +87,17 @@ def _written_visible(text: str) -> list[str]:
     return [name] if isinstance(name, str) and name in layers else []
 
 
+def _check_shape(text: str, width: int) -> None:
+    """A visible layer whose `shape` the text writes has as many units as X has features."""
+    for name in _written_visible(text):
+        shape = (yaml.safe_load(text)["model"]["layers"][name] or {}).get("shape")
+        if isinstance(shape, list) and all(isinstance(s, int) for s in shape) \
+                and math.prod(shape) != width:
+            raise ValueError(f"layer '{name}' has shape {shape} ({math.prod(shape)} units), but "
+                             f"X has {width} features: the visible layer's size comes from X, so "
+                             "give X of that shape, or drop `shape` from the spec")
+
+
 def rbm_layer_names(spec: Spec) -> tuple[str, str]:
     """(visible, hidden): the data layer (`data.layer`, else the first) and the other one."""
     names = list(spec.model.layers) if spec.model is not None else []
@@ -119,6 +132,7 @@ def build_spec(source, params: dict, overrides, width: int, dtype: str, seed: in
     text, file = spec_source(source)
     user = data_placeholder(text, override_texts(overrides))
     width_of = [f"model.layers.{name}.size={width}" for name in _written_visible(text)]
+    _check_shape(text, width)
     # the layer names and stages the overrides address (X's width first: the spec's own size
     # is a placeholder, which a softmax layer's categories may not divide)
     first = parse_spec(text, file, width_of + user)

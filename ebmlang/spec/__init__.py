@@ -18,6 +18,9 @@ from .templates import expand_template
 
 def parse_spec(text: str, file: str = "<spec>", overrides: list[str] | tuple = ()) -> Spec:
     """Validate YAML ``text`` into a Spec; raise SpecError listing every mistake found."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_spec takes the YAML text, got {type(text).__name__} (a dict "
+                        "becomes text by yaml.safe_dump; a file is read by load_spec)")
     ctx = Context()
     root = apply_overrides(parse_yaml(text, file, ctx.problems), override_texts(overrides))
     root, aliases = expand_template(root, ctx)

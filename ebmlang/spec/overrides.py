@@ -7,7 +7,7 @@ override point at the command-line argument: ``--set:1:COL``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ..errors import Diagnostic, Location, UsageError
 from .nodes import Map, Node, Seq, parse_yaml
@@ -24,6 +24,9 @@ def override_texts(overrides) -> list[str]:
         return [overrides]
     if isinstance(overrides, Mapping):
         return [f"{key}={yaml_value(value)}" for key, value in overrides.items()]
+    if not isinstance(overrides, Iterable):
+        raise TypeError(f"overrides are 'KEY.PATH=VALUE' strings or a mapping {{path: value}}, "
+                        f"not {type(overrides).__name__} {overrides!r}")
     texts = list(overrides)
     for text in texts:
         if not isinstance(text, str):

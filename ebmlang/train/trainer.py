@@ -11,11 +11,13 @@ sparsity estimates, centring offsets), the stage and the epoch — is all a resu
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..backend import Rng
 from ..compile import Program, tie_mirrors
-from ..data.sparse import DeviceRows, SparseRows, take_rows
+from ..compile.inputs import check_states, layer_names, seed_value
+from ..data.sparse import DeviceRows, SparseRows, is_sparse, take_rows
 from ..objectives import ObjectiveState, PhaseStats, make_objective, phase_difference
 from ..spec.types import TrainSpec
 from .graph import GraphStep, why_not
@@ -56,8 +58,12 @@ class Trainer:
     layers ``clamp`` taking data."""
 
     def __init__(self, program: Program, stage: TrainSpec, clamp: tuple, seed: int, index: int = 0):
-        self.program, self.spec, self.seed, self.index = program, stage, seed, index
-        self.objective = make_objective(program, stage, tuple(clamp), seed)
+        if not isinstance(stage, TrainSpec):
+            raise TypeError("stage is one TrainSpec; a spec of several stages (spec.train is a "
+                            "tuple) trains them in turn, each on its sub-program: ebmlang.run")
+        self.clamp = layer_names(program, clamp, "clamp")
+        self.program, self.spec, self.seed, self.index = program, stage, seed_value(seed), index
+        self.objective = make_objective(program, stage, self.clamp, self.seed)
         self.keys = self.objective.keys
         self.optimizers = Optimizers(stage.optimizer, stage.groups, self.keys, stage.clip_norm,
                                      stage.average)
@@ -65,6 +71,7 @@ class Trainer:
         self._graph_refused = "not tried"       # why the stage's steps cannot be captured
         self._sparse: dict = {}                 # layer -> (SparseRows, its DeviceRows)
         self._ahead = None                      # ((epoch, rows), order) made ahead
+        self._seen: dict = {}                   # layer -> (data given, that data checked)
 
     @property
     def phases(self):
@@ -96,9 +103,15 @@ class Trainer:
         return Rng(self.program.xp, *key)
 
     def run_epoch(self, st: TrainState, train, layer: str | None = None, on_batch=None) -> None:
-        """One pass over ``train`` ({layer: (N, size)}, or one array with its ``layer``) in shuffled
-        minibatches; then ``st.epoch`` += 1."""
-        train = {layer: train} if layer is not None else dict(train)
+        """One pass over ``train`` ({layer: (N, size)} of the clamped layers, or one array with
+        its ``layer``) in shuffled minibatches; then ``st.epoch`` += 1. The data are checked
+        first (a data set seen before is not checked again)."""
+        self.train_epoch(st, self._checked({layer: train} if layer is not None else train), on_batch)
+
+    def train_epoch(self, st: TrainState, train: dict, on_batch=None) -> None:
+        """:meth:`run_epoch` on data known to be right: arrays on the backend (or sparse rows) of
+        the clamped layers, as the runner holds them (checked when loaded). ``on_batch(done,
+        total)`` follows the progress."""
         if getattr(self.objective, "one_shot", False):
             self.objective.store(st.params, train)
             st.epoch = max(self.spec.epochs, 1)
@@ -148,6 +161,28 @@ class Trainer:
 
     def _shuffled(self, epoch: int, n: int):
         return self.program.xp.asarray(self.epoch_rng(epoch).permutation(n))
+
+    def _checked(self, train) -> dict:
+        """``train`` checked as the clamped layers' data (``compile/inputs.py``), dense arrays
+        on the backend in the program's dtype; a data set seen before is not checked again."""
+        if not isinstance(train, Mapping):
+            raise TypeError("run_epoch takes {layer: (N, size) array}, or one array with its layer")
+        if set(train) != set(self.clamp):
+            raise ValueError(f"the data must give exactly the clamped layers "
+                             f"({', '.join(self.clamp) or 'none'}), got {', '.join(train) or 'none'}")
+        out = {}
+        for name, value in train.items():
+            source, checked = self._seen.get(name, (None, None))
+            if source is not value:
+                checked = value if is_sparse(value) else \
+                    check_states(self.program, {name: value}, "the data")[name]
+                self._seen[name] = (value, checked)
+            out[name] = checked
+        if len({x.shape[0] for x in out.values()}) > 1:
+            raise ValueError("the clamped layers' data differ in their number of rows")
+        if next(iter(out.values()), None) is None or next(iter(out.values())).shape[0] == 0:
+            raise ValueError("run_epoch needs at least one example")
+        return out
 
     def _held(self, train: dict) -> dict:
         """``train`` with its sparse rows held by the backend (moved once per data set), where
