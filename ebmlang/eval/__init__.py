@@ -2,7 +2,11 @@
 reconstruction, free-energy gap, pseudo-likelihood and a linear probe; for nets, squared error
 beside PCA (``feedforward``), a VAE's importance-sampled log-likelihood (``variational``), and a
 generator's samples: mode coverage, classifier score, Fréchet distance (``generative``,
-``sample_quality``)."""
+``sample_quality``).
+
+The functions take a Program, its parameters and backend arrays as ``ebmlang.Model``'s methods
+pass them: from Python, call them through the Model, which checks its arguments
+(``compile/inputs.py``)."""
 from .exact import log_likelihood, log_partition, summed_set
 from .metrics import free_energy_gap, mean_free_energy, reconstruct, reconstruction_error
 

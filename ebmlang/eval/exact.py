@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ..compile import Program
+from ..compile.inputs import check_layer, whole_number
 from ..kernels import free_energy
 
 MAX_STATES = 2 ** 22
@@ -59,7 +60,9 @@ def check_size(program: Program, names) -> None:
 
 
 def log_partition(program: Program, params: dict, chunk: int = 4096) -> float:
-    """log Z by enumeration of every layer outside the analytically summed set."""
+    """log Z by enumeration of every layer outside the analytically summed set, ``chunk``
+    states at a time."""
+    whole_number(chunk, "chunk", 1)
     summed = summed_set(program)
     enumerated = [n for n in program.layers if n not in summed]
     check_size(program, enumerated)
@@ -76,6 +79,8 @@ def log_partition(program: Program, params: dict, chunk: int = 4096) -> float:
 def log_likelihood(program: Program, params: dict, data: dict, log_z: float | None = None,
                    chunk: int = 4096) -> np.ndarray:
     """log p(data) for each row (the data's layers observed, all others marginalised): (batch,)."""
+    for name in data:
+        check_layer(program, name)
     log_z = log_partition(program, params, chunk) if log_z is None else log_z
     summed = summed_set(program, given=tuple(data))
     hidden = [n for n in program.layers if n not in data and n not in summed]
