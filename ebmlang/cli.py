@@ -43,10 +43,13 @@ def _memory_limit(args) -> int | None:
 
 
 def _checked_spec(path, overrides, args):
-    """The spec at ``path``, refused (exit 2) when it would need more than the memory allowed."""
+    """The spec file at ``path``, refused (exit 2) when it gives nothing to run or would need
+    more than the memory allowed."""
     from .spec import load_spec
+    from .spec.checks import check_runnable
     from .spec.resources import check_resources
     spec = load_spec(path, overrides)
+    check_runnable(spec)
     check_resources(spec, _memory_limit(args))
     return spec
 
@@ -122,7 +125,6 @@ def _overrides(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args) -> int:
     from .runner import run
-    from .spec import load_spec
     overrides = list(args.overrides)
     if args.backend:
         overrides.append(f"backend={args.backend}")
@@ -205,7 +207,6 @@ def cmd_graph(args) -> int:
     from .compile import lower
     from .graph import build_graph
     from .graph.export import describe, write
-    from .spec import load_spec
     spec = _checked_spec(args.spec, args.overrides, args)
     program = lower(build_graph(spec), get_namespace("numpy"), spec.dtype)
     print(describe(program))

@@ -120,3 +120,15 @@ def test_a_maxcut_edge_file_of_other_than_edges_between_two_nodes_is_located(tmp
     err = capsys.readouterr().err
     assert err == (f"{tmp_path / 'm.yaml'}:2:26: problem.maxcut.file must hold `i j` edges between "
                    "two different nodes of 0..23\n")
+
+
+def test_a_problem_compiles_without_optimize_but_does_not_run(tmp_path):
+    """From Python a problem's energy may be compiled to inspect it; a run of it needs the
+    annealing that solves it (a spec file too: `ebm validate` refuses it, see specs/invalid)."""
+    from ebmlang import run
+    from ebmlang.errors import SpecError
+    spec = parse_spec("name: m\nproblem: {maxcut: {nodes: 6, degree: 3}}\n", "m.yaml")
+    assert compile_spec(spec).layers["v"].size == 6
+    with pytest.raises(SpecError, match="m.yaml:2:10: a problem is solved by annealing its energy"):
+        run(spec, out=tmp_path / "m")
+    assert not (tmp_path / "m").exists()

@@ -27,6 +27,7 @@ from ..train.optim import AVERAGE
 from ..train.stages import plan_stages
 from ..report import Progress
 from ..spec import Spec, load_spec, to_yaml
+from ..spec.checks import check_runnable
 from ..spec.overrides import override_texts
 from ..spec.resources import check_resources
 from .evaluate import Probe, final_summary, skipped_for_want_of_tests
@@ -49,6 +50,7 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
     if not isinstance(spec, Spec):
         raise TypeError(f"run takes a Spec, got {type(spec).__name__}: read one with "
                         "ebmlang.load_spec(path)")
+    check_runnable(spec)
     folder = RunFolder(out or default_out(spec))
     if resume and not folder.file("model.npz").exists():
         raise UsageError(f"{folder.path} has no model.npz to resume from",

@@ -32,6 +32,15 @@ def check_spec(spec: Spec) -> None:
                          for path, message in problems])
 
 
+def check_runnable(spec: Spec) -> None:
+    """What `ebm run` (and validate) needs beyond a valid spec, which the Python API may compile
+    to inspect: a problem comes with the annealing that solves it."""
+    if spec.problem is not None and spec.optimize is None:
+        raise SpecError("a problem is solved by annealing its energy: add an optimize section, "
+                        "e.g. optimize: {anneal: {geometric: {start: 3.0, stop: 0.05, steps: 500}}}",
+                        spec.loc("problem"))
+
+
 def _layers(spec: Spec) -> Iterator[Problem]:
     for name, layer in spec.model.layers.items():
         at = f"model.layers.{name}"

@@ -55,9 +55,12 @@ def json_schema() -> dict:
 def _whole_file_rules() -> dict:
     """The rules ``parse_spec`` and ``expand_template`` add to the top-level table: the model is
     written (`model`), generated from a problem (`problem`) or from a template (`template`) —
-    exactly one of them — and a template generates `train` too."""
+    exactly one of them —, a template generates `train` too, and a problem is solved by
+    `optimize` (``checks.check_runnable``: a Python caller may compile
+    a problem without it, a spec file may not)."""
     return {"oneOf": [{"required": [key]} for key in ("model", "problem", "template")],
-            "dependentSchemas": {"template": {"not": {"required": ["train"]}}}}
+            "dependentSchemas": {"template": {"not": {"required": ["train"]}}},
+            "dependentRequired": {"problem": ["optimize"]}}
 
 
 class _Writer:
