@@ -352,6 +352,7 @@ SPEC = Section("spec", {
     "sweep": Field(SWEEP, None, "grids of values over spec paths, run by `ebm sweep` (ignored by "
                    "`ebm run`)"),
     "problem": Field(PROBLEM, None, "an optimisation problem compiled into the model's energy (instead of `model`)"),
-    "optimize": Field(OPTIMIZE, None, "minimise the energy by simulated annealing, then decode the problem's answer"),
+    "optimize": Field(OPTIMIZE, None, "minimise the energy by simulated annealing, then decode "
+                      "the problem's answer (required with `problem`)"),
     "evaluate": Field(EVALUATE, EMPTY, "what to measure and draw after training"),
 }, lambda **kw: Spec(**kw))
