@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ebmlang import parse_spec
 from ebmlang.errors import EbmError, SpecError
+from ebmlang.spec.checks import check_runnable
 from ebmlang.spec.json_schema import json_schema
 from ebmlang.spec.nodes import parse_yaml, to_plain
 from ebmlang.spec.schema import SPEC
@@ -162,7 +163,7 @@ def test_generated_valid_specs_pass(validator, spec):
 def test_whatever_the_validator_accepts_the_schema_accepts(validator, plain):
     text = yaml.safe_dump(plain)
     try:
-        parse_spec(text, "drawn.yaml")
+        check_runnable(parse_spec(text, "drawn.yaml"))     # what a spec file must pass
     except EbmError:
         event("refused by the validator")
         return
