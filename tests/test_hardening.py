@@ -127,6 +127,16 @@ evaluate: {log_likelihood: {method: exact}}
     _assert_located(*_ebm("validate", str(path)), "exact.yaml:8:", "joint states")
 
 
+def test_a_dbn_whose_exact_likelihood_is_too_large_is_refused_by_validate():
+    """A DBN enumerates its generated layers and the top's interface (eval/belief.py): h1 and
+    h2 here, 2^68 states, refused before training rather than after it."""
+    from conftest import ROOT
+    spec = str(ROOT / "specs" / "dbn-bars-and-stripes.yaml")
+    for size, states in (("60", "2^68"), ("1100", "2^1108")):
+        code, err = _ebm("validate", spec, "--set", f"model.layers.h2.size={size}")
+        _assert_located(code, err, "dbn-bars-and-stripes.yaml:", f"enumerate {states} joint states")
+
+
 # --- data files and checkpoints -----------------------------------------------------------------
 
 def _idx(array: np.ndarray) -> bytes:

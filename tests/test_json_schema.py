@@ -58,7 +58,7 @@ NOT_EXPRESSIBLE = {
     # coupled twice, however the two entries differ otherwise)
     "structure": {24, 25, 47, 48, 57, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 71, 72, 74, 75, 76,
                   80, 85, 86, 87, 88, 89, 91, 93, 95, 98, 100, 103, 106, 107, 110, 113, 114, 115,
-                  119, 120, 121, 131},
+                  119, 120, 121, 131, 139},
     # files and the data read from them (`ebm run`)
     "data": {35, 36, 37, 38, 39, 45, 46, 122, 123, 136},
 }

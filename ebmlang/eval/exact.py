@@ -55,8 +55,8 @@ def enumerate_states(program: Program, names, chunk: int):
 def check_size(program: Program, names) -> None:
     count = _state_count(program, names)
     if count > MAX_STATES:
-        raise ValueError(f"exact evaluation would enumerate {count:.3g} states of layers {list(names)}; "
-                         f"the limit is {MAX_STATES:.3g}")
+        raise ValueError(f"exact evaluation would enumerate 2^{math.log2(count):.4g} states of "
+                         f"layers {list(names)}; the limit is 2^{math.log2(MAX_STATES):g}")
 
 
 def log_partition(program: Program, params: dict, chunk: int = 4096) -> float:

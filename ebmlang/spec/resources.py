@@ -170,10 +170,24 @@ def _log2_counts(layers: dict) -> dict:
 def exact_states(spec) -> float:
     """log2 of the joint states exact evaluation enumerates: all discrete layers outside the
     largest set of mutually uncoupled layers that it sums out (gaussian layers always among
-    those)."""
-    layers = spec.model.layers
+    those). A DBN's (``eval/belief.py``) enumerates its generated layers and the top's
+    interface but the data layer, and its top RBM for log Z."""
+    layers, couplings = spec.model.layers, spec.model.couplings
+    generative = [c for c in couplings if c.kind == "generative"]
+    if not generative:
+        return _enumerated(layers, couplings)
+    data = spec.data.layer if spec.data is not None and spec.data.layer else next(iter(layers))
     counts = _log2_counts(layers)
-    coupled = {frozenset(c.between) for c in spec.model.couplings if not c.directed}
+    below = sum(counts.get(n, 0.0) for n in {n for c in generative for n in c.between} - {data})
+    generated = {c.between[1] for c in generative}
+    top = {n: layer for n, layer in layers.items() if n not in generated}
+    return max(below, _enumerated(top, couplings))
+
+
+def _enumerated(layers: dict, couplings) -> float:
+    """log2 of the states of ``layers`` left once the largest summable set is summed out."""
+    counts = _log2_counts(layers)
+    coupled = {frozenset(c.between) for c in couplings if not c.directed}
     names = list(layers)
     best = math.inf
     for r in range(len(names) + 1):
@@ -202,8 +216,7 @@ def check_resources(spec, limit: int | None = None) -> None:
                                    f"{_human(size)}), more than the {_human(limit)} allowed "
                                    "(the machine's memory, or --max-memory)"))
     ll = spec.evaluate.log_likelihood
-    if ll is not None and ll.method == "exact" and not any(c.kind == "generative"
-                                                           for c in spec.model.couplings):
+    if ll is not None and ll.method == "exact":
         log2_states = exact_states(spec)
         if log2_states > math.log2(EXACT_STATES):
             problems.append(Diagnostic(spec.loc("evaluate.log_likelihood.method"),
