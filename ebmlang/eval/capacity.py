@@ -83,7 +83,8 @@ def capacity_study(spec: Spec, study: CapacitySpec, report=None, map_tasks=_in_o
     for index, curve in map_tasks(overlap_curve, tasks):
         task = tasks[index]
         if hasattr(curve, "error"):
-            raise RuntimeError(f"capacity study, {task.rule} at N = {task.n}: {curve.error}")
+            fault = MemoryError if curve.kind == "MemoryError" else RuntimeError
+            raise fault(f"capacity study, {task.rule} at N = {task.n}: {curve.error}")
         out[task.rule]["overlap"][str(task.n)] = curve
         critical = critical_load(study.loads, curve, study.threshold)
         out[task.rule]["critical_load_by_size"][str(task.n)] = critical

@@ -23,14 +23,16 @@ EXTRA_HINT = "pip install 'ebmlang[sweep]'"
 
 @dataclass(frozen=True)
 class Failure:
-    """A task that raised: its one-line reason."""
+    """A task that raised: its one-line reason, and the exception's type name (a MemoryError is
+    the spec's sizes, not a bug)."""
 
     error: str
+    kind: str = "Exception"
 
 
 def failure(exc: BaseException) -> Failure:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return Failure(f"{type(exc).__name__}: {text}")
+    return Failure(f"{type(exc).__name__}: {text}", type(exc).__name__)
 
 
 class SerialExecutor:

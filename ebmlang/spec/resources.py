@@ -13,7 +13,7 @@ is deliberately coarse, within a small factor:
                 included)
     data        what the source holds in memory (MNIST: 70,000 × 784 float64, twice)
     evaluation  exact enumeration: 2 × states × Σ layer sizes numbers; a capacity study: 4 N²
-                numbers for its largest N
+                numbers for its largest N, and its patterns (2 × load × N²)
 
 Exact enumeration is bounded by its number of joint states (EXACT_STATES), found as exact
 evaluation finds it: every layer outside the largest set of mutually uncoupled layers (gaussian
@@ -152,6 +152,9 @@ def _evaluation_parts(spec, total_units: int, itemsize: int) -> list[tuple[float
         n = max(study.sizes)
         parts.append((8 * 4.0 * n * n, "study.capacity.sizes",
                       f"a capacity network of {n:,} units"))
+        patterns = max(1.0, max(study.loads) * n)
+        parts.append((8 * 2.0 * patterns * n, "study.capacity.loads",
+                      f"{patterns:,.0f} patterns of {n:,} units"))
     return parts
 
 
