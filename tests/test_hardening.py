@@ -102,6 +102,10 @@ def test_max_memory_sets_the_limit(tmp_path):
     ("maxcut", "optimize.restarts=100000000", "annealing restarts"),
     ("ising-2d", "sample.chains=100000000", "sampling chains"),
     ("hopfield-capacity", "study.capacity.sizes=[100000]", "a capacity network"),
+    ("rbm-bars-and-stripes", "data.samples=9223372036854775807", "bars and stripes"),
+    ("gan-grid", "data.samples=10000000000", "a grid of 25 modes"),
+    ("grbm-mixture", "data.dim=40\nmodel.layers.v.size=40", "a mixture of 2^40 components"),
+    ("grbm-mixture", "data.dim=9223372036854775808", "a mixture of 2^9,223,372,036,854,775,808"),
 ])
 def test_every_size_that_holds_states_counts_in_the_memory_estimate(spec, change, what):
     """Beyond the training chains: a size with a few extra zeros anywhere is refused by validate,

@@ -109,10 +109,40 @@ def estimate(spec) -> list[tuple[float, str, str]]:
     parts.append((8 * rows * total_units * itemsize, path or f"model.layers.{largest}.size",
                   f"{what} ({rows:,} rows × {total_units:,} units)"))
     if spec.data is not None:
-        parts.append((DATA_BYTES.get(spec.data.source, 0), "data.source",
-                      f"the {spec.data.source} data"))
+        parts.append(data_part(spec))
     parts += _evaluation_parts(spec, total_units, itemsize)
     return sorted(parts, reverse=True)
+
+
+def data_part(spec) -> tuple[float, str, str]:
+    """(bytes, dotted path, what) of the data set in memory (float64): MNIST's fixed size, the
+    generated sets' from their settings (bars and stripes makes all 2^(side+1) patterns; a
+    hypercube mixture has 2^dim means); a file's is not known before it is read."""
+    d = spec.data
+    if d.source in DATA_BYTES:
+        return DATA_BYTES[d.source], "data.source", f"the {d.source} data"
+    if d.source == "bars-and-stripes":
+        patterns = 2.0 ** (d.side + 1)
+        return (8 * d.side ** 2 * (d.samples + 2 * patterns),
+                "data.samples" if d.samples > patterns else "data.side",
+                f"bars and stripes ({d.samples:,} draws of {patterns:,.0f} patterns of "
+                f"{d.side}×{d.side})")
+    if d.source == "gaussian-mixture":
+        hypercube = d.layout == "hypercube"
+        means = 2.0 ** min(d.dim, 200) if hypercube else d.components   # 2^200: beyond any machine
+        named = f"2^{d.dim:,}" if hypercube else f"{d.components:,}"
+        return (8 * d.dim * (3 * d.samples + means),
+                "data.dim" if hypercube or d.dim > d.samples else "data.samples",
+                f"a mixture of {named} components, {d.samples:,} points each set, in "
+                f"{d.dim:,} dimensions")
+    if d.source == "gaussian-grid":
+        return (8 * 2 * (3 * d.samples + d.side ** 2), "data.samples",
+                f"a grid of {d.side ** 2:,} modes, {d.samples:,} points each set")
+    if d.source == "patterns":
+        layer = spec.model.layers.get(d.layer or next(iter(spec.model.layers)))
+        size = layer.size if layer is not None else 0
+        return 8 * 2 * d.count * size, "data.count", f"{d.count:,} patterns of {size:,} units"
+    return 0, "data.source", f"the {d.source} data"
 
 
 def _row_counts(spec) -> list[tuple[int, str, str]]:
