@@ -16,7 +16,7 @@ import pytest
 
 from ebmlang.cli import main
 from ebmlang.errors import UsageError
-from ebmlang.runner.sweep import Axis, parse_grid_arg, plan_trials
+from ebmlang.runner.grid import Axis, parse_grid_arg, plan_trials
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
@@ -383,3 +383,18 @@ def test_validate_checks_every_trial_of_a_sweep_section(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"{spec}:17:") and "train.k must be" in err[0]
     assert main(["validate", str(SPECS / "rbm-bars-and-stripes.yaml")]) == 0
+
+
+def test_seeds_are_checked_once_and_too_many_trials_are_refused(monkeypatch, capsys):
+    """A seed changes no size and no rule: validate checks the grid's 6 points, not 6 × 500
+    trials; a sweep beyond MAX_TRIALS is refused at the value that made it so."""
+    from ebmlang.runner import sweep
+    loads = []
+    real = sweep._relocated
+    monkeypatch.setattr(sweep, "_relocated", lambda *a: loads.append(a) or real(*a))
+    spec = str(SPECS / "rbm-bars-and-stripes.yaml")
+    assert main(["validate", spec, "--set", "sweep.seeds=500"]) == 0
+    assert len(loads) == 3 + 2 + 6                  # each value alone, then each point
+    assert main(["validate", spec, "--set", "sweep.seeds=1000000000000"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "--set:1:13: the sweep has 6,000,000,000,000 trials, more than the 10,000")
