@@ -139,3 +139,12 @@ def test_ising_on_a_random_regular_graph_peaks_at_the_bethe_temperature(tmp_path
     scan = json.loads((out / "summary.json").read_text())["sample"]
     t_peak = scan["temperature"][int(np.argmax(scan["susceptibility"]))]
     assert abs(t_peak - 1 / math.atanh(0.5)) <= 0.15
+
+
+def test_the_batch_standard_error_of_few_sweeps_is_that_of_independent_draws():
+    """Fewer sweeps than batches: one batch per sweep, not NaN (was NaN below 20 sweeps)."""
+    from ebmlang.eval.observables import _batch_stderr
+    series = np.random.default_rng(0).random((10, 400))
+    expected = np.sqrt(1 / 12) / np.sqrt(series.size)
+    assert 0.8 * expected < _batch_stderr(series) < 1.2 * expected
+    assert np.isnan(_batch_stderr(series[:1, :1]))
