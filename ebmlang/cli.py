@@ -37,9 +37,12 @@ def _memory_limit(args) -> int | None:
     if not getattr(args, "max_memory", None):
         return None
     try:
-        return parse_size(args.max_memory)
+        size = parse_size(args.max_memory)
     except ValueError as exc:
-        raise UsageError(f"--max-memory: {exc}") from None
+        raise UsageError(f"--max-memory: {exc}", Location("--max-memory", 1, 1)) from None
+    if size <= 0:
+        raise UsageError("--max-memory must be more than 0", Location("--max-memory", 1, 1))
+    return size
 
 
 def _checked_spec(path, overrides, args):
@@ -132,16 +135,18 @@ def cmd_run(args) -> int:
         overrides.append(f"seed={args.seed}")
     if args.resume:
         if args.spec:
-            raise UsageError("give either a spec or --resume DIR, not both")
+            raise UsageError("give either a spec or --resume DIR, not both",
+                             Location("--resume", 1, 1))
         spec_file = Path(args.resume) / "spec.resolved.yaml"
         if not spec_file.exists():
-            raise UsageError(f"{args.resume} is not a run folder (no spec.resolved.yaml)")
+            raise UsageError(f"{args.resume} is not a run folder (no spec.resolved.yaml)",
+                             Location(str(args.resume), 1, 1))
         _check_resume_overrides(spec_file, overrides)
         run(_checked_spec(spec_file, overrides, args), args.resume, resume=True,
             progress=not args.quiet, scheduler=args.scheduler)
         return 0
     if not args.spec:
-        raise UsageError("ebm run needs a spec file (or --resume DIR)")
+        raise UsageError("ebm run needs a spec file (or --resume DIR)", Location("ebm run", 1, 1))
     run(_checked_spec(args.spec, overrides, args), args.out, progress=not args.quiet,
         scheduler=args.scheduler)
     return 0
@@ -225,9 +230,9 @@ def cmd_graph(args) -> int:
 def cmd_sweep(args) -> int:
     from .runner.sweep import SweepSettings, sweep
     if args.seeds is not None and args.seeds < 1:
-        raise UsageError("--seeds must be at least 1")
+        raise UsageError("--seeds must be at least 1", Location("--seeds", 1, 1))
     if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
+        raise UsageError("--workers must be at least 1", Location("--workers", 1, 1))
     _checked_spec(args.spec, args.overrides, args)
     settings = SweepSettings(args.spec, args.out, tuple(args.grid), args.seeds,
                              tuple(args.overrides), args.scheduler, args.workers, args.metric)
@@ -270,9 +275,9 @@ def cmd_fetch(args) -> int:
             dest = Path(args.dest) if args.dest else mnist.candidate_dirs(None)[0]
             paths = mnist.fetch(dest, args.mirror or mnist.MIRROR)
     except OSError as exc:
-        raise UsageError(f"download failed: {exc}") from None
+        raise UsageError(f"download failed: {exc}", Location("ebm fetch", 1, 1)) from None
     except ValueError as exc:           # a checksum mismatch
-        raise UsageError(str(exc)) from None
+        raise UsageError(str(exc), Location("ebm fetch", 1, 1)) from None
     print("\n".join(str(p) for p in paths))
     return 0
 

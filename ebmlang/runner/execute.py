@@ -115,7 +115,8 @@ def _finished_run(run_dir, overrides) -> RunFolder:
     folder = RunFolder(run_dir)
     overrides = override_texts(overrides)
     if not folder.file("spec.resolved.yaml").exists():
-        raise UsageError(f"{run_dir} is not a run folder (no spec.resolved.yaml)")
+        raise UsageError(f"{run_dir} is not a run folder (no spec.resolved.yaml)",
+                         Location(str(run_dir), 1, 1))
     for text in overrides:
         if not text.startswith("evaluate."):
             raise UsageError(f"ebm eval changes only evaluate.*; '{text.partition('=')[0]}' "

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from ..errors import UsageError
+from ..errors import Location, UsageError
 
 EXTRA_HINT = "pip install 'ebmlang[sweep]'"
 
@@ -79,7 +79,7 @@ class DaskExecutor:
                 self.client = Client(address, timeout="10s")
             except (OSError, ValueError, TypeError) as exc:   # unreachable, or not an address
                 raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler "
-                                 f"({exc})") from None
+                                 f"({exc})", Location("--scheduler", 1, 1)) from None
             self.name = f"dask scheduler {address}"
 
     @property
@@ -130,7 +130,8 @@ def make_executor(scheduler: str | None, workers: int | None = None, note=print)
         import dask.distributed  # noqa: F401
     except ImportError:
         if scheduler not in (None, "local"):
-            raise UsageError(f"--scheduler needs dask.distributed: {EXTRA_HINT}") from None
+            raise UsageError(f"--scheduler needs dask.distributed: {EXTRA_HINT}",
+                             Location("--scheduler", 1, 1)) from None
         note(f"dask.distributed is not installed: running the tasks one after another "
              f"({EXTRA_HINT} runs them in parallel)")
         return SerialExecutor()
