@@ -55,7 +55,7 @@ def time_trainer_epoch(trainer, state, x, layer: str, graphs: bool, precision: s
     try:
         with matmul_precision(xp, precision):
             t0 = time.perf_counter()
-            trainer.run_epoch(state, x, layer)
+            trainer.train_epoch(state, {layer: x})     # as the runner does: x is checked data
             sync(xp)
             seconds = time.perf_counter() - t0
     finally:

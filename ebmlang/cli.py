@@ -39,9 +39,9 @@ def _memory_limit(args) -> int | None:
     try:
         size = parse_size(args.max_memory)
     except ValueError as exc:
-        raise UsageError(f"--max-memory: {exc}", Location("--max-memory", 1, 1)) from None
+        raise UsageError(str(exc), Location("--max-memory", 1, 1)) from None
     if size <= 0:
-        raise UsageError("--max-memory must be more than 0", Location("--max-memory", 1, 1))
+        raise UsageError("must be more than 0", Location("--max-memory", 1, 1))
     return size
 
 
@@ -127,7 +127,7 @@ def _overrides(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args) -> int:
-    from .runner import run
+    from .runner import RunFolder, run
     overrides = list(args.overrides)
     if args.backend:
         overrides.append(f"backend={args.backend}")
@@ -137,16 +137,13 @@ def cmd_run(args) -> int:
         if args.spec:
             raise UsageError("give either a spec or --resume DIR, not both",
                              Location("--resume", 1, 1))
-        spec_file = Path(args.resume) / "spec.resolved.yaml"
-        if not spec_file.exists():
-            raise UsageError(f"{args.resume} is not a run folder (no spec.resolved.yaml)",
-                             Location(str(args.resume), 1, 1))
+        spec_file = RunFolder(args.resume).resolved_spec()
         _check_resume_overrides(spec_file, overrides)
         run(_checked_spec(spec_file, overrides, args), args.resume, resume=True,
             progress=not args.quiet, scheduler=args.scheduler)
         return 0
     if not args.spec:
-        raise UsageError("ebm run needs a spec file (or --resume DIR)", Location("ebm run", 1, 1))
+        raise UsageError("needs a spec file (or --resume DIR)", Location("ebm run", 1, 1))
     run(_checked_spec(args.spec, overrides, args), args.out, progress=not args.quiet,
         scheduler=args.scheduler)
     return 0
@@ -230,9 +227,9 @@ def cmd_graph(args) -> int:
 def cmd_sweep(args) -> int:
     from .runner.sweep import SweepSettings, sweep
     if args.seeds is not None and args.seeds < 1:
-        raise UsageError("--seeds must be at least 1", Location("--seeds", 1, 1))
+        raise UsageError("must be at least 1", Location("--seeds", 1, 1))
     if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1", Location("--workers", 1, 1))
+        raise UsageError("must be at least 1", Location("--workers", 1, 1))
     _checked_spec(args.spec, args.overrides, args)
     settings = SweepSettings(args.spec, args.out, tuple(args.grid), args.seeds,
                              tuple(args.overrides), args.scheduler, args.workers, args.metric)

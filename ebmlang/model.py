@@ -177,8 +177,9 @@ class Model:
         if not isinstance(arrays, Mapping):
             raise TypeError(f"load_parameters takes a dict {{key: array}}, got "
                             f"{type(arrays).__name__} (read a model.npz with numpy.load)")
-        problems = [p for key, value in self.params.items()
-                    for p in [_parameter_problem(key, arrays.get(key), value.shape)] if p]
+        found = [_parameter_problem(key, arrays.get(key), value.shape)
+                 for key, value in self.params.items()]
+        problems = [problem for problem in found if problem]
         if problems:
             raise ValueError("cannot load the parameters: " + "; ".join(problems))
         for key in self.params:
@@ -197,6 +198,7 @@ def _parameter_problem(key: str, given, shape) -> str | None:
     if not np.isfinite(given).all():
         return f"{key} holds NaN or infinite values"
     return None
+
 
 def compile_spec(spec: Spec, backend: str | None = None, data_mean: dict | None = None) -> Model:
     """Spec -> graph -> Program -> a Model with freshly initialised parameters."""

@@ -50,7 +50,7 @@ def test_a_chain_started_from_data_starts_there():
     (lambda m: m.sample(2, seed=-1), "seed must be ≥ 0"),
     (lambda m: m.log_likelihood({}), "log_likelihood needs examples of a layer"),
     (lambda m: m.log_likelihood({"v": np.zeros((0, 9))}), r"the examples are empty \(0 rows\)"),
-    (lambda m: m.log_likelihood({"v": np.zeros((2, 9))}, log_z=float("nan")), "log_z is a finite"),
+    (lambda m: m.log_likelihood({"v": np.zeros((2, 9))}, log_z=float("nan")), "log_z must be finite"),
     (lambda m: m.log_likelihood({"v": np.full((2, 9), 2.0)}),
      r"layer 'v': binary units take values in \[0, 1\], but the data spans \[2, 2\]"),
     (lambda m: m.energy({"v": np.zeros((2, 9))}), "energy .of a full state. needs the state of layer h"),
@@ -158,3 +158,18 @@ def test_the_run_and_data_entry_points_name_a_wrong_argument(tmp_path):
     with pytest.raises(ebmlang.EbmError, match="has no model.npz to resume from"):
         ebmlang.run(spec, out=tmp_path / "none", resume=True)
     assert not (tmp_path / "none").exists()
+
+
+def test_the_methods_take_the_backend_s_own_arrays(backend):
+    """What the runner hands them on a GPU: states drawn on the device (a CuPy array refuses the
+    implicit copy to the host that np.asarray would make)."""
+    spec = ebmlang.load_spec(SPECS / "rbm-bars-and-stripes.yaml", [f"backend={backend}"])
+    model = ebmlang.compile_spec(spec)
+    state = model.sample(8, sweeps=2)
+    prob = model.conditional("h", {"v": state["v"]}).prob
+    assert prob.shape == (8, 16) and type(prob) is type(state["v"])
+    assert model.free_energy({"v": state["v"]}).shape == (8,)
+    assert np.allclose(to_numpy(model.energy(state)), to_numpy(model.energy(
+        {k: to_numpy(v) for k, v in state.items()})))
+    with pytest.raises(ValueError, match="binary units take values in"):
+        model.free_energy({"v": 2 * state["v"] + 1})

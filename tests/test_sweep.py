@@ -398,3 +398,10 @@ def test_seeds_are_checked_once_and_too_many_trials_are_refused(monkeypatch, cap
     assert main(["validate", spec, "--set", "sweep.seeds=1000000000000"]) == 2
     assert capsys.readouterr().err.startswith(
         "--set:1:13: the sweep has 6,000,000,000,000 trials, more than the 10,000")
+
+
+def test_a_seed_axis_written_in_the_grid_is_checked_value_by_value(tmp_path, capsys):
+    """Only the axis --seeds makes is valid by construction; one the user writes is checked."""
+    path = write_spec(tmp_path, "sweep:\n  grid:\n    seed: [0, -1]\n")
+    assert main(["validate", str(path)]) == 2
+    assert "seed must be an integer ≥ 0, got -1" in capsys.readouterr().err

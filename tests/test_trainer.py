@@ -152,3 +152,23 @@ def test_a_trainer_needs_known_clamped_layers_and_one_stage(bars_rbm):
         Trainer(model.program, (spec.train, spec.train), ("v",), 0)
     with pytest.raises(TypeError, match="seed is a whole number"):
         Trainer(model.program, spec.train, ("v",), 1.5)
+
+
+def test_run_epoch_trains_on_what_the_array_holds_now(bars_rbm):
+    """An array changed in place between epochs (redrawn binary data) is not checked again but
+    is read again: no stale converted copy (float64 data on a float32 program)."""
+    spec, model, x = bars_rbm
+    first, second = x.astype(np.float64), 1.0 - x.astype(np.float64)
+    results = []
+    for in_place in (True, False):
+        trainer = Trainer(model.program, spec.train, ("v",), 0)
+        state = trainer.init_state({k: v.copy() for k, v in model.params.items()})
+        data = first.copy()
+        trainer.run_epoch(state, data, "v")
+        if in_place:
+            data[:] = second
+        else:
+            data = second.copy()
+        trainer.run_epoch(state, data, "v")
+        results.append(to_numpy(state.params["weight.v.h"]))
+    np.testing.assert_array_equal(results[0], results[1])

@@ -56,17 +56,19 @@ def check_states(program: Program, state, what: str = "state") -> dict:
 
 
 def _layer_array(program: Program, name: str, value):
+    """``value`` as layer ``name``'s (batch, size) array on the backend, or the error that says
+    why it cannot be (see :func:`check_states`)."""
     layer, xp = program.layers[name], program.xp
-    kind = getattr(value, "dtype", np.asarray(value).dtype).kind
-    if kind not in "biuf":
-        raise TypeError(f"layer '{name}' takes real numbers, got an array of dtype "
-                        f"{getattr(value, 'dtype', np.asarray(value).dtype)}")
+    # no np.asarray of a CuPy array: it refuses the implicit copy to the host
+    dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if dtype.kind not in "biuf":
+        raise TypeError(f"layer '{name}' takes real numbers, got an array of dtype {dtype}")
     x = xp.asarray(value, dtype=program.dtype)
     if x.ndim != 2 or x.shape[1] != layer.size:
         raise ValueError(f"layer '{name}' takes (batch, {layer.size}) arrays, got shape {x.shape}")
     if not bool(xp.isfinite(x).all()):
         raise ValueError(f"layer '{name}': the array holds NaN or infinite values")
-    problem = layer.units.check_data(to_numpy(x)) if x.size else None
+    problem = layer.units.check_data(to_numpy(x)) if x.size else None   # on the host: once per call
     if problem:
         raise ValueError(f"layer '{name}': {problem}")
     return x
@@ -95,6 +97,8 @@ def seed_value(seed) -> int:
 
 def real_number(value, name: str) -> float:
     """``value`` as a finite float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} is a finite real number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} is a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
     return float(value)

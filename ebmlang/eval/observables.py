@@ -10,8 +10,8 @@ layer's size (k_B = 1):
     susceptibility         χ = N (⟨m²⟩ − ⟨|m|⟩²) / T
 
 ``abs_magnetization_stderr`` is the standard error of ⟨|m|⟩ by batch means (20 batches per
-chain, or one per sweep when there are fewer), which accounts for the autocorrelation of
-successive sweeps.
+chain), which accounts for the autocorrelation of successive sweeps (with fewer than 20 sweeps,
+one batch per sweep: the naive error).
 """
 from __future__ import annotations
 
@@ -39,11 +39,12 @@ def initial_state(program: Program, params: dict, chains: int, start: str, rng: 
 
 
 def _batch_stderr(series: np.ndarray, batches: int = 20) -> float:
-    """series (sweeps, chains): standard error of its mean from batch means (one batch per sweep
-    when there are fewer sweeps than ``batches``); NaN from a single value."""
+    """series (sweeps, chains): standard error of its mean from batch means. With fewer sweeps
+    than ``batches``, one batch per sweep: the naive error, blind to the autocorrelation of
+    successive sweeps; NaN from a single value."""
     batches = min(batches, series.shape[0])
     usable = (series.shape[0] // batches) * batches
-    if usable * series.shape[1] < 2 or batches * series.shape[1] < 2:
+    if batches * series.shape[1] < 2:
         return float("nan")
     means = series[:usable].reshape(batches, -1, series.shape[1]).mean(axis=1).reshape(-1)
     return float(means.std(ddof=1) / np.sqrt(means.size))

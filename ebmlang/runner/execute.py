@@ -53,10 +53,9 @@ def run(spec: Spec, out: str | Path | None = None, resume: bool = False, progres
     check_runnable(spec)
     folder = RunFolder(out or default_out(spec))
     if resume and not folder.file("model.npz").exists():
-        raise UsageError(f"{folder.path} has no model.npz to resume from",
-                         Location(str(folder.path), 1, 1))
+        raise UsageError("has no model.npz to resume from", Location(str(folder.path), 1, 1))
     data = load_data(spec) if spec.data is not None else None
-    model = Model.from_spec(spec, data_mean={data.layer: data.train.mean(axis=0)} if data else None)
+    model = Model.from_spec(spec, data_mean=_data_mean(data))
     checkpoint = None
     if resume:
         folder.lock()
@@ -113,10 +112,7 @@ def _finished_run(run_dir, overrides) -> RunFolder:
     """The run folder `ebm eval` may measure again, held: a finished run, overrides of
     `evaluate.*` only."""
     folder = RunFolder(run_dir)
-    overrides = override_texts(overrides)
-    if not folder.file("spec.resolved.yaml").exists():
-        raise UsageError(f"{run_dir} is not a run folder (no spec.resolved.yaml)",
-                         Location(str(run_dir), 1, 1))
+    folder.resolved_spec()
     for text in overrides:
         if not text.startswith("evaluate."):
             raise UsageError(f"ebm eval changes only evaluate.*; '{text.partition('=')[0]}' "
@@ -138,22 +134,23 @@ def load_run(run_dir: str | Path, backend: str | None = None) -> Model:
         >>> model = ebmlang.load_run("runs/rbm-mnist")
         >>> model.free_energy({"v": test})"""
     folder = RunFolder(run_dir)
-    if not folder.file("spec.resolved.yaml").exists():
-        raise UsageError(f"{run_dir} is not a run folder (no spec.resolved.yaml)",
-                         Location(str(run_dir), 1, 1))
-    spec = load_spec(folder.file("spec.resolved.yaml"))
+    spec = load_spec(folder.resolved_spec())
     return _trained_model(spec, folder, load_data(spec) if spec.data is not None else None,
                           backend)
 
 
 def _trained_model(spec: Spec, folder: RunFolder, data, backend: str | None = None) -> Model:
     """``spec``'s model with the parameters of ``folder``'s checkpoint, averages adopted."""
-    mean = {data.layer: data.train.mean(axis=0)} if data else None
-    model = Model.from_spec(spec, backend, data_mean=mean)
+    model = Model.from_spec(spec, backend, data_mean=_data_mean(data))
     checkpoint = folder.load_checkpoint()
     model.load_parameters(checkpoint)
     adopt_averages(model.params, checkpoint, _stage_program(spec, model, data, checkpoint))
     return model
+
+
+def _data_mean(data) -> dict | None:
+    """{data layer: its mean per unit}, which `bias: data_rates` starts from."""
+    return {data.layer: data.train.mean(axis=0)} if data is not None else None
 
 
 def _stage_program(spec: Spec, model: Model, data, checkpoint: dict):

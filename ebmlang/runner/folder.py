@@ -99,12 +99,12 @@ class RunFolder:
         (a sweep's trials, a user's notes): those are never deleted."""
         if self.path.exists():
             if not self.path.is_dir() or (any(self.path.iterdir()) and not self.file("run.json").exists()):
-                raise UsageError(f"{self.path} exists and is not an ebmlang run folder; choose "
-                                 "another --out", Location(str(self.path), 1, 1))
+                raise UsageError("exists and is not an ebmlang run folder; choose another --out",
+                                 Location(str(self.path), 1, 1))
             foreign = sorted(e.name for e in self.path.iterdir() if not _written_by_a_run(e))
             if foreign:
                 shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
-                raise UsageError(f"{self.path} holds more than a run's files ({shown}), which a "
+                raise UsageError(f"holds more than a run's files ({shown}), which a "
                                  "new run would delete; choose another --out or move them",
                                  Location(str(self.path), 1, 1))
             self.lock()
@@ -218,11 +218,18 @@ class RunFolder:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
 
+    def resolved_spec(self) -> Path:
+        """The folder's spec.resolved.yaml: a UsageError where there is none (not a run folder)."""
+        path = self.file("spec.resolved.yaml")
+        if not path.exists():
+            raise UsageError("is not a run folder (no spec.resolved.yaml)",
+                             Location(str(self.path), 1, 1))
+        return path
+
     def load_checkpoint(self) -> dict:
         path = self.file("model.npz")
         if not path.exists():
-            raise UsageError(f"{self.path} has no model.npz to resume from",
-                             Location(str(self.path), 1, 1))
+            raise UsageError("has no model.npz to resume from", Location(str(self.path), 1, 1))
         try:
             with np.load(path) as z:
                 return {k: z[k] for k in z.files}

@@ -16,15 +16,19 @@ from ..spec import Spec
 from ..spec.nodes import FLOAT_WITH_EXPONENT, parse_yaml, to_plain
 
 GRID_ARG = "--grid"
+MAX_TRIALS = 10_000     # trials of one sweep: each is a run folder, planned and checked first
 
 
 @dataclass(frozen=True)
 class Axis:
-    """One swept spec path: its values as YAML texts, and where each was written."""
+    """One swept spec path: its values as YAML texts, and where each was written; ``seeds``
+    marks the axis ``--seeds`` / `sweep.seeds` makes (seed, seed + 1, …: valid by construction,
+    and changing no size or rule of a trial)."""
 
     key: str
     values: tuple
     where: tuple
+    seeds: bool = False
 
     @property
     def short(self) -> str:
@@ -93,12 +97,10 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_WITH_EXPONENT, list("-+0123456789"))
 
 
-MAX_TRIALS = 10_000     # trials of one sweep: each is a run folder, planned and checked first
-
-
 def seed_axis(spec: Spec, seeds: int) -> Axis:
     where = spec.loc("sweep.seeds")
-    return Axis("seed", tuple(str(spec.seed + s) for s in range(seeds)), (where,) * seeds)
+    return Axis("seed", tuple(str(spec.seed + s) for s in range(seeds)), (where,) * seeds,
+                seeds=True)
 
 
 def combine_axes(spec: Spec, cli_axes: list[Axis], seeds: int | None) -> list[Axis]:
@@ -112,18 +114,25 @@ def combine_axes(spec: Spec, cli_axes: list[Axis], seeds: int | None) -> list[Ax
         _check_axis(axis)
     given = seeds is not None
     seeds = seeds if given else (spec.sweep.seeds if spec.sweep else 1)
-    count = math.prod(len(a.values) for a in axes.values()) * seeds
-    if count > MAX_TRIALS:
-        where = (Location("--seeds", 1, 1) if given else spec.loc("sweep.seeds")) if seeds > 1 \
-            else next(iter(axes.values())).where[0]
-        raise UsageError(f"the sweep has {count:,} trials, more than the {MAX_TRIALS:,} one sweep "
-                         "may run; sweep fewer values or seeds", where)
+    _check_count(spec, list(axes.values()), seeds, Location("--seeds", 1, 1) if given
+                 else spec.loc("sweep.seeds"))
     if seeds > 1:
         if "seed" in axes:
             raise UsageError("sweep both `seed` as a grid axis and --seeds; choose one",
                              axes["seed"].where[0])
         axes["seed"] = seed_axis(spec, seeds)
     return list(axes.values())
+
+
+def _check_count(spec: Spec, axes: list[Axis], seeds: int, seeds_where: Location) -> None:
+    """At most MAX_TRIALS trials, checked before any is planned; the mistake is located at the
+    seeds when the grid alone is within the limit, else at the grid's longest axis."""
+    points = math.prod(len(a.values) for a in axes)
+    if points * seeds <= MAX_TRIALS:
+        return
+    where = seeds_where if points <= MAX_TRIALS else max(axes, key=lambda a: len(a.values)).where[0]
+    raise UsageError(f"the sweep has {points * seeds:,} trials, more than the {MAX_TRIALS:,} one "
+                     "sweep may run; sweep fewer values or seeds", where)
 
 
 def _check_axis(axis: Axis) -> None:

@@ -48,13 +48,16 @@ def check_trials(spec_path: str, base: list[str], axes: list[Axis], trials: list
     causes elsewhere (a shape that no longer fits) where it shows, saying which value did it."""
     problems = []
     for axis in axes:
-        for text, where in zip(axis.values if axis.key != "seed" else (), axis.where):
-            problems += _relocated(spec_path, base + [f"{axis.key}={text}"], where,
-                                   f"with {axis.key}={text}: ")
+        said = set()        # a mistake every value makes (a path to no layer) is said once
+        for text, where in zip(axis.values if not axis.seeds else (), axis.where):
+            found = _relocated(spec_path, base + [f"{axis.key}={text}"], where,
+                               f"with {axis.key}={text}: ")
+            problems += [d for d in found if d.message not in said]
+            said |= {d.message for d in found}
     checked = set()
     if not problems:
         for trial in trials:
-            settings = tuple(s for s in trial.settings if s[0] != "seed")
+            settings = tuple(s for s, axis in zip(trial.settings, axes) if not axis.seeds)
             if settings in checked:     # a seed changes no size and no rule: checked once
                 continue
             checked.add(settings)

@@ -231,6 +231,8 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             note = ("\n(`--set` lines come from the estimator's parameters and overrides: "
                     "see ebmlang.sklearn.specs)") if "--set" in where else ""
             raise ValueError(f"{type(self).__name__}: {err}{note}") from err
+        except ValueError as err:       # X's mean for `bias: data_rates` (outside the units' range)
+            raise ValueError(f"{type(self).__name__}: {err}") from err
         rbm_layers(model.program, visible)      # a ValueError unless two layers, one coupling
         units = model.program.layers[visible].units.name
         if self.sample_score == "pseudo_likelihood" and units not in PLL_UNITS:

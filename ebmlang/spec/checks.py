@@ -185,13 +185,14 @@ def _upward_pass(spec: Spec) -> Iterator[Problem]:
         parents = list(graph.predecessors(name))
         if parents and all(a in known for a in parents):
             known.add(name)
+    said = set()
     for i, c in edges:
-        if c.between[0] not in known:
+        if c.between[0] not in known and c.between[0] not in said:
+            said.add(c.between[0])
             yield (f"model.couplings.{i}.between",
                    f"model.couplings.{i}: the recognition pass starts from the data layer "
-                   f"'{_data_layer(spec)}', but no recognition coupling leads from it to layer "
-                   f"'{c.between[0]}', which this coupling reads")
-            return
+                   f"'{_data_layer(spec)}' and never infers layer '{c.between[0]}', which this "
+                   "coupling reads: infer it by recognition couplings from layers the pass has")
 
 
 def _normalized(spec: Spec) -> Iterator[Problem]:

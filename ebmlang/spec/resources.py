@@ -252,9 +252,12 @@ def check_resources(spec, limit: int | None = None) -> None:
     if ll is not None and ll.method == "exact":
         log2_states = exact_states(spec)
         if log2_states > math.log2(EXACT_STATES):
+            dbn = any(c.kind == "generative" for c in spec.model.couplings)
+            advice = ("use a smaller model, or leave log_likelihood out (a DBN has no AIS "
+                      "estimate here)" if dbn else "use method ais (or a smaller model)")
             problems.append(Diagnostic(spec.loc("evaluate.log_likelihood.method"),
                                        f"exact evaluation would enumerate 2^{log2_states:.4g} "
                                        f"joint states, more than the {EXACT_STATES:,} it may; "
-                                       "use method ais (or a smaller model)"))
+                                       + advice))
     if problems:
         raise SpecError(problems)

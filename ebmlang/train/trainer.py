@@ -71,7 +71,7 @@ class Trainer:
         self._graph_refused = "not tried"       # why the stage's steps cannot be captured
         self._sparse: dict = {}                 # layer -> (SparseRows, its DeviceRows)
         self._ahead = None                      # ((epoch, rows), order) made ahead
-        self._seen: dict = {}                   # layer -> (data given, that data checked)
+        self._seen: dict = {}                   # layer -> the data last checked
 
     @property
     def phases(self):
@@ -164,25 +164,34 @@ class Trainer:
 
     def _checked(self, train) -> dict:
         """``train`` checked as the clamped layers' data (``compile/inputs.py``), dense arrays
-        on the backend in the program's dtype; a data set seen before is not checked again."""
+        on the backend in the program's dtype. An array checked before is not checked again
+        (what it holds after an in-place change is taken as it is), but converted each time."""
         if not isinstance(train, Mapping):
             raise TypeError("run_epoch takes {layer: (N, size) array}, or one array with its layer")
         if set(train) != set(self.clamp):
             raise ValueError(f"the data must give exactly the clamped layers "
                              f"({', '.join(self.clamp) or 'none'}), got {', '.join(train) or 'none'}")
+        xp, dtype = self.program.xp, self.program.dtype
         out = {}
         for name, value in train.items():
-            source, checked = self._seen.get(name, (None, None))
-            if source is not value:
-                checked = value if is_sparse(value) else \
-                    check_states(self.program, {name: value}, "the data")[name]
-                self._seen[name] = (value, checked)
-            out[name] = checked
-        if len({x.shape[0] for x in out.values()}) > 1:
+            if self._seen.get(name) is not value:
+                self._check_data(name, value)
+                self._seen[name] = value
+            out[name] = value if is_sparse(value) else xp.asarray(value, dtype=dtype)
+        rows = {x.shape[0] for x in out.values()}
+        if len(rows) > 1:
             raise ValueError("the clamped layers' data differ in their number of rows")
-        if next(iter(out.values()), None) is None or next(iter(out.values())).shape[0] == 0:
+        if 0 in rows:
             raise ValueError("run_epoch needs at least one example")
         return out
+
+    def _check_data(self, name: str, value) -> None:
+        """Layer ``name``'s data as check_states takes it; sparse rows: their width."""
+        if not is_sparse(value):
+            check_states(self.program, {name: value}, "the data")
+        elif value.shape[1] != self.program.layers[name].size:
+            raise ValueError(f"layer '{name}' takes rows of {self.program.layers[name].size} "
+                             f"units, got sparse rows of {value.shape[1]}")
 
     def _held(self, train: dict) -> dict:
         """``train`` with its sparse rows held by the backend (moved once per data set), where
