@@ -164,7 +164,8 @@ class Model:
             if set(base) != set(data):
                 raise ValueError(f"base_data must be of the same layer as data ({', '.join(data)})")
             mean = to_numpy(next(iter(base.values()))).mean(axis=0)
-        return ais.reverse_ais(self.program, self.params, data, steps, spacing, mean, seed_value(seed))
+        return ais.reverse_ais(self.program, self.params, data, steps, spacing, mean,
+                               seed_value(seed))
 
     def parameters(self) -> dict:
         """NumPy copies of the parameters, keyed as in model.npz (training does not change them)."""

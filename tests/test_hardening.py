@@ -120,7 +120,8 @@ def test_every_size_that_holds_states_counts_in_the_memory_estimate(spec, change
 def test_a_capacity_study_counts_its_patterns():
     from conftest import ROOT
     code, err = _ebm("validate", str(ROOT / "specs" / "hopfield-capacity.yaml"), "--set",
-                     "study.capacity.loads=[0.05, 1000000000]", "--set", "study.capacity.sizes=[100]")
+                     "study.capacity.loads=[0.05, 1000000000]",
+                     "--set", "study.capacity.sizes=[100]")
     _assert_located(code, err, "--set:1:", "(100,000,000,000 patterns of 100 units")
 
 

@@ -38,7 +38,8 @@ def check_runnable(spec: Spec) -> None:
     to inspect: a problem comes with the annealing that solves it."""
     if spec.problem is not None and spec.optimize is None:
         raise SpecError("a problem is solved by annealing its energy: add an optimize section, "
-                        "e.g. optimize: {anneal: {geometric: {start: 3.0, stop: 0.05, steps: 500}}}",
+                        "e.g. optimize: {anneal: {geometric: "
+                        "{start: 3.0, stop: 0.05, steps: 500}}}",
                         spec.loc("problem"))
 
 

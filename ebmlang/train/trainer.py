@@ -106,7 +106,8 @@ class Trainer:
         """One pass over ``train`` ({layer: (N, size)} of the clamped layers, or one array with
         its ``layer``) in shuffled minibatches; then ``st.epoch`` += 1. The data are checked
         first (a data set seen before is not checked again)."""
-        self.train_epoch(st, self._checked({layer: train} if layer is not None else train), on_batch)
+        given = {layer: train} if layer is not None else train
+        self.train_epoch(st, self._checked(given), on_batch)
 
     def train_epoch(self, st: TrainState, train: dict, on_batch=None) -> None:
         """:meth:`run_epoch` on data known to be right: arrays on the backend (or sparse rows) of
@@ -170,7 +171,8 @@ class Trainer:
             raise TypeError("run_epoch takes {layer: (N, size) array}, or one array with its layer")
         if set(train) != set(self.clamp):
             raise ValueError(f"the data must give exactly the clamped layers "
-                             f"({', '.join(self.clamp) or 'none'}), got {', '.join(train) or 'none'}")
+                             f"({', '.join(self.clamp) or 'none'}), "
+                             f"got {', '.join(train) or 'none'}")
         xp, dtype = self.program.xp, self.program.dtype
         out = {}
         for name, value in train.items():
