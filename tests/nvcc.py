@@ -33,14 +33,16 @@ def ptx(sources, folder: Path, name: str) -> str:
     return (folder / f"{name}.ptx").read_text()
 
 
-def host_program(sources, folder: Path, name: str) -> Path:
-    """The sources followed by the driver tests/cuda/<name>_main.cu, built for the CPU."""
+def host_program(sources, folder: Path, name: str, defines=(), binary: str | None = None) -> Path:
+    """The sources followed by the driver tests/cuda/<name>_main.cu, built for the CPU with the
+    macros ``defines`` ("-DNAME=value", ...) into ``binary`` (default: ``name``)."""
     if NVCC is None:
         pytest.skip("nvcc is not installed")
+    binary = binary or name
     driver = (DRIVERS / f"{name}_main.cu").read_text()
-    (folder / f"{name}.cu").write_text(cuda_source(*sources) + driver)
-    nvcc(["-O2", "-arch=sm_90", f"-I{DRIVERS}", "-o", name, f"{name}.cu"], folder)
-    return folder / name
+    (folder / f"{binary}.cu").write_text(cuda_source(*sources) + driver)
+    nvcc(["-O2", "-arch=sm_90", f"-I{DRIVERS}", *defines, "-o", binary, f"{binary}.cu"], folder)
+    return folder / binary
 
 
 def run(program, *args, stdin: str = "") -> list[str]:

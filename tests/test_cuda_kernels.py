@@ -24,8 +24,9 @@ from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import draws, to_numpy
 from ebmlang.backend.philox import counters, philox4x32
 from ebmlang.kernels import conditional
-from ebmlang.kernels.lattice_gpu import (SOURCE as LATTICE, lattice_plan, reference_half_sweep,
-                                         reference_probabilities, reference_uniforms)
+from ebmlang.kernels.lattice_gpu import (SOURCE as LATTICE, high_bits, lattice_plan,
+                                         reference_half_sweep, reference_probabilities,
+                                         reference_uniforms, unit_values)
 from nvcc import host_program, needs_nvcc, ptx, run
 
 TIE = {np.float32: 1e-5, np.float64: 1e-12}
@@ -207,7 +208,11 @@ def host(tmp_path_factory):
     """Host programs built by nvcc from each CUDA source and its driver in tests/cuda/."""
     out = tmp_path_factory.mktemp("cuda")
     return {"draws": host_program(("draws.cu",), out, "draws"),
-            "lattice": host_program(("draws.cu", LATTICE), out, "lattice")}
+            "lattice": host_program(("draws.cu", LATTICE), out, "lattice"),
+            # a build bench/lattice_kernel.py times beside the default: four quads at once, their
+            # Philox words first
+            "lattice4": host_program(("draws.cu", LATTICE), out, "lattice",
+                                     ("-DLATTICE_GROUP=4", "-DLATTICE_PHILOX_FIRST=1"), "lattice4")}
 
 
 @needs_nvcc
@@ -264,12 +269,19 @@ def test_host_build_of_the_draws_matches_the_references(host, key, draw, dtype):
 
 @needs_nvcc
 @settings(max_examples=60, deadline=None)      # 13 shapes × both colours × shared bias or not
-@given(LATTICES, st.integers(0, 2**16), st.sampled_from([np.float32, np.float64]), st.integers(0, 1))
-@example(((2, 2, 8), False, "spin", 0.7, True), 1, np.float64, 0)        # segments, every axis open
-@example(((4, 2, 16), True, "binary", -1.2, False), 2, np.float32, 1)    # segments wrapped, table
-@example(((8,), True, "spin", 1.1, True), 3, np.float64, 1)             # one segment, both ends wrap
-def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, seed, dtype, colour):
-    """Every thread of one launch (lattice_quad), run on the CPU, gives the reference's states."""
+@given(LATTICES, st.integers(0, 2**16), st.sampled_from([np.float32, np.float64]),
+       st.integers(0, 1), st.integers(1, 3), st.sampled_from(["lattice", "lattice4"]))
+# every axis open; a pair, wrapped; one segment, both ends wrapped; pairs (m, m+2) and a tail;
+# fours (m, m+2, m+4, m+6), their Philox words first
+@example(((2, 2, 8), False, "spin", 0.7, True), 1, np.float64, 0, 1, "lattice")
+@example(((4, 2, 16), True, "binary", -1.2, False), 2, np.float32, 1, 1, "lattice")
+@example(((8,), True, "spin", 1.1, True), 3, np.float64, 1, 1, "lattice")
+@example(((2, 40), True, "spin", 0.9, False), 4, np.float32, 0, 2, "lattice")
+@example(((2, 72), True, "spin", 0.9, False), 5, np.float32, 1, 2, "lattice4")
+def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, seed, dtype, colour,
+                                                                stride, build):
+    """Every thread of one launch (lattice_row_quads), run on the CPU, gives the reference's
+    states, whichever quads a thread takes (every ``stride``-th of a row, two or four at once)."""
     dims, periodic, units, coupling, biased = lattice
     model = lattice_model(dims, periodic, units, coupling, biased, np.dtype(dtype).name)
     plan = lattice_plan(model.program)
@@ -278,11 +290,12 @@ def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, s
     bias = np.asarray(model.params[plan.bias_key], dtype=dtype)
     shared = not biased
     scale, words, step = dtype(plan.factor / 1.7), (seed, 11), 2 * seed + colour
-    stdin = "\n".join(map(str, states.ravel().tolist() + (bias[:1] if shared else bias).tolist()))
-    got = run(host["lattice"], _dtype_name(dtype), chains, *plan.dims, int(periodic), colour,
+    stdin = "\n".join(map(str, high_bits(states).ravel().tolist()
+                           + (bias[:1] if shared else bias).tolist()))
+    got = run(host[build], _dtype_name(dtype), chains, *plan.dims, int(periodic), colour,
                repr(float(dtype(coupling))), repr(float(scale)), plan.low, step, *words, int(not shared),
-               stdin=stdin)
-    got = np.array(got, dtype=np.int8).reshape(chains, n)
+               stride, stdin=stdin)
+    got = unit_values(np.array(got, dtype=np.int8).reshape(chains, n), plan.low, np.int8)
     ref, margin = reference_half_sweep(plan, states, colour, dtype(coupling), bias, scale, words, step)
     assert np.all((got == ref) | (margin < TIE[dtype]))
 
@@ -317,15 +330,17 @@ def test_gpu_draws_match_the_references(cp, dtype):
 
 @given(st.integers(1, 5000), st.integers(1, 300), st.integers(1, 64))
 def test_lattice_launches_fit_cuda_and_keep_their_threads_busy(d2, d1, chains):
-    """BLOCK threads a block, grid.y within CUDA's 65,535, every quad of a row given a thread,
-    and at most a warp's width of threads idle at the end of a long row."""
-    from ebmlang.kernels.lattice_gpu import BLOCK, LatticePlan, launch_shape, quads_per_row
+    """BLOCK threads a block, grid.y within CUDA's 65,535, QUADS_PER_THREAD quads of a row a
+    thread (fewer on the last), and at most a warp's width of threads idle at the end of a long
+    row."""
+    from ebmlang.kernels.lattice_gpu import (BLOCK, QUADS_PER_THREAD, LatticePlan, launch_shape,
+                                             quads_per_row)
     plan = LatticePlan("s", "weight.s.s", "bias.s", (1, d1, d2), False, 2.0, -1)
     (gx, gy), (bx, by), rows = launch_shape(plan, chains)
-    per_row = quads_per_row(d2)
+    threads = -(-quads_per_row(d2) // QUADS_PER_THREAD)
     assert bx * by == BLOCK and 1 <= gy <= 65535 and rows == chains * d1
-    assert (gx - 1) * bx < per_row <= gx * bx
-    assert per_row <= 32 or gx * bx - per_row < 32
+    assert (gx - 1) * bx < threads <= gx * bx
+    assert threads <= 32 or gx * bx - threads < 32
     assert f"__launch_bounds__({BLOCK}," in LATTICE.read_text()       # the kernel's register budget
 
 
@@ -333,9 +348,14 @@ def test_lattice_launches_fit_cuda_and_keep_their_threads_busy(d2, d1, chains):
 @pytest.mark.parametrize("dims, periodic", [((64, 64), True), ((6, 5), False), ((4, 2, 6), True),
                                             ((10,), True), ((2, 8, 16), True), ((3, 16), False)])
 @pytest.mark.parametrize("biased", [True, False])
-def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic, biased):
+@pytest.mark.parametrize("launch", [{}, {"quads_per_thread": 1},
+                                    {"quads_per_thread": 3,
+                                     "defines": ("-DLATTICE_GROUP=4", "-DLATTICE_PHILOX_FIRST=1",
+                                                 "-DLATTICE_MIN_BLOCKS=2")}])
+def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic, biased, launch):
     """Both colours, per-site biases and one shared bias (the kernel's table), rows of segments
-    (d2 % 8 == 0) and not."""
+    (d2 % 8 == 0) and not; the default launch and build, and those bench/lattice_kernel.py
+    compares with it."""
     from ebmlang.kernels.lattice_gpu import half_sweep
     model = lattice_model(dims, periodic, "spin", 0.8, biased, "float32")
     plan = lattice_plan(model.program)
@@ -344,10 +364,12 @@ def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic, biased)
     bias = np.asarray(model.params[plan.bias_key], dtype=np.float32)
     scale, rng_state = np.float32(plan.factor / 1.7), cp.asarray(np.array([3, 4, 0], dtype=np.uint32))
     for colour in (0, 1):
-        gpu = cp.asarray(states)
-        half_sweep(gpu, plan, colour, np.float32(0.8), cp.asarray(bias), not biased, scale, rng_state, colour)
+        gpu = cp.asarray(high_bits(states))
+        half_sweep(gpu, plan, colour, np.float32(0.8), cp.asarray(bias), not biased, scale,
+                   rng_state, colour, **launch)
         ref, margin = reference_half_sweep(plan, states, colour, np.float32(0.8), bias, scale, (3, 4), colour)
-        assert np.all((to_numpy(gpu) == ref) | (margin < TIE[np.float32]))
+        got = unit_values(to_numpy(gpu), plan.low, np.int8)
+        assert np.all((got == ref) | (margin < TIE[np.float32]))
 
 
 @pytest.mark.gpu

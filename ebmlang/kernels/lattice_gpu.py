@@ -6,7 +6,9 @@ a proper colouring (every periodic axis even, or of length ≤ 2). Then a Gibbs 
 launches of ``cuda/lattice.cu``, one per colour: each site of the colour becomes 1 with
 probability σ(g·f·(J Σ_neighbours s_j + b)/T), else its low state (−1 for spins, 0 for binary
 units), f = 2 for spins and 1 for binary units, g the layer's gain. Sites of one colour share no
-coupling, so updating them in place in any order is exact heat-bath Gibbs sampling.
+coupling, so updating them in place in any order is exact heat-bath Gibbs sampling. The kernel
+holds a site as its high bit (1 for the state 1, 0 for the low state: ``high_bits``), so that it
+counts a segment's high neighbours in one register.
 
 ``reference_half_sweep`` is the kernel's arithmetic in NumPy, site for site: the tests hold the
 kernel (on a GPU) and nvcc's host build of its source (on a CPU) to it.
@@ -59,42 +61,64 @@ def quads_per_row(d2: int) -> int:
     return ((d2 + 1) // 2 + 3) // 4
 
 
-def launch_shape(plan: LatticePlan, chains: int) -> tuple[tuple, tuple, int]:
-    """(grid, block, rows) of one launch: a row's quads along x, the rows (chains·d0·d1) along y,
-    BLOCK threads a block. Short rows share a block; long ones take the block width (32 to
-    BLOCK) that leaves the fewest threads idle."""
+# Quads a thread takes of a row, two at a time: a row's set-up (its coordinates, by divisions)
+# and a block's (its table) are spread over them, and a thread has two quads' loads in flight.
+# One launch at L = 2048, 16 chains, on an H200: 2 quads a thread 108 µs, 4 91 µs, 8 85 µs,
+# 16 82 µs, 32 83 µs (the kernel before pairs: 1 quad 150 µs, 8 93 µs).
+QUADS_PER_THREAD = 16
+
+
+def launch_shape(plan: LatticePlan, chains: int,
+                 quads_per_thread: int = QUADS_PER_THREAD) -> tuple[tuple, tuple, int]:
+    """(grid, block, rows) of one launch: a row's threads along x (``quads_per_thread`` quads
+    each), the rows (chains·d0·d1) along y, BLOCK threads a block. Short rows share a block; long
+    ones take the block width (32 to BLOCK) that leaves the fewest threads idle."""
     d0, d1, d2 = plan.dims
-    rows, per_row = chains * d0 * d1, quads_per_row(d2)
+    rows, threads = chains * d0 * d1, -(-quads_per_row(d2) // quads_per_thread)
     if rows >= 1 << 31:
         raise ValueError(f"{rows} lattice rows (chains × d0 × d1) are more than the kernel's "
                          "32-bit row index counts: run fewer chains at a time")
-    if per_row <= 32:
-        bx = 1 << (per_row - 1).bit_length()
+    if threads <= 32:
+        bx = 1 << (threads - 1).bit_length()
     else:
-        bx = min((32, 64, 128, 256), key=lambda w: (-(-per_row // w) * w, -w))
+        bx = min((32, 64, 128, 256), key=lambda w: (-(-threads // w) * w, -w))
     by = BLOCK // bx
-    grid = (-(-per_row // bx), max(1, min(-(-rows // by), 65535)))
+    grid = (-(-threads // bx), max(1, min(-(-rows // by), 65535)))
     return grid, (bx, by), rows
 
 
-@functools.lru_cache(maxsize=1)
-def _kernels():
+@functools.lru_cache(maxsize=8)
+def _kernels(defines: tuple = ()):
+    """The compiled module; ``defines`` ("-DLATTICE_GROUP=4", ...) build a variant of it for
+    ``bench/lattice_kernel.py`` (the same draws, other speeds)."""
     import cupy
-    return cupy.RawModule(code=cuda_source("draws.cu", SOURCE))
+    return cupy.RawModule(code=cuda_source("draws.cu", SOURCE), options=tuple(defines))
 
 
-def half_sweep(states, plan: LatticePlan, colour: int, coupling, bias, shared: bool, scale,
-               rng_state, draw: int) -> None:
-    """One launch: the sites of ``colour`` of the (chains, N) int8 CuPy ``states``, in place;
-    ``bias`` holds one value (``shared``) or one per site, in the dtype of ``coupling``."""
-    if states.dtype != np.int8 or not states.flags.c_contiguous or states.data.ptr % 8:
+def high_bits(x, xp=np):
+    """(chains, N) unit values (1 or the low state) as the kernel holds them: int8, 1 where 1."""
+    return xp.ascontiguousarray(x > 0, dtype=xp.int8)
+
+
+def unit_values(bits, low: int, dtype):
+    """The inverse of ``high_bits``: 1 where a bit is set, else ``low``, in ``dtype``."""
+    return bits.astype(dtype) * (1 - low) + low
+
+
+def half_sweep(bits, plan: LatticePlan, colour: int, coupling, bias, shared: bool, scale,
+               rng_state, draw: int, *, quads_per_thread: int = QUADS_PER_THREAD,
+               defines: tuple = ()) -> None:
+    """One launch: the sites of ``colour`` of the (chains, N) CuPy ``high_bits``, in place;
+    ``bias`` holds one value (``shared``) or one per site, in the dtype of ``coupling``.
+    ``quads_per_thread`` and ``defines`` choose the launch and the build (for benchmarks)."""
+    if bits.dtype != np.int8 or not bits.flags.c_contiguous or bits.data.ptr % 8:
         raise ValueError("the lattice kernel takes C-contiguous int8 states at an 8-byte boundary")
-    grid, block, rows = launch_shape(plan, states.shape[0])
+    grid, block, rows = launch_shape(plan, bits.shape[0], quads_per_thread)
     t = bias.dtype.type                 # the kernel's T: a Python float would arrive as a double
-    fn = _kernels().get_function(f"lattice_half_sweep_{SUFFIX[bias.dtype]}")
+    fn = _kernels(tuple(defines)).get_function(f"lattice_half_sweep_{SUFFIX[bias.dtype]}")
     dims = tuple(np.int32(d) for d in plan.dims)
-    fn(grid, block, (states, *dims, np.int32(plan.periodic), np.uint32(rows), np.int32(colour),
-                     t(coupling), bias, np.int32(shared), t(scale), np.int8(plan.low), rng_state,
+    fn(grid, block, (bits, *dims, np.int32(plan.periodic), np.uint32(rows), np.int32(colour),
+                     t(coupling), bias, np.int32(shared), t(scale), np.int32(plan.low), rng_state,
                      np.uint32(draw)))
 
 
@@ -106,18 +130,18 @@ def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, tempera
     if sweeps == 0:
         return x
     dtype = x.dtype
-    states = x.astype(cupy.int8, order="C")          # unit values (±1 or 0/1), C order
+    bits = high_bits(x, cupy)
     bias = cupy.ascontiguousarray(params[plan.bias_key], dtype=dtype)
     # one read by the host per call: J, and whether one bias serves every site (then the kernel
-    # reads a table of 13 probabilities rather than a bias and an exp a site)
+    # reads a table of 13 thresholds rather than a bias and an exp a site)
     coupling, shared = to_numpy(cupy.stack([cupy.asarray(params[plan.coupling_key], dtype=dtype),
                                             (bias == bias[0]).all().astype(dtype)]))
     t = dtype.type
     coupling, shared, scale = t(coupling), bool(shared), t(plan.factor / temperature)
     rng_state, first = rng.reserve(2 * sweeps)
     for step in range(2 * sweeps):
-        half_sweep(states, plan, step % 2, coupling, bias, shared, scale, rng_state, first + step)
-    return states.astype(dtype)
+        half_sweep(bits, plan, step % 2, coupling, bias, shared, scale, rng_state, first + step)
+    return unit_values(bits, plan.low, dtype)
 
 
 # ---- the NumPy reference ----------------------------------------------------------------------
@@ -168,7 +192,8 @@ def reference_uniforms(plan: LatticePlan, chains: int, colour: int, words, draw:
 
 def reference_half_sweep(plan: LatticePlan, states: np.ndarray, colour: int, coupling, bias,
                          scale, words, draw: int) -> tuple[np.ndarray, np.ndarray]:
-    """The kernel's launch for one colour on (chains, N) int8 ``states``, in NumPy: the new states
+    """The kernel's launch for one colour on (chains, N) unit values ``states`` (1 or the low
+    state, as int8), in NumPy: the new states
     and, per site, |u − p| (how near its draw was to the threshold; NaN off the colour)."""
     prob = reference_probabilities(plan, states, coupling, bias, scale)
     u = reference_uniforms(plan, states.shape[0], colour, words, draw, prob.dtype)

@@ -1,0 +1,85 @@
+"""The lattice kernel alone (CuPy only): one launch of one colour, timed by CUDA events, for
+several quads a thread and builds, against a copy of the lattice (a memory floor).
+
+    python bench/lattice_kernel.py [--side 2048] [--chains 16] [--launches 200]
+
+`bench/ising_sweep.py` times whole sweeps as a model runs them (the conversions to and from
+int8 included); this times what `kernels/cuda/lattice.cu` itself costs, so that its launch
+shape (`lattice_gpu.QUADS_PER_THREAD`) and its compile-time settings (LATTICE_GROUP, quads
+updated at once; LATTICE_MIN_BLOCKS, blocks an SM) can be chosen on the card at hand. Every
+build is checked to give the default build's states after a sweep (the same draws: they must
+agree site for site). Prints µs a launch, spin updates per ns and the ratio to the copy.
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ebmlang.kernels import lattice_gpu
+
+BUILDS = {"default": (), "group 4, 2 blocks": ("-DLATTICE_GROUP=4", "-DLATTICE_MIN_BLOCKS=2"),
+          "group 2, 3 blocks": ("-DLATTICE_MIN_BLOCKS=3",)}
+
+
+def event_time(cp, launch, launches: int, repeats: int = 3) -> float:
+    """Best of ``repeats`` of the mean seconds of ``launch(i)`` over ``launches`` calls."""
+    launch(0)                                               # compile and warm up, untimed
+    best = float("inf")
+    for _ in range(repeats):
+        start, end = cp.cuda.Event(), cp.cuda.Event()
+        start.record()
+        for i in range(launches):
+            launch(i)
+        end.record()
+        end.synchronize()
+        best = min(best, cp.cuda.get_elapsed_time(start, end) / 1e3 / launches)
+    return best
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--side", type=int, default=2048)
+    p.add_argument("--chains", type=int, default=16)
+    p.add_argument("--launches", type=int, default=200)
+    a = p.parse_args()
+    try:
+        import cupy as cp
+        cp.cuda.runtime.getDeviceCount()
+    except Exception as exc:                       # no CuPy, no driver or no device
+        raise SystemExit(f"bench/lattice_kernel.py needs CuPy and a GPU ({type(exc).__name__})")
+    side, chains = a.side, a.chains
+    plan = lattice_gpu.LatticePlan("s", "w", "b", (1, side, side), True, 2.0, -1)
+    start = lattice_gpu.high_bits(cp.random.default_rng(0).integers(0, 2, (chains, side * side),
+                                                                  dtype=cp.int8), cp)
+    bias, scale = cp.zeros(1, cp.float32), np.float32(2 / 2.3)
+    rng_state = cp.asarray(np.array([3, 4, 0], dtype=np.uint32))
+    sites = chains * side * side / 2                        # one colour a launch
+
+    def launcher(bits, quads, defines):
+        return lambda i: lattice_gpu.half_sweep(bits, plan, i % 2, np.float32(1.0), bias, True,
+                                                scale, rng_state, 10 + i, quads_per_thread=quads,
+                                                defines=defines)
+
+    copy = cp.empty_like(start)
+    floor = event_time(cp, lambda i: cp.copyto(copy, start), a.launches)
+    print(f"{side}x{side} periodic Ising, {chains} chains, one colour a launch, float32, one bias")
+    print(f"  copy of the int8 lattice   {floor * 1e6:8.1f} µs")
+    reference = None
+    for name, defines in BUILDS.items():
+        for quads in (4, 8, 16, 32):
+            bits = start.copy()
+            sweep = launcher(bits, quads, defines)
+            sweep(0), sweep(1)                              # one sweep: draws 10 and 11
+            if reference is None:
+                reference = bits.copy()
+            same = bool((bits == reference).all())
+            t = event_time(cp, launcher(start.copy(), quads, defines), a.launches)
+            flag = "" if same else "   STATES DIFFER from the default build's"
+            print(f"  {name:<18} {quads:>2} quads a thread {t * 1e6:8.1f} µs "
+                  f"{sites / t / 1e9:8.1f} spin updates/ns   ratio to the copy = {t / floor:5.2f}{flag}")
+    print(f"(the package launches {lattice_gpu.QUADS_PER_THREAD} quads a thread, the default build)")
+
+
+if __name__ == "__main__":
+    main()
