@@ -6,7 +6,8 @@ several quads a thread and builds, against a copy of the lattice (a memory floor
 `bench/ising_sweep.py` times whole sweeps as a model runs them (the conversions to and from
 int8 included); this times what `kernels/cuda/lattice.cu` itself costs, so that its launch
 shape (`lattice_gpu.QUADS_PER_THREAD`) and its compile-time settings (LATTICE_GROUP, quads
-updated at once; LATTICE_MIN_BLOCKS, blocks an SM) can be chosen on the card at hand. Every
+updated at once; LATTICE_PHILOX_FIRST, their random words drawn before any uses its loads;
+LATTICE_MIN_BLOCKS, blocks an SM) can be chosen on the card at hand. Every
 build is checked to give the default build's states after a sweep (the same draws: they must
 agree site for site). Prints µs a launch, spin updates per ns and the ratio to the copy.
 """
@@ -18,8 +19,11 @@ import numpy as np
 
 from ebmlang.kernels import lattice_gpu
 
-BUILDS = {"default": (), "group 4, 2 blocks": ("-DLATTICE_GROUP=4", "-DLATTICE_MIN_BLOCKS=2"),
-          "group 2, 3 blocks": ("-DLATTICE_MIN_BLOCKS=3",)}
+BUILDS = {"default": (),
+          "Philox first": ("-DLATTICE_PHILOX_FIRST=1",),
+          "group 4, 2 blocks": ("-DLATTICE_GROUP=4", "-DLATTICE_MIN_BLOCKS=2"),
+          "group 4, PF, 2 bl.": ("-DLATTICE_GROUP=4", "-DLATTICE_PHILOX_FIRST=1",
+                                 "-DLATTICE_MIN_BLOCKS=2")}
 
 
 def event_time(cp, launch, launches: int, repeats: int = 3) -> float:
@@ -77,8 +81,10 @@ def main():
             t = event_time(cp, launcher(start.copy(), quads, defines), a.launches)
             flag = "" if same else "   STATES DIFFER from the default build's"
             print(f"  {name:<18} {quads:>2} quads a thread {t * 1e6:8.1f} µs "
-                  f"{sites / t / 1e9:8.1f} spin updates/ns   ratio to the copy = {t / floor:5.2f}{flag}")
-    print(f"(the package launches {lattice_gpu.QUADS_PER_THREAD} quads a thread, the default build)")
+                  f"{sites / t / 1e9:8.1f} spin updates/ns   "
+                  f"ratio to the copy = {t / floor:5.2f}{flag}")
+    print(f"(the package launches {lattice_gpu.QUADS_PER_THREAD} quads a thread, "
+          "the default build)")
 
 
 if __name__ == "__main__":

@@ -230,7 +230,7 @@ def main():
     best = {k: min(v) for k, v in times.items() if v}
     print(f"784-500 RBM, CD-1, batch {args.batch}, one epoch of {len(host)} images, backend {args.backend}")
     for name, t in best.items():
-        print(f"  {name:<17} {t:7.3f} s   (best of {len(times[name])})")
+        print(f"  {name:<17} {t:8.4f} s   (best of {len(times[name])})")
     print(f"ratio ebmlang / plain loop       = {best['ebmlang'] / best['plain loop']:.3f}   (aim ≤ 1.15)")
     print(f"ratio ebmlang / GEMM floor       = {best['ebmlang'] / best['GEMM floor']:.3f}")
     for name in ("CUDA graph floor", "PyTorch loop"):
