@@ -52,11 +52,11 @@ def steps(backend: str, mnist: str) -> list[tuple[str, list[str], int]]:
         ("rbm-epoch-batch100", bench("rbm_epoch", "--batch", "100", *reps, *mn), 50 * slow),
         ("rbm-epoch-batch1000", bench("rbm_epoch", "--batch", "1000", *reps, *mn), 40 * slow),
         ("ais", bench("ais_rbm", *ais), 90),
-        ("ising", bench("ising_sweep", *ising, "--repeats", "2"), 40),
+        ("ising", bench("ising_sweep", *ising, "--repeats", "2"), 30),
         # full MNIST through a 784-1000-500-250-30 net: ~23 s an epoch on a 2-core CPU
         ("backprop-epoch", bench("backprop_epoch", "--repeats", "2" if gpu else "1", *mn),
          45 if gpu else 300),
-    ] + ([("lattice-kernel", [py, "bench/lattice_kernel.py"], 40),
+    ] + ([("lattice-kernel", [py, "bench/lattice_kernel.py"], 60),
           ("step-profile", [py, "bench/step_profile.py", "--batch", "1000"], 40)] if gpu else [])
 
 

@@ -6,8 +6,9 @@ several quads a thread and builds, against a copy of the lattice (a memory floor
 `bench/ising_sweep.py` times whole sweeps as a model runs them (the conversions to and from
 int8 included); this times what `kernels/cuda/lattice.cu` itself costs, so that its launch
 shape (`lattice_gpu.QUADS_PER_THREAD`) and its compile-time settings (LATTICE_GROUP, quads
-updated at once; LATTICE_PHILOX_FIRST, their random words drawn before any uses its loads;
-LATTICE_MIN_BLOCKS, blocks an SM) can be chosen on the card at hand. Every
+updated at once; LATTICE_ADJACENT, whether those are adjacent, read 16 bytes at a time;
+LATTICE_PHILOX_FIRST, their random words drawn before any uses its loads; LATTICE_MIN_BLOCKS,
+blocks an SM) can be chosen on the card at hand. Every
 build is checked to give the default build's states after a sweep (the same draws: they must
 agree site for site). Prints µs a launch, spin updates per ns and the ratio to the copy.
 """
@@ -21,9 +22,10 @@ from ebmlang.kernels import lattice_gpu
 
 BUILDS = {"default": (),
           "Philox first": ("-DLATTICE_PHILOX_FIRST=1",),
-          "group 4, 2 blocks": ("-DLATTICE_GROUP=4", "-DLATTICE_MIN_BLOCKS=2"),
-          "group 4, PF, 2 bl.": ("-DLATTICE_GROUP=4", "-DLATTICE_PHILOX_FIRST=1",
-                                 "-DLATTICE_MIN_BLOCKS=2")}
+          "adjacent": ("-DLATTICE_ADJACENT=1",),
+          "adjacent, PF": ("-DLATTICE_ADJACENT=1", "-DLATTICE_PHILOX_FIRST=1"),
+          "adj. 4, PF, 2 bl.": ("-DLATTICE_ADJACENT=1", "-DLATTICE_GROUP=4",
+                                "-DLATTICE_PHILOX_FIRST=1", "-DLATTICE_MIN_BLOCKS=2")}
 
 
 def event_time(cp, launch, launches: int, repeats: int = 3) -> float:

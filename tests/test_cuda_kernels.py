@@ -14,6 +14,7 @@ its threshold (the GPU's expf and NumPy's exp may differ in the last bit, and nv
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,9 @@ from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import draws, to_numpy
 from ebmlang.backend.philox import counters, philox4x32
 from ebmlang.kernels import conditional
-from ebmlang.kernels.lattice_gpu import (SOURCE as LATTICE, high_bits, lattice_plan,
-                                         reference_half_sweep, reference_probabilities,
-                                         reference_uniforms, unit_values)
+from ebmlang.kernels.lattice_gpu import (SOURCE as LATTICE, SOURCES as LATTICE_SOURCES,
+                                         high_bits, lattice_plan, reference_half_sweep,
+                                         reference_probabilities, reference_uniforms, unit_values)
 from nvcc import host_program, needs_nvcc, ptx, run
 
 TIE = {np.float32: 1e-5, np.float64: 1e-12}
@@ -203,22 +204,32 @@ def test_lattice_reference_half_sweeps_keep_the_boltzmann_distribution():
 
 # ---- nvcc: the CUDA sources compile, and their host build matches the references ---------------
 
+# builds bench/lattice_kernel.py times beside the default: four quads at once, their Philox
+# words first; groups of adjacent quads, two and four
+LATTICE_BUILDS = {"lattice-g4-pf": ("-DLATTICE_GROUP=4", "-DLATTICE_PHILOX_FIRST=1"),
+                  "lattice-adjacent": ("-DLATTICE_ADJACENT=1",),
+                  "lattice-adjacent-g4-pf": ("-DLATTICE_ADJACENT=1", "-DLATTICE_GROUP=4",
+                                             "-DLATTICE_PHILOX_FIRST=1")}
+
+
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
-    """Host programs built by nvcc from each CUDA source and its driver in tests/cuda/."""
+    """Host programs built by nvcc from each CUDA source and its driver in tests/cuda/, side by
+    side (each nvcc runs on one core)."""
     out = tmp_path_factory.mktemp("cuda")
-    return {"draws": host_program(("draws.cu",), out, "draws"),
-            "lattice": host_program(("draws.cu", LATTICE), out, "lattice"),
-            # a build bench/lattice_kernel.py times beside the default: four quads at once, their
-            # Philox words first
-            "lattice4": host_program(("draws.cu", LATTICE), out, "lattice",
-                                     ("-DLATTICE_GROUP=4", "-DLATTICE_PHILOX_FIRST=1"), "lattice4")}
+    builds = {"draws": (("draws.cu",), "draws", ()), "lattice": (LATTICE_SOURCES, "lattice", ()),
+              **{name: (LATTICE_SOURCES, "lattice", defines)
+                 for name, defines in LATTICE_BUILDS.items()}}
+    with ThreadPoolExecutor() as pool:
+        done = {name: pool.submit(host_program, sources, out, driver, defines, name)
+                for name, (sources, driver, defines) in builds.items()}
+        return {name: future.result() for name, future in done.items()}
 
 
 @needs_nvcc
 def test_the_sources_compile_for_hopper(tmp_path):
     """What NVRTC compiles on the GPU machine, nvcc compiles here to PTX for sm_90."""
-    for name, sources in (("draws", ("draws.cu",)), ("lattice", ("draws.cu", LATTICE))):
+    for name, sources in (("draws", ("draws.cu",)), ("lattice", LATTICE_SOURCES)):
         text = ptx(sources, tmp_path, name)
         for suffix in ("f32", "f64"):
             assert f".entry {'lattice_half_sweep' if name == 'lattice' else 'bernoulli'}_{suffix}(" in text
@@ -270,14 +281,17 @@ def test_host_build_of_the_draws_matches_the_references(host, key, draw, dtype):
 @needs_nvcc
 @settings(max_examples=60, deadline=None)      # 13 shapes × both colours × shared bias or not
 @given(LATTICES, st.integers(0, 2**16), st.sampled_from([np.float32, np.float64]),
-       st.integers(0, 1), st.integers(1, 3), st.sampled_from(["lattice", "lattice4"]))
+       st.integers(0, 1), st.integers(1, 3), st.sampled_from(["lattice", *LATTICE_BUILDS]))
 # every axis open; a pair, wrapped; one segment, both ends wrapped; pairs (m, m+2) and a tail;
-# fours (m, m+2, m+4, m+6), their Philox words first
+# fours (m, m+2, m+4, m+6); adjacent pairs, open and wrapped; adjacent fours
 @example(((2, 2, 8), False, "spin", 0.7, True), 1, np.float64, 0, 1, "lattice")
 @example(((4, 2, 16), True, "binary", -1.2, False), 2, np.float32, 1, 1, "lattice")
 @example(((8,), True, "spin", 1.1, True), 3, np.float64, 1, 1, "lattice")
 @example(((2, 40), True, "spin", 0.9, False), 4, np.float32, 0, 2, "lattice")
-@example(((2, 72), True, "spin", 0.9, False), 5, np.float32, 1, 2, "lattice4")
+@example(((2, 72), True, "spin", 0.9, False), 5, np.float32, 1, 2, "lattice-g4-pf")
+@example(((2, 48), False, "spin", 0.9, True), 6, np.float64, 0, 2, "lattice-adjacent")
+@example(((2, 2, 32), True, "binary", 0.8, False), 7, np.float32, 1, 1, "lattice-adjacent")
+@example(((2, 64), True, "spin", 0.9, False), 8, np.float32, 1, 3, "lattice-adjacent-g4-pf")
 def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, seed, dtype, colour,
                                                                 stride, build):
     """Every thread of one launch (lattice_row_quads), run on the CPU, gives the reference's
@@ -351,7 +365,8 @@ def test_lattice_launches_fit_cuda_and_keep_their_threads_busy(d2, d1, chains):
 @pytest.mark.parametrize("launch", [{}, {"quads_per_thread": 1},
                                     {"quads_per_thread": 3,
                                      "defines": ("-DLATTICE_GROUP=4", "-DLATTICE_PHILOX_FIRST=1",
-                                                 "-DLATTICE_MIN_BLOCKS=2")}])
+                                                 "-DLATTICE_MIN_BLOCKS=2")},
+                                    {"quads_per_thread": 2, "defines": ("-DLATTICE_ADJACENT=1",)}])
 def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic, biased, launch):
     """Both colours, per-site biases and one shared bias (the kernel's table), rows of segments
     (d2 % 8 == 0) and not; the default launch and build, and those bench/lattice_kernel.py

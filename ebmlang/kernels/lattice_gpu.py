@@ -26,6 +26,8 @@ from ..backend.draws import BLOCK, SUFFIX
 from ..backend.philox import counters, cuda_source, philox4x32, unit_uniform
 
 SOURCE = Path(__file__).with_name("cuda") / "lattice.cu"
+# the kernel's translation unit, in this order (what NVRTC and the tests' nvcc compile)
+SOURCES = ("draws.cu", SOURCE.with_name("lattice_site.cu"), SOURCE)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def _kernels(defines: tuple = ()):
     """The compiled module; ``defines`` ("-DLATTICE_GROUP=4", ...) build a variant of it for
     ``bench/lattice_kernel.py`` (the same draws, other speeds)."""
     import cupy
-    return cupy.RawModule(code=cuda_source("draws.cu", SOURCE), options=tuple(defines))
+    return cupy.RawModule(code=cuda_source(*SOURCES), options=tuple(defines))
 
 
 def high_bits(x, xp=np):
@@ -111,8 +113,8 @@ def half_sweep(bits, plan: LatticePlan, colour: int, coupling, bias, shared: boo
     """One launch: the sites of ``colour`` of the (chains, N) CuPy ``high_bits``, in place;
     ``bias`` holds one value (``shared``) or one per site, in the dtype of ``coupling``.
     ``quads_per_thread`` and ``defines`` choose the launch and the build (for benchmarks)."""
-    if bits.dtype != np.int8 or not bits.flags.c_contiguous or bits.data.ptr % 8:
-        raise ValueError("the lattice kernel takes C-contiguous int8 states at an 8-byte boundary")
+    if bits.dtype != np.int8 or not bits.flags.c_contiguous or bits.data.ptr % 16:
+        raise ValueError("the lattice kernel takes C-contiguous int8 states at a 16-byte boundary")
     grid, block, rows = launch_shape(plan, bits.shape[0], quads_per_thread)
     t = bias.dtype.type                 # the kernel's T: a Python float would arrive as a double
     fn = _kernels(tuple(defines)).get_function(f"lattice_half_sweep_{SUFFIX[bias.dtype]}")

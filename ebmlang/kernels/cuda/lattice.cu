@@ -1,5 +1,6 @@
 // Checkerboard heat-bath sweep of a lattice of spin (or binary) units: int8 states, many chains,
-// random numbers from Philox in registers. Needs backend/cuda/philox.cuh and draws.cu before it.
+// random numbers from Philox in registers. Needs backend/cuda/philox.cuh, draws.cu and
+// lattice_site.cu (one site's arithmetic and memory) before it.
 // Reference: ebmlang/kernels/lattice_gpu.py, reference_half_sweep (the same arithmetic in NumPy).
 //
 // A chain's sites are (z, y, x) in C order on dims (d0, d1, d2), a lattice of up to 3 axes padded
@@ -26,90 +27,8 @@
 
 struct lattice_dims { int d0, d1, d2, periodic; };
 
-#define LATTICE_MAX_SUM 6
-#define LATTICE_TABLE (2 * LATTICE_MAX_SUM + 1)
-
 __host__ __device__ inline int lattice_quads_per_row(lattice_dims g) {
     return ((g.d2 + 1) / 2 + 3) / 4;
-}
-
-// p(high) = σ(scale (J sum + b)): one expression for the table and the per-site path alike.
-template <typename T>
-__host__ __device__ inline T lattice_prob(T coupling, int sum, T bias, T scale) {
-    T field = coupling * (T)sum + bias;
-    return (T)1 / ((T)1 + ebm_exp(-scale * field));
-}
-
-// The draw u = unit<T>::from_bits(bits) is below p exactly when the bits are below an integer
-// threshold of p: float32 takes u = (bits >> 8) 2^-24, so u < p ⇔ (bits >> 8) < ⌈p 2^24⌉;
-// float64 takes u = bits 2^-32, so u < p ⇔ bits < ⌈p 2^32⌉ (up to 2^32: 64 bits). The products
-// are exact (a power of 2), and so is ⌈·⌉ of a float.
-template <typename T> struct lattice_threshold;
-template <> struct lattice_threshold<float> {
-    typedef unsigned int type;
-    __host__ __device__ static type of(float p) { return (type)ceilf(p * 16777216.0f); }
-    __host__ __device__ static bool below(unsigned int bits, type t) { return (bits >> 8) < t; }
-};
-template <> struct lattice_threshold<double> {
-    typedef unsigned long long type;
-    __host__ __device__ static type of(double p) { return (type)ceil(p * 4294967296.0); }
-    __host__ __device__ static bool below(unsigned int bits, type t) { return bits < t; }
-};
-
-// table[s + LATTICE_MAX_SUM] = the threshold of lattice_prob(s) for s = −6..6, entries
-// i ≡ start (mod step).
-template <typename T>
-__host__ __device__ inline void lattice_fill_table(typename lattice_threshold<T>::type* table,
-                                                   int start, int step, T coupling, T bias,
-                                                   T scale) {
-    for (int i = start; i < LATTICE_TABLE; i += step)
-        table[i] = lattice_threshold<T>::of(
-            lattice_prob<T>(coupling, i - LATTICE_MAX_SUM, bias, scale));
-}
-
-// Whether a site whose neighbours' values sum to `sum` goes high: by the table (one bias for
-// all sites) or, where `table` is null, by its own bias.
-template <typename T>
-__host__ __device__ inline bool lattice_high(int sum,
-                                             const typename lattice_threshold<T>::type* table,
-                                             T coupling, T bias, T scale, unsigned int bits) {
-    if (table) return lattice_threshold<T>::below(bits, table[sum + LATTICE_MAX_SUM]);
-    return unit<T>::from_bits(bits) < lattice_prob<T>(coupling, sum, bias, scale);
-}
-
-// The offsets (in sites) of the two neighbours of position `pos` along an axis of length `d` and
-// stride `stride`, 0 where there is none (a site is never its own neighbour, so 0 is free).
-__host__ __device__ inline void axis_offsets(int pos, int d, int stride, int periodic, int* lo,
-                                             int* hi) {
-    *lo = *hi = 0;
-    if (d == 1) return;
-    if (periodic && d > 2) {
-        *lo = (pos == 0 ? d - 1 : -1) * stride;
-        *hi = (pos == d - 1 ? 1 - d : 1) * stride;
-        return;
-    }
-    if (pos > 0) *lo = -stride;
-    if (pos < d - 1) *hi = stride;
-}
-
-// 8 bytes at p (8-byte aligned on the device), as one word: byte j is site j of a segment.
-__host__ __device__ inline unsigned long long load8(const signed char* p) {
-#ifdef __CUDA_ARCH__
-    return *reinterpret_cast<const unsigned long long*>(p);
-#else
-    unsigned long long w = 0;
-    for (int j = 0; j < 8; ++j) w |= (unsigned long long)(unsigned char)p[j] << (8 * j);
-    return w;
-#endif
-}
-
-// 8 bytes to p (8-byte aligned on the device) as one word.
-__host__ __device__ inline void store8(signed char* p, unsigned long long w) {
-#ifdef __CUDA_ARCH__
-    *reinterpret_cast<unsigned long long*>(p) = w;
-#else
-    for (int j = 0; j < 8; ++j) p[j] = (signed char)(unsigned char)(w >> (8 * j));
-#endif
 }
 
 // What every thread of a launch shares: the rule of a draw (coupling, bias or table, scale, the
@@ -145,10 +64,14 @@ __host__ __device__ inline lattice_row lattice_row_at(lattice_dims g, int z, int
 #define LATTICE_EVEN_BYTES 0x00FF00FF00FF00FFULL
 
 // Build settings (-D…=…) that bench/lattice_kernel.py times beside the default: quads updated at
-// once where a row is of segments (their loads in flight together), the Philox words of all of
-// them drawn before any uses its loads (more work to cover the loads' latency), blocks an SM.
+// once where a row is of segments (their loads in flight together), whether those are adjacent
+// segments (read 16 bytes at a time; else every stride-th of the row), the Philox words of all
+// of them drawn before any uses its loads (more work to cover their latency), blocks an SM.
 #ifndef LATTICE_GROUP
 #define LATTICE_GROUP 2
+#endif
+#ifndef LATTICE_ADJACENT
+#define LATTICE_ADJACENT 0
 #endif
 #ifndef LATTICE_PHILOX_FIRST
 #define LATTICE_PHILOX_FIRST 0
@@ -168,12 +91,49 @@ __host__ __device__ inline void lattice_words(unsigned int words[4], unsigned lo
     words[3] = r.w;
 }
 
-// Quads m[0..Q) of a row whose length is a multiple of 8: quad m's sites are bytes x0, x0+2,
-// x0+4, x0+6 of the segment at r.at + 8m. Every load of the Q quads is issued before any is used,
-// and none behind a branch (a missing neighbour, offset 0, loads the segment itself and is
-// masked out); Philox runs while they are in flight. A segment goes back as one word: its other
-// colour's bytes are rewritten with the values they hold, which the threads reading them as
-// neighbours see either way.
+// The new word of a segment of a row of segments (d2 a multiple of 8): its sites of the colour,
+// bytes x0, x0+2, x0+4, x0+6, drawn with `bits`, from its word `mid`, the words `cross` of its
+// neighbours along y and z (ignored where r.cross is 0) and the bytes beside its ends (`left`,
+// `right`; ignored where there is none). Its other colour's bytes are kept. `at`: its first site.
+template <typename T>
+__host__ __device__ inline unsigned long long lattice_segment_word(
+        unsigned long long mid, const unsigned long long cross[4], unsigned int left,
+        bool has_left, unsigned int right, bool has_right, const lattice_row& r,
+        const unsigned int bits[4], int at, const lattice_launch<T>& a) {
+    // byte j: how many of site j's neighbours are high
+    unsigned long long high = (mid << 8) + (mid >> 8) + (has_left ? left : 0u)
+                            + ((unsigned long long)(has_right ? right : 0u) << 56);
+    #pragma unroll
+    for (int k = 0; k < 4; ++k) high += r.cross[k] ? cross[k] : 0ULL;
+    high >>= 8 * r.x0;
+    unsigned long long out = 0;
+    #pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        int j = r.x0 + 2 * i;
+        int sites = r.n - (j == 0 && !has_left) - (j == 7 && !has_right);
+        int sum = (1 - a.low) * (int)((high >> (16 * i)) & 0xFF) + a.low * sites;
+        T b = a.table ? (T)0 : a.bias[at + j];
+        out |= (unsigned long long)lattice_high<T>(sum, a.table, a.coupling, b, a.scale, bits[i])
+               << (16 * i);
+    }
+    return (mid & ~(LATTICE_EVEN_BYTES << (8 * r.x0))) | (out << (8 * r.x0));
+}
+
+// The offsets from a segment's first byte to the byte left of it and from its last byte to the
+// byte right of it, 0 where there is none (d2 >= 8: axis_offsets, shortened).
+__host__ __device__ inline int left_of_segment(lattice_dims g, int m) {
+    return m > 0 ? -1 : (g.periodic ? g.d2 - 1 : 0);
+}
+
+__host__ __device__ inline int right_of_segment(lattice_dims g, int m) {
+    return 8 * m + 8 < g.d2 ? 1 : (g.periodic ? 1 - g.d2 : 0);
+}
+
+// Quads m[0..Q) of a row of segments (any quads of it): quad m is the segment at r.at + 8m. Every
+// load of the Q quads is issued before any is used, and none behind a branch (a missing
+// neighbour, offset 0, loads the segment itself and is masked out); Philox runs while they are
+// in flight. A segment goes back as one word: its other colour's bytes are rewritten with the
+// values they hold, which the threads reading them as neighbours see either way.
 template <typename T, int Q>
 __host__ __device__ inline void lattice_segments(signed char* s, lattice_dims g,
                                                  const lattice_row& r, const int m[Q],
@@ -181,44 +141,60 @@ __host__ __device__ inline void lattice_segments(signed char* s, lattice_dims g,
                                                  const lattice_launch<T>& a) {
     int at[Q], left_at[Q], right_at[Q];
     unsigned long long mid[Q], cross[Q][4];
-    unsigned int left[Q], right[Q];
+    unsigned int left[Q], right[Q], bits[Q][4];
     #pragma unroll
     for (int q = 0; q < Q; ++q) {
         at[q] = r.at + 8 * m[q];
-        // the neighbours of the segment's end bytes along x (d2 >= 8: axis_offsets, shortened)
-        left_at[q] = m[q] > 0 ? -1 : (g.periodic ? g.d2 - 1 : 0);
-        right_at[q] = 8 * m[q] + 8 < g.d2 ? 1 : (g.periodic ? 1 - g.d2 : 0);
+        left_at[q] = left_of_segment(g, m[q]);
+        right_at[q] = right_of_segment(g, m[q]);
         mid[q] = load8(s + at[q]);
         #pragma unroll
         for (int k = 0; k < 4; ++k) cross[q][k] = load8(s + at[q] + r.cross[k]);
         left[q] = (unsigned char)s[at[q] + left_at[q]];
         right[q] = (unsigned char)s[at[q] + 7 + right_at[q]];
     }
-    unsigned int bits[Q][4];
     #pragma unroll
     for (int q = 0; q < Q; ++q)
         if (LATTICE_PHILOX_FIRST) lattice_words(bits[q], first_quad + m[q], a);
     #pragma unroll
     for (int q = 0; q < Q; ++q) {
         if (!LATTICE_PHILOX_FIRST) lattice_words(bits[q], first_quad + m[q], a);
-        // byte j: how many of site j's neighbours are high
-        unsigned long long high = (mid[q] << 8) + (mid[q] >> 8) + (left_at[q] ? left[q] : 0u)
-                                + ((unsigned long long)(right_at[q] ? right[q] : 0u) << 56);
-        #pragma unroll
-        for (int k = 0; k < 4; ++k) high += r.cross[k] ? cross[q][k] : 0ULL;
-        high >>= 8 * r.x0;
-        unsigned long long out = 0;
-        #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            int j = r.x0 + 2 * i;
-            int sites = r.n - (j == 0 && !left_at[q]) - (j == 7 && !right_at[q]);
-            int sum = (1 - a.low) * (int)((high >> (16 * i)) & 0xFF) + a.low * sites;
-            T b = a.table ? (T)0 : a.bias[at[q] + j];
-            out |= (unsigned long long)lattice_high<T>(sum, a.table, a.coupling, b, a.scale,
-                                                       bits[q][i]) << (16 * i);
-        }
-        store8(s + at[q], (mid[q] & ~(LATTICE_EVEN_BYTES << (8 * r.x0))) | (out << (8 * r.x0)));
+        store8(s + at[q], lattice_segment_word<T>(mid[q], cross[q], left[q], left_at[q] != 0,
+                                                  right[q], right_at[q] != 0, r, bits[q], at[q],
+                                                  a));
     }
+}
+
+// The Q adjacent quads m0 .. m0+Q-1 of a row of segments (r.at + 8 m0 16-byte aligned when Q is
+// even): their words and those above and below are read Q/2 loads of 16 bytes apiece, and a
+// segment's bytes beside its ends are its neighbours' words' but at the group's two ends.
+template <typename T, int Q>
+__host__ __device__ inline void lattice_adjacent(signed char* s, lattice_dims g,
+                                                 const lattice_row& r, int m0,
+                                                 unsigned long long first_quad,
+                                                 const lattice_launch<T>& a) {
+    int at = r.at + 8 * m0, left_at = left_of_segment(g, m0);
+    int right_at = right_of_segment(g, m0 + Q - 1);
+    unsigned long long mid[Q], along[4][Q], out[Q];
+    unsigned int bits[Q][4];
+    load_words<Q>(s + at, mid);
+    #pragma unroll
+    for (int k = 0; k < 4; ++k) load_words<Q>(s + at + r.cross[k], along[k]);
+    unsigned int left = (unsigned char)s[at + left_at];
+    unsigned int right = (unsigned char)s[at + 8 * Q - 1 + right_at];
+    #pragma unroll
+    for (int q = 0; q < Q; ++q)
+        if (LATTICE_PHILOX_FIRST) lattice_words(bits[q], first_quad + m0 + q, a);
+    #pragma unroll
+    for (int q = 0; q < Q; ++q) {
+        if (!LATTICE_PHILOX_FIRST) lattice_words(bits[q], first_quad + m0 + q, a);
+        unsigned long long cross[4] = {along[0][q], along[1][q], along[2][q], along[3][q]};
+        unsigned int l = q > 0 ? (unsigned int)(mid[q - 1] >> 56) : left;
+        unsigned int rt = q < Q - 1 ? (unsigned int)(mid[q + 1] & 0xFF) : right;
+        out[q] = lattice_segment_word<T>(mid[q], cross, l, q > 0 || left_at != 0, rt,
+                                         q < Q - 1 || right_at != 0, r, bits[q], at + 8 * q, a);
+    }
+    store_words<Q>(s + at, out);
 }
 
 // A neighbour's value (1 or `low`) at `offset` from `at`, 0 where there is none.
@@ -250,13 +226,19 @@ __host__ __device__ inline void lattice_quad(signed char* s, lattice_dims g, con
 }
 
 // The quads first, first + stride, ... of row r, whose quad m has the Philox counter
-// first_quad + m: LATTICE_GROUP at a time where the row is of segments.
+// first_quad + m; where the row is of segments, LATTICE_GROUP at once: with LATTICE_ADJACENT,
+// the groups of adjacent quads first, first + stride, ... (when the group divides the row).
 template <typename T>
 __host__ __device__ inline void lattice_row_quads(signed char* s, lattice_dims g,
                                                   const lattice_row& r, int first, int stride,
                                                   unsigned long long first_quad,
                                                   const lattice_launch<T>& a) {
     int m = first, per_row = lattice_quads_per_row(g);
+    if ((g.d2 & 7) == 0 && LATTICE_ADJACENT && g.d2 % (8 * LATTICE_GROUP) == 0) {
+        for (; m < per_row / LATTICE_GROUP; m += stride)
+            lattice_adjacent<T, LATTICE_GROUP>(s, g, r, LATTICE_GROUP * m, first_quad, a);
+        return;
+    }
     if ((g.d2 & 7) == 0)
         for (; m + (LATTICE_GROUP - 1) * stride < per_row; m += LATTICE_GROUP * stride) {
             int group[LATTICE_GROUP];
