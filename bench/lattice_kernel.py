@@ -20,12 +20,7 @@ import numpy as np
 
 from ebmlang.kernels import lattice_gpu
 
-BUILDS = {"default": (),
-          "Philox first": ("-DLATTICE_PHILOX_FIRST=1",),
-          "adjacent": ("-DLATTICE_ADJACENT=1",),
-          "adjacent, PF": ("-DLATTICE_ADJACENT=1", "-DLATTICE_PHILOX_FIRST=1"),
-          "adj. 4, PF, 2 bl.": ("-DLATTICE_ADJACENT=1", "-DLATTICE_GROUP=4",
-                                "-DLATTICE_PHILOX_FIRST=1", "-DLATTICE_MIN_BLOCKS=2")}
+
 
 
 def event_time(cp, launch, launches: int, repeats: int = 3) -> float:
@@ -72,7 +67,7 @@ def main():
     print(f"{side}x{side} periodic Ising, {chains} chains, one colour a launch, float32, one bias")
     print(f"  copy of the int8 lattice   {floor * 1e6:8.1f} µs")
     reference = None
-    for name, defines in BUILDS.items():
+    for name, defines in lattice_gpu.BUILDS.items():
         for quads in (4, 8, 16, 32):
             bits = start.copy()
             sweep = launcher(bits, quads, defines)

@@ -26,10 +26,12 @@ def nvcc(args, cwd) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def ptx(sources, folder: Path, name: str) -> str:
-    """The PTX for sm_90 of the translation unit ``cuda_source(*sources)``."""
+def ptx(sources, folder: Path, name: str, defines=()) -> str:
+    """The PTX for sm_90 of the translation unit ``cuda_source(*sources)`` with the macros
+    ``defines``, compiled as C++11 with every warning an error: CuPy may hand NVRTC C++11."""
     (folder / f"{name}.cu").write_text(cuda_source(*sources))
-    nvcc(["-ptx", "-arch=sm_90", "-o", f"{name}.ptx", f"{name}.cu"], folder)
+    nvcc(["-ptx", "-arch=sm_90", "-std=c++11", "-Werror", "all-warnings", *defines,
+          "-o", f"{name}.ptx", f"{name}.cu"], folder)
     return (folder / f"{name}.ptx").read_text()
 
 

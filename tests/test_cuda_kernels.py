@@ -25,7 +25,7 @@ from ebmlang import compile_spec, parse_spec
 from ebmlang.backend import draws, to_numpy
 from ebmlang.backend.philox import counters, philox4x32
 from ebmlang.kernels import conditional
-from ebmlang.kernels.lattice_gpu import (SOURCE as LATTICE, SOURCES as LATTICE_SOURCES,
+from ebmlang.kernels.lattice_gpu import (BUILDS, SOURCE as LATTICE, SOURCES as LATTICE_SOURCES,
                                          high_bits, lattice_plan, reference_half_sweep,
                                          reference_probabilities, reference_uniforms, unit_values)
 from nvcc import host_program, needs_nvcc, ptx, run
@@ -204,12 +204,10 @@ def test_lattice_reference_half_sweeps_keep_the_boltzmann_distribution():
 
 # ---- nvcc: the CUDA sources compile, and their host build matches the references ---------------
 
-# builds bench/lattice_kernel.py times beside the default: four quads at once, their Philox
-# words first; groups of adjacent quads, two and four
-LATTICE_BUILDS = {"lattice-g4-pf": ("-DLATTICE_GROUP=4", "-DLATTICE_PHILOX_FIRST=1"),
-                  "lattice-adjacent": ("-DLATTICE_ADJACENT=1",),
-                  "lattice-adjacent-g4-pf": ("-DLATTICE_ADJACENT=1", "-DLATTICE_GROUP=4",
-                                             "-DLATTICE_PHILOX_FIRST=1")}
+# builds bench/lattice_kernel.py times beside the default, which between them set every macro:
+# the Philox words of a group first; groups of adjacent quads, two and four
+LATTICE_BUILDS = {name: BUILDS[name]
+                  for name in ("Philox first", "adjacent", "adj. 4, PF, 2 bl.")}
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +219,8 @@ def host(tmp_path_factory):
               **{name: (LATTICE_SOURCES, "lattice", defines)
                  for name, defines in LATTICE_BUILDS.items()}}
     with ThreadPoolExecutor() as pool:
-        done = {name: pool.submit(host_program, sources, out, driver, defines, name)
+        done = {name: pool.submit(host_program, sources, out, driver, defines,
+                                  name.replace(" ", "").replace(",", "-").replace(".", ""))
                 for name, (sources, driver, defines) in builds.items()}
         return {name: future.result() for name, future in done.items()}
 
@@ -231,6 +230,9 @@ def test_the_sources_compile_for_hopper(tmp_path):
     """What NVRTC compiles on the GPU machine, nvcc compiles here to PTX for sm_90."""
     for name, sources in (("draws", ("draws.cu",)), ("lattice", LATTICE_SOURCES)):
         text = ptx(sources, tmp_path, name)
+        if name == "lattice":
+            for defines in LATTICE_BUILDS.values():      # between them, every macro
+                ptx(sources, tmp_path, "lattice-build", defines)
         for suffix in ("f32", "f64"):
             assert f".entry {'lattice_half_sweep' if name == 'lattice' else 'bernoulli'}_{suffix}(" in text
 
@@ -283,15 +285,15 @@ def test_host_build_of_the_draws_matches_the_references(host, key, draw, dtype):
 @given(LATTICES, st.integers(0, 2**16), st.sampled_from([np.float32, np.float64]),
        st.integers(0, 1), st.integers(1, 3), st.sampled_from(["lattice", *LATTICE_BUILDS]))
 # every axis open; a pair, wrapped; one segment, both ends wrapped; pairs (m, m+2) and a tail;
-# fours (m, m+2, m+4, m+6); adjacent pairs, open and wrapped; adjacent fours
+# pairs (m, m+2), Philox first; adjacent pairs, open and wrapped; adjacent fours
 @example(((2, 2, 8), False, "spin", 0.7, True), 1, np.float64, 0, 1, "lattice")
 @example(((4, 2, 16), True, "binary", -1.2, False), 2, np.float32, 1, 1, "lattice")
 @example(((8,), True, "spin", 1.1, True), 3, np.float64, 1, 1, "lattice")
 @example(((2, 40), True, "spin", 0.9, False), 4, np.float32, 0, 2, "lattice")
-@example(((2, 72), True, "spin", 0.9, False), 5, np.float32, 1, 2, "lattice-g4-pf")
-@example(((2, 48), False, "spin", 0.9, True), 6, np.float64, 0, 2, "lattice-adjacent")
-@example(((2, 2, 32), True, "binary", 0.8, False), 7, np.float32, 1, 1, "lattice-adjacent")
-@example(((2, 64), True, "spin", 0.9, False), 8, np.float32, 1, 3, "lattice-adjacent-g4-pf")
+@example(((2, 72), True, "spin", 0.9, False), 5, np.float32, 1, 2, "Philox first")
+@example(((2, 48), False, "spin", 0.9, True), 6, np.float64, 0, 2, "adjacent")
+@example(((2, 2, 32), True, "binary", 0.8, False), 7, np.float32, 1, 1, "adjacent")
+@example(((2, 64), True, "spin", 0.9, False), 8, np.float32, 1, 3, "adj. 4, PF, 2 bl.")
 def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, seed, dtype, colour,
                                                                 stride, build):
     """Every thread of one launch (lattice_row_quads), run on the CPU, gives the reference's
@@ -358,15 +360,24 @@ def test_lattice_launches_fit_cuda_and_keep_their_threads_busy(d2, d1, chains):
     assert f"__launch_bounds__({BLOCK}," in LATTICE.read_text()       # the kernel's register budget
 
 
+def test_lattice_launches_refuse_what_their_indices_cannot_count():
+    """Rows (chains × d0 × d1) and a chain's sites are counted in 32 bits."""
+    from ebmlang.kernels.lattice_gpu import LatticePlan, launch_shape
+    with pytest.raises(ValueError, match="rows"):
+        launch_shape(LatticePlan("s", "w", "b", (1, 1 << 16, 8), False, 2.0, -1), 1 << 15)
+    with pytest.raises(ValueError, match="sites"):
+        launch_shape(LatticePlan("s", "w", "b", (1 << 11, 1 << 10, 1 << 10), False, 2.0, -1), 1)
+    assert launch_shape(LatticePlan("s", "w", "b", (1, 2048, 2048), True, 2.0, -1), 16)[2] == 32768
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("dims, periodic", [((64, 64), True), ((6, 5), False), ((4, 2, 6), True),
                                             ((10,), True), ((2, 8, 16), True), ((3, 16), False)])
 @pytest.mark.parametrize("biased", [True, False])
 @pytest.mark.parametrize("launch", [{}, {"quads_per_thread": 1},
-                                    {"quads_per_thread": 3,
-                                     "defines": ("-DLATTICE_GROUP=4", "-DLATTICE_PHILOX_FIRST=1",
-                                                 "-DLATTICE_MIN_BLOCKS=2")},
-                                    {"quads_per_thread": 2, "defines": ("-DLATTICE_ADJACENT=1",)}])
+                                    {"quads_per_thread": 3, "defines": BUILDS["adj. 4, PF, 2 bl."]},
+                                    {"quads_per_thread": 2, "defines": BUILDS["adjacent"]},
+                                    {"quads_per_thread": 5, "defines": BUILDS["Philox first"]}])
 def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic, biased, launch):
     """Both colours, per-site biases and one shared bias (the kernel's table), rows of segments
     (d2 % 8 == 0) and not; the default launch and build, and those bench/lattice_kernel.py

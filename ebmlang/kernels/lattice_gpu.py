@@ -80,6 +80,9 @@ def launch_shape(plan: LatticePlan, chains: int,
     if rows >= 1 << 31:
         raise ValueError(f"{rows} lattice rows (chains × d0 × d1) are more than the kernel's "
                          "32-bit row index counts: run fewer chains at a time")
+    if d0 * d1 * d2 >= 1 << 31:
+        raise ValueError(f"a lattice of {d0 * d1 * d2} sites is more than the kernel's 32-bit "
+                         "site index within a chain counts")
     if threads <= 32:
         bx = 1 << (threads - 1).bit_length()
     else:
@@ -87,6 +90,16 @@ def launch_shape(plan: LatticePlan, chains: int,
     by = BLOCK // bx
     grid = (-(-threads // bx), max(1, min(-(-rows // by), 65535)))
     return grid, (bx, by), rows
+
+
+# Builds of cuda/lattice.cu that bench/lattice_kernel.py times (the tests check them): the same
+# draws and states, other speeds. The default is the first.
+BUILDS = {"default": (),
+          "Philox first": ("-DLATTICE_PHILOX_FIRST=1",),
+          "adjacent": ("-DLATTICE_ADJACENT=1",),
+          "adjacent, PF": ("-DLATTICE_ADJACENT=1", "-DLATTICE_PHILOX_FIRST=1"),
+          "adj. 4, PF, 2 bl.": ("-DLATTICE_ADJACENT=1", "-DLATTICE_GROUP=4",
+                                "-DLATTICE_PHILOX_FIRST=1", "-DLATTICE_MIN_BLOCKS=2")}
 
 
 @functools.lru_cache(maxsize=8)
@@ -110,9 +123,15 @@ def unit_values(bits, low: int, dtype):
 def half_sweep(bits, plan: LatticePlan, colour: int, coupling, bias, shared: bool, scale,
                rng_state, draw: int, *, quads_per_thread: int = QUADS_PER_THREAD,
                defines: tuple = ()) -> None:
-    """One launch: the sites of ``colour`` of the (chains, N) CuPy ``high_bits``, in place;
+    """One launch: the sites of ``colour`` of the (chains, N) CuPy ``high_bits``, in place (every
+    byte 0 or 1: the kernel adds 8 of them in one register, so unit values of −1 would carry);
     ``bias`` holds one value (``shared``) or one per site, in the dtype of ``coupling``.
     ``quads_per_thread`` and ``defines`` choose the launch and the build (for benchmarks)."""
+    sites = int(np.prod(plan.dims))
+    if bits.ndim != 2 or bits.shape[1] != sites or bias.size < (1 if shared else sites):
+        raise ValueError(f"the lattice kernel takes (chains, {sites}) states and at least "
+                         f"{1 if shared else sites} bias value(s), not {bits.shape} and "
+                         f"{bias.size}")
     if bits.dtype != np.int8 or not bits.flags.c_contiguous or bits.data.ptr % 16:
         raise ValueError("the lattice kernel takes C-contiguous int8 states at a 16-byte boundary")
     grid, block, rows = launch_shape(plan, bits.shape[0], quads_per_thread)

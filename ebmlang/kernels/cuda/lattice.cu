@@ -177,9 +177,9 @@ __host__ __device__ inline void lattice_adjacent(signed char* s, lattice_dims g,
     int right_at = right_of_segment(g, m0 + Q - 1);
     unsigned long long mid[Q], along[4][Q], out[Q];
     unsigned int bits[Q][4];
-    load_words<Q>(s + at, mid);
+    lattice_words_at<Q>::load(s + at, mid);
     #pragma unroll
-    for (int k = 0; k < 4; ++k) load_words<Q>(s + at + r.cross[k], along[k]);
+    for (int k = 0; k < 4; ++k) lattice_words_at<Q>::load(s + at + r.cross[k], along[k]);
     unsigned int left = (unsigned char)s[at + left_at];
     unsigned int right = (unsigned char)s[at + 8 * Q - 1 + right_at];
     #pragma unroll
@@ -194,7 +194,7 @@ __host__ __device__ inline void lattice_adjacent(signed char* s, lattice_dims g,
         out[q] = lattice_segment_word<T>(mid[q], cross, l, q > 0 || left_at != 0, rt,
                                          q < Q - 1 || right_at != 0, r, bits[q], at + 8 * q, a);
     }
-    store_words<Q>(s + at, out);
+    lattice_words_at<Q>::store(s + at, out);
 }
 
 // A neighbour's value (1 or `low`) at `offset` from `at`, 0 where there is none.

@@ -88,35 +88,40 @@ __host__ __device__ inline void store8(signed char* p, unsigned long long w) {
 // Two words read or written as one 16-byte access (no header needed, unlike CUDA's ulonglong2).
 struct alignas(16) lattice_word_pair { unsigned long long lo, hi; };
 
-// Q consecutive words at p: 16 bytes a load on the device when Q is even (p 16-byte aligned),
-// else (or on the host) a word at a time.
+// Q consecutive words at p, read or written a word at a time; on the device, when Q is even, 16
+// bytes at a time (p 16-byte aligned). A specialisation rather than `if constexpr`: CuPy may
+// hand NVRTC C++11.
+template <int Q, bool PAIRS = (Q % 2 == 0)>
+struct lattice_words_at {
+    __host__ __device__ static void load(const signed char* p, unsigned long long w[Q]) {
+        for (int q = 0; q < Q; ++q) w[q] = load8(p + 8 * q);
+    }
+    __host__ __device__ static void store(signed char* p, const unsigned long long w[Q]) {
+        for (int q = 0; q < Q; ++q) store8(p + 8 * q, w[q]);
+    }
+};
+
 template <int Q>
-__host__ __device__ inline void load_words(const signed char* p, unsigned long long w[Q]) {
+struct lattice_words_at<Q, true> {
+    __host__ __device__ static void load(const signed char* p, unsigned long long w[Q]) {
 #ifdef __CUDA_ARCH__
-    if constexpr (Q % 2 == 0) {
         #pragma unroll
         for (int q = 0; q < Q; q += 2) {
             lattice_word_pair v = reinterpret_cast<const lattice_word_pair*>(p)[q / 2];
             w[q] = v.lo;
             w[q + 1] = v.hi;
         }
-    } else
+#else
+        lattice_words_at<Q, false>::load(p, w);
 #endif
-    {
-        for (int q = 0; q < Q; ++q) w[q] = load8(p + 8 * q);
     }
-}
-
-template <int Q>
-__host__ __device__ inline void store_words(signed char* p, const unsigned long long w[Q]) {
+    __host__ __device__ static void store(signed char* p, const unsigned long long w[Q]) {
 #ifdef __CUDA_ARCH__
-    if constexpr (Q % 2 == 0) {
         #pragma unroll
         for (int q = 0; q < Q; q += 2)
             reinterpret_cast<lattice_word_pair*>(p)[q / 2] = lattice_word_pair{w[q], w[q + 1]};
-    } else
+#else
+        lattice_words_at<Q, false>::store(p, w);
 #endif
-    {
-        for (int q = 0; q < Q; ++q) store8(p + 8 * q, w[q]);
     }
-}
+};
