@@ -60,6 +60,14 @@ SCHEDULES = st.one_of(
               st.lists(st.floats(1e-30, 1e30), min_size=1, max_size=20)))
 
 
+def test_a_crossing_beyond_float64_is_no_crossing():
+    """float64's range for a short linear schedule: the step at which it would leave it is past
+    float64 itself (the quotient overflowed to inf, and int(inf) raised; the spec fuzz found it)."""
+    f64 = np.finfo(np.float64)
+    schedule = Choice("linear", {"start": 0.5, "stop": 1.0, "steps": 2})
+    assert first_outside(schedule, float(f64.tiny), float(f64.max)) is None
+
+
 @given(SCHEDULES, st.floats(1e-20, 1.0), st.floats(1.0, 1e20))
 def test_the_first_step_outside_a_range_is_found_without_making_the_schedule(schedule, low, high):
     with np.errstate(all="ignore"):         # a long schedule may leave float64 (0 or inf)

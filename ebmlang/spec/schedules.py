@@ -53,6 +53,9 @@ def first_outside(schedule: Choice, low: float, high: float) -> tuple[int, float
         return 0, float(f(a))
     if b == 0:
         return None
-    k = int(np.floor(((g(low) if b < 0 else g(high)) - a) / b)) + 1    # the first k past it
     with np.errstate(over="ignore", under="ignore"):       # past float64's own range: 0 or inf
+        crossing = ((g(low) if b < 0 else g(high)) - a) / b  # inf: far beyond any schedule
+        if not crossing < steps:
+            return None
+        k = int(np.floor(crossing)) + 1                       # the first k past it
         return (k, float(f(a + b * k))) if k < steps else None
