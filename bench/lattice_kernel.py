@@ -8,9 +8,9 @@ int8 included); this times what `kernels/cuda/lattice.cu` itself costs, so that 
 shape (`lattice_gpu.QUADS_PER_THREAD`) and its compile-time settings (LATTICE_GROUP, quads
 updated at once; LATTICE_ADJACENT, whether those are adjacent, read 16 bytes at a time;
 LATTICE_PHILOX_FIRST, their random words drawn before any uses its loads; LATTICE_MIN_BLOCKS,
-blocks an SM) can be chosen on the card at hand. Every
-build is checked to give the default build's states after a sweep (the same draws: they must
-agree site for site). Prints µs a launch, spin updates per ns and the ratio to the copy.
+blocks an SM) can be chosen on the card at hand. Every build is checked to give the default
+build's states after a sweep (the same draws: they must agree site for site). Prints µs a
+launch, spin updates per ns and the ratio to the copy.
 """
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ import argparse
 import numpy as np
 
 from ebmlang.kernels import lattice_gpu
-
-
 
 
 def event_time(cp, launch, launches: int, repeats: int = 3) -> float:

@@ -110,6 +110,12 @@ def _kernels(defines: tuple = ()):
     return cupy.RawModule(code=cuda_source(*SOURCES), options=tuple(defines))
 
 
+@functools.lru_cache(maxsize=16)
+def _function(defines: tuple, suffix: str):
+    """The kernel for one dtype, looked up once rather than at every launch of a sweep."""
+    return _kernels(defines).get_function(f"lattice_half_sweep_{suffix}")
+
+
 def high_bits(x, xp=np):
     """(chains, N) unit values (1 or the low state) as the kernel holds them: int8, 1 where 1."""
     return xp.ascontiguousarray(x > 0, dtype=xp.int8)
@@ -136,7 +142,7 @@ def half_sweep(bits, plan: LatticePlan, colour: int, coupling, bias, shared: boo
         raise ValueError("the lattice kernel takes C-contiguous int8 states at a 16-byte boundary")
     grid, block, rows = launch_shape(plan, bits.shape[0], quads_per_thread)
     t = bias.dtype.type                 # the kernel's T: a Python float would arrive as a double
-    fn = _kernels(tuple(defines)).get_function(f"lattice_half_sweep_{SUFFIX[bias.dtype]}")
+    fn = _function(tuple(defines), SUFFIX[bias.dtype])
     dims = tuple(np.int32(d) for d in plan.dims)
     fn(grid, block, (bits, *dims, np.int32(plan.periodic), np.uint32(rows), np.int32(colour),
                      t(coupling), bias, np.int32(shared), t(scale), np.int32(plan.low), rng_state,
