@@ -1,16 +1,18 @@
 """The lattice kernel alone (CuPy only): one launch of one colour, timed by CUDA events, for
-several quads a thread and builds, against a copy of the lattice (a memory floor).
+several launch shapes and builds, against a copy of the lattice (a memory floor).
 
     python bench/lattice_kernel.py [--side 2048] [--chains 16] [--launches 200]
 
 `bench/ising_sweep.py` times whole sweeps as a model runs them (the conversions to and from
 int8 included); this times what `kernels/cuda/lattice.cu` itself costs, so that its launch
-shape (`lattice_gpu.QUADS_PER_THREAD`) and its compile-time settings (LATTICE_GROUP, quads
-updated at once; LATTICE_ADJACENT, whether those are adjacent, read 16 bytes at a time;
-LATTICE_PHILOX_FIRST, their random words drawn before any uses its loads; LATTICE_MIN_BLOCKS,
-blocks an SM) can be chosen on the card at hand. Every build is checked to give the default
-build's states after a sweep (the same draws: they must agree site for site). Prints µs a
-launch, spin updates per ns and the ratio to the copy.
+shape and its compile-time settings can be chosen on the card at hand: the column walk's rows a
+thread (`lattice_gpu.BAND`; cuda/lattice_walk.cu) and, with the walk off (band 0), the row
+path's quads a thread (`QUADS_PER_THREAD`) and builds (LATTICE_GROUP, quads updated at once;
+LATTICE_ADJACENT, whether those are adjacent, read 16 bytes at a time; LATTICE_PHILOX_FIRST,
+their random words drawn before any uses its loads), and for both LATTICE_MIN_BLOCKS, blocks an
+SM. Every configuration is checked to give the first one's states after a sweep (the same
+draws: they must agree site for site). Prints µs a launch, spin updates per ns and the ratio to
+the copy.
 """
 from __future__ import annotations
 
@@ -19,6 +21,14 @@ import argparse
 import numpy as np
 
 from ebmlang.kernels import lattice_gpu
+
+
+# (build, quads a thread on the row path, rows a thread walks: 0 for the row path); the first is
+# session 18's kernel, every one's states are checked against it
+CONFIGURATIONS = [("default", 16, 0), ("adjacent, PF", 16, 0), ("adj. 4, PF, 2 bl.", 4, 0),
+                  *(("default", 16, band) for band in (4, 8, 16, 32, 64)),
+                  *(("2 blocks an SM", 16, band) for band in (8, 16, 32)),
+                  *(("3 blocks an SM", 16, band) for band in (16, 32))]
 
 
 def event_time(cp, launch, launches: int, repeats: int = 3) -> float:
@@ -55,9 +65,10 @@ def main():
     rng_state = cp.asarray(np.array([3, 4, 0], dtype=np.uint32))
     sites = chains * side * side / 2                        # one colour a launch
 
-    def launcher(bits, quads, defines):
+    def launcher(bits, quads, band, defines):
         return lambda i: lattice_gpu.half_sweep(bits, plan, i % 2, np.float32(1.0), bias, True,
-                                                scale, rng_state, 10 + i, quads_per_thread=quads,
+                                                scale, rng_state, (3, 4), 10 + i,
+                                                quads_per_thread=quads, band=band,
                                                 defines=defines)
 
     copy = cp.empty_like(start)
@@ -65,21 +76,20 @@ def main():
     print(f"{side}x{side} periodic Ising, {chains} chains, one colour a launch, float32, one bias")
     print(f"  copy of the int8 lattice   {floor * 1e6:8.1f} µs")
     reference = None
-    for name, defines in lattice_gpu.BUILDS.items():
-        for quads in (4, 8, 16, 32):
-            bits = start.copy()
-            sweep = launcher(bits, quads, defines)
-            sweep(0), sweep(1)                              # one sweep: draws 10 and 11
-            if reference is None:
-                reference = bits.copy()
-            same = bool((bits == reference).all())
-            t = event_time(cp, launcher(start.copy(), quads, defines), a.launches)
-            flag = "" if same else "   STATES DIFFER from the default build's"
-            print(f"  {name:<18} {quads:>2} quads a thread {t * 1e6:8.1f} µs "
-                  f"{sites / t / 1e9:8.1f} spin updates/ns   "
-                  f"ratio to the copy = {t / floor:5.2f}{flag}")
-    print(f"(the package launches {lattice_gpu.QUADS_PER_THREAD} quads a thread, "
-          "the default build)")
+    for name, quads, band in CONFIGURATIONS:
+        defines = lattice_gpu.BUILDS[name]
+        bits = start.copy()
+        sweep = launcher(bits, quads, band, defines)
+        sweep(0), sweep(1)                                  # one sweep: draws 10 and 11
+        if reference is None:
+            reference = bits.copy()
+        same = bool((bits == reference).all())
+        t = event_time(cp, launcher(start.copy(), quads, band, defines), a.launches)
+        shape = f"band {band:>2}" if band else f"rows, {quads:>2} quads"
+        flag = "" if same else "   STATES DIFFER from the first's"
+        print(f"  {name:<18} {shape:<15} {t * 1e6:8.1f} µs {sites / t / 1e9:8.1f} spin updates/ns"
+              f"   ratio to the copy = {t / floor:5.2f}{flag}")
+    print(f"(the package walks {lattice_gpu.BAND} rows a thread, the default build)")
 
 
 if __name__ == "__main__":

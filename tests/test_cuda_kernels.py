@@ -123,7 +123,8 @@ model:
 # ---- the lattice kernel's reference against the model ------------------------------------------
 
 LATTICES = st.tuples(st.sampled_from([(6,), (2,), (4, 4), (1, 6), (3, 5), (2, 3), (4, 2, 6), (2, 2, 2),
-                                      (8,), (3, 8), (2, 16), (2, 2, 8), (4, 3, 16)]),   # d2 % 8 == 0: segments
+                                      (8,), (3, 8), (2, 2, 8),                # d2 % 8 == 0: segments
+                                      (2, 16), (4, 3, 16), (48,), (6, 32), (2, 2, 16)]),   # walks
                      st.booleans(), st.sampled_from(["spin", "binary"]),
                      st.floats(-1.5, 1.5), st.booleans()
                      ).filter(lambda c: not (c[1] and any(d % 2 and d > 2 for d in c[0])))  # bipartite
@@ -283,21 +284,29 @@ def test_host_build_of_the_draws_matches_the_references(host, key, draw, dtype):
 @needs_nvcc
 @settings(max_examples=60, deadline=None)      # 13 shapes × both colours × shared bias or not
 @given(LATTICES, st.integers(0, 2**16), st.sampled_from([np.float32, np.float64]),
-       st.integers(0, 1), st.integers(1, 3), st.sampled_from(["lattice", *LATTICE_BUILDS]))
+       st.integers(0, 1), st.integers(1, 3), st.sampled_from(["lattice", *LATTICE_BUILDS]),
+       st.sampled_from([0, 1, 2, 5, 16]))
 # every axis open; a pair, wrapped; one segment, both ends wrapped; pairs (m, m+2) and a tail;
-# pairs (m, m+2), Philox first; adjacent pairs, open and wrapped; adjacent fours
-@example(((2, 2, 8), False, "spin", 0.7, True), 1, np.float64, 0, 1, "lattice")
-@example(((4, 2, 16), True, "binary", -1.2, False), 2, np.float32, 1, 1, "lattice")
-@example(((8,), True, "spin", 1.1, True), 3, np.float64, 1, 1, "lattice")
-@example(((2, 40), True, "spin", 0.9, False), 4, np.float32, 0, 2, "lattice")
-@example(((2, 72), True, "spin", 0.9, False), 5, np.float32, 1, 2, "Philox first")
-@example(((2, 48), False, "spin", 0.9, True), 6, np.float64, 0, 2, "adjacent")
-@example(((2, 2, 32), True, "binary", 0.8, False), 7, np.float32, 1, 1, "adjacent")
-@example(((2, 64), True, "spin", 0.9, False), 8, np.float32, 1, 3, "adj. 4, PF, 2 bl.")
+# pairs (m, m+2), Philox first; adjacent pairs, open and wrapped; adjacent fours; walks of bands
+# of 2 and 3 rows, open and wrapped, a plane of one row and one of 2, per-site biases and the table
+@example(((2, 2, 8), False, "spin", 0.7, True), 1, np.float64, 0, 1, "lattice", 0)
+@example(((4, 2, 16), True, "binary", -1.2, False), 2, np.float32, 1, 1, "lattice", 0)
+@example(((8,), True, "spin", 1.1, True), 3, np.float64, 1, 1, "lattice", 0)
+@example(((2, 40), True, "spin", 0.9, False), 4, np.float32, 0, 2, "lattice", 0)
+@example(((2, 72), True, "spin", 0.9, False), 5, np.float32, 1, 2, "Philox first", 0)
+@example(((2, 48), False, "spin", 0.9, True), 6, np.float64, 0, 2, "adjacent", 0)
+@example(((2, 2, 32), True, "binary", 0.8, False), 7, np.float32, 1, 1, "adjacent", 0)
+@example(((2, 64), True, "spin", 0.9, False), 8, np.float32, 1, 3, "adj. 4, PF, 2 bl.", 0)
+@example(((7, 32), False, "spin", 1.3, False), 9, np.float32, 0, 1, "lattice", 2)
+@example(((6, 48), True, "spin", -0.7, True), 10, np.float64, 1, 1, "lattice", 3)
+@example(((4, 3, 16), False, "binary", 0.9, True), 11, np.float32, 1, 1, "lattice", 2)
+@example(((4, 2, 32), True, "spin", 1.1, False), 12, np.float64, 0, 1, "lattice", 1)
+@example(((1, 64), True, "binary", 0.6, False), 13, np.float32, 1, 1, "lattice", 16)
 def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, seed, dtype, colour,
-                                                                stride, build):
-    """Every thread of one launch (lattice_row_quads), run on the CPU, gives the reference's
-    states, whichever quads a thread takes (every ``stride``-th of a row, two or four at once)."""
+                                                                stride, build, band):
+    """Every thread of one launch, run on the CPU, gives the reference's states, whichever quads
+    a thread takes: every ``stride``-th of a row, two or four at once (lattice_row_quads), or,
+    where d2 is a multiple of 16 and ``band`` > 0, a chunk of ``band`` rows (lattice_walk)."""
     dims, periodic, units, coupling, biased = lattice
     model = lattice_model(dims, periodic, units, coupling, biased, np.dtype(dtype).name)
     plan = lattice_plan(model.program)
@@ -310,7 +319,7 @@ def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, s
                            + (bias[:1] if shared else bias).tolist()))
     got = run(host[build], _dtype_name(dtype), chains, *plan.dims, int(periodic), colour,
                repr(float(dtype(coupling))), repr(float(scale)), plan.low, step, *words, int(not shared),
-               stride, stdin=stdin)
+               stride, band, stdin=stdin)
     got = unit_values(np.array(got, dtype=np.int8).reshape(chains, n), plan.low, np.int8)
     ref, margin = reference_half_sweep(plan, states, colour, dtype(coupling), bias, scale, words, step)
     assert np.all((got == ref) | (margin < TIE[dtype]))
@@ -344,18 +353,22 @@ def test_gpu_draws_match_the_references(cp, dtype):
     assert to_numpy(state).tolist() == [*key, 4]
 
 
-@given(st.integers(1, 5000), st.integers(1, 300), st.integers(1, 64))
-def test_lattice_launches_fit_cuda_and_keep_their_threads_busy(d2, d1, chains):
-    """BLOCK threads a block, grid.y within CUDA's 65,535, QUADS_PER_THREAD quads of a row a
-    thread (fewer on the last), and at most a warp's width of threads idle at the end of a long
-    row."""
+@given(st.integers(1, 5000), st.integers(1, 300), st.integers(1, 64), st.sampled_from([0, 1, 16, 40]))
+def test_lattice_launches_fit_cuda_and_keep_their_threads_busy(d2, d1, chains, band):
+    """BLOCK threads a block, grid.y within CUDA's 65,535, and at most a warp's width of threads
+    idle at the end of a long row: a walk (d2 % 16 == 0, band > 0) gives a thread one 16-site
+    chunk of ``band`` rows of a plane, the row path QUADS_PER_THREAD quads of a row (fewer on
+    the last)."""
     from ebmlang.kernels.lattice_gpu import (BLOCK, QUADS_PER_THREAD, LatticePlan, launch_shape,
-                                             quads_per_row)
+                                             quads_per_row, walks)
     plan = LatticePlan("s", "weight.s.s", "bias.s", (1, d1, d2), False, 2.0, -1)
-    (gx, gy), (bx, by), rows = launch_shape(plan, chains)
-    threads = -(-quads_per_row(d2) // QUADS_PER_THREAD)
+    (gx, gy), (bx, by), rows = launch_shape(plan, chains, band=band)
+    walking = walks(plan, band)
+    assert walking == (band > 0 and d2 % 16 == 0)
+    threads = d2 // 16 if walking else -(-quads_per_row(d2) // QUADS_PER_THREAD)
+    lines = chains * -(-d1 // band) if walking else rows
     assert bx * by == BLOCK and 1 <= gy <= 65535 and rows == chains * d1
-    assert (gx - 1) * bx < threads <= gx * bx
+    assert (gx - 1) * bx < threads <= gx * bx and (gy == 65535 or (gy - 1) * by < lines <= gy * by)
     assert threads <= 32 or gx * bx - threads < 32
     assert f"__launch_bounds__({BLOCK}," in LATTICE.read_text()       # the kernel's register budget
 
@@ -370,18 +383,59 @@ def test_lattice_launches_refuse_what_their_indices_cannot_count():
     assert launch_shape(LatticePlan("s", "w", "b", (1, 2048, 2048), True, 2.0, -1), 16)[2] == 32768
 
 
+def _macro(text: str, name: str) -> str:
+    """The body of ``#define name`` in ``text``, its continued lines joined."""
+    body = text[text.index(f"#define {name}") + len(f"#define {name}"):]
+    lines = []
+    for line in body.splitlines():
+        lines.append(line.rstrip().rstrip("\\"))
+        if not line.rstrip().endswith("\\"):
+            break
+    return " ".join(lines)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_lattice_kernels_arguments_are_its_parameters(dtype):
+    """CuPy hands a RawKernel its arguments as given, unchecked: half_sweep's must be the
+    kernel's parameters in number, order and C type, read here off cuda/lattice.cu."""
+    from ebmlang.kernels.lattice_gpu import LatticePlan, kernel_arguments, round_keys
+    text = LATTICE.read_text()
+    start = text.index("lattice_half_sweep_##S(") + len("lattice_half_sweep_##S(")
+    signature = text[start:text.index(") {", start)].replace("\\", " ")
+    signature = signature.replace("EBM_RNG", _macro((LATTICE.parent.parent.parent / "backend" / "cuda"
+                                                     / "draws.cu").read_text(), "EBM_RNG"))
+    signature = signature.replace("LATTICE_KEY_PARAMS", _macro(text, "LATTICE_KEY_PARAMS"))
+    types = [" ".join(p.split()[:-1]).replace(" *", "*") for p in signature.split(",")]
+    plan = LatticePlan("s", "w", "b", (1, 4, 16), True, 2.0, -1)
+    bits, bias = np.zeros((2, 64), np.int8), np.zeros(1, dtype)
+    args = kernel_arguments(bits, plan, 8, 1, 0.5, bias, True, 1.0, np.zeros(3, np.uint32),
+                            (5, 6), 7, 16)
+    expected = {"signed char*": lambda a: isinstance(a, np.ndarray) and a.dtype == np.int8,
+                "int": lambda a: type(a) is np.int32, "unsigned int": lambda a: type(a) is np.uint32,
+                "T": lambda a: type(a) is dtype,
+                "const T*": lambda a: isinstance(a, np.ndarray) and a.dtype == dtype,
+                "const unsigned int*": lambda a: isinstance(a, np.ndarray) and a.dtype == np.uint32}
+    assert len(types) == len(args) == 35
+    for c_type, arg in zip(types, args):
+        assert expected[c_type](arg), (c_type, arg)
+    keys = round_keys(5, 6)
+    assert keys[0] == 5 and keys[10] == 6 and keys[9] == np.uint32((5 + 9 * 0x9E3779B9) % 2**32)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("dims, periodic", [((64, 64), True), ((6, 5), False), ((4, 2, 6), True),
-                                            ((10,), True), ((2, 8, 16), True), ((3, 16), False)])
+                                            ((10,), True), ((2, 8, 16), True), ((3, 16), False),
+                                            ((9, 48), False), ((2, 4, 32), True)])
 @pytest.mark.parametrize("biased", [True, False])
-@pytest.mark.parametrize("launch", [{}, {"quads_per_thread": 1},
-                                    {"quads_per_thread": 3, "defines": BUILDS["adj. 4, PF, 2 bl."]},
-                                    {"quads_per_thread": 2, "defines": BUILDS["adjacent"]},
-                                    {"quads_per_thread": 5, "defines": BUILDS["Philox first"]}])
+@pytest.mark.parametrize("launch", [{}, {"band": 3}, {"band": 0},
+                                    {"band": 0, "quads_per_thread": 1},
+                                    {"band": 0, "quads_per_thread": 3,
+                                     "defines": BUILDS["adj. 4, PF, 2 bl."]},
+                                    {"band": 5, "defines": BUILDS["2 blocks an SM"]}])
 def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic, biased, launch):
     """Both colours, per-site biases and one shared bias (the kernel's table), rows of segments
-    (d2 % 8 == 0) and not; the default launch and build, and those bench/lattice_kernel.py
-    compares with it."""
+    (d2 % 8 == 0) and not, walked (d2 % 16 == 0) and not; the default launch and build, and
+    those bench/lattice_kernel.py compares with it."""
     from ebmlang.kernels.lattice_gpu import half_sweep
     model = lattice_model(dims, periodic, "spin", 0.8, biased, "float32")
     plan = lattice_plan(model.program)
@@ -390,11 +444,11 @@ def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic, biased,
     bias = np.asarray(model.params[plan.bias_key], dtype=np.float32)
     scale, rng_state = np.float32(plan.factor / 1.7), cp.asarray(np.array([3, 4, 0], dtype=np.uint32))
     for colour in (0, 1):
-        gpu = cp.asarray(high_bits(states))
+        gpu = high_bits(cp.asarray(states), cp)
         half_sweep(gpu, plan, colour, np.float32(0.8), cp.asarray(bias), not biased, scale,
-                   rng_state, colour, **launch)
+                   rng_state, (3, 4), colour, **launch)
         ref, margin = reference_half_sweep(plan, states, colour, np.float32(0.8), bias, scale, (3, 4), colour)
-        got = unit_values(to_numpy(gpu), plan.low, np.int8)
+        got = to_numpy(unit_values(gpu, plan.low, cp.int8))
         assert np.all((got == ref) | (margin < TIE[np.float32]))
 
 

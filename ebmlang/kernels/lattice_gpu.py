@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import namespace_of, to_numpy
 from ..backend.draws import BLOCK, SUFFIX
-from ..backend.philox import counters, cuda_source, philox4x32, unit_uniform
+from ..backend.philox import counters, cuda_source, key_words, philox4x32, unit_uniform
 
 SOURCE = Path(__file__).with_name("cuda") / "lattice.cu"
 # the kernel's translation unit, in this order (what NVRTC and the tests' nvcc compile)
-SOURCES = ("draws.cu", SOURCE.with_name("lattice_site.cu"), SOURCE)
+SOURCES = ("draws.cu", SOURCE.with_name("lattice_site.cu"), SOURCE.with_name("lattice_walk.cu"),
+           SOURCE)
 
 
 @dataclass(frozen=True)
@@ -63,43 +64,61 @@ def quads_per_row(d2: int) -> int:
     return ((d2 + 1) // 2 + 3) // 4
 
 
-# Quads a thread takes of a row, two at a time: a row's set-up (its coordinates, by divisions)
-# and a block's (its table) are spread over them, and a thread has two quads' loads in flight.
-# One launch at L = 2048, 16 chains, on an H200: 2 quads a thread 108 µs, 4 91 µs, 8 85 µs,
-# 16 82 µs, 32 83 µs (the kernel before pairs: 1 quad 150 µs, 8 93 µs).
+# Quads a thread takes of a row, two at a time, where rows are not walked (below): a row's set-up
+# (its coordinates, by divisions) and a block's (its table) are spread over them, and a thread
+# has two quads' loads in flight. One launch at L = 2048, 16 chains, on an H200: 2 quads a thread
+# 108 µs, 4 91 µs, 8 85 µs, 16 82 µs, 32 83 µs (the kernel before pairs: 1 quad 150 µs, 8 93 µs).
 QUADS_PER_THREAD = 16
 
+# Rows a thread walks where d2 is a multiple of 16 (cuda/lattice_walk.cu: a thread takes one
+# 16-site chunk of each of BAND consecutive rows); 0 turns the walk off.
+BAND = 16
 
-def launch_shape(plan: LatticePlan, chains: int,
-                 quads_per_thread: int = QUADS_PER_THREAD) -> tuple[tuple, tuple, int]:
-    """(grid, block, rows) of one launch: a row's threads along x (``quads_per_thread`` quads
-    each), the rows (chains·d0·d1) along y, BLOCK threads a block. Short rows share a block; long
-    ones take the block width (32 to BLOCK) that leaves the fewest threads idle."""
+
+def walks(plan: LatticePlan, band: int = BAND) -> bool:
+    """Whether a launch walks columns (cuda/lattice_walk.cu) rather than rows."""
+    return band > 0 and plan.dims[2] % 16 == 0
+
+
+def launch_shape(plan: LatticePlan, chains: int, quads_per_thread: int = QUADS_PER_THREAD,
+                 band: int = BAND) -> tuple[tuple, tuple, int]:
+    """(grid, block, rows) of one launch, rows = chains·d0·d1, BLOCK threads a block. Walking
+    columns, a thread takes one 16-site chunk of ``band`` rows: chunks along x, bands of every
+    plane along y; else a row's threads (``quads_per_thread`` quads each) along x and the rows
+    along y. Short rows share a block; long ones take the block width (32 to BLOCK) that leaves
+    the fewest threads idle."""
     d0, d1, d2 = plan.dims
-    rows, threads = chains * d0 * d1, -(-quads_per_row(d2) // quads_per_thread)
+    rows = chains * d0 * d1
     if rows >= 1 << 31:
         raise ValueError(f"{rows} lattice rows (chains × d0 × d1) are more than the kernel's "
                          "32-bit row index counts: run fewer chains at a time")
     if d0 * d1 * d2 >= 1 << 31:
         raise ValueError(f"a lattice of {d0 * d1 * d2} sites is more than the kernel's 32-bit "
                          "site index within a chain counts")
+    if walks(plan, band):
+        threads, lines = d2 // 16, chains * d0 * -(-d1 // band)
+    else:
+        threads, lines = -(-quads_per_row(d2) // quads_per_thread), rows
     if threads <= 32:
         bx = 1 << (threads - 1).bit_length()
     else:
         bx = min((32, 64, 128, 256), key=lambda w: (-(-threads // w) * w, -w))
     by = BLOCK // bx
-    grid = (-(-threads // bx), max(1, min(-(-rows // by), 65535)))
+    grid = (-(-threads // bx), max(1, min(-(-lines // by), 65535)))
     return grid, (bx, by), rows
 
 
 # Builds of cuda/lattice.cu that bench/lattice_kernel.py times (the tests check them): the same
-# draws and states, other speeds. The default is the first.
+# draws and states, other speeds. The default is the first. The row path's (LATTICE_…, see
+# lattice.cu) and blocks an SM, which trade registers a thread (64, 80, 128) for threads an SM.
 BUILDS = {"default": (),
           "Philox first": ("-DLATTICE_PHILOX_FIRST=1",),
           "adjacent": ("-DLATTICE_ADJACENT=1",),
           "adjacent, PF": ("-DLATTICE_ADJACENT=1", "-DLATTICE_PHILOX_FIRST=1"),
           "adj. 4, PF, 2 bl.": ("-DLATTICE_ADJACENT=1", "-DLATTICE_GROUP=4",
-                                "-DLATTICE_PHILOX_FIRST=1", "-DLATTICE_MIN_BLOCKS=2")}
+                                "-DLATTICE_PHILOX_FIRST=1", "-DLATTICE_MIN_BLOCKS=2"),
+          "2 blocks an SM": ("-DLATTICE_MIN_BLOCKS=2",),
+          "3 blocks an SM": ("-DLATTICE_MIN_BLOCKS=3",)}
 
 
 @functools.lru_cache(maxsize=8)
@@ -117,22 +136,27 @@ def _function(defines: tuple, suffix: str):
 
 
 def high_bits(x, xp=np):
-    """(chains, N) unit values (1 or the low state) as the kernel holds them: int8, 1 where 1."""
-    return xp.ascontiguousarray(x > 0, dtype=xp.int8)
+    """(chains, N) unit values (1 or the low state) as the kernel holds them: int8, 1 where 1.
+    One pass: the comparison's booleans are already bytes of 0 and 1, viewed as int8."""
+    return xp.ascontiguousarray(x > 0).view(xp.int8)
 
 
 def unit_values(bits, low: int, dtype):
-    """The inverse of ``high_bits``: 1 where a bit is set, else ``low``, in ``dtype``."""
-    return bits.astype(dtype) * (1 - low) + low
+    """The inverse of ``high_bits``: 1 where a bit is set, else ``low``, in ``dtype``, in one
+    pass (a bit's byte is 0 or 1, so it views as a boolean)."""
+    xp = namespace_of(bits)
+    return xp.where(bits.view(xp.bool_), xp.asarray(1, dtype=dtype), xp.asarray(low, dtype=dtype))
 
 
 def half_sweep(bits, plan: LatticePlan, colour: int, coupling, bias, shared: bool, scale,
-               rng_state, draw: int, *, quads_per_thread: int = QUADS_PER_THREAD,
-               defines: tuple = ()) -> None:
+               rng_state, key, draw: int, *, quads_per_thread: int = QUADS_PER_THREAD,
+               band: int = BAND, defines: tuple = ()) -> None:
     """One launch: the sites of ``colour`` of the (chains, N) CuPy ``high_bits``, in place (every
     byte 0 or 1: the kernel adds 8 of them in one register, so unit values of −1 would carry);
-    ``bias`` holds one value (``shared``) or one per site, in the dtype of ``coupling``.
-    ``quads_per_thread`` and ``defines`` choose the launch and the build (for benchmarks)."""
+    ``bias`` holds one value (``shared``) or one per site, in the dtype of ``coupling``; ``key``
+    is the (k0, k1) of ``rng_state`` (the kernel takes it by value, ``rng_state`` for the step).
+    ``quads_per_thread``, ``band`` and ``defines`` choose the launch and the build (for
+    benchmarks)."""
     sites = int(np.prod(plan.dims))
     if bits.ndim != 2 or bits.shape[1] != sites or bias.size < (1 if shared else sites):
         raise ValueError(f"the lattice kernel takes (chains, {sites}) states and at least "
@@ -140,13 +164,27 @@ def half_sweep(bits, plan: LatticePlan, colour: int, coupling, bias, shared: boo
                          f"{bias.size}")
     if bits.dtype != np.int8 or not bits.flags.c_contiguous or bits.data.ptr % 16:
         raise ValueError("the lattice kernel takes C-contiguous int8 states at a 16-byte boundary")
-    grid, block, rows = launch_shape(plan, bits.shape[0], quads_per_thread)
-    t = bias.dtype.type                 # the kernel's T: a Python float would arrive as a double
+    grid, block, rows = launch_shape(plan, bits.shape[0], quads_per_thread, band)
     fn = _function(tuple(defines), SUFFIX[bias.dtype])
-    dims = tuple(np.int32(d) for d in plan.dims)
-    fn(grid, block, (bits, *dims, np.int32(plan.periodic), np.uint32(rows), np.int32(colour),
-                     t(coupling), bias, np.int32(shared), t(scale), np.int32(plan.low), rng_state,
-                     np.uint32(draw)))
+    fn(grid, block, kernel_arguments(bits, plan, rows, colour, coupling, bias, shared, scale,
+                                     rng_state, key, draw, band if walks(plan, band) else 0))
+
+
+def kernel_arguments(bits, plan: LatticePlan, rows: int, colour: int, coupling, bias,
+                     shared: bool, scale, rng_state, key, draw: int, band: int) -> tuple:
+    """The kernel's parameters in order, each of its C type (a test reads them off the source:
+    CuPy checks neither their number nor their types)."""
+    t = bias.dtype.type                 # the kernel's T: a Python float would arrive as a double
+    return (bits, *(np.int32(d) for d in plan.dims), np.int32(plan.periodic), np.uint32(rows),
+            np.int32(colour), t(coupling), bias, np.int32(shared), t(scale), np.int32(plan.low),
+            rng_state, np.uint32(draw), *round_keys(*key), np.int32(band))
+
+
+def round_keys(k0: int, k1: int) -> list:
+    """Philox's 10 round keys of (k0, k1) as the kernel takes them (cuda philox_round_keys):
+    k0 + r·0x9E3779B9 for r = 0..9, then k1 + r·0xBB67AE85, modulo 2^32."""
+    return [np.uint32((k + r * w) & 0xFFFFFFFF)
+            for k, w in ((int(k0), 0x9E3779B9), (int(k1), 0xBB67AE85)) for r in range(10)]
 
 
 def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, temperature: float):
@@ -166,8 +204,10 @@ def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, tempera
     t = dtype.type
     coupling, shared, scale = t(coupling), bool(shared), t(plan.factor / temperature)
     rng_state, first = rng.reserve(2 * sweeps)
+    key = key_words(*rng.key)
     for step in range(2 * sweeps):
-        half_sweep(bits, plan, step % 2, coupling, bias, shared, scale, rng_state, first + step)
+        half_sweep(bits, plan, step % 2, coupling, bias, shared, scale, rng_state, key,
+                   first + step)
     return unit_values(bits, plan.low, dtype)
 
 

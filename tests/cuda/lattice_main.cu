@@ -1,8 +1,10 @@
 // Host-side driver of kernels/cuda/lattice.cu for tests/test_cuda_kernels.py: runs the kernel's
-// per-thread function lattice_quad for every thread of one launch, on the CPU, with the
-// table of thresholds the kernel fills when every site has the same bias (BIAS_STRIDE 0).
+// per-thread functions for every thread of one launch, on the CPU, with the table of thresholds
+// the kernel fills when every site has the same bias (BIAS_STRIDE 0).
 //   lattice_main DTYPE CHAINS D0 D1 D2 PERIODIC COLOUR J SCALE LOW STEP K0 K1 BIAS_STRIDE STRIDE
-// (STRIDE: a thread's quads of a row are m ≡ t mod STRIDE, t < STRIDE, as a launch gx·bx wide)
+//                BAND
+// (STRIDE: a thread's quads of a row are m ≡ t mod STRIDE, t < STRIDE, as a launch gx·bx wide;
+// BAND > 0 and D2 a multiple of 16: the column walk, BAND rows a thread, as the kernel does)
 //     < the chains' high bits (CHAINS*D0*D1*D2 ints, 1 for the state 1, 0 for LOW), then the
 //       bias (1 or D0*D1*D2 numbers)
 // prints the new high bits, one per line.
@@ -10,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+#include <algorithm>
 
 template <typename T>
 static int run(char** a) {
@@ -28,20 +31,28 @@ static int run(char** a) {
     typename lattice_threshold<T>::type table[LATTICE_TABLE];
     if (!bias_stride) lattice_fill_table<T>(table, 0, 1, coupling, bias[0], scale);
     lattice_launch<T> launch = {coupling, bias.data(), bias_stride ? nullptr : table, scale, low,
-                                step, k0, k1};
-    int per_row = lattice_quads_per_row(g), stride = atoi(a[15]);
-    for (unsigned int row = 0; row < (unsigned int)(chains * g.d0 * g.d1); ++row) {
-        int y = row % g.d1, z = (row / g.d1) % g.d0, chain = row / (g.d1 * g.d0);
-        lattice_row r = lattice_row_at(g, z, y, colour);
-        for (int first = 0; first < stride; ++first)
-            lattice_row_quads<T>(s.data() + (size_t)chain * sites, g, r, first, stride,
-                                 (unsigned long long)row * per_row, launch);
+                                step, philox_round_keys(k0, k1)};
+    int per_row = lattice_quads_per_row(g), stride = atoi(a[15]), band = atoi(a[16]);
+    if (band > 0 && g.d2 % 16 == 0) {
+        for (unsigned int plane = 0; plane < (unsigned int)(chains * g.d0); ++plane)
+            for (int y0 = 0; y0 < g.d1; y0 += band)
+                for (int c = 0; c < g.d2 / 16; ++c)
+                    lattice_walk_band<T>(s.data(), g, plane, c, y0, std::min(y0 + band, g.d1),
+                                         colour, launch);
+    } else {
+        for (unsigned int row = 0; row < (unsigned int)(chains * g.d0 * g.d1); ++row) {
+            int y = row % g.d1, z = (row / g.d1) % g.d0, chain = row / (g.d1 * g.d0);
+            lattice_row r = lattice_row_at(g, z, y, colour);
+            for (int first = 0; first < stride; ++first)
+                lattice_row_quads<T>(s.data() + (size_t)chain * sites, g, r, first, stride,
+                                     (unsigned long long)row * per_row, launch);
+        }
     }
     for (auto v : s) printf("%d\n", (int)v);
     return 0;
 }
 
 int main(int argc, char** argv) {
-    if (argc < 16) return 2;
+    if (argc < 17) return 2;
     return strcmp(argv[1], "f64") ? run<float>(argv) : run<double>(argv);
 }

@@ -27,6 +27,32 @@ __host__ __device__ inline philox4 philox4x32(philox4 c, unsigned int k0, unsign
     return c;
 }
 
+// The 10 round keys of a key (k0, k1): round r adds (k0 + r 0x9E3779B9, k1 + r 0xBB67AE85).
+struct philox_keys { unsigned int k0[10], k1[10]; };
+
+__host__ __device__ inline philox_keys philox_round_keys(unsigned int k0, unsigned int k1) {
+    philox_keys k;
+    for (int r = 0; r < 10; ++r) {
+        k.k0[r] = k0 + r * 0x9E3779B9u;
+        k.k1[r] = k1 + r * 0xBB67AE85u;
+    }
+    return k;
+}
+
+// philox4x32 with its round keys given: a kernel that takes them as parameters reads each as an
+// operand rather than adding it up in a register (a tenth of the lattice sweep's instructions).
+__host__ __device__ inline philox4 philox4x32_keyed(philox4 c, const philox_keys& k) {
+    #pragma unroll
+    for (int r = 0; r < 10; ++r) {
+        unsigned int lo0, lo1;
+        unsigned int hi0 = philox_mulhi(0xD2511F53u, c.x, &lo0);
+        unsigned int hi1 = philox_mulhi(0xCD9E8D57u, c.z, &lo1);
+        philox4 n = {hi1 ^ c.y ^ k.k0[r], lo1, hi0 ^ c.w ^ k.k1[r], lo0};
+        c = n;
+    }
+    return c;
+}
+
 __host__ __device__ inline philox4 philox_at(unsigned long long index, unsigned long long draw,
                                              unsigned int k0, unsigned int k1) {
     philox4 c = {(unsigned int)index, (unsigned int)(index >> 32),

@@ -25,25 +25,6 @@
 //   on the bits (lattice_threshold), put in a table once per block.
 // Both give the same states as the plain path: the same comparison of the same numbers.
 
-struct lattice_dims { int d0, d1, d2, periodic; };
-
-__host__ __device__ inline int lattice_quads_per_row(lattice_dims g) {
-    return ((g.d2 + 1) / 2 + 3) / 4;
-}
-
-// What every thread of a launch shares: the rule of a draw (coupling, bias or table, scale, the
-// low state) and the key and counter of its random numbers.
-template <typename T>
-struct lattice_launch {
-    T coupling;
-    const T* bias;                                      // one a site, where table is null
-    const typename lattice_threshold<T>::type* table;   // lattice_fill_table's, or null
-    T scale;
-    int low;
-    unsigned long long draw;
-    unsigned int k0, k1;
-};
-
 // A row (chain, z, y) of one colour: `at` its first site within the chain, `x0` the x of its
 // first site of the colour, `cross` the offsets of the neighbours along y and z (0: none), `n`
 // how many neighbours a site has away from the row's ends when the row is one of segments
@@ -84,7 +65,7 @@ __host__ __device__ inline lattice_row lattice_row_at(lattice_dims g, int z, int
 template <typename T>
 __host__ __device__ inline void lattice_words(unsigned int words[4], unsigned long long quad,
                                               const lattice_launch<T>& a) {
-    philox4 r = philox_at(quad, a.draw, a.k0, a.k1);
+    philox4 r = lattice_philox(quad, a);
     words[0] = r.x;
     words[1] = r.y;
     words[2] = r.z;
@@ -211,7 +192,7 @@ __host__ __device__ inline void lattice_quad(signed char* s, lattice_dims g, con
         lattice_segments<T, 1>(s, g, r, &m, quad - m, a);
         return;
     }
-    philox4 rnd = philox_at(quad, a.draw, a.k0, a.k1);
+    philox4 rnd = lattice_philox(quad, a);
     unsigned int bits[4] = {rnd.x, rnd.y, rnd.z, rnd.w};
     for (int i = 0; i < 4; ++i) {
         int x = r.x0 + 2 * (4 * m + i);
@@ -254,11 +235,23 @@ __host__ __device__ inline void lattice_row_quads(signed char* s, lattice_dims g
 // row's work (its coordinates, by 32-bit divisions, and lattice_row) is spread over several
 // quads. LATTICE_MIN_BLOCKS (4) blocks an SM: at most 64 registers, no spills (sm_90).
 // `shared_bias` 1: bias[0] is every site's bias (the table is used), 0: bias has one per site.
+// Philox's 10 round keys (philox_keys; lattice_gpu.round_keys), as 20 parameters, which the
+// rounds read as operands from the parameter bank: no register holds or adds them.
+#define LATTICE_KEY_PARAMS                                                                    \
+    unsigned int ka0, unsigned int ka1, unsigned int ka2, unsigned int ka3, unsigned int ka4, \
+    unsigned int ka5, unsigned int ka6, unsigned int ka7, unsigned int ka8, unsigned int ka9, \
+    unsigned int kb0, unsigned int kb1, unsigned int kb2, unsigned int kb3, unsigned int kb4, \
+    unsigned int kb5, unsigned int kb6, unsigned int kb7, unsigned int kb8, unsigned int kb9
+#define LATTICE_KEYS                                                                          \
+    {{ka0, ka1, ka2, ka3, ka4, ka5, ka6, ka7, ka8, ka9},                                      \
+     {kb0, kb1, kb2, kb3, kb4, kb5, kb6, kb7, kb8, kb9}}
+
 #define EBM_LATTICE_KERNEL(T, S)                                                              \
 extern "C" __global__ void __launch_bounds__(256, LATTICE_MIN_BLOCKS)                         \
 lattice_half_sweep_##S(signed char* states, int d0, int d1, int d2, int periodic,             \
                        unsigned int rows, int colour, T coupling, const T* bias,              \
-                       int shared_bias, T scale, int low, EBM_RNG) {                          \
+                       int shared_bias, T scale, int low, EBM_RNG, LATTICE_KEY_PARAMS,        \
+                       int band) {                                                            \
     __shared__ lattice_threshold<T>::type table[LATTICE_TABLE];                               \
     lattice_dims g = {d0, d1, d2, periodic};                                                  \
     if (shared_bias) {                                                                        \
@@ -268,7 +261,11 @@ lattice_half_sweep_##S(signed char* states, int d0, int d1, int d2, int periodic
     }                                                                                         \
     /* read once: a byte store may alias any pointer, so what is read through one is reread */ \
     lattice_launch<T> a = {coupling, bias, shared_bias ? table : 0, scale, low,               \
-                           rng_draw(rng, draw_in_step), rng[0], rng[1]};                      \
+                           rng_draw(rng, draw_in_step), LATTICE_KEYS};                        \
+    if (band > 0 && (d2 & 15) == 0) {                                                         \
+        lattice_walk_launch<T>(states, g, rows, band, colour, a);                             \
+        return;                                                                               \
+    }                                                                                         \
     int per_row = lattice_quads_per_row(g);                                                   \
     unsigned int u1 = (unsigned int)d1, u0 = (unsigned int)d0;                                \
     for (unsigned int row = blockIdx.y * blockDim.y + threadIdx.y; row < rows;                \

@@ -1,7 +1,14 @@
-// One site of the lattice sweep (lattice.cu): the probability that it goes high, as a float and
-// as an integer threshold on Philox bits; its neighbours' offsets along an axis; and the words of
-// 8 sites in which the sweep reads and writes them. Needs backend/cuda/philox.cuh and draws.cu
-// before it, lattice.cu after it.
+// One site of the lattice sweep (lattice.cu): the lattice's shape, the probability that a site
+// goes high, as a float and as an integer threshold on Philox bits, what a launch shares, a
+// site's neighbours' offsets along an axis, and the words in which the sweep reads and writes
+// sites. Needs backend/cuda/philox.cuh and draws.cu before it, lattice_walk.cu and lattice.cu
+// after it.
+
+struct lattice_dims { int d0, d1, d2, periodic; };
+
+__host__ __device__ inline int lattice_quads_per_row(lattice_dims g) {
+    return ((g.d2 + 1) / 2 + 3) / 4;
+}
 
 #define LATTICE_MAX_SUM 6
 #define LATTICE_TABLE (2 * LATTICE_MAX_SUM + 1)
@@ -28,6 +35,28 @@ template <> struct lattice_threshold<double> {
     __host__ __device__ static type of(double p) { return (type)ceil(p * 4294967296.0); }
     __host__ __device__ static bool below(unsigned int bits, type t) { return bits < t; }
 };
+
+// What every thread of a launch shares: the rule of a draw (coupling, bias or table, scale, the
+// low state) and the key and counter of its random numbers.
+template <typename T>
+struct lattice_launch {
+    T coupling;
+    const T* bias;                                      // one a site, where table is null
+    const typename lattice_threshold<T>::type* table;   // lattice_fill_table's, or null
+    T scale;
+    int low;
+    unsigned long long draw;
+    philox_keys keys;
+};
+
+// The 4 Philox words of quad `quad` (its counter (quad, draw)).
+template <typename T>
+__host__ __device__ inline philox4 lattice_philox(unsigned long long quad,
+                                                  const lattice_launch<T>& a) {
+    philox4 c = {(unsigned int)quad, (unsigned int)(quad >> 32), (unsigned int)a.draw,
+                 (unsigned int)(a.draw >> 32)};
+    return philox4x32_keyed(c, a.keys);
+}
 
 // table[s + LATTICE_MAX_SUM] = the threshold of lattice_prob(s) for s = −6..6, entries
 // i ≡ start (mod step).
