@@ -61,15 +61,15 @@ def main():
     plan = lattice_gpu.LatticePlan("s", "w", "b", (1, side, side), True, 2.0, -1)
     start = lattice_gpu.high_bits(cp.random.default_rng(0).integers(0, 2, (chains, side * side),
                                                                   dtype=cp.int8), cp)
-    bias, scale = cp.zeros(1, cp.float32), np.float32(2 / 2.3)
+    bias, scale = cp.zeros(side * side, cp.float32), np.float32(2 / 2.3)
+    coupling, shared = cp.ones(1, cp.float32), cp.ones(1, cp.int32)     # J = 1, one bias
     rng_state = cp.asarray(np.array([3, 4, 0], dtype=np.uint32))
     sites = chains * side * side / 2                        # one colour a launch
 
     def launcher(bits, quads, band, defines):
-        return lambda i: lattice_gpu.half_sweep(bits, plan, i % 2, np.float32(1.0), bias, True,
-                                                scale, rng_state, (3, 4), 10 + i,
-                                                quads_per_thread=quads, band=band,
-                                                defines=defines)
+        half = lattice_gpu.HalfSweeps(bits, plan, coupling, bias, shared, scale, rng_state,
+                                      (3, 4), quads_per_thread=quads, band=band, defines=defines)
+        return lambda i: half(i % 2, 10 + i)
 
     copy = cp.empty_like(start)
     floor = event_time(cp, lambda i: cp.copyto(copy, start), a.launches)

@@ -396,28 +396,30 @@ def _macro(text: str, name: str) -> str:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_lattice_kernels_arguments_are_its_parameters(dtype):
-    """CuPy hands a RawKernel its arguments as given, unchecked: half_sweep's must be the
-    kernel's parameters in number, order and C type, read here off cuda/lattice.cu."""
-    from ebmlang.kernels.lattice_gpu import LatticePlan, kernel_arguments, round_keys
+    """CuPy hands a RawKernel its arguments as given, unchecked: HalfSweeps's must be the
+    kernel's parameters in number, order and C type, read here off cuda/lattice.cu, and the two
+    it changes from launch to launch must be the colour and the draw."""
+    from ebmlang.kernels.lattice_gpu import HalfSweeps, LatticePlan, kernel_arguments, round_keys
     text = LATTICE.read_text()
     start = text.index("lattice_half_sweep_##S(") + len("lattice_half_sweep_##S(")
     signature = text[start:text.index(") {", start)].replace("\\", " ")
     signature = signature.replace("EBM_RNG", _macro((LATTICE.parent.parent.parent / "backend" / "cuda"
                                                      / "draws.cu").read_text(), "EBM_RNG"))
     signature = signature.replace("LATTICE_KEY_PARAMS", _macro(text, "LATTICE_KEY_PARAMS"))
-    types = [" ".join(p.split()[:-1]).replace(" *", "*") for p in signature.split(",")]
+    params = [p.split() for p in signature.split(",")]
+    types, names = [" ".join(p[:-1]).replace(" *", "*") for p in params], [p[-1] for p in params]
     plan = LatticePlan("s", "w", "b", (1, 4, 16), True, 2.0, -1)
-    bits, bias = np.zeros((2, 64), np.int8), np.zeros(1, dtype)
-    args = kernel_arguments(bits, plan, 8, 1, 0.5, bias, True, 1.0, np.zeros(3, np.uint32),
-                            (5, 6), 7, 16)
-    expected = {"signed char*": lambda a: isinstance(a, np.ndarray) and a.dtype == np.int8,
-                "int": lambda a: type(a) is np.int32, "unsigned int": lambda a: type(a) is np.uint32,
-                "T": lambda a: type(a) is dtype,
-                "const T*": lambda a: isinstance(a, np.ndarray) and a.dtype == dtype,
-                "const unsigned int*": lambda a: isinstance(a, np.ndarray) and a.dtype == np.uint32}
+    bits, bias = np.zeros((2, 64), np.int8), np.zeros(64, dtype)
+    args = kernel_arguments(bits, plan, 8, 1, np.ones(1, dtype), bias, np.ones(1, np.int32), 1.0,
+                            np.zeros(3, np.uint32), (5, 6), 7, 16)
+    array = lambda kind: lambda a: isinstance(a, np.ndarray) and a.dtype == kind
+    expected = {"signed char*": array(np.int8), "const T*": array(dtype), "const int*": array(np.int32),
+                "const unsigned int*": array(np.uint32), "int": lambda a: type(a) is np.int32,
+                "unsigned int": lambda a: type(a) is np.uint32, "T": lambda a: type(a) is dtype}
     assert len(types) == len(args) == 35
     for c_type, arg in zip(types, args):
         assert expected[c_type](arg), (c_type, arg)
+    assert (names[HalfSweeps.COLOUR], names[HalfSweeps.DRAW]) == ("colour", "draw_in_step")
     keys = round_keys(5, 6)
     assert keys[0] == 5 and keys[10] == 6 and keys[9] == np.uint32((5 + 9 * 0x9E3779B9) % 2**32)
 

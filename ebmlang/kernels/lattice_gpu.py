@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backend import namespace_of, to_numpy
-from ..backend.draws import BLOCK, SUFFIX
+from ..backend import namespace_of
+from ..backend.draws import BLOCK, SUFFIX, launch
 from ..backend.philox import counters, cuda_source, key_words, philox4x32, unit_uniform
 
 SOURCE = Path(__file__).with_name("cuda") / "lattice.cu"
@@ -72,7 +72,7 @@ QUADS_PER_THREAD = 16
 
 # Rows a thread walks where d2 is a multiple of 16 (cuda/lattice_walk.cu: a thread takes one
 # 16-site chunk of each of BAND consecutive rows); 0 turns the walk off.
-BAND = 16
+BAND = 32
 
 
 def walks(plan: LatticePlan, band: int = BAND) -> bool:
@@ -137,47 +137,87 @@ def _function(defines: tuple, suffix: str):
 
 def high_bits(x, xp=np):
     """(chains, N) unit values (1 or the low state) as the kernel holds them: int8, 1 where 1.
-    One pass: the comparison's booleans are already bytes of 0 and 1, viewed as int8."""
-    return xp.ascontiguousarray(x > 0).view(xp.int8)
+    Float states on CuPy go through one kernel (``lattice_high_bits``); any others through a
+    comparison, whose booleans are already bytes of 0 and 1, viewed as int8."""
+    x = xp.ascontiguousarray(x)
+    if xp is np or x.dtype not in SUFFIX:
+        return xp.ascontiguousarray(x > 0).view(xp.int8)
+    bits = xp.empty(x.shape, dtype=xp.int8)
+    launch(_kernels(), "lattice_high_bits", x.dtype, x.size, x, bits, np.uint64(x.size))
+    return bits
 
 
 def unit_values(bits, low: int, dtype):
-    """The inverse of ``high_bits``: 1 where a bit is set, else ``low``, in ``dtype``, in one
-    pass (a bit's byte is 0 or 1, so it views as a boolean)."""
-    xp = namespace_of(bits)
-    return xp.where(bits.view(xp.bool_), xp.asarray(1, dtype=dtype), xp.asarray(low, dtype=dtype))
+    """The inverse of ``high_bits``: 1 where a bit is set, else ``low``, in ``dtype``; float
+    states on CuPy by one kernel (``lattice_unit_values``), others by a selection (a bit's byte
+    is 0 or 1, so it views as a boolean)."""
+    xp, dtype = namespace_of(bits), np.dtype(dtype)
+    if xp is np or dtype not in SUFFIX:
+        return xp.where(bits.view(xp.bool_), xp.asarray(1, dtype=dtype),
+                        xp.asarray(low, dtype=dtype))
+    x = xp.empty(bits.shape, dtype=dtype)
+    launch(_kernels(), "lattice_unit_values", dtype, bits.size, bits, x, np.uint64(bits.size),
+           np.int32(low))
+    return x
+
+
+class HalfSweeps:
+    """The launches of one lattice's sweeps, prepared once: the kernel's arguments but a launch's
+    colour and draw, so that a launch costs the host little more than CuPy's own call (a sweep
+    of a 2048² lattice of 16 chains takes the GPU some 60 µs a launch, as long as the arguments
+    took to build every time).
+
+    ``bits``: the (chains, N) CuPy ``high_bits``, updated in place (every byte 0 or 1: the kernel
+    adds 8 of them in one register, so unit values of −1 would carry); ``coupling``: J, and
+    ``shared``: whether ``bias[0]`` serves every site (int32, 1 or 0), both 1-element device
+    arrays that the kernel reads itself, so no launch waits for a read by the host; ``bias``:
+    one value a site (N), in the dtype of ``coupling``; ``key``: the (k0, k1) of ``rng_state``,
+    whose step the kernel reads. ``quads_per_thread``, ``band`` and ``defines`` choose the launch
+    and the build (for benchmarks)."""
+
+    COLOUR, DRAW = 6, 13                # their places among the kernel's arguments
+
+    def __init__(self, bits, plan: LatticePlan, coupling, bias, shared, scale, rng_state, key, *,
+                 quads_per_thread: int = QUADS_PER_THREAD, band: int = BAND,
+                 defines: tuple = ()):
+        sites = int(np.prod(plan.dims))
+        if bits.ndim != 2 or bits.shape[1] != sites or bias.size != sites:
+            raise ValueError(f"the lattice kernel takes (chains, {sites}) states and {sites} "
+                             f"bias values, not {bits.shape} and {bias.size}")
+        if bits.dtype != np.int8 or not bits.flags.c_contiguous or bits.data.ptr % 16:
+            raise ValueError("the lattice kernel takes C-contiguous int8 states at a 16-byte "
+                             "boundary")
+        if coupling.dtype != bias.dtype or shared.dtype != np.int32:
+            raise ValueError("the lattice kernel takes J in the bias's dtype and an int32 flag")
+        self.grid, self.block, rows = launch_shape(plan, bits.shape[0], quads_per_thread, band)
+        self.function = _function(tuple(defines), SUFFIX[bias.dtype])
+        self.arguments = list(kernel_arguments(bits, plan, rows, 0, coupling, bias, shared,
+                                               scale, rng_state, key, 0,
+                                               band if walks(plan, band) else 0))
+
+    def __call__(self, colour: int, draw: int) -> None:
+        """One launch: the sites of ``colour``, with the counter-based stream's draw ``draw``."""
+        self.arguments[self.COLOUR], self.arguments[self.DRAW] = np.int32(colour), np.uint32(draw)
+        self.function(self.grid, self.block, tuple(self.arguments))
 
 
 def half_sweep(bits, plan: LatticePlan, colour: int, coupling, bias, shared: bool, scale,
-               rng_state, key, draw: int, *, quads_per_thread: int = QUADS_PER_THREAD,
-               band: int = BAND, defines: tuple = ()) -> None:
-    """One launch: the sites of ``colour`` of the (chains, N) CuPy ``high_bits``, in place (every
-    byte 0 or 1: the kernel adds 8 of them in one register, so unit values of −1 would carry);
-    ``bias`` holds one value (``shared``) or one per site, in the dtype of ``coupling``; ``key``
-    is the (k0, k1) of ``rng_state`` (the kernel takes it by value, ``rng_state`` for the step).
-    ``quads_per_thread``, ``band`` and ``defines`` choose the launch and the build (for
-    benchmarks)."""
-    sites = int(np.prod(plan.dims))
-    if bits.ndim != 2 or bits.shape[1] != sites or bias.size < (1 if shared else sites):
-        raise ValueError(f"the lattice kernel takes (chains, {sites}) states and at least "
-                         f"{1 if shared else sites} bias value(s), not {bits.shape} and "
-                         f"{bias.size}")
-    if bits.dtype != np.int8 or not bits.flags.c_contiguous or bits.data.ptr % 16:
-        raise ValueError("the lattice kernel takes C-contiguous int8 states at a 16-byte boundary")
-    grid, block, rows = launch_shape(plan, bits.shape[0], quads_per_thread, band)
-    fn = _function(tuple(defines), SUFFIX[bias.dtype])
-    fn(grid, block, kernel_arguments(bits, plan, rows, colour, coupling, bias, shared, scale,
-                                     rng_state, key, draw, band if walks(plan, band) else 0))
+               rng_state, key, draw: int, **options) -> None:
+    """One launch of ``HalfSweeps`` with J and ``shared`` given on the host (for tests)."""
+    import cupy
+    HalfSweeps(bits, plan, cupy.full(1, coupling, dtype=bias.dtype), bias,
+               cupy.full(1, int(shared), dtype=cupy.int32), scale, rng_state, key,
+               **options)(colour, draw)
 
 
-def kernel_arguments(bits, plan: LatticePlan, rows: int, colour: int, coupling, bias,
-                     shared: bool, scale, rng_state, key, draw: int, band: int) -> tuple:
+def kernel_arguments(bits, plan: LatticePlan, rows: int, colour: int, coupling, bias, shared,
+                     scale, rng_state, key, draw: int, band: int) -> tuple:
     """The kernel's parameters in order, each of its C type (a test reads them off the source:
     CuPy checks neither their number nor their types)."""
     t = bias.dtype.type                 # the kernel's T: a Python float would arrive as a double
     return (bits, *(np.int32(d) for d in plan.dims), np.int32(plan.periodic), np.uint32(rows),
-            np.int32(colour), t(coupling), bias, np.int32(shared), t(scale), np.int32(plan.low),
-            rng_state, np.uint32(draw), *round_keys(*key), np.int32(band))
+            np.int32(colour), coupling, bias, shared, t(scale), np.int32(plan.low), rng_state,
+            np.uint32(draw), *round_keys(*key), np.int32(band))
 
 
 def round_keys(k0: int, k1: int) -> list:
@@ -190,24 +230,22 @@ def round_keys(k0: int, k1: int) -> list:
 def lattice_sweeps(plan: LatticePlan, params: dict, x, rng, sweeps: int, temperature: float):
     """``sweeps`` checkerboard sweeps of the chains ``x`` (chains, N), a CuPy array of unit values
     (the kernel holds them as int8); returns the new states in x's dtype. Takes 2·sweeps draws
-    of ``rng``'s counter-based stream, one a launch."""
+    of ``rng``'s counter-based stream, one a launch. Nothing is read back to the host: J and
+    whether one bias serves every site (then the kernel reads a table of 13 thresholds rather
+    than a bias and an exp a site) stay on the device."""
     import cupy
     if sweeps == 0:
         return x
     dtype = x.dtype
     bits = high_bits(x, cupy)
-    bias = cupy.ascontiguousarray(params[plan.bias_key], dtype=dtype)
-    # one read by the host per call: J, and whether one bias serves every site (then the kernel
-    # reads a table of 13 thresholds rather than a bias and an exp a site)
-    coupling, shared = to_numpy(cupy.stack([cupy.asarray(params[plan.coupling_key], dtype=dtype),
-                                            (bias == bias[0]).all().astype(dtype)]))
-    t = dtype.type
-    coupling, shared, scale = t(coupling), bool(shared), t(plan.factor / temperature)
+    bias = cupy.ascontiguousarray(params[plan.bias_key], dtype=dtype).reshape(-1)
+    coupling = cupy.asarray(params[plan.coupling_key], dtype=dtype).reshape(1)
+    shared = (bias == bias[0]).all().astype(cupy.int32).reshape(1)
     rng_state, first = rng.reserve(2 * sweeps)
-    key = key_words(*rng.key)
+    half = HalfSweeps(bits, plan, coupling, bias, shared, dtype.type(plan.factor / temperature),
+                      rng_state, key_words(*rng.key))
     for step in range(2 * sweeps):
-        half_sweep(bits, plan, step % 2, coupling, bias, shared, scale, rng_state, key,
-                   first + step)
+        half(step % 2, first + step)
     return unit_values(bits, plan.low, dtype)
 
 

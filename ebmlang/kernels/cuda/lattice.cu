@@ -234,7 +234,9 @@ __host__ __device__ inline void lattice_row_quads(signed char* s, lattice_dims g
 // quads m ≡ its x (mod gx·bx) of the rows ≡ its y (mod gy·by), rows = chains·d0·d1, so that a
 // row's work (its coordinates, by 32-bit divisions, and lattice_row) is spread over several
 // quads. LATTICE_MIN_BLOCKS (4) blocks an SM: at most 64 registers, no spills (sm_90).
-// `shared_bias` 1: bias[0] is every site's bias (the table is used), 0: bias has one per site.
+// J and whether one bias serves every site are read from the device (*coupling_at; *shared_at
+// 1: bias[0] is every site's bias, and the table is used; 0: bias has one per site), so a
+// sweep's launches need no read by the host.
 // Philox's 10 round keys (philox_keys; lattice_gpu.round_keys), as 20 parameters, which the
 // rounds read as operands from the parameter bank: no register holds or adds them.
 #define LATTICE_KEY_PARAMS                                                                    \
@@ -249,11 +251,13 @@ __host__ __device__ inline void lattice_row_quads(signed char* s, lattice_dims g
 #define EBM_LATTICE_KERNEL(T, S)                                                              \
 extern "C" __global__ void __launch_bounds__(256, LATTICE_MIN_BLOCKS)                         \
 lattice_half_sweep_##S(signed char* states, int d0, int d1, int d2, int periodic,             \
-                       unsigned int rows, int colour, T coupling, const T* bias,              \
-                       int shared_bias, T scale, int low, EBM_RNG, LATTICE_KEY_PARAMS,        \
+                       unsigned int rows, int colour, const T* coupling_at, const T* bias,    \
+                       const int* shared_at, T scale, int low, EBM_RNG, LATTICE_KEY_PARAMS,   \
                        int band) {                                                            \
     __shared__ lattice_threshold<T>::type table[LATTICE_TABLE];                               \
     lattice_dims g = {d0, d1, d2, periodic};                                                  \
+    T coupling = *coupling_at;                                                                \
+    int shared_bias = *shared_at;                                                             \
     if (shared_bias) {                                                                        \
         lattice_fill_table<T>(table, threadIdx.y * blockDim.x + threadIdx.x,                 \
                               blockDim.x * blockDim.y, coupling, bias[0], scale);             \
@@ -279,3 +283,18 @@ lattice_half_sweep_##S(signed char* states, int d0, int d1, int d2, int periodic
 
 EBM_LATTICE_KERNEL(float, f32)
 EBM_LATTICE_KERNEL(double, f64)
+
+// The conversions around a sweep's launches (lattice_gpu.high_bits and unit_values on CuPy), one
+// pass each: a site's unit value x (1 or `low`) and its high bit (x > 0).
+#define EBM_LATTICE_CONVERSIONS(T, S)                                                         \
+extern "C" __global__ void lattice_high_bits_##S(const T* x, signed char* bits,               \
+                                                 unsigned long long n) {                      \
+    EBM_GRID_LOOP(i, n) bits[i] = x[i] > (T)0;                                                \
+}                                                                                             \
+extern "C" __global__ void lattice_unit_values_##S(const signed char* bits, T* x,             \
+                                                   unsigned long long n, int low) {           \
+    EBM_GRID_LOOP(i, n) x[i] = bits[i] ? (T)1 : (T)low;                                       \
+}
+
+EBM_LATTICE_CONVERSIONS(float, f32)
+EBM_LATTICE_CONVERSIONS(double, f64)
