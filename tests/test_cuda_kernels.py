@@ -235,7 +235,8 @@ def test_the_sources_compile_for_hopper(tmp_path):
             for defines in LATTICE_BUILDS.values():      # between them, every macro
                 ptx(sources, tmp_path, "lattice-build", defines)
         for suffix in ("f32", "f64"):
-            assert f".entry {'lattice_half_sweep' if name == 'lattice' else 'bernoulli'}_{suffix}(" in text
+            for kernel in (("lattice_half_sweep", "lattice_walk") if name == "lattice" else ("bernoulli",)):
+                assert f".entry {kernel}_{suffix}(" in text
 
 
 def test_every_cuda_source_ships_with_the_package():
@@ -397,12 +398,13 @@ def _macro(text: str, name: str) -> str:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_lattice_kernels_arguments_are_its_parameters(dtype):
     """CuPy hands a RawKernel its arguments as given, unchecked: HalfSweeps's must be the
-    kernel's parameters in number, order and C type, read here off cuda/lattice.cu, and the two
+    kernels' parameters in number, order and C type, read here off cuda/lattice.cu, and the two
     it changes from launch to launch must be the colour and the draw."""
     from ebmlang.kernels.lattice_gpu import HalfSweeps, LatticePlan, kernel_arguments, round_keys
     text = LATTICE.read_text()
-    start = text.index("lattice_half_sweep_##S(") + len("lattice_half_sweep_##S(")
-    signature = text[start:text.index(") {", start)].replace("\\", " ")
+    for kernel in ("lattice_half_sweep_##S", "lattice_walk_##S"):       # both take the same
+        assert f"{kernel}(LATTICE_PARAMS(T))" in text
+    signature = _macro(text, "LATTICE_PARAMS(T)")
     signature = signature.replace("EBM_RNG", _macro((LATTICE.parent.parent.parent / "backend" / "cuda"
                                                      / "draws.cu").read_text(), "EBM_RNG"))
     signature = signature.replace("LATTICE_KEY_PARAMS", _macro(text, "LATTICE_KEY_PARAMS"))

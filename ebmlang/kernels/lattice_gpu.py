@@ -8,7 +8,10 @@ probability σ(g·f·(J Σ_neighbours s_j + b)/T), else its low state (−1 for 
 units), f = 2 for spins and 1 for binary units, g the layer's gain. Sites of one colour share no
 coupling, so updating them in place in any order is exact heat-bath Gibbs sampling. The kernel
 holds a site as its high bit (1 for the state 1, 0 for the low state: ``high_bits``), so that it
-counts a segment's high neighbours in one register.
+counts a segment's high neighbours in one register. Where a row's length is a multiple of 16 a
+thread walks a 16-site column chunk down a band of rows (``cuda/lattice_walk.cu``); else it takes
+quads of one row (``cuda/lattice.cu``). ``HalfSweeps`` prepares a sweep's launches once, and
+nothing of a sweep is read back to the host.
 
 ``reference_half_sweep`` is the kernel's arithmetic in NumPy, site for site: the tests hold the
 kernel (on a GPU) and nvcc's host build of its source (on a CPU) to it.
@@ -71,7 +74,9 @@ def quads_per_row(d2: int) -> int:
 QUADS_PER_THREAD = 16
 
 # Rows a thread walks where d2 is a multiple of 16 (cuda/lattice_walk.cu: a thread takes one
-# 16-site chunk of each of BAND consecutive rows); 0 turns the walk off.
+# 16-site chunk of each of BAND consecutive rows); 0 turns the walk off. One launch at L = 2048,
+# 16 chains, on an H200 (bench/lattice_kernel.py): 4 rows 70.6 µs, 8 64.2, 16 60.1, 32 57.3, 64
+# 64.4 µs (3 blocks an SM at 16 rows 56.5 µs); the row path at its best 76.9 µs.
 BAND = 32
 
 
@@ -129,10 +134,11 @@ def _kernels(defines: tuple = ()):
     return cupy.RawModule(code=cuda_source(*SOURCES), options=tuple(defines))
 
 
-@functools.lru_cache(maxsize=16)
-def _function(defines: tuple, suffix: str):
-    """The kernel for one dtype, looked up once rather than at every launch of a sweep."""
-    return _kernels(defines).get_function(f"lattice_half_sweep_{suffix}")
+@functools.lru_cache(maxsize=32)
+def _function(defines: tuple, suffix: str, walk: bool):
+    """The kernel for one dtype and path, looked up once rather than at every launch: the
+    column walk (``lattice_walk``) or rows of quads (``lattice_half_sweep``)."""
+    return _kernels(defines).get_function(f"lattice_{'walk' if walk else 'half_sweep'}_{suffix}")
 
 
 def high_bits(x, xp=np):
@@ -190,10 +196,10 @@ class HalfSweeps:
         if coupling.dtype != bias.dtype or shared.dtype != np.int32:
             raise ValueError("the lattice kernel takes J in the bias's dtype and an int32 flag")
         self.grid, self.block, rows = launch_shape(plan, bits.shape[0], quads_per_thread, band)
-        self.function = _function(tuple(defines), SUFFIX[bias.dtype])
+        walk = walks(plan, band)
+        self.function = _function(tuple(defines), SUFFIX[bias.dtype], walk)
         self.arguments = list(kernel_arguments(bits, plan, rows, 0, coupling, bias, shared,
-                                               scale, rng_state, key, 0,
-                                               band if walks(plan, band) else 0))
+                                               scale, rng_state, key, 0, band if walk else 0))
 
     def __call__(self, colour: int, draw: int) -> None:
         """One launch: the sites of ``colour``, with the counter-based stream's draw ``draw``."""

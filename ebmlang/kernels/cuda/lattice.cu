@@ -1,6 +1,7 @@
 // Checkerboard heat-bath sweep of a lattice of spin (or binary) units: int8 states, many chains,
-// random numbers from Philox in registers. Needs backend/cuda/philox.cuh, draws.cu and
-// lattice_site.cu (one site's arithmetic and memory) before it.
+// random numbers from Philox in registers. Needs backend/cuda/philox.cuh, draws.cu,
+// lattice_site.cu (one site's arithmetic and memory) and lattice_walk.cu (the column walk, the
+// path where d2 is a multiple of 16) before it. This file holds the row path and the kernel.
 // Reference: ebmlang/kernels/lattice_gpu.py, reference_half_sweep (the same arithmetic in NumPy).
 //
 // A chain's sites are (z, y, x) in C order on dims (d0, d1, d2), a lattice of up to 3 axes padded
@@ -23,7 +24,8 @@
 // - when every site has the same bias, p(high) = σ(scale (J s + b)) takes one of 13 values
 //   (s = −6..6), and the test u < p of a uniform u from bits takes one of 13 integer thresholds
 //   on the bits (lattice_threshold), put in a table once per block.
-// Both give the same states as the plain path: the same comparison of the same numbers.
+// Both give the same states as the plain path: the same comparison of the same numbers. The
+// column walk (lattice_walk.cu) gives them too: the same quads, counters and comparisons.
 
 // A row (chain, z, y) of one colour: `at` its first site within the chain, `x0` the x of its
 // first site of the colour, `cross` the offsets of the neighbours along y and z (0: none), `n`
@@ -248,28 +250,47 @@ __host__ __device__ inline void lattice_row_quads(signed char* s, lattice_dims g
     {{ka0, ka1, ka2, ka3, ka4, ka5, ka6, ka7, ka8, ka9},                                      \
      {kb0, kb1, kb2, kb3, kb4, kb5, kb6, kb7, kb8, kb9}}
 
-#define EBM_LATTICE_KERNEL(T, S)                                                              \
-extern "C" __global__ void __launch_bounds__(256, LATTICE_MIN_BLOCKS)                         \
-lattice_half_sweep_##S(signed char* states, int d0, int d1, int d2, int periodic,             \
-                       unsigned int rows, int colour, const T* coupling_at, const T* bias,    \
-                       const int* shared_at, T scale, int low, EBM_RNG, LATTICE_KEY_PARAMS,   \
-                       int band) {                                                            \
+// What both kernels do first: read J and the shared-bias flag, fill the table when one bias
+// serves every site (the flag is the same for every thread, so all reach the barrier), and
+// gather what every thread of the launch shares.
+template <typename T>
+__device__ inline lattice_launch<T> lattice_prologue(typename lattice_threshold<T>::type* table,
+                                                     const T* coupling_at, const T* bias,
+                                                     const int* shared_at, T scale, int low,
+                                                     unsigned long long draw,
+                                                     const philox_keys& keys) {
+    T coupling = *coupling_at;
+    int shared_bias = *shared_at;
+    if (shared_bias) {
+        lattice_fill_table<T>(table, threadIdx.y * blockDim.x + threadIdx.x,
+                              blockDim.x * blockDim.y, coupling, bias[0], scale);
+        __syncthreads();
+    }
+    // read once: a byte store may alias any pointer, so what is read through one is reread
+    lattice_launch<T> a = {coupling, bias, shared_bias ? table : 0, scale, low, draw, keys};
+    return a;
+}
+
+// The parameters of both kernels (lattice_gpu.kernel_arguments passes them in this order).
+#define LATTICE_PARAMS(T)                                                                     \
+    signed char* states, int d0, int d1, int d2, int periodic, unsigned int rows, int colour, \
+    const T* coupling_at, const T* bias, const int* shared_at, T scale, int low, EBM_RNG,     \
+    LATTICE_KEY_PARAMS, int band
+
+#define LATTICE_PROLOGUE(T)                                                                   \
     __shared__ lattice_threshold<T>::type table[LATTICE_TABLE];                               \
     lattice_dims g = {d0, d1, d2, periodic};                                                  \
-    T coupling = *coupling_at;                                                                \
-    int shared_bias = *shared_at;                                                             \
-    if (shared_bias) {                                                                        \
-        lattice_fill_table<T>(table, threadIdx.y * blockDim.x + threadIdx.x,                 \
-                              blockDim.x * blockDim.y, coupling, bias[0], scale);             \
-        __syncthreads();                                                                      \
-    }                                                                                         \
-    /* read once: a byte store may alias any pointer, so what is read through one is reread */ \
-    lattice_launch<T> a = {coupling, bias, shared_bias ? table : 0, scale, low,               \
-                           rng_draw(rng, draw_in_step), LATTICE_KEYS};                        \
-    if (band > 0 && (d2 & 15) == 0) {                                                         \
-        lattice_walk_launch<T>(states, g, rows, band, colour, a);                             \
-        return;                                                                               \
-    }                                                                                         \
+    philox_keys keys = LATTICE_KEYS;                                                          \
+    lattice_launch<T> a = lattice_prologue<T>(table, coupling_at, bias, shared_at, scale, low, \
+                                              rng_draw(rng, draw_in_step), keys)
+
+// Two kernels, so that each has its own registers: lattice_half_sweep (rows of quads, any d2;
+// `band` unused) and lattice_walk (the column walk: d2 a multiple of 16, `band` rows a thread).
+#define EBM_LATTICE_KERNEL(T, S)                                                              \
+extern "C" __global__ void __launch_bounds__(256, LATTICE_MIN_BLOCKS)                         \
+lattice_half_sweep_##S(LATTICE_PARAMS(T)) {                                                   \
+    LATTICE_PROLOGUE(T);                                                                      \
+    (void)band;                                                                               \
     int per_row = lattice_quads_per_row(g);                                                   \
     unsigned int u1 = (unsigned int)d1, u0 = (unsigned int)d0;                                \
     for (unsigned int row = blockIdx.y * blockDim.y + threadIdx.y; row < rows;                \
@@ -279,6 +300,11 @@ lattice_half_sweep_##S(signed char* states, int d0, int d1, int d2, int periodic
         lattice_row_quads<T>(s, g, r, blockIdx.x * blockDim.x + threadIdx.x,                 \
                              gridDim.x * blockDim.x, (unsigned long long)row * per_row, a);   \
     }                                                                                         \
+}                                                                                             \
+extern "C" __global__ void __launch_bounds__(256, LATTICE_MIN_BLOCKS)                         \
+lattice_walk_##S(LATTICE_PARAMS(T)) {                                                         \
+    LATTICE_PROLOGUE(T);                                                                      \
+    lattice_walk_launch<T>(states, g, rows, band, colour, a);                                 \
 }
 
 EBM_LATTICE_KERNEL(float, f32)
