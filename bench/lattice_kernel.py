@@ -24,7 +24,7 @@ from ebmlang.kernels import lattice_gpu
 
 
 # (build, quads a thread on the row path, rows a thread walks: 0 for the row path); the first is
-# session 18's kernel, every one's states are checked against it
+# the row path's default (session 18's design), every one's states are checked against it
 CONFIGURATIONS = [("default", 16, 0), ("adjacent, PF", 16, 0), ("adj. 4, PF, 2 bl.", 4, 0),
                   *(("default", 16, band) for band in (4, 8, 16, 32, 64)),
                   *(("2 blocks an SM", 16, band) for band in (8, 16, 32)),

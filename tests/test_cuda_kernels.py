@@ -283,7 +283,7 @@ def test_host_build_of_the_draws_matches_the_references(host, key, draw, dtype):
 
 
 @needs_nvcc
-@settings(max_examples=60, deadline=None)      # 13 shapes × both colours × shared bias or not
+@settings(max_examples=60, deadline=None)      # 16 shapes × both colours × shared bias or not
 @given(LATTICES, st.integers(0, 2**16), st.sampled_from([np.float32, np.float64]),
        st.integers(0, 1), st.integers(1, 3), st.sampled_from(["lattice", *LATTICE_BUILDS]),
        st.sampled_from([0, 1, 2, 5, 16]))

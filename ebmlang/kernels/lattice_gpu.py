@@ -75,8 +75,8 @@ QUADS_PER_THREAD = 16
 
 # Rows a thread walks where d2 is a multiple of 16 (cuda/lattice_walk.cu: a thread takes one
 # 16-site chunk of each of BAND consecutive rows); 0 turns the walk off. One launch at L = 2048,
-# 16 chains, on an H200 (bench/lattice_kernel.py): 4 rows 70.6 µs, 8 64.2, 16 60.1, 32 57.3, 64
-# 64.4 µs (3 blocks an SM at 16 rows 56.5 µs); the row path at its best 76.9 µs.
+# 16 chains, on an H200 (bench/lattice_kernel.py): 4 rows 66.5 µs, 8 62.5, 16 60.0, 32 56.9, 64
+# 64.8 µs (3 blocks an SM at 16 rows 56.6 µs); the row path at its best 74.4 µs.
 BAND = 32
 
 
@@ -158,6 +158,9 @@ def unit_values(bits, low: int, dtype):
     states on CuPy by one kernel (``lattice_unit_values``), others by a selection (a bit's byte
     is 0 or 1, so it views as a boolean)."""
     xp, dtype = namespace_of(bits), np.dtype(dtype)
+    if bits.dtype != np.int8:
+        raise ValueError(f"high bits are int8, not {bits.dtype}")
+    bits = xp.ascontiguousarray(bits)
     if xp is np or dtype not in SUFFIX:
         return xp.where(bits.view(xp.bool_), xp.asarray(1, dtype=dtype),
                         xp.asarray(low, dtype=dtype))
@@ -193,8 +196,12 @@ class HalfSweeps:
         if bits.dtype != np.int8 or not bits.flags.c_contiguous or bits.data.ptr % 16:
             raise ValueError("the lattice kernel takes C-contiguous int8 states at a 16-byte "
                              "boundary")
-        if coupling.dtype != bias.dtype or shared.dtype != np.int32:
-            raise ValueError("the lattice kernel takes J in the bias's dtype and an int32 flag")
+        if coupling.dtype != bias.dtype or shared.dtype != np.int32 or not bias.flags.c_contiguous:
+            raise ValueError("the lattice kernel takes J in the bias's dtype, an int32 flag and "
+                             "a contiguous bias")
+        if rng_state.dtype != np.uint32:
+            raise ValueError("the lattice kernel takes the Rng's uint32 state")
+        band = min(band, plan.dims[1])              # a band is at most a plane's rows
         self.grid, self.block, rows = launch_shape(plan, bits.shape[0], quads_per_thread, band)
         walk = walks(plan, band)
         self.function = _function(tuple(defines), SUFFIX[bias.dtype], walk)

@@ -9,7 +9,9 @@ epoch. Captured as a graph, the step is one launch. What makes a step replayable
   and optimizer slots are updated in place; an objective state the step rebinds (PCD's chains)
   is copied back into its old array at the end of the capture (``copy_back``);
 - fresh random numbers: kernels read the Rng's key and step from its device state, which the
-  step advances, so a replay draws exactly the numbers the eager step would (``backend/rng.py``);
+  step advances, so a replay draws exactly the numbers the eager step would (``backend/rng.py``;
+  not the lattice kernel, which takes its key's round keys as launch parameters: a lattice
+  model's step is not captured);
 - no reads by the host inside the step, and no per-step host scalars: each objective says
   whether its step qualifies (``why_not_captured``); the optimizers keep their per-step values
   on the device (Adam's step count, a clipped gradient's scale), and their per-epoch ones too
@@ -56,7 +58,8 @@ def why_not_step(trainer, train: dict) -> str | None:
     host, decide there what to compute, or take data the host must prepare."""
     from ..kernels.lattice_gpu import lattice_plan
     if lattice_plan(trainer.program) is not None:
-        return "the lattice kernel reads its coupling on the host"
+        return ("the lattice kernel takes its Philox key as launch parameters, which a replayed "
+                "graph would keep from the epoch it was captured in")
     says = getattr(trainer.objective, "why_not_captured", None)
     reason = says() if says else f"{type(trainer.objective).__name__} does not say its step can be"
     if reason is not None:

@@ -235,12 +235,13 @@ __host__ __device__ inline void lattice_row_quads(signed char* s, lattice_dims g
 // Launch: block (bx, by) of 256 threads (lattice_gpu.BLOCK), grid (gx, gy); a thread takes the
 // quads m ≡ its x (mod gx·bx) of the rows ≡ its y (mod gy·by), rows = chains·d0·d1, so that a
 // row's work (its coordinates, by 32-bit divisions, and lattice_row) is spread over several
-// quads. LATTICE_MIN_BLOCKS (4) blocks an SM: at most 64 registers, no spills (sm_90).
+// quads. LATTICE_MIN_BLOCKS (4) blocks an SM: at most 64 registers; the row kernels spill
+// nothing, the walk's spill a little (nvcc 13.0, sm_90: a few local loads a pair of rows).
 // J and whether one bias serves every site are read from the device (*coupling_at; *shared_at
 // 1: bias[0] is every site's bias, and the table is used; 0: bias has one per site), so a
 // sweep's launches need no read by the host.
-// Philox's 10 round keys (philox_keys; lattice_gpu.round_keys), as 20 parameters, which the
-// rounds read as operands from the parameter bank: no register holds or adds them.
+// Philox's 10 round keys (philox_keys; lattice_gpu.round_keys), as 20 parameters: the rounds
+// take them from the parameter bank (as operands or uniform registers), none adds them up.
 #define LATTICE_KEY_PARAMS                                                                    \
     unsigned int ka0, unsigned int ka1, unsigned int ka2, unsigned int ka3, unsigned int ka4, \
     unsigned int ka5, unsigned int ka6, unsigned int ka7, unsigned int ka8, unsigned int ka9, \

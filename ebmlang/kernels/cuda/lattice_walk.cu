@@ -1,5 +1,5 @@
-// The column walk: lattice.cu's path for a launch whose rows are of 16-byte chunks (d2 a multiple
-// of 16). Needs lattice_site.cu before it; lattice.cu's kernel calls lattice_walk_launch.
+// The column walk: the path for a launch whose rows are of 16-byte chunks (d2 a multiple of 16).
+// Needs lattice_site.cu before it; lattice.cu's lattice_walk_* kernels call lattice_walk_launch.
 //
 // A thread takes one chunk (16 sites, 8 of the colour: quads 2c and 2c + 1 of a row) of every
 // row of a band of `band` rows of one plane (chain, z), walking down the rows. A row's neighbours
@@ -218,11 +218,11 @@ __host__ __device__ inline void lattice_walk_band(signed char* states, lattice_d
 template <typename T>
 __device__ inline void lattice_walk_launch(signed char* states, lattice_dims g, unsigned int rows,
                                            int band, int colour, const lattice_launch<T>& a) {
-    unsigned int bands = (unsigned int)((g.d1 + band - 1) / band);
+    unsigned int bands = (unsigned int)((g.d1 - 1) / band + 1);   // no overflow for any band > 0
     unsigned int jobs = rows / (unsigned int)g.d1 * bands;
     for (unsigned int job = blockIdx.y * blockDim.y + threadIdx.y; job < jobs;
          job += gridDim.y * blockDim.y) {
-        int y0 = (int)(job % bands) * band, y_end = min(y0 + band, g.d1);
+        int y0 = (int)(job % bands) * band, y_end = y0 + min(band, g.d1 - y0);
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < g.d2 / 16;
              c += gridDim.x * blockDim.x)
             lattice_walk_band<T>(states, g, job / bands, c, y0, y_end, colour, a);
