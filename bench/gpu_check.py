@@ -48,7 +48,7 @@ def steps(backend: str, mnist: str) -> list[tuple[str, list[str], int]]:
         # -v: a step cut off by its limit still shows which test it was in
         ("cupy-tests" if gpu else "tests", [py, "-m", "pytest", "-v", "-p", "no:cacheprovider",
                                             "-rfE", "--tb=short", "--durations=10", *tests],
-         190 if gpu else 120),
+         165 if gpu else 120),
         ("rbm-epoch-batch100", bench("rbm_epoch", "--batch", "100", *reps, *mn), 45 * slow),
         ("rbm-epoch-batch1000", bench("rbm_epoch", "--batch", "1000", *reps, *mn), 35 * slow),
         ("ais", bench("ais_rbm", *ais), 80),
@@ -57,6 +57,7 @@ def steps(backend: str, mnist: str) -> list[tuple[str, list[str], int]]:
         ("backprop-epoch", bench("backprop_epoch", "--repeats", "2" if gpu else "1", *mn),
          45 if gpu else 300),
     ] + ([("lattice-kernel", [py, "bench/lattice_kernel.py"], 100),
+          ("lattice-launches", [py, "bench/lattice_launches.py"], 25),
           ("step-profile", [py, "bench/step_profile.py", "--batch", "1000"], 35)] if gpu else [])
 
 

@@ -205,24 +205,15 @@ def test_lattice_reference_half_sweeps_keep_the_boltzmann_distribution():
 
 # ---- nvcc: the CUDA sources compile, and their host build matches the references ---------------
 
-# builds bench/lattice_kernel.py times beside the default, which between them set every macro:
-# the Philox words of a group first; groups of adjacent quads, two and four
-LATTICE_BUILDS = {name: BUILDS[name]
-                  for name in ("Philox first", "adjacent", "adj. 4, PF, 2 bl.")}
-
-
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
     """Host programs built by nvcc from each CUDA source and its driver in tests/cuda/, side by
     side (each nvcc runs on one core)."""
     out = tmp_path_factory.mktemp("cuda")
-    builds = {"draws": (("draws.cu",), "draws", ()), "lattice": (LATTICE_SOURCES, "lattice", ()),
-              **{name: (LATTICE_SOURCES, "lattice", defines)
-                 for name, defines in LATTICE_BUILDS.items()}}
+    builds = {"draws": ("draws.cu",), "lattice": LATTICE_SOURCES}
     with ThreadPoolExecutor() as pool:
-        done = {name: pool.submit(host_program, sources, out, driver, defines,
-                                  name.replace(" ", "").replace(",", "-").replace(".", ""))
-                for name, (sources, driver, defines) in builds.items()}
+        done = {name: pool.submit(host_program, sources, out, name)
+                for name, sources in builds.items()}
         return {name: future.result() for name, future in done.items()}
 
 
@@ -231,9 +222,6 @@ def test_the_sources_compile_for_hopper(tmp_path):
     """What NVRTC compiles on the GPU machine, nvcc compiles here to PTX for sm_90."""
     for name, sources in (("draws", ("draws.cu",)), ("lattice", LATTICE_SOURCES)):
         text = ptx(sources, tmp_path, name)
-        if name == "lattice":
-            for defines in LATTICE_BUILDS.values():      # between them, every macro
-                ptx(sources, tmp_path, "lattice-build", defines)
         for suffix in ("f32", "f64"):
             for kernel in (("lattice_half_sweep", "lattice_walk") if name == "lattice" else ("bernoulli",)):
                 assert f".entry {kernel}_{suffix}(" in text
@@ -285,29 +273,28 @@ def test_host_build_of_the_draws_matches_the_references(host, key, draw, dtype):
 @needs_nvcc
 @settings(max_examples=60, deadline=None)      # 16 shapes × both colours × shared bias or not
 @given(LATTICES, st.integers(0, 2**16), st.sampled_from([np.float32, np.float64]),
-       st.integers(0, 1), st.integers(1, 3), st.sampled_from(["lattice", *LATTICE_BUILDS]),
-       st.sampled_from([0, 1, 2, 5, 16]))
+       st.integers(0, 1), st.integers(1, 3), st.sampled_from([0, 1, 2, 5, 16]))
 # every axis open; a pair, wrapped; one segment, both ends wrapped; pairs (m, m+2) and a tail;
-# pairs (m, m+2), Philox first; adjacent pairs, open and wrapped; adjacent fours; walks of bands
-# of 2 and 3 rows, open and wrapped, a plane of one row and one of 2, per-site biases and the table
-@example(((2, 2, 8), False, "spin", 0.7, True), 1, np.float64, 0, 1, "lattice", 0)
-@example(((4, 2, 16), True, "binary", -1.2, False), 2, np.float32, 1, 1, "lattice", 0)
-@example(((8,), True, "spin", 1.1, True), 3, np.float64, 1, 1, "lattice", 0)
-@example(((2, 40), True, "spin", 0.9, False), 4, np.float32, 0, 2, "lattice", 0)
-@example(((2, 72), True, "spin", 0.9, False), 5, np.float32, 1, 2, "Philox first", 0)
-@example(((2, 48), False, "spin", 0.9, True), 6, np.float64, 0, 2, "adjacent", 0)
-@example(((2, 2, 32), True, "binary", 0.8, False), 7, np.float32, 1, 1, "adjacent", 0)
-@example(((2, 64), True, "spin", 0.9, False), 8, np.float32, 1, 3, "adj. 4, PF, 2 bl.", 0)
-@example(((7, 32), False, "spin", 1.3, False), 9, np.float32, 0, 1, "lattice", 2)
-@example(((6, 48), True, "spin", -0.7, True), 10, np.float64, 1, 1, "lattice", 3)
-@example(((4, 3, 16), False, "binary", 0.9, True), 11, np.float32, 1, 1, "lattice", 2)
-@example(((4, 2, 32), True, "spin", 1.1, False), 12, np.float64, 0, 1, "lattice", 1)
-@example(((1, 64), True, "binary", 0.6, False), 13, np.float32, 1, 1, "lattice", 16)
+# pairs (m, m+2), (m, m+3), open and wrapped; walks of bands of 2 and 3 rows, open and wrapped,
+# a plane of one row and one of 2, per-site biases and the table
+@example(((2, 2, 8), False, "spin", 0.7, True), 1, np.float64, 0, 1, 0)
+@example(((4, 2, 16), True, "binary", -1.2, False), 2, np.float32, 1, 1, 0)
+@example(((8,), True, "spin", 1.1, True), 3, np.float64, 1, 1, 0)
+@example(((2, 40), True, "spin", 0.9, False), 4, np.float32, 0, 2, 0)
+@example(((2, 72), True, "spin", 0.9, False), 5, np.float32, 1, 2, 0)
+@example(((2, 48), False, "spin", 0.9, True), 6, np.float64, 0, 2, 0)
+@example(((2, 2, 32), True, "binary", 0.8, False), 7, np.float32, 1, 1, 0)
+@example(((2, 64), True, "spin", 0.9, False), 8, np.float32, 1, 3, 0)
+@example(((7, 32), False, "spin", 1.3, False), 9, np.float32, 0, 1, 2)
+@example(((6, 48), True, "spin", -0.7, True), 10, np.float64, 1, 1, 3)
+@example(((4, 3, 16), False, "binary", 0.9, True), 11, np.float32, 1, 1, 2)
+@example(((4, 2, 32), True, "spin", 1.1, False), 12, np.float64, 0, 1, 1)
+@example(((1, 64), True, "binary", 0.6, False), 13, np.float32, 1, 1, 16)
 def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, seed, dtype, colour,
-                                                                stride, build, band):
+                                                                stride, band):
     """Every thread of one launch, run on the CPU, gives the reference's states, whichever quads
-    a thread takes: every ``stride``-th of a row, two or four at once (lattice_row_quads), or,
-    where d2 is a multiple of 16 and ``band`` > 0, a chunk of ``band`` rows (lattice_walk)."""
+    a thread takes: every ``stride``-th of a row, two at once (lattice_row_quads), or, where d2
+    is a multiple of 16 and ``band`` > 0, a chunk of ``band`` rows (lattice_walk)."""
     dims, periodic, units, coupling, biased = lattice
     model = lattice_model(dims, periodic, units, coupling, biased, np.dtype(dtype).name)
     plan = lattice_plan(model.program)
@@ -318,7 +305,7 @@ def test_host_build_of_the_lattice_kernel_matches_the_reference(host, lattice, s
     scale, words, step = dtype(plan.factor / 1.7), (seed, 11), 2 * seed + colour
     stdin = "\n".join(map(str, high_bits(states).ravel().tolist()
                            + (bias[:1] if shared else bias).tolist()))
-    got = run(host[build], _dtype_name(dtype), chains, *plan.dims, int(periodic), colour,
+    got = run(host["lattice"], _dtype_name(dtype), chains, *plan.dims, int(periodic), colour,
                repr(float(dtype(coupling))), repr(float(scale)), plan.low, step, *words, int(not shared),
                stride, band, stdin=stdin)
     got = unit_values(np.array(got, dtype=np.int8).reshape(chains, n), plan.low, np.int8)
@@ -434,7 +421,7 @@ def test_the_lattice_kernels_arguments_are_its_parameters(dtype):
 @pytest.mark.parametrize("launch", [{}, {"band": 3}, {"band": 0},
                                     {"band": 0, "quads_per_thread": 1},
                                     {"band": 0, "quads_per_thread": 3,
-                                     "defines": BUILDS["adj. 4, PF, 2 bl."]},
+                                     "defines": BUILDS["3 blocks an SM"]},
                                     {"band": 5, "defines": BUILDS["2 blocks an SM"]}])
 def test_gpu_lattice_half_sweeps_match_the_reference(cp, dims, periodic, biased, launch):
     """Both colours, per-site biases and one shared bias (the kernel's table), rows of segments

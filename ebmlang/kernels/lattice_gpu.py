@@ -113,23 +113,18 @@ def launch_shape(plan: LatticePlan, chains: int, quads_per_thread: int = QUADS_P
     return grid, (bx, by), rows
 
 
-# Builds of cuda/lattice.cu that bench/lattice_kernel.py times (the tests check them): the same
-# draws and states, other speeds. The default is the first. The row path's (LATTICE_…, see
-# lattice.cu) and blocks an SM, which trade registers a thread (64, 80, 128) for threads an SM.
+# Builds of cuda/lattice.cu that bench/lattice_kernel.py times (the GPU tests check them): the
+# same draws and states, other speeds. The default is the first; the others trade registers a
+# thread (64, then 128 and 80) for blocks an SM.
 BUILDS = {"default": (),
-          "Philox first": ("-DLATTICE_PHILOX_FIRST=1",),
-          "adjacent": ("-DLATTICE_ADJACENT=1",),
-          "adjacent, PF": ("-DLATTICE_ADJACENT=1", "-DLATTICE_PHILOX_FIRST=1"),
-          "adj. 4, PF, 2 bl.": ("-DLATTICE_ADJACENT=1", "-DLATTICE_GROUP=4",
-                                "-DLATTICE_PHILOX_FIRST=1", "-DLATTICE_MIN_BLOCKS=2"),
           "2 blocks an SM": ("-DLATTICE_MIN_BLOCKS=2",),
           "3 blocks an SM": ("-DLATTICE_MIN_BLOCKS=3",)}
 
 
 @functools.lru_cache(maxsize=8)
 def _kernels(defines: tuple = ()):
-    """The compiled module; ``defines`` ("-DLATTICE_GROUP=4", ...) build a variant of it for
-    ``bench/lattice_kernel.py`` (the same draws, other speeds)."""
+    """The compiled module; ``defines`` ("-DLATTICE_MIN_BLOCKS=2", ...) build a variant of it
+    for ``bench/lattice_kernel.py`` (the same draws, other speeds)."""
     import cupy
     return cupy.RawModule(code=cuda_source(*SOURCES), options=tuple(defines))
 

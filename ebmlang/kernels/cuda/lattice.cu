@@ -46,19 +46,11 @@ __host__ __device__ inline lattice_row lattice_row_at(lattice_dims g, int z, int
 
 #define LATTICE_EVEN_BYTES 0x00FF00FF00FF00FFULL
 
-// Build settings (-D…=…) that bench/lattice_kernel.py times beside the default: quads updated at
-// once where a row is of segments (their loads in flight together), whether those are adjacent
-// segments (read 16 bytes at a time; else every stride-th of the row), the Philox words of all
-// of them drawn before any uses its loads (more work to cover their latency), blocks an SM.
-#ifndef LATTICE_GROUP
+// Quads of a row of segments updated at once (their loads in flight together), and blocks an SM
+// (-DLATTICE_MIN_BLOCKS=…: bench/lattice_kernel.py times 2 and 3 beside the default). Session 19
+// measured and removed two more builds of the row path: the Philox words of a group drawn before
+// its loads, and groups of adjacent segments read 16 bytes at a time, which the walk supersedes.
 #define LATTICE_GROUP 2
-#endif
-#ifndef LATTICE_ADJACENT
-#define LATTICE_ADJACENT 0
-#endif
-#ifndef LATTICE_PHILOX_FIRST
-#define LATTICE_PHILOX_FIRST 0
-#endif
 #ifndef LATTICE_MIN_BLOCKS
 #define LATTICE_MIN_BLOCKS 4
 #endif
@@ -137,47 +129,12 @@ __host__ __device__ inline void lattice_segments(signed char* s, lattice_dims g,
         right[q] = (unsigned char)s[at[q] + 7 + right_at[q]];
     }
     #pragma unroll
-    for (int q = 0; q < Q; ++q)
-        if (LATTICE_PHILOX_FIRST) lattice_words(bits[q], first_quad + m[q], a);
-    #pragma unroll
     for (int q = 0; q < Q; ++q) {
-        if (!LATTICE_PHILOX_FIRST) lattice_words(bits[q], first_quad + m[q], a);
+        lattice_words(bits[q], first_quad + m[q], a);
         store8(s + at[q], lattice_segment_word<T>(mid[q], cross[q], left[q], left_at[q] != 0,
                                                   right[q], right_at[q] != 0, r, bits[q], at[q],
                                                   a));
     }
-}
-
-// The Q adjacent quads m0 .. m0+Q-1 of a row of segments (r.at + 8 m0 16-byte aligned when Q is
-// even): their words and those above and below are read Q/2 loads of 16 bytes apiece, and a
-// segment's bytes beside its ends are its neighbours' words' but at the group's two ends.
-template <typename T, int Q>
-__host__ __device__ inline void lattice_adjacent(signed char* s, lattice_dims g,
-                                                 const lattice_row& r, int m0,
-                                                 unsigned long long first_quad,
-                                                 const lattice_launch<T>& a) {
-    int at = r.at + 8 * m0, left_at = left_of_segment(g, m0);
-    int right_at = right_of_segment(g, m0 + Q - 1);
-    unsigned long long mid[Q], along[4][Q], out[Q];
-    unsigned int bits[Q][4];
-    lattice_words_at<Q>::load(s + at, mid);
-    #pragma unroll
-    for (int k = 0; k < 4; ++k) lattice_words_at<Q>::load(s + at + r.cross[k], along[k]);
-    unsigned int left = (unsigned char)s[at + left_at];
-    unsigned int right = (unsigned char)s[at + 8 * Q - 1 + right_at];
-    #pragma unroll
-    for (int q = 0; q < Q; ++q)
-        if (LATTICE_PHILOX_FIRST) lattice_words(bits[q], first_quad + m0 + q, a);
-    #pragma unroll
-    for (int q = 0; q < Q; ++q) {
-        if (!LATTICE_PHILOX_FIRST) lattice_words(bits[q], first_quad + m0 + q, a);
-        unsigned long long cross[4] = {along[0][q], along[1][q], along[2][q], along[3][q]};
-        unsigned int l = q > 0 ? (unsigned int)(mid[q - 1] >> 56) : left;
-        unsigned int rt = q < Q - 1 ? (unsigned int)(mid[q + 1] & 0xFF) : right;
-        out[q] = lattice_segment_word<T>(mid[q], cross, l, q > 0 || left_at != 0, rt,
-                                         q < Q - 1 || right_at != 0, r, bits[q], at + 8 * q, a);
-    }
-    lattice_words_at<Q>::store(s + at, out);
 }
 
 // A neighbour's value (1 or `low`) at `offset` from `at`, 0 where there is none.
@@ -209,19 +166,13 @@ __host__ __device__ inline void lattice_quad(signed char* s, lattice_dims g, con
 }
 
 // The quads first, first + stride, ... of row r, whose quad m has the Philox counter
-// first_quad + m; where the row is of segments, LATTICE_GROUP at once: with LATTICE_ADJACENT,
-// the groups of adjacent quads first, first + stride, ... (when the group divides the row).
+// first_quad + m; where the row is of segments, LATTICE_GROUP at once.
 template <typename T>
 __host__ __device__ inline void lattice_row_quads(signed char* s, lattice_dims g,
                                                   const lattice_row& r, int first, int stride,
                                                   unsigned long long first_quad,
                                                   const lattice_launch<T>& a) {
     int m = first, per_row = lattice_quads_per_row(g);
-    if ((g.d2 & 7) == 0 && LATTICE_ADJACENT && g.d2 % (8 * LATTICE_GROUP) == 0) {
-        for (; m < per_row / LATTICE_GROUP; m += stride)
-            lattice_adjacent<T, LATTICE_GROUP>(s, g, r, LATTICE_GROUP * m, first_quad, a);
-        return;
-    }
     if ((g.d2 & 7) == 0)
         for (; m + (LATTICE_GROUP - 1) * stride < per_row; m += LATTICE_GROUP * stride) {
             int group[LATTICE_GROUP];
