@@ -63,7 +63,7 @@ def test_any_input_validates_or_fails_located(content):
 
 
 @pytest.mark.slow
-@settings(max_examples=2_000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=3_000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(INPUTS)
 def test_any_input_validates_or_fails_located_thoroughly(content):
     _validate(content)
