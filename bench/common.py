@@ -1,6 +1,6 @@
-"""What the MNIST epoch benchmarks share: their command line, the device sync, and the timing
-protocol (one untimed warm-up each, then repeats in alternating order; ebmlang's trainer kept
-from run to run, each timing its next epoch)."""
+"""What the benchmarks share: the MNIST epoch benchmarks' command line, the device sync and the
+timing protocol (one untimed warm-up each, then repeats in alternating order; ebmlang's trainer
+kept from run to run, each timing its next epoch), and the GPU-only ones' CuPy."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,17 @@ def parse_args(doc: str) -> argparse.Namespace:
     args = p.parse_args()
     keep_freed_memory()
     return args
+
+
+def cupy_on_a_gpu(script: str):
+    """CuPy, for a benchmark that runs only on a GPU; without CuPy, a driver or a device, the
+    benchmark ends with a line that says so."""
+    try:
+        import cupy
+        cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:                       # no CuPy, no driver or no device
+        raise SystemExit(f"bench/{script} needs CuPy and a GPU ({type(exc).__name__})")
+    return cupy
 
 
 def sync(xp) -> None:

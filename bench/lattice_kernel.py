@@ -19,6 +19,8 @@ import numpy as np
 
 from ebmlang.kernels import lattice_gpu
 
+from common import cupy_on_a_gpu
+
 
 # (build, quads a thread on the row path, rows a thread walks: 0 for the row path); the first is
 # the row path's default (session 18's design), every one's states are checked against it
@@ -49,11 +51,7 @@ def main():
     p.add_argument("--chains", type=int, default=16)
     p.add_argument("--launches", type=int, default=200)
     a = p.parse_args()
-    try:
-        import cupy as cp
-        cp.cuda.runtime.getDeviceCount()
-    except Exception as exc:                       # no CuPy, no driver or no device
-        raise SystemExit(f"bench/lattice_kernel.py needs CuPy and a GPU ({type(exc).__name__})")
+    cp = cupy_on_a_gpu("lattice_kernel.py")
     side, chains = a.side, a.chains
     plan = lattice_gpu.LatticePlan("s", "w", "b", (1, side, side), True, 2.0, -1)
     start = lattice_gpu.high_bits(cp.random.default_rng(0).integers(0, 2, (chains, side * side),

@@ -18,6 +18,8 @@ import numpy as np
 from ebmlang.backend import Rng
 from ebmlang.kernels import lattice_gpu
 
+from common import cupy_on_a_gpu
+
 
 def wall(cp, run, repeats: int = 5) -> float:
     """Best of ``repeats`` wall-clock seconds of ``run()``, the GPU idle before and after."""
@@ -54,11 +56,7 @@ def main():
     p.add_argument("--side", type=int, default=2048)
     p.add_argument("--chains", type=int, default=16)
     a = p.parse_args()
-    try:
-        import cupy as cp
-        cp.cuda.runtime.getDeviceCount()
-    except Exception as exc:                       # no CuPy, no driver or no device
-        raise SystemExit(f"bench/lattice_launches.py needs CuPy and a GPU ({type(exc).__name__})")
+    cp = cupy_on_a_gpu("lattice_launches.py")
     side, chains, sites = a.side, a.chains, a.side * a.side
     plan = lattice_gpu.LatticePlan("s", "w", "b", (1, side, side), True, 2.0, -1)
     up = cp.random.default_rng(0).random((chains, sites)) < 0.5
