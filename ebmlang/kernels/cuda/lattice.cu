@@ -55,17 +55,6 @@ __host__ __device__ inline lattice_row lattice_row_at(lattice_dims g, int z, int
 #define LATTICE_MIN_BLOCKS 4
 #endif
 
-// The 4 words of quad `quad`'s Philox block.
-template <typename T>
-__host__ __device__ inline void lattice_words(unsigned int words[4], unsigned long long quad,
-                                              const lattice_launch<T>& a) {
-    philox4 r = lattice_philox(quad, a);
-    words[0] = r.x;
-    words[1] = r.y;
-    words[2] = r.z;
-    words[3] = r.w;
-}
-
 // The new word of a segment of a row of segments (d2 a multiple of 8): its sites of the colour,
 // bytes x0, x0+2, x0+4, x0+6, drawn with `bits`, from its word `mid`, the words `cross` of its
 // neighbours along y and z (ignored where r.cross is 0) and the bytes beside its ends (`left`,
@@ -151,8 +140,8 @@ __host__ __device__ inline void lattice_quad(signed char* s, lattice_dims g, con
         lattice_segments<T, 1>(s, g, r, &m, quad - m, a);
         return;
     }
-    philox4 rnd = lattice_philox(quad, a);
-    unsigned int bits[4] = {rnd.x, rnd.y, rnd.z, rnd.w};
+    unsigned int bits[4];
+    lattice_words(bits, quad, a);
     for (int i = 0; i < 4; ++i) {
         int x = r.x0 + 2 * (4 * m + i);
         if (x >= g.d2) break;

@@ -49,13 +49,17 @@ struct lattice_launch {
     philox_keys keys;
 };
 
-// The 4 Philox words of quad `quad` (its counter (quad, draw)).
+// The 4 Philox words of quad `quad` (its counter (quad, draw)), one a site.
 template <typename T>
-__host__ __device__ inline philox4 lattice_philox(unsigned long long quad,
-                                                  const lattice_launch<T>& a) {
+__host__ __device__ inline void lattice_words(unsigned int words[4], unsigned long long quad,
+                                              const lattice_launch<T>& a) {
     philox4 c = {(unsigned int)quad, (unsigned int)(quad >> 32), (unsigned int)a.draw,
                  (unsigned int)(a.draw >> 32)};
-    return philox4x32_keyed(c, a.keys);
+    philox4 r = philox4x32_keyed(c, a.keys);
+    words[0] = r.x;
+    words[1] = r.y;
+    words[2] = r.z;
+    words[3] = r.w;
 }
 
 // table[s + LATTICE_MAX_SUM] = the threshold of lattice_prob(s) for s = −6..6, entries

@@ -137,8 +137,8 @@ struct lattice_walk {
                           + lattice_parity_bytes<X>(depth[1], q);
             unsigned int offsets = count * gain + base
                                  + (q == X ? (X ? right_fix : left_fix) : 0u);
-            philox4 r = lattice_philox(quad + q, a);
-            unsigned int bits[4] = {r.x, r.y, r.z, r.w};
+            unsigned int bits[4];
+            lattice_words(bits, quad + q, a);
             unsigned int set[2] = {0, 0};
             #pragma unroll
             for (int i = 0; i < 4; ++i) {
